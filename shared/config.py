@@ -1,0 +1,270 @@
+"""Typed configuration for both loops.
+
+Values come, in rising priority, from the defaults below, an optional YAML or TOML file
+(``DUALLOOP_CONFIG_FILE`` or ``load_config(path)``) and ``DUALLOOP_*`` environment
+variables (nested fields with ``__``: ``DUALLOOP_DEPLOYMENT__TRAFFIC_TYPE=LINEAR``).
+A bad value fails fast with a ``ConfigError`` that names the field.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+CONFIG_FILE_ENV = "DUALLOOP_CONFIG_FILE"
+
+# S3 bucket naming rules (general purpose buckets).
+_BUCKET_RE = re.compile(r"^(?!xn--)(?!.*\.\.)(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{1,20}[a-z0-9]$")
+_PREFIX_RE = re.compile(r"^[A-Za-z0-9!_.*'()/-]+$")
+
+
+class ConfigError(ValueError):
+    """Raised when configuration is invalid; the message names every bad field."""
+
+
+class Stage(StrEnum):
+    DEV = "dev"
+    PROD = "prod"
+
+
+class TrafficType(StrEnum):
+    ALL_AT_ONCE = "ALL_AT_ONCE"
+    CANARY = "CANARY"
+    LINEAR = "LINEAR"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeatureType(StrEnum):
+    NUMERIC = "numeric"
+    CATEGORICAL = "categorical"
+
+
+class Feature(_Section):
+    name: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
+    type: FeatureType = FeatureType.NUMERIC
+
+
+class DataSchema(_Section):
+    """What the model learns from. The scripts read this, so they stay dataset-agnostic."""
+
+    id_column: str = "transaction_id"
+    target_column: str = "is_fraud"
+    features: tuple[Feature, ...] = (
+        Feature(name="amount"),
+        Feature(name="merchant_category", type=FeatureType.CATEGORICAL),
+        Feature(name="hour"),
+        Feature(name="distance_from_home_km"),
+        Feature(name="tx_count_1h"),
+        Feature(name="tx_count_24h"),
+        Feature(name="amount_to_avg_ratio"),
+        Feature(name="is_online"),
+    )
+
+    @model_validator(mode="after")
+    def _unique_columns(self) -> DataSchema:
+        names = [f.name for f in self.features]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate feature names: {dupes}")
+        if not names:
+            raise ValueError("at least one feature is required")
+        if self.target_column in names or self.id_column in names:
+            raise ValueError("target_column and id_column must not be listed as features")
+        return self
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+
+class Instances(_Section):
+    processing_instance_type: str = Field(default="ml.m5.xlarge", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    processing_instance_count: int = Field(default=1, ge=1, le=100)
+    training_instance_type: str = Field(default="ml.m5.xlarge", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    training_instance_count: int = Field(default=1, ge=1, le=100)
+    inference_instance_type: str = Field(default="ml.m5.large", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    inference_instance_count: int = Field(default=1, ge=1, le=100)
+    max_runtime_seconds: int = Field(default=3600, ge=60, le=432000)
+
+
+class Quality(_Section):
+    """The inner loop's gate on the evaluation report."""
+
+    metric: Literal["auc", "accuracy", "precision", "recall", "f1"] = "auc"
+    threshold: float = Field(default=0.80, ge=0.0, le=1.0)
+
+
+class Hyperparameters(_Section):
+    max_depth: int = Field(default=5, ge=1, le=20)
+    eta: float = Field(default=0.2, gt=0.0, le=1.0)
+    num_round: int = Field(default=100, ge=1, le=10000)
+    subsample: float = Field(default=0.9, gt=0.0, le=1.0)
+    scale_pos_weight: float = Field(default=10.0, gt=0.0)
+
+
+class Deployment(_Section):
+    """Blue/green policy; limits are the ones SageMaker's UpdateEndpoint enforces."""
+
+    traffic_type: TrafficType = TrafficType.CANARY
+    canary_percent: int = Field(default=10, ge=1, le=50)
+    linear_step_percent: int = Field(default=20, ge=5, le=50)
+    wait_interval_seconds: int = Field(default=300, ge=0, le=3600)
+    termination_wait_seconds: int = Field(default=120, ge=0, le=3600)
+    max_execution_timeout_seconds: int = Field(default=3600, ge=600, le=28800)
+    poll_interval_seconds: int = Field(default=30, ge=1, le=600)
+    max_polls: int = Field(default=240, ge=1, le=2000)
+    latency_alarm_threshold_ms: int = Field(default=500, ge=1)
+    error_alarm_threshold: int = Field(default=1, ge=1)
+
+
+class Drift(_Section):
+    psi_threshold: float = Field(default=0.2, gt=0.0)
+    js_threshold: float = Field(default=0.1, gt=0.0, le=1.0)
+    min_samples: int = Field(default=200, ge=10)
+    window_hours: int = Field(default=24, ge=1, le=24 * 30)
+    schedule: str = "rate(1 hour)"
+
+
+class DualloopConfig(BaseSettings):
+    """Everything both loops and the infrastructure are configured by."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DUALLOOP_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    project: str = "dualloop"
+    stage: Stage = Stage.DEV
+    region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    account_id: str = Field(default="123456789012", pattern=r"^\d{12}$")
+    # Bucket names default to "<project>-<stage>-<purpose>-<account>" (see shared.naming).
+    raw_bucket: str | None = None
+    curated_bucket: str | None = None
+    artifact_bucket: str | None = None
+    raw_prefix: str = "raw/"
+    curated_prefix: str = "curated/"
+    artifact_prefix: str = "pipelines/"
+    model_package_group: str | None = None
+    dataset: DataSchema = Field(default_factory=DataSchema)
+    quality: Quality = Field(default_factory=Quality)
+    hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
+    instances: Instances = Field(default_factory=Instances)
+    deployment: Deployment = Field(default_factory=Deployment)
+    drift: Drift = Field(default_factory=Drift)
+    approval_timeout_seconds: int = Field(default=7 * 24 * 3600, ge=60, le=365 * 24 * 3600)
+    pipeline_timeout_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 24 * 3600)
+    ruleset: str = "transactions.dqdl"
+    notification_emails: tuple[str, ...] = ()
+
+    @field_validator("project")
+    @classmethod
+    def _project_name(cls, v: str) -> str:
+        if not _PROJECT_RE.match(v):
+            raise ValueError("must be 3-22 chars of lowercase letters, digits and '-', starting with a letter")
+        return v
+
+    @field_validator("raw_bucket", "curated_bucket", "artifact_bucket")
+    @classmethod
+    def _bucket_name(cls, v: str | None) -> str | None:
+        if v is not None and not _BUCKET_RE.match(v):
+            raise ValueError(
+                f"{v!r} is not a valid S3 bucket name (3-63 chars: lowercase letters, digits, '.', '-')"
+            )
+        return v
+
+    @field_validator("raw_prefix", "curated_prefix", "artifact_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        if v.startswith("/") or not _PREFIX_RE.match(v):
+            raise ValueError(f"{v!r} is not a valid S3 key prefix (no leading '/', safe characters only)")
+        return v if v.endswith("/") else v + "/"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        file = os.environ.get(CONFIG_FILE_ENV)
+        if file:
+            sources.append(InitSettingsSource(settings_cls, init_kwargs=_read_file(Path(file))))
+        return tuple(sources)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    text = path.read_text()
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"config file {path} is not valid {path.suffix.lstrip('.').upper()}: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of settings at the top level")
+    return data
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> DualloopConfig:
+    """Load and validate the configuration; raise ``ConfigError`` naming each bad field.
+
+    ``path`` (YAML or TOML) takes the place of ``DUALLOOP_CONFIG_FILE``; environment
+    variables still win over the file, and ``overrides`` win over both.
+    """
+    try:
+        if path is None:
+            return DualloopConfig(**overrides)
+        merged = _deep_merge(_read_file(Path(path)), _env_values())
+        return DualloopConfig.model_validate(_deep_merge(merged, overrides))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _env_values() -> dict[str, Any]:
+    """The DUALLOOP_* environment, parsed by pydantic-settings alone (no defaults)."""
+    return EnvSettingsSource(DualloopConfig)()
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "(config)"
+        value = err.get("input")
+        shown = f" (got {value!r})" if not isinstance(value, dict | list) and value is not None else ""
+        lines.append(f"  {field}: {err['msg']}{shown}")
+    return "invalid dualloop configuration:\n" + "\n".join(lines)

@@ -1,0 +1,103 @@
+"""Fixes and additions to moto, the local cloud's AWS twin, each in one named module.
+
+Every patch is pinned to the moto version it was written against: ``apply_all`` refuses
+another version, and ``tests/unit/test_moto_patches.py`` fingerprints the source of each
+function a patch replaces, so an upgrade that changes the patched code fails loudly and
+points at the patch to review (or delete, if moto fixed the gap).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import version
+from typing import Any
+
+MOTO_VERSION = "5.2.5"
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """One attribute a patch replaces, and the fingerprint of what it replaced."""
+
+    owner: Any
+    attribute: str
+    sha256: str
+
+    def original(self) -> Any:
+        return _originals.get((id(self.owner), self.attribute), getattr(self.owner, self.attribute))
+
+    def current_source_sha(self) -> str:
+        return source_sha(self.original())
+
+
+def source_sha(obj: Any) -> str:
+    target = obj.fget if isinstance(obj, property) else obj
+    return hashlib.sha256(inspect.getsource(target).encode()).hexdigest()[:16]
+
+
+_originals: dict[tuple[int, str], Any] = {}
+_applied = False
+_apply_lock = threading.Lock()
+
+
+def replace(owner: Any, attribute: str, new: Any) -> None:
+    key = (id(owner), attribute)
+    if key not in _originals:
+        _originals[key] = owner.__dict__[attribute] if attribute in owner.__dict__ else getattr(owner, attribute)
+    setattr(owner, attribute, new)
+
+
+def original(owner: Any, attribute: str) -> Any:
+    """The moto implementation a patch replaced (for patches that wrap it)."""
+    return _originals[(id(owner), attribute)]
+
+
+def all_replaced() -> list[Replaced]:
+    from shared.local_cloud.patches import (
+        control_plane,
+        eventbridge_targets,
+        lambda_inprocess,
+        sfn_clock,
+        sfn_sync_integration,
+    )
+
+    out: list[Replaced] = []
+    for module in (sfn_sync_integration, sfn_clock, eventbridge_targets, lambda_inprocess, control_plane):
+        out.extend(module.REPLACES())
+    return out
+
+
+def apply_all() -> None:
+    """Apply every patch once per process (moto's backends are process-global)."""
+    global _applied
+    with _apply_lock:
+        if _applied:
+            return
+        installed = version("moto")
+        if installed != MOTO_VERSION:
+            raise RuntimeError(
+                f"the local cloud patches moto {MOTO_VERSION}, but moto {installed} is installed: "
+                "pin moto=={MOTO_VERSION} or review shared/local_cloud/patches/ against the new version"
+            )
+        from shared.local_cloud.patches import (
+            control_plane,
+            eventbridge_targets,
+            lambda_inprocess,
+            sfn_clock,
+            sfn_sync_integration,
+        )
+
+        appliers: list[Callable[[], None]] = [
+            sfn_sync_integration.apply,
+            sfn_clock.apply,
+            eventbridge_targets.apply,
+            lambda_inprocess.apply,
+            control_plane.apply,
+        ]
+        for apply in appliers:
+            apply()
+        _applied = True

@@ -1,0 +1,202 @@
+"""Addition: control-plane calls publish hook events, so local workers can do the compute.
+
+- ``glue:StartJobRun``: the run is handed to the ``GlueJobRunStarted`` worker, which sets
+  its state (moto would march it to SUCCEEDED on its own). With no worker registered,
+  moto's behaviour is kept.
+- ``sagemaker:StartPipelineExecution``: moto marks it Succeeded at once and runs nothing;
+  with a ``PipelineExecutionStarted`` worker registered it starts ``Executing`` instead and
+  the worker runs it. ``ClientRequestToken`` is honoured: a repeated token returns the
+  first execution, as on AWS.
+- ``sagemaker:CreateModelPackage`` and ``UpdateModelPackage``: emit ``SageMaker Model
+  Package State Change`` as AWS does, and publish ``ModelPackageApprovalChanged``.
+- ``sagemaker:CreateEndpoint``: publishes ``EndpointDeploymentRequested``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.glue.models import FakeJobRun, GlueBackend
+from moto.sagemaker.models import SageMakerModelBackend
+
+from shared.local_cloud import events, hooks
+from shared.local_cloud.patches import Replaced, original, replace
+
+
+def REPLACES() -> list[Replaced]:  # noqa: N802
+    return [
+        Replaced(GlueBackend, "start_job_run", "d1b3c1f0f0b3a2b1"),
+        Replaced(FakeJobRun, "as_dict", "b0b7f5c9a4b0e3e1"),
+        Replaced(FakeJobRun, "status", "b0b7f5c9a4b0e3e2"),
+        Replaced(SageMakerModelBackend, "start_pipeline_execution", "c7d6f3e1a5b2d4c0"),
+        Replaced(SageMakerModelBackend, "create_model_package", "a4e1b2c3d4e5f6a7"),
+        Replaced(SageMakerModelBackend, "update_model_package", "e5f6a7b8c9d0e1f2"),
+        Replaced(SageMakerModelBackend, "create_endpoint", "f6a7b8c9d0e1f2a3"),
+    ]
+
+
+# ---- Glue ---------------------------------------------------------------------------------
+def _start_job_run(self: GlueBackend, name: str, arguments: dict[str, str] | None, *args: Any, **kwargs: Any) -> str:
+    run_id: str = original(GlueBackend, "start_job_run")(self, name, arguments, *args, **kwargs)
+    registry = hooks.current()
+    if registry.has_handler(hooks.GlueJobRunStarted):
+        job = self.get_job(name)
+        run = job.get_job_run(run_id)
+        run.dualloop_state = "RUNNING"  # the worker owns the state from here on
+        run.dualloop_error = None
+        registry.dispatch(
+            hooks.GlueJobRunStarted(
+                account_id=self.account_id,
+                region=self.region_name,
+                job_name=name,
+                run_id=run_id,
+                arguments=dict(run.arguments or {}),
+                script_location=(job.command or {}).get("ScriptLocation"),
+            )
+        )
+    return run_id
+
+
+def _job_run_status_get(self: FakeJobRun) -> str | None:
+    state = getattr(self, "dualloop_state", None)
+    return state if state is not None else original(FakeJobRun, "status").fget(self)
+
+
+def _job_run_status_set(self: FakeJobRun, value: str) -> None:
+    original(FakeJobRun, "status").fset(self, value)
+
+
+def _job_run_as_dict(self: FakeJobRun) -> dict[str, Any]:
+    out: dict[str, Any] = original(FakeJobRun, "as_dict")(self)
+    if getattr(self, "dualloop_state", None) is not None:
+        if getattr(self, "dualloop_error", None):
+            out["ErrorMessage"] = self.dualloop_error
+        if self.dualloop_state in ("STARTING", "RUNNING"):
+            out.pop("CompletedOn", None)
+    return out
+
+
+# ---- SageMaker pipelines ------------------------------------------------------------------
+def _start_pipeline_execution(
+    self: SageMakerModelBackend,
+    pipeline_name: str,
+    pipeline_execution_display_name: str,
+    pipeline_parameters: list[dict[str, Any]],
+    pipeline_execution_description: str,
+    parallelism_configuration: dict[str, int],
+    client_request_token: str,
+) -> dict[str, str]:
+    pipeline = self.pipelines.get(pipeline_name) or next(
+        (p for p in self.pipelines.values() if p.arn == pipeline_name), None
+    )
+    if pipeline is not None and client_request_token:
+        for arn, execution in pipeline.pipeline_executions.items():
+            if execution.client_request_token == client_request_token:
+                return {"PipelineExecutionArn": arn}
+    result: dict[str, str] = original(SageMakerModelBackend, "start_pipeline_execution")(
+        self,
+        pipeline_name,
+        pipeline_execution_display_name,
+        pipeline_parameters,
+        pipeline_execution_description,
+        parallelism_configuration,
+        client_request_token,
+    )
+    registry = hooks.current()
+    if registry.has_handler(hooks.PipelineExecutionStarted):
+        pipeline = self.pipelines[pipeline.pipeline_name if pipeline else pipeline_name]
+        execution = pipeline.pipeline_executions[result["PipelineExecutionArn"]]
+        execution.pipeline_execution_status = "Executing"
+        events.pipeline_execution_status_change(
+            account_id=self.account_id,
+            region=self.region_name,
+            pipeline_arn=pipeline.arn,
+            execution_arn=execution.arn,
+            display_name=pipeline_execution_display_name,
+            current="Executing",
+            previous=None,
+            start_time=execution.start_time,
+        )
+        registry.dispatch(
+            hooks.PipelineExecutionStarted(
+                account_id=self.account_id,
+                region=self.region_name,
+                pipeline_name=pipeline.pipeline_name,
+                execution_arn=execution.arn,
+                definition=execution.pipeline_definition_for_execution,
+                parameters={p["Name"]: p["Value"] for p in pipeline_parameters or []},
+                display_name=pipeline_execution_display_name,
+            )
+        )
+    return result
+
+
+# ---- Model registry -----------------------------------------------------------------------
+def _package_changed(self: SageMakerModelBackend, arn: str, previous: str | None) -> None:
+    package = self.model_packages[self.model_package_name_mapping.get(arn, arn)]
+    status = package.model_approval_status
+    if status == previous:
+        return
+    events.model_package_state_change(
+        account_id=self.account_id,
+        region=self.region_name,
+        model_package_arn=package.arn,
+        group_name=package.model_package_group_name,
+        version=package.model_package_version,
+        approval_status=status,
+        description=package.approval_description,
+    )
+    hooks.current().dispatch(
+        hooks.ModelPackageApprovalChanged(
+            account_id=self.account_id,
+            region=self.region_name,
+            model_package_arn=package.arn,
+            group_name=package.model_package_group_name,
+            version=package.model_package_version,
+            status=status,
+            previous_status=previous,
+            description=package.approval_description,
+        )
+    )
+
+
+def _create_model_package(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> str:
+    arn: str = original(SageMakerModelBackend, "create_model_package")(self, *args, **kwargs)
+    _package_changed(self, arn, previous=None)
+    return arn
+
+
+def _update_model_package(self: SageMakerModelBackend, model_package_arn: str, *args: Any, **kwargs: Any) -> str:
+    key = self.model_package_name_mapping.get(model_package_arn, model_package_arn)
+    before = self.model_packages[key].model_approval_status if key in self.model_packages else None
+    arn: str = original(SageMakerModelBackend, "update_model_package")(self, model_package_arn, *args, **kwargs)
+    _package_changed(self, arn, previous=before)
+    return arn
+
+
+# ---- Endpoints ----------------------------------------------------------------------------
+def _create_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str, tags: Any) -> Any:
+    endpoint = original(SageMakerModelBackend, "create_endpoint")(self, endpoint_name, endpoint_config_name, tags)
+    registry = hooks.current()
+    if registry.has_handler(hooks.EndpointDeploymentRequested):
+        endpoint.endpoint_status = "Creating"
+        registry.dispatch(
+            hooks.EndpointDeploymentRequested(
+                account_id=self.account_id,
+                region=self.region_name,
+                endpoint_name=endpoint_name,
+                endpoint_config_name=endpoint_config_name,
+                previous_config_name=None,
+            )
+        )
+    return endpoint
+
+
+def apply() -> None:
+    replace(GlueBackend, "start_job_run", _start_job_run)
+    replace(FakeJobRun, "as_dict", _job_run_as_dict)
+    replace(FakeJobRun, "status", property(_job_run_status_get, _job_run_status_set))
+    replace(SageMakerModelBackend, "start_pipeline_execution", _start_pipeline_execution)
+    replace(SageMakerModelBackend, "create_model_package", _create_model_package)
+    replace(SageMakerModelBackend, "update_model_package", _update_model_package)
+    replace(SageMakerModelBackend, "create_endpoint", _create_endpoint)

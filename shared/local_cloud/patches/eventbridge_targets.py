@@ -1,0 +1,102 @@
+"""Addition: EventBridge rules deliver to Step Functions and Lambda targets.
+
+moto 5.2.5's ``Rule.send_to_targets`` knows log groups, SQS, event buses, archives and API
+destinations, and raises ``Expr not defined for Rule`` for anything else. It also hands
+every event to schedule rules (their empty pattern matches everything) and ignores a
+rule's ``DISABLED`` state. This patch keeps moto's delivery for the targets it knows and
+adds, with AWS's target-input semantics (``Input`` | ``InputPath`` | ``InputTransformer``
+| the whole event):
+- ``arn:aws:states:...:stateMachine:...`` → StartExecution with the input;
+- ``arn:aws:lambda:...:function:...`` → an asynchronous (Event) invocation.
+Delivery is at least once, as on AWS; consumers must be idempotent.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from jsonpath_ng.ext import parse as jsonpath
+from moto.events.models import Rule
+from moto.events.utils import EventTemplateParser
+from moto.utilities.arns import parse_arn
+
+from shared.local_cloud.patches import Replaced, original, replace
+
+LOG = logging.getLogger(__name__)
+SCHEDULED_EVENT_MARK = "__dualloop_scheduled__"
+
+
+def REPLACES() -> list[Replaced]:  # noqa: N802
+    return [Replaced(Rule, "send_to_targets", "44d1b5b7d0f4c6f5")]
+
+
+def target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
+    """What AWS hands a target: the rule's ``Input``, ``InputPath``, ``InputTransformer``
+    or, when none is set, the whole event (with an ISO-8601 ``time``)."""
+    if "Input" in target:
+        return json.loads(target["Input"])
+    public = {k: v for k, v in event.items() if k not in ("ingestion-time", SCHEDULED_EVENT_MARK)}
+    if isinstance(public.get("time"), int | float):
+        public["time"] = datetime.fromtimestamp(public["time"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if "InputPath" in target:
+        matches = jsonpath(target["InputPath"]).find(public)
+        return matches[0].value if matches else None
+    if "InputTransformer" in target:
+        transformer = target["InputTransformer"]
+        return EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event={**public, "ingestion-time": event.get("ingestion-time")},
+        )
+    return public
+
+
+def _send_to_targets(self: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:
+    if self.state != "ENABLED":
+        return
+    is_scheduled_tick = bool(original_event.get(SCHEDULED_EVENT_MARK))
+    if bool(self.scheduled_expression) != is_scheduled_tick:
+        return  # schedule rules fire on their schedule only; pattern rules never on a tick
+    if not is_scheduled_tick and not self.event_pattern.matches_event(original_event):
+        return
+
+    moto_targets = []
+    for target in self.targets:
+        arn = parse_arn(target["Arn"])
+        if arn.service == "states":
+            _start_execution(self, target, original_event)
+        elif arn.service == "lambda":
+            _invoke_function(self, target, original_event)
+        else:
+            moto_targets.append(target)
+    if moto_targets:
+        shallow = copy.copy(self)
+        shallow.targets = moto_targets
+        original(Rule, "send_to_targets")(shallow, original_event, transform_input)
+
+
+def _start_execution(rule: Rule, target: dict[str, Any], event: dict[str, Any]) -> None:
+    from moto.stepfunctions.responses import get_backend
+
+    payload = target_input(target, event)
+    backend = get_backend(rule.account_id, rule.region_name)
+    try:
+        backend.start_execution(target["Arn"], execution_input=json.dumps(payload))
+    except Exception:
+        # AWS retries failed deliveries and then drops them (or sends them to a DLQ);
+        # losing one silently here would hide a real misconfiguration.
+        LOG.exception("EventBridge rule %s could not start %s", rule.name, target["Arn"])
+
+
+def _invoke_function(rule: Rule, target: dict[str, Any], event: dict[str, Any]) -> None:
+    from shared.local_cloud.patches.lambda_inprocess import invoke_async
+
+    invoke_async(target["Arn"], target_input(target, event), rule.account_id, rule.region_name)
+
+
+def apply() -> None:
+    replace(Rule, "send_to_targets", _send_to_targets)

@@ -1,0 +1,196 @@
+"""Addition: Lambda functions run their real Python handler, in process, without Docker.
+
+With ``use_docker: False`` moto 5.2.5 echoes the payload back (``LambdaSimpleBackend.invoke``)
+and never runs the code. Here the function's deployment package is unpacked once per code
+hash, its ``Handler`` (``module.function``) imported from it, and called with the event
+and a Lambda context object, under the function's environment variables plus the local
+cloud's endpoint. An exception becomes what Lambda returns for it: the payload
+``{"errorType", "errorMessage", "stackTrace"}`` with ``X-Amz-Function-Error: Unhandled``,
+so a Step Functions ``Catch`` sees ``errorType`` as the error name, as on AWS.
+
+Invocations hold one lock because handlers read ``os.environ``, which is process-wide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import io
+import json
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from moto.awslambda.models import LambdaFunction
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+from shared.local_cloud.patches import Replaced, replace
+
+LOG = logging.getLogger(__name__)
+
+_run_lock = threading.RLock()
+_modules: dict[tuple[str, str], ModuleType] = {}
+_code_root = Path(tempfile.mkdtemp(prefix="dualloop-lambda-"))
+_async_pool = ThreadPoolExecutor(4, thread_name_prefix="local-lambda-async")
+# Set by the local cloud: what every handler's boto3 clients need to reach it.
+runtime_environment: dict[str, str] = {}
+
+
+def REPLACES() -> list[Replaced]:  # noqa: N802
+    return [Replaced(LambdaSimpleBackend, "invoke", "5c0c4f0c7d1d8c2a")]
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of AWS's Python Lambda context object."""
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    timeout_seconds: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    _deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = time.strftime("%Y/%m/%d/[$LATEST]") + self.aws_request_id.replace("-", "")
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class HandlerNotFound(Exception):
+    pass
+
+
+def _handler_for(fn: LambdaFunction) -> Callable[[Any, Any], Any]:
+    code_hash = hashlib.sha256(fn.code_bytes).hexdigest()[:16]
+    module_path, _, function_name = str(fn.handler).rpartition(".")
+    if not module_path or not function_name:
+        raise HandlerNotFound(f"Handler {fn.handler!r} must look like 'module.function'")
+    key = (code_hash, module_path)
+    if key not in _modules:
+        root = _code_root / code_hash
+        if not root.exists():
+            with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as archive:
+                archive.extractall(root)
+        file = root / (module_path.replace(".", "/") + ".py")
+        if not file.is_file():
+            raise HandlerNotFound(f"Unable to import module '{module_path}': no {file.name} in the package")
+        if str(root) not in sys.path:
+            sys.path.append(str(root))  # the package's own dependencies, after the project's
+        spec = importlib.util.spec_from_file_location(f"_lambda_{code_hash}_{module_path}", file)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _modules[key] = module
+    handler = getattr(_modules[key], function_name, None)
+    if not callable(handler):
+        raise HandlerNotFound(f"Handler '{function_name}' missing on module '{module_path}'")
+    return handler  # type: ignore[no-any-return]
+
+
+@contextmanager
+def _environment(fn: LambdaFunction) -> Iterator[None]:
+    values = {
+        **runtime_environment,
+        "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+        "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
+        "AWS_REGION": fn.region,
+        "AWS_DEFAULT_REGION": fn.region,
+        **{k: str(v) for k, v in (fn.environment_vars or {}).items()},
+    }
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_function(fn: LambdaFunction, event: Any) -> tuple[Any, bool]:
+    """Run ``fn``'s handler on ``event``; return (payload, errored) as Lambda would."""
+    context = LambdaContext(
+        function_name=fn.function_name,
+        function_version=str(fn.version),
+        invoked_function_arn=fn.function_arn,
+        memory_limit_in_mb=int(fn.memory_size or 128),
+        timeout_seconds=int(fn.timeout or 3),
+    )
+    with _run_lock, _environment(fn):
+        try:
+            return _handler_for(fn)(event, context), False
+        except HandlerNotFound as exc:
+            return _error_payload("Runtime.ImportModuleError", exc), True
+        except Exception as exc:
+            return _error_payload(type(exc).__name__, exc), True
+
+
+def _error_payload(error_type: str, exc: BaseException) -> dict[str, Any]:
+    return {
+        "errorMessage": str(exc),
+        "errorType": error_type,
+        "requestId": "",
+        "stackTrace": traceback.format_exception(exc)[1:],
+    }
+
+
+def _invoke(
+    self: LambdaSimpleBackend,
+    function_name: str,
+    qualifier: str | None,
+    body: Any,
+    headers: Any,
+    response_headers: Any,
+) -> bytes:
+    fn = self.get_function(function_name, qualifier)
+    event = json.loads(body) if body else {}
+    if headers.get("X-Amz-Invocation-Type") == "Event":
+        _async_pool.submit(_run_logged, fn, event)
+        return b""
+    payload, errored = run_function(fn, event)
+    if errored:
+        response_headers["x-amz-function-error"] = "Unhandled"
+    return json.dumps(payload, default=str).encode()
+
+
+def _run_logged(fn: LambdaFunction, event: Any) -> None:
+    payload, errored = run_function(fn, event)
+    if errored:
+        # AWS would retry twice and then drop the event (or send it to a DLQ).
+        LOG.error("async invocation of %s failed: %s", fn.function_name, payload.get("errorMessage"))
+
+
+def invoke_async(function_arn: str, event: Any, account_id: str, region: str) -> None:
+    """An Event invocation, as EventBridge makes for a Lambda target."""
+    from moto.awslambda_simple.models import lambda_simple_backends
+
+    fn = lambda_simple_backends[account_id][region].get_function(function_arn, None)
+    _async_pool.submit(_run_logged, fn, event)
+
+
+def apply() -> None:
+    replace(LambdaSimpleBackend, "invoke", _invoke)
