@@ -16,12 +16,12 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from jsonpath_ng.ext import parse as jsonpath
 from moto.events.models import Rule
-from moto.events.utils import EventTemplateParser
 from moto.utilities.arns import parse_arn
 
 from shared.local_cloud.patches import Replaced, original, replace
@@ -47,12 +47,51 @@ def target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
         return matches[0].value if matches else None
     if "InputTransformer" in target:
         transformer = target["InputTransformer"]
-        return EventTemplateParser.parse(
-            input_template=transformer.get("InputTemplate"),
-            input_paths_map=transformer.get("InputPathsMap", {}),
-            event={**public, "ingestion-time": event.get("ingestion-time")},
-        )
+        values = {
+            name: (found[0].value if (found := jsonpath(path).find(public)) else None)
+            for name, path in transformer.get("InputPathsMap", {}).items()
+        }
+        values["aws.events.event.json"] = public
+        values["aws.events.rule-arn"] = f"arn:aws:events:{public.get('region')}:{public.get('account')}:rule/"
+        return render_input_template(transformer["InputTemplate"], values)
     return public
+
+
+_PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
+
+
+def render_input_template(template: str, values: dict[str, Any]) -> Any:
+    """EventBridge's InputTemplate: a placeholder inside a JSON string is replaced by the raw
+    text of its value; one standing as a JSON value is replaced by the value as JSON (so
+    strings get their quotes). moto inserts strings unquoted, which breaks the latter."""
+    out: list[str] = []
+    in_string = escaped = False
+    i = 0
+    while i < len(template):
+        char = template[i]
+        match = _PLACEHOLDER.match(template, i) if char == "<" else None
+        if match and match.group(1) in values:
+            value = values[match.group(1)]
+            raw = value if isinstance(value, str) else json.dumps(value)
+            out.append(raw if in_string else json.dumps(value))
+            i = match.end()
+            continue
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        out.append(char)
+        i += 1
+    text = "".join(out)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text  # a plain-text template: the target receives the string
 
 
 def _send_to_targets(self: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:

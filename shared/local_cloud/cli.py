@@ -1,0 +1,77 @@
+"""``dualloop local``: run the embedded local cloud, or print how to reach a running one."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="The embedded local cloud: AWS on 127.0.0.1, no account, no Docker.", no_args_is_help=True)
+
+STATE_FILE = Path(os.environ.get("DUALLOOP_HOME", Path.home() / ".dualloop")) / "local-cloud.json"
+
+
+def _exports(env: dict[str, str]) -> str:
+    return "\n".join(f"export {k}={v}" for k, v in env.items())
+
+
+def read_state() -> dict[str, str] | None:
+    """The environment of the local cloud started by ``dualloop local up``, if it answers."""
+    if not STATE_FILE.is_file():
+        return None
+    try:
+        env: dict[str, str] = json.loads(STATE_FILE.read_text())["env"]
+        with urllib.request.urlopen(env["AWS_ENDPOINT_URL"] + "/moto-api/", timeout=2):  # noqa: S310 - loopback
+            return env
+    except (OSError, ValueError, KeyError, urllib.error.URLError):
+        return None
+
+
+@app.command()
+def up(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 4566,
+    clock_factor: Annotated[
+        float | None, typer.Option(help="How much faster than real time waits pass (default 100).")
+    ] = None,
+) -> None:
+    """Run the local cloud in the foreground until Ctrl-C, printing the environment to export."""
+    from shared.local_cloud import LocalCloud
+    from shared.local_cloud.workers import attach_all
+
+    kwargs = {"clock_factor": clock_factor} if clock_factor is not None else {}
+    try:
+        cloud = LocalCloud(port=port, **kwargs).start()  # type: ignore[arg-type]
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); try --port 0", param_hint="--port") from None
+    attach_all(cloud)
+    STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+    STATE_FILE.write_text(json.dumps({"pid": os.getpid(), "env": cloud.env()}))
+    typer.echo(f"# dualloop local cloud on {cloud.endpoint} (clock x{cloud.clock_factor:g}); paste into your shell:")
+    typer.echo(_exports(cloud.env()))
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cloud.stop()
+        STATE_FILE.unlink(missing_ok=True)
+        typer.echo("# local cloud stopped")
+
+
+@app.command()
+def env() -> None:
+    """Print the environment of the running local cloud (for `eval "$(dualloop local env)"`)."""
+    state = read_state()
+    if state is None:
+        typer.echo("No local cloud is running: start one with `dualloop local up`.", err=True)
+        raise typer.Exit(1)
+    typer.echo(_exports(state))

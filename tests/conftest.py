@@ -1,0 +1,46 @@
+"""Settings every test needs: a region (the SageMaker SDK reads it at import time), no real
+credentials, and no way to reach real AWS by accident."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import os
+
+if TYPE_CHECKING:
+    from shared.local_cloud import LocalCloud
+
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ["SAGEMAKER_VALIDATE_ROLE"] = "false"
+os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"  # noqa: S105 - a dummy for moto
+os.environ.pop("AWS_PROFILE", None)
+os.environ.pop("AWS_SESSION_TOKEN", None)
+
+from collections.abc import Iterator  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def local_cloud() -> Iterator[LocalCloud]:
+    """The local cloud with every worker attached, in-process on a free port.
+
+    One per test session (moto's backends are process-wide): tests use unique names.
+    """
+    from shared.local_cloud import LocalCloud
+    from shared.local_cloud.workers import attach_all
+
+    cloud = LocalCloud(port=0).start()
+    attach_all(cloud)
+    saved = {k: os.environ.get(k) for k in cloud.env()}
+    os.environ.update(cloud.env())
+    try:
+        yield cloud
+    finally:
+        cloud.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

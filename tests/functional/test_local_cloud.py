@@ -1,0 +1,448 @@
+"""The local cloud runs ASL, Lambda handlers, Glue ``.sync`` tasks, callbacks and EventBridge
+rules the way AWS does. Each test names the moto gap it proves closed (AWS_FACTS.md).
+
+What a fake cannot prove: IAM evaluation and service quotas; those are checked against the
+synthesized template (tests/infra) instead.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+
+from shared.local_cloud import LocalCloud, backend_state, hooks
+
+pytestmark = pytest.mark.functional
+
+ROLE = "arn:aws:iam::123456789012:role/local-test"
+
+
+def _name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def _lambda(source: str, *, env: dict[str, str] | None = None) -> str:
+    """Create a Python Lambda function from ``source`` (module ``app``, handler ``app.handler``)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", source)
+    name = _name("fn")
+    boto3.client("iam").create_role(
+        RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+    )
+    return boto3.client("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=f"arn:aws:iam::123456789012:role/{name}",
+        Handler="app.handler",
+        Code={"ZipFile": buffer.getvalue()},
+        Environment={"Variables": env or {}},
+    )["FunctionArn"]
+
+
+def _state_machine(definition: dict[str, Any]) -> str:
+    return boto3.client("stepfunctions").create_state_machine(
+        name=_name("sm"), definition=json.dumps(definition), roleArn=ROLE
+    )["stateMachineArn"]
+
+
+def _run(arn: str, payload: dict[str, Any] | None = None, timeout: float = 20) -> dict[str, Any]:
+    sfn = boto3.client("stepfunctions")
+    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload or {}))["executionArn"]
+    return _wait_done(execution, timeout)
+
+
+def _wait_done(execution_arn: str, timeout: float = 20) -> dict[str, Any]:
+    sfn = boto3.client("stepfunctions")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        described = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.02)
+    raise AssertionError(f"{execution_arn} still running after {timeout}s")
+
+
+def _eventually(check: Callable[[], Any], timeout: float = 10) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_starts_fast_and_exports_the_switch(local_cloud: LocalCloud) -> None:
+    env = local_cloud.env()
+    assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+    # boto3 honours AWS_ENDPOINT_URL on its own: no endpoint_url anywhere in product code.
+    assert boto3.client("s3").meta.endpoint_url == env["AWS_ENDPOINT_URL"]
+
+
+def test_a_60s_wait_takes_well_under_a_second(local_cloud: LocalCloud) -> None:
+    arn = _state_machine(
+        {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 60, "Next": "Done"}, "Done": {"Type": "Succeed"}}}
+    )
+    started = time.monotonic()
+    result = _run(arn)
+    elapsed = time.monotonic() - started
+    assert result["status"] == "SUCCEEDED"
+    assert 0.5 <= elapsed < 1.0, elapsed  # 60 s at the default factor 100 is 0.6 s
+
+
+def test_lambda_task_runs_the_real_handler(local_cloud: LocalCloud) -> None:
+    fn = _lambda(
+        "import os\n"
+        "def handler(event, context):\n"
+        "    return {'sum': event['a'] + event['b'], 'greeting': os.environ['GREETING'],\n"
+        "            'function': context.function_name, 'ms_left': context.get_remaining_time_in_millis() > 0}\n",
+        env={"GREETING": "hello"},
+    )
+    arn = _state_machine(
+        {
+            "StartAt": "Add",
+            "States": {
+                "Add": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": fn, "Payload.$": "$"},
+                    "OutputPath": "$.Payload",
+                    "End": True,
+                }
+            },
+        }
+    )
+    result = _run(arn, {"a": 2, "b": 40})
+    assert result["status"] == "SUCCEEDED", result
+    output = json.loads(result["output"])
+    assert output["sum"] == 42
+    assert output["greeting"] == "hello"
+    assert output["function"] == fn.rsplit(":", 1)[-1]
+    assert output["ms_left"] is True
+
+
+def test_catch_sees_the_handlers_error_type(local_cloud: LocalCloud) -> None:
+    fn = _lambda(
+        "class PaymentDeclined(Exception):\n    pass\n"
+        "def handler(event, context):\n    raise PaymentDeclined('card expired')\n"
+    )
+    arn = _state_machine(
+        {
+            "StartAt": "Charge",
+            "States": {
+                "Charge": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": fn, "Payload.$": "$"},
+                    "Catch": [{"ErrorEquals": ["PaymentDeclined"], "ResultPath": "$.error", "Next": "Declined"}],
+                    "End": True,
+                },
+                "Declined": {"Type": "Pass", "End": True},
+            },
+        }
+    )
+    result = _run(arn)
+    assert result["status"] == "SUCCEEDED", result
+    error = json.loads(result["output"])["error"]
+    assert error["Error"] == "PaymentDeclined"
+    assert "card expired" in error["Cause"]
+
+
+def test_direct_invoke_surfaces_unhandled_errors(local_cloud: LocalCloud) -> None:
+    fn = _lambda("def handler(event, context):\n    raise ValueError('bad input: ' + event['x'])\n")
+    response = boto3.client("lambda").invoke(FunctionName=fn, Payload=json.dumps({"x": "7"}))
+    assert response["FunctionError"] == "Unhandled"
+    payload = json.loads(response["Payload"].read())
+    assert payload["errorType"] == "ValueError"
+    assert payload["errorMessage"] == "bad input: 7"
+
+
+def test_wait_for_task_token_released_from_another_thread(local_cloud: LocalCloud) -> None:
+    queue_url = boto3.client("sqs").create_queue(QueueName=_name("tokens"))["QueueUrl"]
+    arn = _state_machine(
+        {
+            "StartAt": "Await",
+            "States": {
+                "Await": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "Parameters": {"QueueUrl": queue_url, "MessageBody": {"token.$": "$$.Task.Token"}},
+                    "TimeoutSeconds": 3600,
+                    "End": True,
+                }
+            },
+        }
+    )
+    sqs = boto3.client("sqs")
+
+    def approve() -> None:
+        message = _eventually(lambda: sqs.receive_message(QueueUrl=queue_url).get("Messages"))[0]
+        token = json.loads(message["Body"])["token"]
+        boto3.client("stepfunctions").send_task_success(taskToken=token, output=json.dumps({"approved": True}))
+
+    releaser = threading.Thread(target=approve)
+    releaser.start()
+    result = _run(arn)
+    releaser.join()
+    assert result["status"] == "SUCCEEDED"
+    assert json.loads(result["output"]) == {"approved": True}
+
+
+def test_task_timeout_runs_on_the_local_clock(local_cloud: LocalCloud) -> None:
+    queue_url = boto3.client("sqs").create_queue(QueueName=_name("never"))["QueueUrl"]
+    arn = _state_machine(
+        {
+            "StartAt": "Await",
+            "States": {
+                "Await": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "Parameters": {"QueueUrl": queue_url, "MessageBody": {"token.$": "$$.Task.Token"}},
+                    "TimeoutSeconds": 60,
+                    "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "TimedOut"}],
+                    "End": True,
+                },
+                "TimedOut": {"Type": "Pass", "Result": {"outcome": "timed out"}, "End": True},
+            },
+        }
+    )
+    result = _run(arn, timeout=10)
+    assert json.loads(result["output"]) == {"outcome": "timed out"}
+
+
+def _glue_job(script: str = "s3://scripts/job.py") -> str:
+    name = _name("job")
+    boto3.client("glue").create_job(
+        Name=name, Role=ROLE, Command={"Name": "glueetl", "ScriptLocation": script}, GlueVersion="5.0"
+    )
+    return name
+
+
+def _glue_sync_machine(job: str, retry: bool = False) -> str:
+    task: dict[str, Any] = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::glue:startJobRun.sync",
+        "Parameters": {"JobName": job, "Arguments": {"--who.$": "$.who"}},
+        "ResultSelector": {"state.$": "$.JobRunState", "id.$": "$.Id"},
+        "End": True,
+    }
+    if retry:
+        task["Retry"] = [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 30, "MaxAttempts": 2}]
+    return _state_machine({"StartAt": "Job", "States": {"Job": task}})
+
+
+def test_glue_sync_task_completes_without_crashing(local_cloud: LocalCloud) -> None:
+    # moto 5.2.5 alone fails this with "'NoneType' object has no attribute 'interrupt_all'".
+    result = _run(_glue_sync_machine(_glue_job()), {"who": "moto"})
+    assert result["status"] == "SUCCEEDED", result
+    assert json.loads(result["output"])["state"] == "SUCCEEDED"
+
+
+def test_glue_worker_hook_reports_failure_then_retry_succeeds(local_cloud: LocalCloud) -> None:
+    job = _glue_job()
+    seen: list[hooks.GlueJobRunStarted] = []
+
+    def worker(event: hooks.GlueJobRunStarted) -> None:
+        if event.job_name != job:
+            return
+        seen.append(event)
+        time.sleep(0.2)  # the run is RUNNING meanwhile; the .sync task keeps polling
+        failed = len(seen) == 1
+        backend_state.set_glue_job_run_state(
+            event.account_id, event.region, event.job_name, event.run_id,
+            "FAILED" if failed else "SUCCEEDED", "disk full" if failed else None,
+        )
+
+    unregister = local_cloud.hooks.register(hooks.GlueJobRunStarted, worker)
+    try:
+        result = _run(_glue_sync_machine(job, retry=True), {"who": "worker"})
+    finally:
+        unregister()
+    assert result["status"] == "SUCCEEDED", result
+    assert len(seen) == 2
+    assert seen[0].arguments["--who"] == "worker"
+    assert seen[0].script_location == "s3://scripts/job.py"
+    runs = boto3.client("glue").get_job_runs(JobName=job)["JobRuns"]
+    assert sorted(r["JobRunState"] for r in runs) == ["FAILED", "SUCCEEDED"]
+    assert next(r for r in runs if r["JobRunState"] == "FAILED")["ErrorMessage"] == "disk full"
+
+
+def _rule_to_state_machine(name: str, arn: str, **rule: Any) -> None:
+    events = boto3.client("events")
+    events.put_rule(Name=name, **rule)
+    events.put_targets(
+        Rule=name,
+        Targets=[
+            {
+                "Id": "retrain",
+                "Arn": arn,
+                "RoleArn": ROLE,
+                "InputTransformer": {
+                    "InputPathsMap": {"alarm": "$.detail.alarmName", "state": "$.detail.state.value"},
+                    "InputTemplate": '{"trigger": "drift", "alarm": <alarm>, "state": <state>}',
+                },
+            }
+        ],
+    )
+
+
+def _executions(arn: str) -> list[dict[str, Any]]:
+    return boto3.client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]
+
+
+def test_put_event_starts_an_execution_with_transformed_input(local_cloud: LocalCloud) -> None:
+    arn = _state_machine({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+    _rule_to_state_machine(
+        _name("rule"),
+        arn,
+        EventPattern=json.dumps(
+            {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"],
+             "detail": {"state": {"value": ["ALARM"]}}}
+        ),
+    )
+    events = boto3.client("events")
+
+    def alarm(state: str) -> None:
+        events.put_events(
+            Entries=[
+                {
+                    "Source": "aws.cloudwatch",
+                    "DetailType": "CloudWatch Alarm State Change",
+                    "Detail": json.dumps({"alarmName": "drift", "state": {"value": state}}),
+                }
+            ]
+        )
+
+    alarm("OK")  # does not match the pattern
+    alarm("ALARM")
+    execution = _eventually(lambda: _executions(arn))[0]
+    described = _wait_done(execution["executionArn"])
+    assert json.loads(described["input"]) == {"trigger": "drift", "alarm": "drift", "state": "ALARM"}
+    assert len(_executions(arn)) == 1
+
+
+def test_input_path_and_lambda_targets(local_cloud: LocalCloud) -> None:
+    bucket = _name("seen")
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    fn = _lambda(
+        "import json, boto3, os\n"
+        "def handler(event, context):\n"
+        "    boto3.client('s3').put_object(Bucket=os.environ['BUCKET'], Key='event.json', Body=json.dumps(event))\n",
+        env={"BUCKET": bucket},
+    )
+    rule = _name("rule")
+    events = boto3.client("events")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["dualloop.test"]}))
+    events.put_targets(Rule=rule, Targets=[{"Id": "fn", "Arn": fn, "InputPath": "$.detail"}])
+    events.put_events(Entries=[{"Source": "dualloop.test", "DetailType": "t", "Detail": json.dumps({"k": 1})}])
+    s3 = boto3.client("s3")
+
+    def delivered() -> Any:
+        try:
+            return json.loads(s3.get_object(Bucket=bucket, Key="event.json")["Body"].read())
+        except s3.exceptions.NoSuchKey:
+            return None
+
+    assert _eventually(delivered) == {"k": 1}
+
+
+def test_schedule_rule_fires_on_the_local_clock(local_cloud: LocalCloud) -> None:
+    arn = _state_machine({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+    rule = _name("schedule")
+    events = boto3.client("events")
+    events.put_rule(Name=rule, ScheduleExpression="rate(1 minute)")
+    events.put_targets(Rule=rule, Targets=[{"Id": "t", "Arn": arn, "RoleArn": ROLE, "Input": '{"trigger": "schedule"}'}])
+    # One AWS minute is 0.6 s at factor 100.
+    first = _eventually(lambda: _executions(arn), timeout=3)[0]
+    assert json.loads(_wait_done(first["executionArn"])["input"]) == {"trigger": "schedule"}
+    events.disable_rule(Name=rule)
+    time.sleep(0.1)
+    count = len(_executions(arn))
+    time.sleep(1.5)
+    assert len(_executions(arn)) == count  # a disabled rule stops firing
+
+
+def test_schedule_rules_ignore_pattern_events(local_cloud: LocalCloud) -> None:
+    arn = _state_machine({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+    rule = _name("daily")
+    events = boto3.client("events")
+    events.put_rule(Name=rule, ScheduleExpression="cron(0 3 * * ? *)")
+    events.put_targets(Rule=rule, Targets=[{"Id": "t", "Arn": arn, "RoleArn": ROLE}])
+    events.put_events(Entries=[{"Source": "anything", "DetailType": "x", "Detail": "{}"}])
+    time.sleep(0.3)
+    assert _executions(arn) == []  # moto alone would deliver it: an empty pattern matches all
+
+
+def test_model_package_approval_emits_the_aws_event(local_cloud: LocalCloud) -> None:
+    queue = boto3.client("sqs").create_queue(QueueName=_name("pkg"))
+    queue_arn = boto3.client("sqs").get_queue_attributes(QueueUrl=queue["QueueUrl"], AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    group = _name("group")
+    rule = _name("pkg-rule")
+    events = boto3.client("events")
+    events.put_rule(
+        Name=rule,
+        EventPattern=json.dumps(
+            {"source": ["aws.sagemaker"], "detail-type": ["SageMaker Model Package State Change"],
+             "detail": {"ModelPackageGroupName": [group]}}
+        ),
+    )
+    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": queue_arn}])
+    sm = boto3.client("sagemaker")
+    sm.create_model_package_group(ModelPackageGroupName=group)
+    arn = sm.create_model_package(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification={
+            "Containers": [{"Image": "xgboost:latest", "ModelDataUrl": "s3://b/model.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
+    sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="looks good")
+    sqs = boto3.client("sqs")
+    details: list[dict[str, Any]] = []
+
+    def two_events() -> bool:
+        for message in sqs.receive_message(QueueUrl=queue["QueueUrl"], MaxNumberOfMessages=10).get("Messages", []):
+            details.append(json.loads(message["Body"])["detail"])
+        return len(details) >= 2
+
+    _eventually(two_events)
+    assert [d["ModelApprovalStatus"] for d in details] == ["PendingManualApproval", "Approved"]
+    assert details[1]["ModelPackageArn"] == arn
+    assert details[1]["ModelPackageGroupName"] == group
+    assert details[1]["ModelPackageVersion"] == 1
+
+
+def test_many_clients_at_once(local_cloud: LocalCloud) -> None:
+    bucket = _name("busy")
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    errors: list[BaseException] = []
+
+    def writer(i: int) -> None:
+        try:
+            s3 = boto3.session.Session().client("s3")
+            for j in range(10):
+                s3.put_object(Bucket=bucket, Key=f"{i}/{j}", Body=b"x")
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert boto3.client("s3").list_objects_v2(Bucket=bucket)["KeyCount"] == 80
