@@ -25,13 +25,13 @@ from shared.local_cloud.patches import Replaced, original, replace
 
 def REPLACES() -> list[Replaced]:  # noqa: N802
     return [
-        Replaced(GlueBackend, "start_job_run", "d1b3c1f0f0b3a2b1"),
-        Replaced(FakeJobRun, "as_dict", "b0b7f5c9a4b0e3e1"),
-        Replaced(FakeJobRun, "status", "b0b7f5c9a4b0e3e2"),
-        Replaced(SageMakerModelBackend, "start_pipeline_execution", "c7d6f3e1a5b2d4c0"),
-        Replaced(SageMakerModelBackend, "create_model_package", "a4e1b2c3d4e5f6a7"),
-        Replaced(SageMakerModelBackend, "update_model_package", "e5f6a7b8c9d0e1f2"),
-        Replaced(SageMakerModelBackend, "create_endpoint", "f6a7b8c9d0e1f2a3"),
+        Replaced(GlueBackend, "start_job_run", "86006fa0ebaa0443"),
+        Replaced(FakeJobRun, "as_dict", "5d9d7de3c586555b"),
+        Replaced(FakeJobRun, "status", "9b1d0ea5bd92037e"),
+        Replaced(SageMakerModelBackend, "start_pipeline_execution", "823e3c9351e54d39"),
+        Replaced(SageMakerModelBackend, "create_model_package", "4ea72cf36a045ca5"),
+        Replaced(SageMakerModelBackend, "update_model_package", "97b9da5816c6414b"),
+        Replaced(SageMakerModelBackend, "create_endpoint", "5474548999156c86"),
     ]
 
 

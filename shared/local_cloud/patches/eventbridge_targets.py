@@ -31,7 +31,7 @@ SCHEDULED_EVENT_MARK = "__dualloop_scheduled__"
 
 
 def REPLACES() -> list[Replaced]:  # noqa: N802
-    return [Replaced(Rule, "send_to_targets", "44d1b5b7d0f4c6f5")]
+    return [Replaced(Rule, "send_to_targets", "472e002e2dab8a59")]
 
 
 def target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:

@@ -50,7 +50,7 @@ runtime_environment: dict[str, str] = {}
 
 
 def REPLACES() -> list[Replaced]:  # noqa: N802
-    return [Replaced(LambdaSimpleBackend, "invoke", "5c0c4f0c7d1d8c2a")]
+    return [Replaced(LambdaSimpleBackend, "invoke", "1b029265c71d5ae0")]
 
 
 @dataclass

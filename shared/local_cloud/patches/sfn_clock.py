@@ -28,9 +28,9 @@ SYNC_POLL_SECONDS = 0.5  # moto's own period, in AWS time
 
 def REPLACES() -> list[Replaced]:  # noqa: N802
     return [
-        Replaced(WaitFunction, "_wait_interval", "1cd6ea6e9ba4a0e5"),
-        Replaced(Timeout, "_eval_body", "0a9c0e7e1a4c0f8f"),
-        Replaced(retrier_decl, "time", "module"),
+        Replaced(WaitFunction, "_wait_interval", "8f954dee80372b4b"),
+        Replaced(Timeout, "_eval_body", "5c5f336e8ba14d64"),
+        Replaced(retrier_decl.RetrierDecl, "_eval_body", "48463fff19cefa98"),  # sleeps via the module's time
     ]
 
 

@@ -35,7 +35,7 @@ Callback = callback_module.StateTaskServiceCallback
 
 
 def REPLACES() -> list[Replaced]:  # noqa: N802 - a constant computed late
-    return [Replaced(Callback, "_eval_integration_pattern", "70e6ab4f5bb40b3f")]
+    return [Replaced(Callback, "_eval_integration_pattern", "3b97ada1d4cb7280")]
 
 
 def _eval_integration_pattern(

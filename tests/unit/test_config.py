@@ -1,0 +1,117 @@
+"""Configuration fails fast, naming the bad field, and layers file < env < overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shared.config import ConfigError, DualloopConfig, Stage, TrafficType, load_config
+from shared.naming import Names
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("DUALLOOP_"):
+            monkeypatch.delenv(key)
+
+
+def test_defaults_are_valid() -> None:
+    cfg = load_config()
+    assert cfg.stage is Stage.DEV
+    assert cfg.deployment.traffic_type is TrafficType.CANARY
+    assert cfg.dataset.target_column == "is_fraud"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"stage": "qa"}, "stage"),
+        ({"quality": {"threshold": -0.1}}, "quality.threshold"),
+        ({"raw_bucket": "My_Bucket"}, "raw_bucket"),
+        ({"deployment": {"canary_percent": 60}}, "deployment.canary_percent"),
+        ({"deployment": {"wait_interval_seconds": 4000}}, "deployment.wait_interval_seconds"),
+        ({"deployment": {"max_execution_timeout_seconds": 300}}, "deployment.max_execution_timeout_seconds"),
+        ({"region": "moon-1"}, "region"),
+        ({"unknown_setting": 1}, "unknown_setting"),
+    ],
+)
+def test_bad_values_name_the_field(overrides: dict, field: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config(**overrides)
+    assert f"  {field}:" in str(raised.value)
+
+
+def test_every_bad_field_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config(stage="qa", quality={"threshold": 2})
+    message = str(raised.value)
+    assert "stage:" in message and "quality.threshold:" in message
+
+
+def test_env_overrides_file_and_overrides_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    file = tmp_path / "dualloop.yaml"
+    file.write_text("stage: prod\nquality:\n  threshold: 0.7\n  metric: f1\ndeployment:\n  traffic_type: LINEAR\n")
+    monkeypatch.setenv("DUALLOOP_QUALITY__THRESHOLD", "0.75")
+    cfg = load_config(file, project="fraud")
+    assert cfg.stage is Stage.PROD
+    assert cfg.quality.threshold == 0.75  # env beats the file
+    assert cfg.quality.metric == "f1"  # the rest of the section stays from the file
+    assert cfg.deployment.traffic_type is TrafficType.LINEAR
+    assert cfg.project == "fraud"
+
+
+def test_toml_file_through_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    file = tmp_path / "dualloop.toml"
+    file.write_text('stage = "prod"\n[instances]\ntraining_instance_count = 2\n')
+    monkeypatch.setenv("DUALLOOP_CONFIG_FILE", str(file))
+    cfg = DualloopConfig()
+    assert cfg.stage is Stage.PROD
+    assert cfg.instances.training_instance_count == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("stage: [unclosed", "not valid YAML"), ("- a\n- b\n", "mapping of settings")],
+)
+def test_malformed_files_say_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
+    file = tmp_path / "bad.yaml"
+    file.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(file)
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_schema_rejects_duplicate_and_overlapping_columns() -> None:
+    with pytest.raises(ConfigError, match="duplicate feature names"):
+        load_config(dataset={"features": [{"name": "a"}, {"name": "a"}]})
+    with pytest.raises(ConfigError, match="must not be listed as features"):
+        load_config(dataset={"features": [{"name": "is_fraud"}]})
+
+
+def test_names_are_derived_once_and_fit_aws_limits() -> None:
+    names = Names(load_config(project="fraud-detection", stage="prod", account_id="210987654321"))
+    assert names.state_machine == "fraud-detection-prod-retrain"
+    assert names.state_machine_arn == "arn:aws:states:us-east-1:210987654321:stateMachine:fraud-detection-prod-retrain"
+    assert names.raw_bucket == "fraud-detection-prod-raw-210987654321"
+    assert names.sagemaker_role_arn == "arn:aws:iam::210987654321:role/fraud-detection-prod-sagemaker-execution"
+    functions = [names.pipeline_relay_function, names.approval_relay_function, names.store_token_function]
+    assert all(len(f) <= 64 for f in functions)
+    assert len(names.pipeline) <= 63 and len(names.endpoint) <= 63
+    for bucket in names.buckets:
+        assert len(bucket) <= 63
+
+
+def test_bucket_overrides_are_used() -> None:
+    names = Names(load_config(raw_bucket="team-landing-zone"))
+    assert names.raw_bucket == "team-landing-zone"
+    assert "team-landing-zone" == names.asl_substitutions()["RawBucket"]
