@@ -200,6 +200,11 @@ class Names:
         return self._arn("sagemaker", f"endpoint/{self.endpoint}")
 
     @property
+    def model_name_prefix(self) -> str:
+        # Models and endpoint configs are named "<prefix>-<uuid>": 26 + 1 + 36 = 63, SageMaker's limit.
+        return self.base[:26].rstrip("-")
+
+    @property
     def variant(self) -> str:
         # Blue/green keeps the variant name stable across endpoint configs.
         return "AllTraffic"
@@ -248,6 +253,7 @@ class Names:
             "StoreTokenFunctionArn": self.function_arn(self.store_token_function),
             "SageMakerRoleArn": self.sagemaker_role_arn,
             "EndpointName": self.endpoint,
+            "ModelNamePrefix": self.model_name_prefix,
             "VariantName": self.variant,
             "ErrorAlarm": self.error_alarm,
             "LatencyAlarm": self.latency_alarm,

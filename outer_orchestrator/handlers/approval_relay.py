@@ -1,0 +1,75 @@
+"""Relay: a model package was approved or rejected → answer the outer loop's ``AwaitApproval``.
+
+Triggered by ``SageMaker Model Package State Change`` for the project's group. The token
+is looked up by package ARN and deleted with a conditional delete, so a duplicate event
+(AWS may deliver one) or a late one after a timeout finds nothing and does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+
+from outer_orchestrator.handlers import callbacks
+from outer_orchestrator.handlers.events import ModelPackageStateChange, parse
+from shared.contracts import ApprovalOutcome
+
+logger = Logger(service="dualloop-approval-relay")
+
+
+def handler(event: dict[str, Any], context: Any, *, dynamodb: Any = None, sfn: Any = None) -> dict[str, Any]:
+    detail = parse(ModelPackageStateChange, event).detail
+    if detail.group_name != os.environ["DUALLOOP_MODEL_PACKAGE_GROUP"]:
+        return _skip("another model package group", detail.group_name)
+    if detail.approval_status == "PendingManualApproval":
+        return _skip("no decision yet", detail.model_package_arn)
+    dynamodb = dynamodb or boto3.client("dynamodb")
+    item = _take_item(dynamodb, detail.model_package_arn)
+    if item is None:
+        return _skip("no retrain is waiting for this package", detail.model_package_arn)
+    token = item["task_token"]["S"]
+    sfn = sfn or boto3.client("stepfunctions")
+    try:
+        if detail.approval_status == "Approved":
+            outcome = ApprovalOutcome(
+                model_package_arn=detail.model_package_arn, approval_status="Approved", description=detail.description
+            )
+            answered = callbacks.succeed(sfn, token, outcome.model_dump())
+        else:
+            reason = detail.description or "no reason given"
+            answered = callbacks.fail(sfn, token, "ModelRejected", f"{detail.model_package_arn} was rejected: {reason}")
+    except Exception:
+        # Put the token back so the retried delivery of this event can answer.
+        dynamodb.put_item(TableName=os.environ["DUALLOOP_TOKEN_TABLE"], Item=item)
+        raise
+    logger.info(
+        "relayed approval decision",
+        extra={"model_package_arn": detail.model_package_arn, "status": detail.approval_status, "answered": answered},
+    )
+    return {"relayed": answered, "status": detail.approval_status}
+
+
+def _skip(why: str, what: str) -> dict[str, Any]:
+    logger.info("ignored event", extra={"why": why, "what": what})
+    return {"relayed": False, "ignored": why}
+
+
+def _take_item(dynamodb: Any, model_package_arn: str) -> dict[str, Any] | None:
+    """Delete the waiting token's item and return it; None if another delivery took it first."""
+    try:
+        response = dynamodb.delete_item(
+            TableName=os.environ["DUALLOOP_TOKEN_TABLE"],
+            Key={"model_package_arn": {"S": model_package_arn}},
+            ConditionExpression="attribute_exists(task_token)",
+            ReturnValues="ALL_OLD",
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return None
+        raise
+    item: dict[str, Any] = response["Attributes"]
+    return item

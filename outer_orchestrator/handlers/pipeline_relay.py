@@ -1,0 +1,112 @@
+"""Relay: the inner pipeline ended → answer the outer loop's ``RunInnerPipeline`` task.
+
+Triggered by ``SageMaker Model Building Pipeline Execution Status Change``. The task token
+travels as the pipeline parameter ``CallbackToken``; executions without one (a data
+scientist's own run) and other pipelines are ignored. Success carries the registered
+model package and its metrics; failure carries the failed step's reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from aws_lambda_powertools import Logger
+
+from outer_orchestrator.handlers import callbacks
+from outer_orchestrator.handlers.events import PipelineStatusChange, parse
+from shared.contracts import PipelineOutcome
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker import SageMakerClient
+
+logger = Logger(service="dualloop-pipeline-relay")
+
+
+def handler(event: dict[str, Any], context: Any, *, sagemaker: Any = None, sfn: Any = None, s3: Any = None) -> dict[str, Any]:
+    detail = parse(PipelineStatusChange, event).detail
+    expected = os.environ["DUALLOOP_PIPELINE_NAME"]
+    if detail.pipeline_name != expected:
+        return _skip("another pipeline", detail.pipeline_name)
+    if not detail.is_terminal:
+        return _skip("not finished", detail.current_status)
+    sagemaker = sagemaker or boto3.client("sagemaker")
+    token = _callback_token(sagemaker, detail.pipeline_execution_arn)
+    if not token:
+        return _skip("not started by the outer loop", detail.pipeline_execution_arn)
+    sfn = sfn or boto3.client("stepfunctions")
+
+    if detail.current_status == "Succeeded":
+        outcome = outcome_of(sagemaker, s3 or boto3.client("s3"), detail.pipeline_execution_arn)
+        if outcome is None:
+            answered = callbacks.fail(
+                sfn, token, "NoModelRegistered", "The pipeline succeeded but registered no model package."
+            )
+        else:
+            answered = callbacks.succeed(sfn, token, outcome.model_dump())
+    else:
+        answered = callbacks.fail(
+            sfn, token, "InnerPipelineFailed", failure_reason(sagemaker, detail.pipeline_execution_arn)
+        )
+    logger.info(
+        "relayed pipeline outcome",
+        extra={"execution": detail.pipeline_execution_arn, "status": detail.current_status, "answered": answered},
+    )
+    return {"relayed": answered, "status": detail.current_status}
+
+
+def _skip(why: str, what: str) -> dict[str, Any]:
+    logger.info("ignored event", extra={"why": why, "what": what})
+    return {"relayed": False, "ignored": why}
+
+
+def _callback_token(sagemaker: SageMakerClient, execution_arn: str) -> str | None:
+    paginator = sagemaker.get_paginator("list_pipeline_parameters_for_execution")
+    for page in paginator.paginate(PipelineExecutionArn=execution_arn):
+        for parameter in page["PipelineParameters"]:
+            if parameter["Name"] == "CallbackToken":
+                return parameter["Value"] or None
+    return None
+
+
+def _steps(sagemaker: SageMakerClient, execution_arn: str) -> list[dict[str, Any]]:
+    paginator = sagemaker.get_paginator("list_pipeline_execution_steps")
+    return [s for p in paginator.paginate(PipelineExecutionArn=execution_arn) for s in p["PipelineExecutionSteps"]]  # type: ignore[misc]
+
+
+def outcome_of(sagemaker: SageMakerClient, s3: S3Client, execution_arn: str) -> PipelineOutcome | None:
+    for step in _steps(sagemaker, execution_arn):
+        arn = step.get("Metadata", {}).get("RegisterModel", {}).get("Arn")
+        if arn and step.get("StepStatus") == "Succeeded":
+            package = sagemaker.describe_model_package(ModelPackageName=arn)
+            return PipelineOutcome(
+                pipeline_execution_arn=execution_arn,
+                model_package_arn=arn,
+                model_package_version=int(package.get("ModelPackageVersion", 0)),
+                metrics=_metrics(s3, package),
+            )
+    return None
+
+
+def _metrics(s3: S3Client, package: Any) -> dict[str, float]:
+    uri = package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
+    if not uri:
+        return {}
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    metrics = report.get("binary_classification_metrics", {})
+    return {name: float(m["value"]) for name, m in metrics.items() if isinstance(m, dict) and "value" in m}
+
+
+def failure_reason(sagemaker: SageMakerClient, execution_arn: str) -> str:
+    """The failed step and its reason (what a person needs), else the execution's reason."""
+    failed = [s for s in _steps(sagemaker, execution_arn) if s.get("StepStatus") == "Failed"]
+    if failed:
+        step = failed[0]
+        message = step.get("Metadata", {}).get("Fail", {}).get("ErrorMessage") or step.get("FailureReason", "")
+        return f"step {step['StepName']} failed: {message}"
+    described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
+    return described.get("FailureReason") or f"pipeline execution ended {described['PipelineExecutionStatus']}"

@@ -1,0 +1,102 @@
+"""Typed contracts at the edges between the loops: what starts the outer loop, and what
+the relay handlers hand back to it.
+
+Every starter (``dualloop run``, the EventBridge rules CDK deploys, a person in the
+console) gives the state machine a ``RetrainInput``. Settings travel in the input rather
+than in the ASL so the ASL keeps ``${...}`` placeholders for resource names only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.config import DualloopConfig, TrafficType
+from shared.naming import Names
+
+Trigger = Literal["manual", "schedule", "drift", "new-data"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RetrainSettings(_Frozen):
+    pipeline_timeout_seconds: int
+    approval_timeout_seconds: int
+    inference_instance_type: str
+    inference_instance_count: int
+    deployment_config: dict[str, Any]
+    poll_interval_seconds: int
+    max_polls: int
+
+    @classmethod
+    def from_config(cls, cfg: DualloopConfig) -> RetrainSettings:
+        return cls(
+            pipeline_timeout_seconds=cfg.pipeline_timeout_seconds,
+            approval_timeout_seconds=cfg.approval_timeout_seconds,
+            inference_instance_type=cfg.instances.inference_instance_type,
+            inference_instance_count=cfg.instances.inference_instance_count,
+            deployment_config=deployment_config(cfg),
+            poll_interval_seconds=cfg.deployment.poll_interval_seconds,
+            max_polls=cfg.deployment.max_polls,
+        )
+
+
+class RetrainInput(_Frozen):
+    """The outer loop's execution input."""
+
+    trigger: Trigger = "manual"
+    raw_uri: str = Field(pattern=r"^s3://[a-z0-9.-]{3,63}/.*$")
+    reason: dict[str, Any] = Field(default_factory=dict)
+    settings: RetrainSettings
+
+    @classmethod
+    def for_config(
+        cls, cfg: DualloopConfig, *, trigger: Trigger = "manual", raw_uri: str | None = None, **reason: Any
+    ) -> RetrainInput:
+        names = Names(cfg)
+        return cls(
+            trigger=trigger,
+            raw_uri=raw_uri or f"s3://{names.raw_bucket}/{cfg.raw_prefix}",
+            reason=reason,
+            settings=RetrainSettings.from_config(cfg),
+        )
+
+
+def deployment_config(cfg: DualloopConfig) -> dict[str, Any]:
+    """UpdateEndpoint's ``DeploymentConfig`` (blue/green with auto-rollback) from config."""
+    d = cfg.deployment
+    routing: dict[str, Any] = {"Type": d.traffic_type.value, "WaitIntervalInSeconds": d.wait_interval_seconds}
+    if d.traffic_type is TrafficType.CANARY:
+        routing["CanarySize"] = {"Type": "CAPACITY_PERCENT", "Value": d.canary_percent}
+    elif d.traffic_type is TrafficType.LINEAR:
+        routing["LinearStepSize"] = {"Type": "CAPACITY_PERCENT", "Value": d.linear_step_percent}
+    names = Names(cfg)
+    return {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": routing,
+            "TerminationWaitInSeconds": d.termination_wait_seconds,
+            "MaximumExecutionTimeoutInSeconds": d.max_execution_timeout_seconds,
+        },
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": a} for a in names.endpoint_alarms]},
+    }
+
+
+class PipelineOutcome(_Frozen):
+    """What the pipeline relay sends back to ``RunInnerPipeline`` on success."""
+
+    pipeline_execution_arn: str
+    model_package_arn: str
+    model_package_version: int
+    metrics: dict[str, float]
+
+
+class ApprovalOutcome(_Frozen):
+    """What the approval relay sends back to ``AwaitApproval`` on approval."""
+
+    model_package_arn: str
+    approval_status: Literal["Approved"]
+    approved_by: str | None = None
+    description: str | None = None
