@@ -10,7 +10,8 @@ import typer
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
 
-from shared.local_cloud.cli import app as local_app  # noqa: E402
+from outer_orchestrator import cli as outer_cli
+from shared.local_cloud.cli import app as local_app
 
 app = typer.Typer(
     help="dualloop: a SageMaker Pipeline (inner loop) inside a Step Functions state machine (outer loop).",
@@ -18,6 +19,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(local_app, name="local")
+outer_cli.register(app)
+
+
+@app.command()
+def demo(
+    rows: int = typer.Option(20000, help="Demo transactions to generate."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document, no progress."),
+) -> None:
+    """The whole dual loop on the local cloud: data → ingest → quality gate → pipeline → approval → deploy."""
+    outer_cli.run(data=None, rows=rows, approve="auto", as_json=as_json, config=None)
 
 
 def main() -> None:

@@ -180,7 +180,9 @@ class DualloopConfig(BaseSettings):
     @classmethod
     def _project_name(cls, v: str) -> str:
         if not _PROJECT_RE.match(v):
-            raise ValueError("must be 3-22 chars of lowercase letters, digits and '-', starting with a letter")
+            raise ValueError(
+                "must be 3-22 chars of lowercase letters, digits and '-', starting with a letter"
+            )
         return v
 
     @field_validator("raw_bucket", "curated_bucket", "artifact_bucket")
@@ -222,7 +224,9 @@ def _read_file(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"config file {path} is not valid {path.suffix.lstrip('.').upper()}: {exc}") from exc
+        raise ConfigError(
+            f"config file {path} is not valid {path.suffix.lstrip('.').upper()}: {exc}"
+        ) from exc
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -126,7 +126,7 @@ def generate_transactions(rows: int, seed: int = 0, drift: float = 0.0) -> pd.Da
         {
             "transaction_id": ids,
             "amount": amount.astype(np.float32),
-            "merchant_category": pd.Categorical.from_codes(cat, categories=list(CATEGORIES)),
+            "merchant_category": pd.Categorical.from_codes(cat, dtype=pd.CategoricalDtype(list(CATEGORIES))),
             "hour": hour.astype(np.int8),
             "distance_from_home_km": distance.astype(np.float32),
             "tx_count_1h": count_1h.astype(np.int16),
@@ -153,7 +153,7 @@ def write_dataset(
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"fmt must be 'csv' or 'parquet', got {fmt!r}")
     if isinstance(files, bool) or not isinstance(files, int) or not 1 <= files <= max(len(df), 1):
-        raise ValueError(f"files must be an integer between 1 and the number of rows ({len(df)}), got {files!r}")
+        raise ValueError(f"files must be an integer from 1 to the number of rows ({len(df)}), got {files!r}")
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
     bounds = np.linspace(0, len(df), files + 1).astype(int)

@@ -31,8 +31,7 @@ class Names:
 
     def _arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
         return (
-            f"arn:aws:{service}:{self.region if region else ''}:"
-            f"{self.account if account else ''}:{resource}"
+            f"arn:aws:{service}:{self.region if region else ''}:{self.account if account else ''}:{resource}"
         )
 
     # ---- storage ------------------------------------------------------------------------

@@ -3,9 +3,8 @@ credentials, and no way to reach real AWS by accident."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import os
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from shared.local_cloud import LocalCloud
@@ -13,13 +12,13 @@ if TYPE_CHECKING:
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ["SAGEMAKER_VALIDATE_ROLE"] = "false"
 os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"  # noqa: S105 - a dummy for moto
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 os.environ.pop("AWS_PROFILE", None)
 os.environ.pop("AWS_SESSION_TOKEN", None)
 
-from collections.abc import Iterator  # noqa: E402
+from collections.abc import Iterator
 
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture(scope="session")

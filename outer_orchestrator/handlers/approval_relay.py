@@ -36,19 +36,27 @@ def handler(event: dict[str, Any], context: Any, *, dynamodb: Any = None, sfn: A
     try:
         if detail.approval_status == "Approved":
             outcome = ApprovalOutcome(
-                model_package_arn=detail.model_package_arn, approval_status="Approved", description=detail.description
+                model_package_arn=detail.model_package_arn,
+                approval_status="Approved",
+                description=detail.description,
             )
             answered = callbacks.succeed(sfn, token, outcome.model_dump())
         else:
             reason = detail.description or "no reason given"
-            answered = callbacks.fail(sfn, token, "ModelRejected", f"{detail.model_package_arn} was rejected: {reason}")
+            answered = callbacks.fail(
+                sfn, token, "ModelRejected", f"{detail.model_package_arn} was rejected: {reason}"
+            )
     except Exception:
         # Put the token back so the retried delivery of this event can answer.
         dynamodb.put_item(TableName=os.environ["DUALLOOP_TOKEN_TABLE"], Item=item)
         raise
     logger.info(
         "relayed approval decision",
-        extra={"model_package_arn": detail.model_package_arn, "status": detail.approval_status, "answered": answered},
+        extra={
+            "model_package_arn": detail.model_package_arn,
+            "status": detail.approval_status,
+            "answered": answered,
+        },
     )
     return {"relayed": answered, "status": detail.approval_status}
 

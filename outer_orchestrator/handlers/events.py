@@ -34,7 +34,9 @@ class ModelPackageStateChange(_Detail):
     group_name: str = Field(alias="ModelPackageGroupName")
     version: int = Field(alias="ModelPackageVersion")
     model_package_arn: str = Field(alias="ModelPackageArn")
-    approval_status: Literal["Approved", "Rejected", "PendingManualApproval"] = Field(alias="ModelApprovalStatus")
+    approval_status: Literal["Approved", "Rejected", "PendingManualApproval"] = Field(
+        alias="ModelApprovalStatus"
+    )
     description: str | None = Field(default=None, alias="ApprovalDescription")
 
 

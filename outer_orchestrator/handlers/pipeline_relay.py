@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 logger = Logger(service="dualloop-pipeline-relay")
 
 
-def handler(event: dict[str, Any], context: Any, *, sagemaker: Any = None, sfn: Any = None, s3: Any = None) -> dict[str, Any]:
+def handler(
+    event: dict[str, Any], context: Any, *, sagemaker: Any = None, sfn: Any = None, s3: Any = None
+) -> dict[str, Any]:
     detail = parse(PipelineStatusChange, event).detail
     expected = os.environ["DUALLOOP_PIPELINE_NAME"]
     if detail.pipeline_name != expected:
@@ -53,7 +55,11 @@ def handler(event: dict[str, Any], context: Any, *, sagemaker: Any = None, sfn: 
         )
     logger.info(
         "relayed pipeline outcome",
-        extra={"execution": detail.pipeline_execution_arn, "status": detail.current_status, "answered": answered},
+        extra={
+            "execution": detail.pipeline_execution_arn,
+            "status": detail.current_status,
+            "answered": answered,
+        },
     )
     return {"relayed": answered, "status": detail.current_status}
 
@@ -74,7 +80,9 @@ def _callback_token(sagemaker: SageMakerClient, execution_arn: str) -> str | Non
 
 def _steps(sagemaker: SageMakerClient, execution_arn: str) -> list[dict[str, Any]]:
     paginator = sagemaker.get_paginator("list_pipeline_execution_steps")
-    return [s for p in paginator.paginate(PipelineExecutionArn=execution_arn) for s in p["PipelineExecutionSteps"]]  # type: ignore[misc]
+    return [
+        s for p in paginator.paginate(PipelineExecutionArn=execution_arn) for s in p["PipelineExecutionSteps"]
+    ]  # type: ignore[misc]
 
 
 def outcome_of(sagemaker: SageMakerClient, s3: S3Client, execution_arn: str) -> PipelineOutcome | None:
@@ -106,7 +114,11 @@ def failure_reason(sagemaker: SageMakerClient, execution_arn: str) -> str:
     failed = [s for s in _steps(sagemaker, execution_arn) if s.get("StepStatus") == "Failed"]
     if failed:
         step = failed[0]
-        message = step.get("Metadata", {}).get("Fail", {}).get("ErrorMessage") or step.get("FailureReason", "")
+        message = step.get("Metadata", {}).get("Fail", {}).get("ErrorMessage") or step.get(
+            "FailureReason", ""
+        )
         return f"step {step['StepName']} failed: {message}"
     described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
-    return described.get("FailureReason") or f"pipeline execution ended {described['PipelineExecutionStatus']}"
+    return (
+        described.get("FailureReason") or f"pipeline execution ended {described['PipelineExecutionStatus']}"
+    )

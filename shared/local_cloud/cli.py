@@ -13,7 +13,9 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="The embedded local cloud: AWS on 127.0.0.1, no account, no Docker.", no_args_is_help=True)
+app = typer.Typer(
+    help="The embedded local cloud: AWS on 127.0.0.1, no account, no Docker.", no_args_is_help=True
+)
 
 STATE_FILE = Path(os.environ.get("DUALLOOP_HOME", Path.home() / ".dualloop")) / "local-cloud.json"
 
@@ -49,11 +51,15 @@ def up(
     try:
         cloud = LocalCloud(port=port, **kwargs).start()  # type: ignore[arg-type]
     except OSError as exc:
-        raise typer.BadParameter(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); try --port 0", param_hint="--port") from None
+        raise typer.BadParameter(
+            f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); try --port 0", param_hint="--port"
+        ) from None
     attach_all(cloud)
     STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
     STATE_FILE.write_text(json.dumps({"pid": os.getpid(), "env": cloud.env()}))
-    typer.echo(f"# dualloop local cloud on {cloud.endpoint} (clock x{cloud.clock_factor:g}); paste into your shell:")
+    typer.echo(
+        f"# dualloop local cloud on {cloud.endpoint} (clock x{cloud.clock_factor:g}); paste into your shell:"
+    )
     typer.echo(_exports(cloud.env()))
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

@@ -26,7 +26,7 @@ from shared.local_cloud import clock, hooks
 
 LOG = logging.getLogger(__name__)
 
-LOCAL_ACCESS_KEY = "local"  # noqa: S105 - not a secret: the local cloud accepts anything
+LOCAL_ACCESS_KEY = "local"
 LOCAL_SECRET_KEY = "local"  # noqa: S105
 _MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 _running: LocalCloud | None = None
@@ -54,8 +54,7 @@ class LocalCloud:
                 raise RuntimeError(f"a local cloud is already running in this process at {_running.endpoint}")
             from moto.server import ThreadedMotoServer
 
-            from shared.local_cloud.patches import apply_all
-            from shared.local_cloud.patches import lambda_inprocess, sfn_clock
+            from shared.local_cloud.patches import apply_all, lambda_inprocess, sfn_clock
             from shared.local_cloud.scheduler import Scheduler
 
             apply_all()
@@ -103,7 +102,9 @@ class LocalCloud:
     def __enter__(self) -> LocalCloud:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def add_worker(self, stop: Callable[[], None]) -> None:
@@ -136,8 +137,10 @@ class LocalCloud:
 
     # ---- internals ----------------------------------------------------------------------
     def _post(self, path: str, body: dict[str, Any]) -> None:
-        request = urllib.request.Request(
-            self.endpoint + path, data=json.dumps(body).encode(), method="POST",
+        request = urllib.request.Request(  # noqa: S310 - our own loopback URL
+            self.endpoint + path,
+            data=json.dumps(body).encode(),
+            method="POST",
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our own loopback URL

@@ -67,7 +67,9 @@ class ModelPackageApprovalChanged:
     description: str | None = None
 
 
-HookEvent = GlueJobRunStarted | PipelineExecutionStarted | EndpointDeploymentRequested | ModelPackageApprovalChanged
+HookEvent = (
+    GlueJobRunStarted | PipelineExecutionStarted | EndpointDeploymentRequested | ModelPackageApprovalChanged
+)
 E = TypeVar("E", bound=HookEvent)
 
 

@@ -22,8 +22,13 @@ from shared.local_cloud.patches.eventbridge_targets import SCHEDULED_EVENT_MARK
 _RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
 _CRON = re.compile(r"^cron\((.+)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
-_MONTHS = {m: i for i, m in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(), 1)}
-_DAYS = {d: i for i, d in enumerate("SUN MON TUE WED THU FRI SAT".split(), 1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1
+    )
+}
+_DAYS = {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"], 1)}
 
 
 class ScheduleError(ValueError):
@@ -81,7 +86,9 @@ def parse_schedule(expression: str) -> Rate | Cron:
     if m := _CRON.match(expression):
         fields = m.group(1).split()
         if len(fields) != 6:
-            raise ScheduleError(f"{expression}: cron needs 6 fields (minutes hours day-of-month month day-of-week year)")
+            raise ScheduleError(
+                f"{expression}: cron needs 6 fields (minutes hours day-of-month month day-of-week year)"
+            )
         minute, hour, dom, month, dow, year = fields
         if (dom == "?") == (dow == "?"):
             raise ScheduleError(f"{expression}: exactly one of day-of-month and day-of-week must be '?'")
@@ -98,11 +105,9 @@ def parse_schedule(expression: str) -> Rate | Cron:
 
 def _field(text: str, low: int, high: int, names: dict[str, int] | None = None) -> frozenset[int]:
     values: set[int] = set()
-    for part in text.split(","):
-        step = 1
-        if "/" in part:
-            part, step_text = part.split("/", 1)
-            step = int(step_text)
+    for item in text.split(","):
+        part, _, step_text = item.partition("/")
+        step = int(step_text) if step_text else 1
         if part in ("*", "?"):
             start, end = low, high
         elif "-" in part:

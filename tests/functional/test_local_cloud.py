@@ -91,7 +91,10 @@ def test_starts_fast_and_exports_the_switch(local_cloud: LocalCloud) -> None:
 
 def test_a_60s_wait_takes_well_under_a_second(local_cloud: LocalCloud) -> None:
     arn = _state_machine(
-        {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 60, "Next": "Done"}, "Done": {"Type": "Succeed"}}}
+        {
+            "StartAt": "Wait",
+            "States": {"Wait": {"Type": "Wait", "Seconds": 60, "Next": "Done"}, "Done": {"Type": "Succeed"}},
+        }
     )
     started = time.monotonic()
     result = _run(arn)
@@ -144,7 +147,9 @@ def test_catch_sees_the_handlers_error_type(local_cloud: LocalCloud) -> None:
                     "Type": "Task",
                     "Resource": "arn:aws:states:::lambda:invoke",
                     "Parameters": {"FunctionName": fn, "Payload.$": "$"},
-                    "Catch": [{"ErrorEquals": ["PaymentDeclined"], "ResultPath": "$.error", "Next": "Declined"}],
+                    "Catch": [
+                        {"ErrorEquals": ["PaymentDeclined"], "ResultPath": "$.error", "Next": "Declined"}
+                    ],
                     "End": True,
                 },
                 "Declined": {"Type": "Pass", "End": True},
@@ -188,7 +193,9 @@ def test_wait_for_task_token_released_from_another_thread(local_cloud: LocalClou
     def approve() -> None:
         message = _eventually(lambda: sqs.receive_message(QueueUrl=queue_url).get("Messages"))[0]
         token = json.loads(message["Body"])["token"]
-        boto3.client("stepfunctions").send_task_success(taskToken=token, output=json.dumps({"approved": True}))
+        boto3.client("stepfunctions").send_task_success(
+            taskToken=token, output=json.dumps({"approved": True})
+        )
 
     releaser = threading.Thread(target=approve)
     releaser.start()
@@ -259,8 +266,12 @@ def test_glue_worker_hook_reports_failure_then_retry_succeeds(local_cloud: Local
         time.sleep(0.2)  # the run is RUNNING meanwhile; the .sync task keeps polling
         failed = len(seen) == 1
         backend_state.set_glue_job_run_state(
-            event.account_id, event.region, event.job_name, event.run_id,
-            "FAILED" if failed else "SUCCEEDED", "disk full" if failed else None,
+            event.account_id,
+            event.region,
+            event.job_name,
+            event.run_id,
+            "FAILED" if failed else "SUCCEEDED",
+            "disk full" if failed else None,
         )
 
     unregister = local_cloud.hooks.register(hooks.GlueJobRunStarted, worker)
@@ -306,8 +317,11 @@ def test_put_event_starts_an_execution_with_transformed_input(local_cloud: Local
         _name("rule"),
         arn,
         EventPattern=json.dumps(
-            {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"],
-             "detail": {"state": {"value": ["ALARM"]}}}
+            {
+                "source": ["aws.cloudwatch"],
+                "detail-type": ["CloudWatch Alarm State Change"],
+                "detail": {"state": {"value": ["ALARM"]}},
+            }
         ),
     )
     events = boto3.client("events")
@@ -344,7 +358,9 @@ def test_input_path_and_lambda_targets(local_cloud: LocalCloud) -> None:
     events = boto3.client("events")
     events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["dualloop.test"]}))
     events.put_targets(Rule=rule, Targets=[{"Id": "fn", "Arn": fn, "InputPath": "$.detail"}])
-    events.put_events(Entries=[{"Source": "dualloop.test", "DetailType": "t", "Detail": json.dumps({"k": 1})}])
+    events.put_events(
+        Entries=[{"Source": "dualloop.test", "DetailType": "t", "Detail": json.dumps({"k": 1})}]
+    )
     s3 = boto3.client("s3")
 
     def delivered() -> Any:
@@ -361,7 +377,9 @@ def test_schedule_rule_fires_on_the_local_clock(local_cloud: LocalCloud) -> None
     rule = _name("schedule")
     events = boto3.client("events")
     events.put_rule(Name=rule, ScheduleExpression="rate(1 minute)")
-    events.put_targets(Rule=rule, Targets=[{"Id": "t", "Arn": arn, "RoleArn": ROLE, "Input": '{"trigger": "schedule"}'}])
+    events.put_targets(
+        Rule=rule, Targets=[{"Id": "t", "Arn": arn, "RoleArn": ROLE, "Input": '{"trigger": "schedule"}'}]
+    )
     # One AWS minute is 0.6 s at factor 100.
     first = _eventually(lambda: _executions(arn), timeout=3)[0]
     assert json.loads(_wait_done(first["executionArn"])["input"]) == {"trigger": "schedule"}
@@ -385,17 +403,20 @@ def test_schedule_rules_ignore_pattern_events(local_cloud: LocalCloud) -> None:
 
 def test_model_package_approval_emits_the_aws_event(local_cloud: LocalCloud) -> None:
     queue = boto3.client("sqs").create_queue(QueueName=_name("pkg"))
-    queue_arn = boto3.client("sqs").get_queue_attributes(QueueUrl=queue["QueueUrl"], AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    queue_arn = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=queue["QueueUrl"], AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
     group = _name("group")
     rule = _name("pkg-rule")
     events = boto3.client("events")
     events.put_rule(
         Name=rule,
         EventPattern=json.dumps(
-            {"source": ["aws.sagemaker"], "detail-type": ["SageMaker Model Package State Change"],
-             "detail": {"ModelPackageGroupName": [group]}}
+            {
+                "source": ["aws.sagemaker"],
+                "detail-type": ["SageMaker Model Package State Change"],
+                "detail": {"ModelPackageGroupName": [group]},
+            }
         ),
     )
     events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": queue_arn}])
@@ -410,12 +431,16 @@ def test_model_package_approval_emits_the_aws_event(local_cloud: LocalCloud) -> 
             "SupportedResponseMIMETypes": ["text/csv"],
         },
     )["ModelPackageArn"]
-    sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="looks good")
+    sm.update_model_package(
+        ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="looks good"
+    )
     sqs = boto3.client("sqs")
     details: list[dict[str, Any]] = []
 
     def two_events() -> bool:
-        for message in sqs.receive_message(QueueUrl=queue["QueueUrl"], MaxNumberOfMessages=10).get("Messages", []):
+        for message in sqs.receive_message(QueueUrl=queue["QueueUrl"], MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
             details.append(json.loads(message["Body"])["detail"])
         return len(details) >= 2
 

@@ -56,7 +56,9 @@ def test_every_bad_field_is_reported_at_once() -> None:
 
 def test_env_overrides_file_and_overrides_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     file = tmp_path / "dualloop.yaml"
-    file.write_text("stage: prod\nquality:\n  threshold: 0.7\n  metric: f1\ndeployment:\n  traffic_type: LINEAR\n")
+    file.write_text(
+        "stage: prod\nquality:\n  threshold: 0.7\n  metric: f1\ndeployment:\n  traffic_type: LINEAR\n"
+    )
     monkeypatch.setenv("DUALLOOP_QUALITY__THRESHOLD", "0.75")
     cfg = load_config(file, project="fraud")
     assert cfg.stage is Stage.PROD
@@ -101,9 +103,14 @@ def test_schema_rejects_duplicate_and_overlapping_columns() -> None:
 def test_names_are_derived_once_and_fit_aws_limits() -> None:
     names = Names(load_config(project="fraud-detection", stage="prod", account_id="210987654321"))
     assert names.state_machine == "fraud-detection-prod-retrain"
-    assert names.state_machine_arn == "arn:aws:states:us-east-1:210987654321:stateMachine:fraud-detection-prod-retrain"
+    assert (
+        names.state_machine_arn
+        == "arn:aws:states:us-east-1:210987654321:stateMachine:fraud-detection-prod-retrain"
+    )
     assert names.raw_bucket == "fraud-detection-prod-raw-210987654321"
-    assert names.sagemaker_role_arn == "arn:aws:iam::210987654321:role/fraud-detection-prod-sagemaker-execution"
+    assert (
+        names.sagemaker_role_arn == "arn:aws:iam::210987654321:role/fraud-detection-prod-sagemaker-execution"
+    )
     functions = [names.pipeline_relay_function, names.approval_relay_function, names.store_token_function]
     assert all(len(f) <= 64 for f in functions)
     assert len(names.pipeline) <= 63 and len(names.endpoint) <= 63
@@ -114,4 +121,4 @@ def test_names_are_derived_once_and_fit_aws_limits() -> None:
 def test_bucket_overrides_are_used() -> None:
     names = Names(load_config(raw_bucket="team-landing-zone"))
     assert names.raw_bucket == "team-landing-zone"
-    assert "team-landing-zone" == names.asl_substitutions()["RawBucket"]
+    assert names.asl_substitutions()["RawBucket"] == "team-landing-zone"

@@ -47,7 +47,9 @@ _apply_lock = threading.Lock()
 def replace(owner: Any, attribute: str, new: Any) -> None:
     key = (id(owner), attribute)
     if key not in _originals:
-        _originals[key] = owner.__dict__[attribute] if attribute in owner.__dict__ else getattr(owner, attribute)
+        _originals[key] = (
+            owner.__dict__[attribute] if attribute in owner.__dict__ else getattr(owner, attribute)
+        )
     setattr(owner, attribute, new)
 
 

@@ -36,7 +36,9 @@ def REPLACES() -> list[Replaced]:  # noqa: N802
 
 
 # ---- Glue ---------------------------------------------------------------------------------
-def _start_job_run(self: GlueBackend, name: str, arguments: dict[str, str] | None, *args: Any, **kwargs: Any) -> str:
+def _start_job_run(
+    self: GlueBackend, name: str, arguments: dict[str, str] | None, *args: Any, **kwargs: Any
+) -> str:
     run_id: str = original(GlueBackend, "start_job_run")(self, name, arguments, *args, **kwargs)
     registry = hooks.current()
     if registry.has_handler(hooks.GlueJobRunStarted):
@@ -166,17 +168,25 @@ def _create_model_package(self: SageMakerModelBackend, *args: Any, **kwargs: Any
     return arn
 
 
-def _update_model_package(self: SageMakerModelBackend, model_package_arn: str, *args: Any, **kwargs: Any) -> str:
+def _update_model_package(
+    self: SageMakerModelBackend, model_package_arn: str, *args: Any, **kwargs: Any
+) -> str:
     key = self.model_package_name_mapping.get(model_package_arn, model_package_arn)
     before = self.model_packages[key].model_approval_status if key in self.model_packages else None
-    arn: str = original(SageMakerModelBackend, "update_model_package")(self, model_package_arn, *args, **kwargs)
+    arn: str = original(SageMakerModelBackend, "update_model_package")(
+        self, model_package_arn, *args, **kwargs
+    )
     _package_changed(self, arn, previous=before)
     return arn
 
 
 # ---- Endpoints ----------------------------------------------------------------------------
-def _create_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str, tags: Any) -> Any:
-    endpoint = original(SageMakerModelBackend, "create_endpoint")(self, endpoint_name, endpoint_config_name, tags)
+def _create_endpoint(
+    self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str, tags: Any
+) -> Any:
+    endpoint = original(SageMakerModelBackend, "create_endpoint")(
+        self, endpoint_name, endpoint_config_name, tags
+    )
     registry = hooks.current()
     if registry.has_handler(hooks.EndpointDeploymentRequested):
         endpoint.endpoint_status = "Creating"

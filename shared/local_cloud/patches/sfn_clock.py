@@ -60,7 +60,9 @@ class _SyncPollPeriod(float):
 def apply() -> None:
     replace(WaitFunction, "_wait_interval", _wait_interval)
     replace(Timeout, "_eval_body", _timeout_eval_body)
-    replace(retrier_decl, "time", types.SimpleNamespace(sleep=_sleep, time=time.time, monotonic=time.monotonic))
+    replace(
+        retrier_decl, "time", types.SimpleNamespace(sleep=_sleep, time=time.time, monotonic=time.monotonic)
+    )
     set_sync_poll()
 
 

@@ -1,0 +1,194 @@
+"""``dualloop run | approve | reject``: the outer loop from a terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated, Any
+
+import boto3
+import typer
+from rich.console import Console
+
+from outer_orchestrator import approvals
+from outer_orchestrator.runner import ApprovePolicy, Retrain, RunResult, upload_data
+from shared.config import ConfigError, DualloopConfig, load_config
+from shared.naming import Names
+
+console = Console(stderr=True)
+
+
+def config_or_exit(path: Path | None) -> DualloopConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+def local_cloud_for_command(stack: ExitStack) -> None:
+    """Use the cloud AWS_ENDPOINT_URL names; without one, start a local cloud in process.
+
+    Real AWS is used only when asked for with ``DUALLOOP_TARGET=aws`` (as ``make run STAGE=...``
+    does), so a command never reaches an account by accident.
+    """
+    if os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("DUALLOOP_TARGET") == "aws":
+        return
+    from shared.local_cloud import LocalCloud
+    from shared.local_cloud.workers import attach_all
+
+    cloud = stack.enter_context(LocalCloud())
+    attach_all(cloud)
+    os.environ.update(cloud.env())
+
+
+def provision_local(cfg: DualloopConfig) -> None:
+    if os.environ.get("DUALLOOP_TARGET") == "aws":
+        return  # on AWS, `make deploy` (CDK) provisions
+    from inner_pipeline.upsert import upsert_pipeline
+
+    from outer_orchestrator.local_stack import LocalStack
+
+    LocalStack(cfg).provision()
+    upsert_pipeline(cfg)
+
+
+def _printer(as_json: bool) -> Any:
+    def show(kind: str, data: dict[str, Any]) -> None:
+        if as_json:
+            return
+        if kind == "state-exited":
+            console.print(f"  [cyan]outer[/cyan] {data['name']:<32} {data['seconds']:>7.2f}s")
+        elif kind == "inner-step":
+            hit = " (cache hit)" if data.get("cache_hit") else ""
+            colour = {"Succeeded": "green", "Failed": "red", "Executing": "yellow"}.get(
+                data["status"], "white"
+            )
+            seconds = f" {data['seconds']:.2f}s" if "seconds" in data else ""
+            console.print(
+                f"    [magenta]inner[/magenta] {data['step']:<26} [{colour}]{data['status']}[/{colour}]{hit}{seconds}"
+            )
+            if data.get("failure_reason"):
+                console.print(f"      [red]{data['failure_reason']}[/red]")
+        elif kind == "approval":
+            console.print(
+                f"  [bold]approval[/bold] {data['decision']} ({data['by']}) {data['model_package_arn']}"
+            )
+
+    return show
+
+
+def summarise(result: RunResult, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), default=str, indent=2))
+        return
+    colour = "green" if result.status == "SUCCEEDED" else "red"
+    console.print(
+        f"\n[bold {colour}]{result.status}[/bold {colour}] {result.execution_arn} in {result.seconds:.1f}s"
+    )
+    if result.quality:
+        q = result.quality
+        console.print(
+            f"  data quality: {'passed' if q.get('passed') else 'FAILED'}, score {q.get('score', 0):.2f}"
+        )
+        for rule in q.get("failed_rules", []):
+            console.print(f"    [red]failed:[/red] {rule}")
+    if result.model_package_arn:
+        console.print(f"  model package: {result.model_package_arn} ({result.approval or 'no decision'})")
+    if result.error:
+        console.print(f"  [red]{result.error}[/red]: {result.cause}")
+    transitions = result.state_transitions - result.polling_transitions
+    console.print(
+        f"  state transitions: {result.state_transitions} ({transitions} excluding endpoint polling) "
+        f"≈ ${result.state_transitions * 0.025 / 1000:.5f} on Step Functions Standard"
+    )
+
+
+def run(
+    data: Annotated[
+        str | None, typer.Option(help="Raw data: a local file/folder to upload, or an s3:// URI.")
+    ] = None,
+    rows: Annotated[
+        int, typer.Option(help="Without --data: how many demo transactions to generate.")
+    ] = 20000,
+    approve: Annotated[str, typer.Option(help="auto | prompt | wait (for `dualloop approve`).")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document, no progress.")] = False,
+    config: Annotated[Path | None, typer.Option(help="YAML/TOML config file.")] = None,
+) -> None:
+    """Start a retrain (the outer loop) and follow it to the end."""
+    if approve not in ("auto", "prompt", "wait"):
+        raise typer.BadParameter("use auto, prompt or wait", param_hint="--approve")
+    cfg = config_or_exit(config)
+    with ExitStack() as stack:
+        local_cloud_for_command(stack)
+        provision_local(cfg)
+        run_id = uuid.uuid4().hex[:12]
+        raw_uri = data if data and data.startswith("s3://") else _stage_data(cfg, data, rows, run_id)
+        retrain = Retrain(cfg)
+        execution = retrain.start(raw_uri, name=f"run-{run_id}")
+        if not as_json:
+            console.print(f"[bold]retrain[/bold] {execution}\n  data: {raw_uri}")
+        result = retrain.follow(
+            execution,
+            approve=approve,  # type: ignore[arg-type]
+            progress=_printer(as_json),
+            ask=lambda arn: typer.confirm(f"Approve {arn}?", default=False),
+        )
+        summarise(result, as_json)
+    raise typer.Exit(0 if result.status == "SUCCEEDED" else 1)
+
+
+def _stage_data(cfg: DualloopConfig, data: str | None, rows: int, run_id: str) -> str:
+    if data:
+        return upload_data(cfg, Path(data), run_id)
+    import tempfile
+
+    from shared.demo_data import generate_transactions, write_dataset
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "transactions.csv"
+        write_dataset(generate_transactions(rows, seed=len(run_id)), path)
+        return upload_data(cfg, path, run_id)
+
+
+def _decide(
+    model_package_arn: str | None, latest: bool, decision: ApprovePolicy | str, reason: str | None
+) -> None:
+    cfg = config_or_exit(None)
+    sagemaker = boto3.client("sagemaker", region_name=cfg.region)
+    try:
+        arn = model_package_arn or (approvals.latest_pending(sagemaker, Names(cfg)) if latest else None)
+        if arn is None:
+            raise approvals.ApprovalError("name a MODEL_PACKAGE_ARN or pass --latest")
+        approvals.decide(sagemaker, arn, decision, reason)  # type: ignore[arg-type]
+    except approvals.ApprovalError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    typer.echo(f"{decision}: {arn}")
+
+
+def approve_cmd(
+    model_package_arn: Annotated[str | None, typer.Argument()] = None,
+    latest: Annotated[bool, typer.Option(help="The newest package awaiting approval.")] = False,
+    reason: Annotated[str | None, typer.Option(help="Recorded as the approval description.")] = None,
+) -> None:
+    """Approve a registered model: the waiting retrain goes on to deploy it."""
+    _decide(model_package_arn, latest, "Approved", reason)
+
+
+def reject_cmd(
+    model_package_arn: Annotated[str | None, typer.Argument()] = None,
+    latest: Annotated[bool, typer.Option(help="The newest package awaiting approval.")] = False,
+    reason: Annotated[str | None, typer.Option(help="Why; the retrain fails with it.")] = None,
+) -> None:
+    """Reject a registered model: the waiting retrain stops without deploying."""
+    _decide(model_package_arn, latest, "Rejected", reason)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.command("approve")(approve_cmd)
+    app.command("reject")(reject_cmd)

@@ -1,0 +1,112 @@
+"""Glue on the local cloud: a job run started there runs the job's real script with PySpark.
+
+The script is fetched from the job's ``ScriptLocation`` (as Glue does), loaded as a module
+and its ``main(argv, spark)`` called with Glue's ``--KEY value`` arguments and one shared
+SparkSession (starting Spark costs seconds; Glue keeps a warm pool too). The run moves
+RUNNING → SUCCEEDED, or FAILED with the error message, which ``get_job_run`` reports.
+Runs are serialised: one local Spark driver, like a job with MaxConcurrentRuns = 1.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import tempfile
+import threading
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from shared.local_cloud import backend_state, hooks
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from shared.local_cloud.cloud import LocalCloud
+
+LOG = logging.getLogger(__name__)
+
+
+class LocalGlue:
+    def __init__(self) -> None:
+        self._spark: SparkSession | None = None
+        self._lock = threading.Lock()
+        self._scripts = Path(tempfile.mkdtemp(prefix="dualloop-glue-"))
+
+    def spark(self) -> SparkSession:
+        if self._spark is None:
+            from pyspark.sql import SparkSession
+
+            self._spark = (
+                SparkSession.builder.master("local[2]")
+                .appName("dualloop-local-glue")
+                .config("spark.ui.enabled", "false")
+                .config("spark.sql.shuffle.partitions", "4")
+                .config("spark.driver.extraJavaOptions", "-XX:+UseSerialGC -XX:TieredStopAtLevel=1")
+                .config("spark.sql.session.timeZone", "UTC")
+                .getOrCreate()
+            )
+        return self._spark
+
+    def run(self, event: hooks.GlueJobRunStarted) -> None:
+        with self._lock:
+            try:
+                module = self._load(event.script_location)
+                argv = [event.job_name]
+                for key, value in sorted(event.arguments.items()):
+                    argv += [key, value]
+                module.main(argv, spark=self.spark())
+            except BaseException as exc:
+                reason = _reason(exc)
+                LOG.warning("glue job %s run %s failed: %s", event.job_name, event.run_id, reason)
+                backend_state.set_glue_job_run_state(
+                    event.account_id, event.region, event.job_name, event.run_id, "FAILED", reason
+                )
+                return
+        backend_state.set_glue_job_run_state(
+            event.account_id, event.region, event.job_name, event.run_id, "SUCCEEDED"
+        )
+
+    def _load(self, location: str | None) -> ModuleType:
+        if not location:
+            raise ValueError("the job has no Command.ScriptLocation")
+        path = self._fetch(location)
+        spec = importlib.util.spec_from_file_location(f"_glue_{path.stem}_{abs(hash(path))}", path)
+        if spec is None or spec.loader is None:
+            raise ValueError(f"cannot load the job script {location}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        if not callable(getattr(module, "main", None)):
+            raise ValueError(f"{location} has no main(argv, spark) entry point")
+        return module
+
+    def _fetch(self, location: str) -> Path:
+        if not location.startswith("s3://"):
+            return Path(location)
+        bucket, _, key = location.removeprefix("s3://").partition("/")
+        target = self._scripts / bucket / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        boto3.client("s3").download_file(bucket, key, str(target))
+        return target
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._spark is not None:
+                self._spark.stop()
+                self._spark = None
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"the job script exited with status {exc.code}"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:2048]
+
+
+def attach(cloud: LocalCloud, *, glue: Any = None) -> LocalGlue:
+    worker = glue or LocalGlue()
+    cloud.hooks.register(hooks.GlueJobRunStarted, worker.run)
+    cloud.add_worker(worker.stop)
+    return worker

@@ -1,0 +1,253 @@
+"""The local twin of the CDK stack: what the dual loop needs, created in the local cloud.
+
+Every name comes from ``shared.naming`` (as in ``infra/``), the state machine is the ASL
+file with ``Names.asl_substitutions()`` applied (as CDK's ``definition_substitutions``
+does), and the Lambdas are the real handler modules. Provisioning is idempotent: running
+it again updates what changed and keeps data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from shared.config import DualloopConfig
+from shared.naming import Names
+
+ROOT = Path(__file__).resolve().parent.parent
+ASL_FILE = ROOT / "outer_orchestrator" / "statemachine" / "outer_loop.asl.json"
+GLUE_DIR = ROOT / "outer_orchestrator" / "glue"
+QUALITY_DIR = ROOT / "outer_orchestrator" / "quality"
+_TRUST = json.dumps({"Version": "2012-10-17", "Statement": []})
+
+
+def substituted_asl(names: Names) -> str:
+    """The ASL exactly as deployed: every ``${Name}`` replaced, none left over."""
+    text = ASL_FILE.read_text()
+    for key, value in names.asl_substitutions().items():
+        text = text.replace("${" + key + "}", value)
+    if "${" in text:
+        start = text.index("${")
+        raise ValueError(f"unsubstituted placeholder in {ASL_FILE.name}: {text[start : start + 40]}")
+    return text
+
+
+def lambda_package() -> bytes:
+    """The relay Lambdas' deployment package: the project's own packages, deterministic."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for package in ("shared", "outer_orchestrator"):
+            for path in sorted((ROOT / package).rglob("*.py")):
+                if "local_cloud" in path.parts or "__pycache__" in path.parts:
+                    continue
+                info = zipfile.ZipInfo(str(path.relative_to(ROOT)), date_time=(1980, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class Handler:
+    function: str
+    module: str
+
+
+def handlers(names: Names) -> list[Handler]:
+    return [
+        Handler(names.pipeline_relay_function, "outer_orchestrator.handlers.pipeline_relay.handler"),
+        Handler(names.approval_relay_function, "outer_orchestrator.handlers.approval_relay.handler"),
+        Handler(names.store_token_function, "outer_orchestrator.handlers.store_token.handler"),
+    ]
+
+
+class LocalStack:
+    """Creates (or updates) the project's resources in whatever AWS_ENDPOINT_URL names."""
+
+    def __init__(self, cfg: DualloopConfig, session: boto3.Session | None = None) -> None:
+        self.cfg = cfg
+        self.names = Names(cfg)
+        self._session = session or boto3.Session(region_name=cfg.region)
+
+    def client(self, service: str) -> Any:
+        return self._session.client(service)  # type: ignore[call-overload]
+
+    def provision(self) -> None:
+        self._roles()
+        self._buckets()
+        self._tables()
+        self._topic()
+        self._glue_jobs()
+        self._functions()
+        self._state_machine()
+        self._rules()
+        self._model_package_group()
+
+    # ---- pieces -------------------------------------------------------------------------
+    def _roles(self) -> None:
+        iam = self.client("iam")
+        n = self.names
+        for role in (n.sagemaker_role, n.state_machine_role, n.glue_role, n.lambda_role, n.events_role):
+            try:
+                iam.create_role(RoleName=role, AssumeRolePolicyDocument=_TRUST)
+            except iam.exceptions.EntityAlreadyExistsException:
+                pass
+
+    def _buckets(self) -> None:
+        s3 = self.client("s3")
+        for bucket in self.names.buckets:
+            try:
+                s3.create_bucket(Bucket=bucket)
+            except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
+                pass
+        # New raw data reaches EventBridge, which can start a retrain (the new-data trigger).
+        s3.put_bucket_notification_configuration(
+            Bucket=self.names.raw_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
+
+    def _tables(self) -> None:
+        dynamodb = self.client("dynamodb")
+        for table, key in ((self.names.lock_table, "lock_id"), (self.names.token_table, "model_package_arn")):
+            try:
+                dynamodb.create_table(
+                    TableName=table,
+                    KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                    AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                    BillingMode="PAY_PER_REQUEST",
+                )
+            except dynamodb.exceptions.ResourceInUseException:
+                pass
+
+    def _topic(self) -> None:
+        sns, sqs = self.client("sns"), self.client("sqs")
+        topic_arn = sns.create_topic(Name=self.names.topic)["TopicArn"]
+        # Locally, notifications land in a queue the CLI reads (on AWS: e-mail subscriptions).
+        queue_url = sqs.create_queue(QueueName=self.notifications_queue)["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+        if not any(s["Endpoint"] == queue_arn for s in subscriptions):
+            sns.subscribe(
+                TopicArn=topic_arn,
+                Protocol="sqs",
+                Endpoint=queue_arn,
+                Attributes={"RawMessageDelivery": "true"},
+            )
+
+    @property
+    def notifications_queue(self) -> str:
+        return f"{self.names.topic}-local-inbox"
+
+    def _upload(self, path: Path, prefix: str) -> str:
+        body = path.read_bytes()
+        key = f"{self.cfg.artifact_prefix}{prefix}/{hashlib.sha256(body).hexdigest()[:16]}/{path.name}"
+        self.client("s3").put_object(Bucket=self.names.artifact_bucket, Key=key, Body=body)
+        return f"s3://{self.names.artifact_bucket}/{key}"
+
+    def _glue_jobs(self) -> None:
+        glue = self.client("glue")
+        schema = self.cfg.dataset.model_dump_json()
+        ruleset = self._upload(QUALITY_DIR / self.cfg.ruleset, "rulesets")
+        jobs = {
+            self.names.ingest_job: (GLUE_DIR / "ingest.py", {"--schema": schema}),
+            self.names.data_quality_job: (GLUE_DIR / "data_quality.py", {"--ruleset_uri": ruleset}),
+        }
+        for name, (script, defaults) in jobs.items():
+            spec = {
+                "Role": self.names.glue_role_arn,
+                "Command": {
+                    "Name": "glueetl",
+                    "ScriptLocation": self._upload(script, "glue"),
+                    "PythonVersion": "3",
+                },
+                "DefaultArguments": {"--job-language": "python", **defaults},
+                "GlueVersion": "5.0",
+                "ExecutionProperty": {"MaxConcurrentRuns": 1},
+            }
+            try:
+                glue.create_job(Name=name, **spec)
+            except glue.exceptions.AlreadyExistsException:
+                glue.update_job(JobName=name, JobUpdate=spec)
+
+    def _functions(self) -> None:
+        lam = self.client("lambda")
+        code = lambda_package()
+        env = {
+            "DUALLOOP_TOKEN_TABLE": self.names.token_table,
+            "DUALLOOP_TOPIC_ARN": self.names.topic_arn,
+            "DUALLOOP_PIPELINE_NAME": self.names.pipeline,
+            "DUALLOOP_MODEL_PACKAGE_GROUP": self.names.model_package_group,
+            "POWERTOOLS_SERVICE_NAME": "dualloop",
+        }
+        for handler in handlers(self.names):
+            try:
+                lam.create_function(
+                    FunctionName=handler.function,
+                    Runtime="python3.11",
+                    Role=self.names.lambda_role_arn,
+                    Handler=handler.module,
+                    Code={"ZipFile": code},
+                    Timeout=60,
+                    Environment={"Variables": env},
+                )
+            except lam.exceptions.ResourceConflictException:
+                lam.update_function_code(FunctionName=handler.function, ZipFile=code)
+                lam.update_function_configuration(
+                    FunctionName=handler.function, Environment={"Variables": env}
+                )
+
+    def _state_machine(self) -> None:
+        sfn = self.client("stepfunctions")
+        definition = substituted_asl(self.names)
+        try:
+            sfn.create_state_machine(
+                name=self.names.state_machine,
+                definition=definition,
+                roleArn=self.names.state_machine_role_arn,
+            )
+        except sfn.exceptions.StateMachineAlreadyExists:
+            sfn.update_state_machine(stateMachineArn=self.names.state_machine_arn, definition=definition)
+
+    def _rules(self) -> None:
+        events = self.client("events")
+        n = self.names
+        pattern_rules = {
+            n.pipeline_status_rule: (
+                {
+                    "source": ["aws.sagemaker"],
+                    "detail-type": ["SageMaker Model Building Pipeline Execution Status Change"],
+                    "detail": {"pipelineArn": [n.pipeline_arn]},
+                },
+                n.function_arn(n.pipeline_relay_function),
+            ),
+            n.model_package_state_rule: (
+                {
+                    "source": ["aws.sagemaker"],
+                    "detail-type": ["SageMaker Model Package State Change"],
+                    "detail": {"ModelPackageGroupName": [n.model_package_group]},
+                },
+                n.function_arn(n.approval_relay_function),
+            ),
+        }
+        for rule, (pattern, target) in pattern_rules.items():
+            events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
+            events.put_targets(Rule=rule, Targets=[{"Id": "relay", "Arn": target}])
+
+    def _model_package_group(self) -> None:
+        sagemaker = self.client("sagemaker")
+        try:
+            sagemaker.create_model_package_group(
+                ModelPackageGroupName=self.names.model_package_group,
+                ModelPackageGroupDescription=f"{self.cfg.project} models ({self.cfg.stage.value})",
+            )
+        except ClientError as exc:
+            if "already exists" not in str(exc).lower():
+                raise

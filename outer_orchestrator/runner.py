@@ -1,0 +1,236 @@
+"""Start a retrain and follow it: outer states, inner steps, the approval, the outcome.
+
+Used by ``dualloop run`` against the local cloud or AWS alike: it only calls Step
+Functions, SageMaker and S3 APIs. Progress goes to a callback, so the CLI decides how
+to show it (rich lines, or nothing with ``--json``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import boto3
+
+from outer_orchestrator import approvals
+from shared.config import DualloopConfig
+from shared.contracts import RetrainInput, Trigger
+from shared.naming import Names
+
+ApprovePolicy = Literal["auto", "prompt", "wait"]
+Progress = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class RunResult:
+    execution_arn: str
+    status: str
+    error: str | None = None
+    cause: str | None = None
+    states: list[dict[str, Any]] = field(default_factory=list)
+    inner_steps: list[dict[str, Any]] = field(default_factory=list)
+    quality: dict[str, Any] | None = None
+    model_package_arn: str | None = None
+    approval: str | None = None
+    state_transitions: int = 0
+    polling_transitions: int = 0
+    seconds: float = 0.0
+    output: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def upload_data(cfg: DualloopConfig, source: Path, run_id: str, s3: Any = None) -> str:
+    """Copy a local file or folder of raw data under the raw prefix; returns its S3 URI."""
+    if not source.exists():
+        raise FileNotFoundError(f"no data at {source}")
+    s3 = s3 or boto3.client("s3")
+    names = Names(cfg)
+    prefix = f"{cfg.raw_prefix}{run_id}/"
+    files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+    if not files:
+        raise FileNotFoundError(f"{source} holds no files")
+    for file in files:
+        relative = file.name if source.is_file() else str(file.relative_to(source))
+        s3.upload_file(str(file), names.raw_bucket, prefix + relative)
+    return f"s3://{names.raw_bucket}/{prefix}"
+
+
+class Retrain:
+    """One outer-loop execution, followed until it ends."""
+
+    POLLING_STATES = frozenset({"WaitForEndpoint", "DescribeEndpoint", "EndpointSettled", "CountPoll"})
+
+    def __init__(self, cfg: DualloopConfig, session: boto3.Session | None = None) -> None:
+        self.cfg = cfg
+        self.names = Names(cfg)
+        session = session or boto3.Session(region_name=cfg.region)
+        self.sfn = session.client("stepfunctions")
+        self.sagemaker = session.client("sagemaker")
+        self.s3 = session.client("s3")
+
+    def start(self, raw_uri: str, trigger: Trigger = "manual", name: str | None = None, **reason: Any) -> str:
+        payload = RetrainInput.for_config(self.cfg, trigger=trigger, raw_uri=raw_uri, **reason)
+        params: dict[str, Any] = {
+            "stateMachineArn": self.names.state_machine_arn,
+            "input": payload.model_dump_json(),
+        }
+        if name:
+            params["name"] = name
+        arn: str = self.sfn.start_execution(**params)["executionArn"]
+        return arn
+
+    def follow(
+        self,
+        execution_arn: str,
+        *,
+        approve: ApprovePolicy = "auto",
+        progress: Progress | None = None,
+        ask: Callable[[str], bool] | None = None,
+        timeout: float = 3600,
+        poll: float = 0.1,
+    ) -> RunResult:
+        report = progress or (lambda kind, data: None)
+        started = time.monotonic()
+        seen_events = 0
+        entered: dict[str, float] = {}
+        result = RunResult(execution_arn=execution_arn, status="RUNNING")
+        inner_seen: dict[str, str] = {}
+        decided = False
+        while True:
+            described = self.sfn.describe_execution(executionArn=execution_arn)
+            history = self._history(execution_arn)
+            for event in history[seen_events:]:
+                self._on_event(event, entered, result, report)
+            seen_events = len(history)
+            if "RunInnerPipeline" in entered and not any(
+                s["name"] == "RunInnerPipeline" for s in result.states
+            ):
+                self._inner_progress(execution_arn, inner_seen, result, report)
+            if "AwaitApproval" in entered and not decided and approve != "wait":
+                decided = self._approve(approve, result, report, ask)
+            if described["status"] != "RUNNING":
+                break
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"{execution_arn} still running after {timeout:.0f}s")
+            time.sleep(poll)
+        self._inner_progress(execution_arn, inner_seen, result, report)
+        result.status = described["status"]
+        result.error = described.get("error")
+        result.cause = described.get("cause")
+        if described.get("output"):
+            result.output = json.loads(described["output"])
+            result.model_package_arn = result.output.get("model_package_arn", result.model_package_arn)
+        result.seconds = round(time.monotonic() - started, 2)
+        return result
+
+    # ---- internals ----------------------------------------------------------------------
+    def _history(self, execution_arn: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+        while True:
+            page = self.sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            if not page.get("nextToken"):
+                return events
+            kwargs["nextToken"] = page["nextToken"]
+
+    def _on_event(
+        self, event: dict[str, Any], entered: dict[str, float], result: RunResult, report: Progress
+    ) -> None:
+        kind = event["type"]
+        if kind.endswith("StateEntered"):
+            name = event["stateEnteredEventDetails"]["name"]
+            entered[name] = event["timestamp"].timestamp()
+            result.state_transitions += 1
+            if name in self.POLLING_STATES:
+                result.polling_transitions += 1
+            report("state-entered", {"state": name})
+        elif kind.endswith("StateExited"):
+            details = event["stateExitedEventDetails"]
+            name = details["name"]
+            seconds = round(
+                event["timestamp"].timestamp() - entered.get(name, event["timestamp"].timestamp()), 3
+            )
+            state = {"name": name, "seconds": seconds}
+            result.states.append(state)
+            self._collect(name, details.get("output"), result)
+            report("state-exited", state)
+
+    def _collect(self, state: str, output: str | None, result: RunResult) -> None:
+        if not output:
+            return
+        data = json.loads(output)
+        if not isinstance(data, dict):
+            return
+        if state == "ReadQualityReport" and isinstance(data.get("quality"), dict):
+            result.quality = data["quality"].get("report")
+        if state == "RunInnerPipeline" and isinstance(data.get("pipeline"), dict):
+            result.model_package_arn = data["pipeline"].get("model_package_arn")
+        if state == "AwaitApproval" and isinstance(data.get("approval"), dict):
+            result.approval = data["approval"].get("approval_status")
+
+    def _inner_progress(
+        self, execution_arn: str, seen: dict[str, str], result: RunResult, report: Progress
+    ) -> None:
+        pipeline_execution = self._pipeline_execution(execution_arn.rsplit(":", 1)[-1])
+        if pipeline_execution is None:
+            return
+        try:
+            steps = self.sagemaker.list_pipeline_execution_steps(PipelineExecutionArn=pipeline_execution)
+        except Exception:  # the pipeline may not be listable yet
+            return
+        for step in reversed(steps.get("PipelineExecutionSteps", [])):
+            name, status = step["StepName"], step["StepStatus"]
+            if seen.get(name) == status:
+                continue
+            seen[name] = status
+            info = {
+                "step": name,
+                "status": status,
+                "cache_hit": "CacheHitResult" in step,
+                "failure_reason": step.get("FailureReason"),
+            }
+            if "StartTime" in step and "EndTime" in step:
+                info["seconds"] = round((step["EndTime"] - step["StartTime"]).total_seconds(), 2)
+            result.inner_steps = [s for s in result.inner_steps if s["step"] != name] + [info]
+            report("inner-step", info)
+
+    def _pipeline_execution(self, display_name: str) -> str | None:
+        summaries = self.sagemaker.list_pipeline_executions(PipelineName=self.names.pipeline).get(
+            "PipelineExecutionSummaries", []
+        )
+        for summary in summaries:
+            if summary.get("PipelineExecutionDisplayName") == display_name:
+                arn: str = summary["PipelineExecutionArn"]
+                return arn
+        return None
+
+    def _approve(
+        self, policy: ApprovePolicy, result: RunResult, report: Progress, ask: Callable[[str], bool] | None
+    ) -> bool:
+        arn = result.model_package_arn
+        if not arn:
+            return False
+        status = self.sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"]
+        if status != "PendingManualApproval":
+            return True
+        if policy == "auto":
+            reason = "demo policy: approved automatically because it passed the pipeline's quality gate"
+            approvals.decide(self.sagemaker, arn, "Approved", reason)
+            report("approval", {"model_package_arn": arn, "decision": "Approved", "by": "auto"})
+            return True
+        approved = bool(ask and ask(arn))
+        approvals.decide(
+            self.sagemaker, arn, "Approved" if approved else "Rejected", "decided at the dualloop prompt"
+        )
+        report(
+            "approval",
+            {"model_package_arn": arn, "decision": "Approved" if approved else "Rejected", "by": "prompt"},
+        )
+        return True
