@@ -1,0 +1,219 @@
+"""The relay handlers answer a waiting task exactly once, whatever EventBridge delivers:
+duplicates, events out of order, other groups and pipelines, malformed payloads."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from typing import Any
+
+import boto3
+import pytest
+from pydantic import ValidationError
+
+from outer_orchestrator.handlers import approval_relay, pipeline_relay, store_token
+from shared.local_cloud import LocalCloud
+
+pytestmark = pytest.mark.functional
+
+ROLE = "arn:aws:iam::123456789012:role/local-test"
+GROUP = "relay-test-models"
+
+
+@pytest.fixture
+def env(local_cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    suffix = uuid.uuid4().hex[:6]
+    table = f"tokens-{suffix}"
+    boto3.client("dynamodb").create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "model_package_arn", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "model_package_arn", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    topic = boto3.client("sns").create_topic(Name=f"notes-{suffix}")["TopicArn"]
+    values = {
+        "DUALLOOP_TOKEN_TABLE": table,
+        "DUALLOOP_TOPIC_ARN": topic,
+        "DUALLOOP_MODEL_PACKAGE_GROUP": GROUP,
+        "DUALLOOP_PIPELINE_NAME": f"pipeline-{suffix}",
+    }
+    for k, v in values.items():
+        monkeypatch.setenv(k, v)
+    return values
+
+
+class WaitingTask:
+    """A real execution parked on ``.waitForTaskToken``; exposes its token and outcome."""
+
+    def __init__(self) -> None:
+        sqs = boto3.client("sqs")
+        self.queue = sqs.create_queue(QueueName=f"tok-{uuid.uuid4().hex[:6]}")["QueueUrl"]
+        definition = {
+            "StartAt": "Wait",
+            "States": {
+                "Wait": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "Parameters": {"QueueUrl": self.queue, "MessageBody": {"t.$": "$$.Task.Token"}},
+                    "TimeoutSeconds": 3600,
+                    "End": True,
+                }
+            },
+        }
+        sfn = boto3.client("stepfunctions")
+        arn = sfn.create_state_machine(
+            name=f"wait-{uuid.uuid4().hex[:6]}", definition=json.dumps(definition), roleArn=ROLE
+        )["stateMachineArn"]
+        self.execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+        deadline = time.monotonic() + 10
+        while not (messages := sqs.receive_message(QueueUrl=self.queue).get("Messages")):
+            assert time.monotonic() < deadline
+        self.token: str = json.loads(messages[0]["Body"])["t"]
+
+    def outcome(self, timeout: float = 10) -> dict[str, Any]:
+        sfn = boto3.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while (described := sfn.describe_execution(executionArn=self.execution))["status"] == "RUNNING":
+            assert time.monotonic() < deadline, "the task was never answered"
+            time.sleep(0.02)
+        return described
+
+
+def _package_event(
+    arn: str, status: str, group: str = GROUP, description: str | None = None
+) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "source": "aws.sagemaker",
+        "detail-type": "SageMaker Model Package State Change",
+        "resources": [arn],
+        "detail": {
+            "ModelPackageGroupName": group,
+            "ModelPackageVersion": 1,
+            "ModelPackageArn": arn,
+            "ModelApprovalStatus": status,
+            "ApprovalDescription": description,
+        },
+    }
+
+
+def _store(task: WaitingTask, arn: str) -> None:
+    store_token.handler(
+        {
+            "task_token": task.token,
+            "execution_arn": task.execution,
+            "model_package_arn": arn,
+            "metrics": {"auc": 0.93},
+            "timeout_seconds": 600,
+        },
+        None,
+    )
+
+
+def test_duplicate_approval_events_answer_once(env: dict[str, str]) -> None:
+    task = WaitingTask()
+    arn = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/1"
+    _store(task, arn)
+    event = _package_event(arn, "Approved", description="ship it")
+
+    first = approval_relay.handler(event, None)
+    second = approval_relay.handler(event, None)
+
+    assert first == {"relayed": True, "status": "Approved"}
+    assert second["relayed"] is False and "no retrain is waiting" in second["ignored"]
+    outcome = task.outcome()
+    assert outcome["status"] == "SUCCEEDED"
+    assert json.loads(outcome["output"])["approval_status"] == "Approved"
+
+
+def test_a_late_rejection_after_approval_changes_nothing(env: dict[str, str]) -> None:
+    task = WaitingTask()
+    arn = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/2"
+    _store(task, arn)
+    approval_relay.handler(_package_event(arn, "Approved"), None)
+    late = approval_relay.handler(_package_event(arn, "Rejected", description="oops"), None)
+    assert late["relayed"] is False
+    assert task.outcome()["status"] == "SUCCEEDED"
+
+
+def test_rejection_fails_the_task_with_the_reason(env: dict[str, str]) -> None:
+    task = WaitingTask()
+    arn = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/3"
+    _store(task, arn)
+    # Pending (the registration event) arrives after the decision: ignored.
+    approval_relay.handler(_package_event(arn, "Rejected", description="recall too low"), None)
+    assert approval_relay.handler(_package_event(arn, "PendingManualApproval"), None)["relayed"] is False
+    outcome = task.outcome()
+    assert outcome["status"] == "FAILED"
+    assert outcome["error"] == "ModelRejected"
+
+
+def test_other_groups_are_ignored(env: dict[str, str]) -> None:
+    result = approval_relay.handler(_package_event("arn:x", "Approved", group="someone-elses"), None)
+    assert result == {"relayed": False, "ignored": "another model package group"}
+
+
+def test_malformed_events_are_refused_loudly(env: dict[str, str]) -> None:
+    with pytest.raises(ValidationError, match="ModelApprovalStatus"):
+        approval_relay.handler({"id": "1", "source": "aws.sagemaker", "detail-type": "x", "detail": {}}, None)
+    with pytest.raises(ValidationError):
+        store_token.handler({"task_token": "t"}, None)
+
+
+def test_the_token_never_reaches_logs_or_notifications(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    task = WaitingTask()
+    arn = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/4"
+    inbox = boto3.client("sqs").create_queue(QueueName=f"inbox-{uuid.uuid4().hex[:6]}")["QueueUrl"]
+    inbox_arn = boto3.client("sqs").get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    boto3.client("sns").subscribe(TopicArn=env["DUALLOOP_TOPIC_ARN"], Protocol="sqs", Endpoint=inbox_arn)
+    _store(task, arn)
+    approval_relay.handler(_package_event(arn, "Approved"), None)
+    note = boto3.client("sqs").receive_message(QueueUrl=inbox)["Messages"][0]["Body"]
+    assert f"dualloop approve {arn}" in note
+    assert task.token not in note
+    assert task.token not in capsys.readouterr().out + capsys.readouterr().err
+
+
+def _pipeline_event(pipeline: str, status: str, execution: str = "exec-1") -> dict[str, Any]:
+    arn = f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/{pipeline}"
+    return {
+        "id": str(uuid.uuid4()),
+        "source": "aws.sagemaker",
+        "detail-type": "SageMaker Model Building Pipeline Execution Status Change",
+        "detail": {
+            "pipelineArn": arn,
+            "pipelineExecutionArn": f"{arn}/execution/{execution}",
+            "currentPipelineExecutionStatus": status,
+            "previousPipelineExecutionStatus": "Executing",
+        },
+    }
+
+
+def test_pipeline_relay_ignores_other_pipelines_and_unfinished_runs(env: dict[str, str]) -> None:
+    other = pipeline_relay.handler(_pipeline_event("not-ours", "Succeeded"), None)
+    assert other["ignored"] == "another pipeline"
+    running = pipeline_relay.handler(_pipeline_event(env["DUALLOOP_PIPELINE_NAME"], "Executing"), None)
+    assert running["ignored"] == "not finished"
+
+
+def test_concurrent_duplicate_deliveries_answer_once(env: dict[str, str]) -> None:
+    task = WaitingTask()
+    arn = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/5"
+    _store(task, arn)
+    results: list[dict[str, Any]] = []
+    event = _package_event(arn, "Approved")
+    threads = [
+        threading.Thread(target=lambda: results.append(approval_relay.handler(event, None))) for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(1 for r in results if r["relayed"]) == 1
+    assert task.outcome()["status"] == "SUCCEEDED"
