@@ -60,6 +60,9 @@ class FeatureType(StrEnum):
 class Feature(_Section):
     name: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
     type: FeatureType = FeatureType.NUMERIC
+    # A categorical feature's vocabulary. Needed when preprocessing runs on several
+    # instances: each sees one shard, and all must encode categories alike.
+    categories: tuple[str, ...] | None = None
 
 
 class DataSchema(_Section):
@@ -69,7 +72,13 @@ class DataSchema(_Section):
     target_column: str = "is_fraud"
     features: tuple[Feature, ...] = (
         Feature(name="amount"),
-        Feature(name="merchant_category", type=FeatureType.CATEGORICAL),
+        Feature(
+            name="merchant_category",
+            type=FeatureType.CATEGORICAL,
+            categories=(
+                "entertainment", "electronics", "gas", "grocery", "online_retail", "restaurant", "travel",
+            ),
+        ),
         Feature(name="hour"),
         Feature(name="distance_from_home_km"),
         Feature(name="tx_count_1h"),

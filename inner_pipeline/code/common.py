@@ -1,0 +1,523 @@
+"""Code shared by the container scripts (preprocess, train, evaluate, inference).
+
+The scripts are uploaded as one source directory and run as ``python <script>.py`` in a
+SageMaker container, so this module may use only the standard library, numpy, pandas,
+pyarrow, scikit-learn and xgboost: nothing from the dualloop package.
+
+What lives here is what must be identical on both sides of a hand-over: the schema, the
+feature encoding (training and serving must agree byte for byte), the split-file format,
+the feature baseline and its merge, and the failure-reason convention.
+
+preprocessing.json (``format_version`` 1) is the encoding contract. It travels from
+Preprocess through the training channel into the model artifact::
+
+    {"format_version": 1, "id_column": "transaction_id", "target_column": "is_fraud",
+     "features": [{"name": "amount", "type": "numeric"},
+                  {"name": "merchant_category", "type": "categorical",
+                   "categories": ["electronics", "gas", ...]}, ...]}
+
+A row is encoded as float32 values in ``features`` order: numeric values as they are,
+a categorical value as its index in ``categories``; missing values and categories not in
+the list become NaN, which XGBoost treats as missing (so an unknown category at inference
+time takes the default branch learned for missing values, exactly as in training).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import math
+import sys
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
+FORMAT_VERSION = 1
+NUMERIC = "numeric"
+CATEGORICAL = "categorical"
+PREPROCESSING_FILE = "preprocessing.json"
+MODEL_FILE = "xgboost-model.json"
+SPLITS = ("train", "validation", "test")
+
+
+class DataError(Exception):
+    """A problem with the job's input or arguments; its message is the one-line failure reason."""
+
+
+# ---- schema and encoding ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    name: str
+    type: str
+    # Categorical only: the fixed vocabulary, in code order. None until learned.
+    categories: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Schema:
+    id_column: str
+    target_column: str
+    features: tuple[FeatureSpec, ...]
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    def to_dict(self) -> dict[str, Any]:
+        features: list[dict[str, Any]] = []
+        for f in self.features:
+            item: dict[str, Any] = {"name": f.name, "type": f.type}
+            if f.categories is not None:
+                item["categories"] = list(f.categories)
+            features.append(item)
+        return {"id_column": self.id_column, "target_column": self.target_column, "features": features}
+
+    def with_vocabularies(self, frame: pd.DataFrame) -> Schema:
+        """Fill in missing categorical vocabularies with the sorted values seen in ``frame``."""
+        features = []
+        for f in self.features:
+            if f.type == CATEGORICAL and f.categories is None:
+                seen = category_strings(frame[f.name]).dropna().unique()
+                features.append(replace(f, categories=tuple(sorted(str(v) for v in seen))))
+            else:
+                features.append(f)
+        return replace(self, features=tuple(features))
+
+
+def parse_schema(text: str | dict[str, Any]) -> Schema:
+    """Parse the DataSchema JSON (also when SageMaker delivers it JSON-encoded twice)."""
+    try:
+        data: Any = json.loads(text) if isinstance(text, str) else text
+        if isinstance(data, str):  # a hyperparameter JSON-encoded as a string literal
+            data = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"schema is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise DataError("schema must be a JSON object with id_column, target_column and features")
+    try:
+        features = tuple(_parse_feature(f) for f in data["features"])
+        schema = Schema(str(data["id_column"]), str(data["target_column"]), features)
+    except (KeyError, TypeError) as exc:
+        raise DataError(f"schema is missing or has a malformed field: {exc}") from None
+    names = schema.feature_names
+    if not names:
+        raise DataError("schema lists no features")
+    if len(set(names)) != len(names):
+        raise DataError(
+            f"schema lists duplicate features: {sorted({n for n in names if names.count(n) > 1})}"
+        )
+    if {schema.id_column, schema.target_column} & set(names) or schema.id_column == schema.target_column:
+        raise DataError(
+            "schema id_column and target_column must differ from each other and from the features"
+        )
+    return schema
+
+
+def _parse_feature(item: dict[str, Any]) -> FeatureSpec:
+    kind = item.get("type", NUMERIC)
+    if kind not in (NUMERIC, CATEGORICAL):
+        raise DataError(
+            f"feature {item.get('name')!r} has type {kind!r}; expected 'numeric' or 'categorical'"
+        )
+    categories = item.get("categories")
+    if categories is not None:
+        if kind != CATEGORICAL:
+            raise DataError(f"feature {item['name']!r} is numeric but lists categories")
+        categories = tuple(str(c) for c in categories)
+        if len(set(categories)) != len(categories):
+            raise DataError(f"feature {item['name']!r} lists duplicate categories")
+    return FeatureSpec(name=str(item["name"]), type=kind, categories=categories)
+
+
+def category_strings(series: pd.Series) -> pd.Series:
+    """Categorical values as strings (missing stays NA), whatever the source column's dtype.
+
+    CSV columns arrive as text, Parquet ones may be integers that became floats because of
+    nulls: 5411.0 must encode like "5411", so integral floats lose their ".0".
+    """
+    if pd.api.types.is_float_dtype(series.dtype):
+        values = series.to_numpy(dtype=np.float64)
+        integral = np.isfinite(values) & (np.mod(values, 1) == 0)
+        if np.all(integral | np.isnan(values)):
+            return series.astype("Int64").astype("string")
+    return series.astype("string")
+
+
+def write_preprocessing(schema: Schema, path: Path) -> None:
+    missing = [f.name for f in schema.features if f.type == CATEGORICAL and f.categories is None]
+    if missing:
+        raise ValueError(f"vocabularies not learned for {missing}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"format_version": FORMAT_VERSION, **schema.to_dict()}, indent=2) + "\n")
+
+
+def read_preprocessing(path: Path) -> Schema:
+    if not path.is_file():
+        raise DataError(f"{path.name} not found in {path.parent} (Preprocess writes it into each split)")
+    data = json.loads(path.read_text())
+    if data.get("format_version") != FORMAT_VERSION:
+        raise DataError(
+            f"{path} has format_version {data.get('format_version')!r}; expected {FORMAT_VERSION}"
+        )
+    schema = parse_schema(data)
+    if any(f.type == CATEGORICAL and f.categories is None for f in schema.features):
+        raise DataError(f"{path} lacks the vocabulary of a categorical feature")
+    return schema
+
+
+def encode_features(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
+    """Encode raw feature columns (numeric ones already numeric) into the model's float32 matrix."""
+    out = np.empty((len(frame), len(schema.features)), dtype=np.float32)
+    for j, f in enumerate(schema.features):
+        if f.type == NUMERIC:
+            out[:, j] = frame[f.name].to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            assert f.categories is not None, "vocabulary must be learned before encoding"
+            codes = pd.Categorical(category_strings(frame[f.name]), categories=list(f.categories)).codes
+            out[:, j] = np.where(codes < 0, np.nan, codes)
+    return out
+
+
+def to_numeric(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(float64 values, NaN where missing; mask of values present but not finite numbers).
+
+    Empty strings count as missing; "abc", "inf" and the like are bad.
+    """
+    if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        return values, np.isinf(values)
+    text = series.astype("string").str.strip()
+    values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    present = (text.notna() & (text != "")).to_numpy(dtype=bool)
+    return values, present & ~np.isfinite(values)
+
+
+# ---- split files (the XGBoost CSV convention: label first, no header) ---------------------------
+
+
+def write_split(path: Path, labels: np.ndarray, features: np.ndarray) -> None:
+    """Label, then features as float32 (what XGBoost computes with); NaN as an empty cell."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Arrow's CSV writer is several times faster than pandas' and prints float32 shortest.
+    columns = [pa.array(labels.astype(np.int64))]
+    columns += [pa.array(features[:, j], from_pandas=True) for j in range(features.shape[1])]
+    table = pa.table(columns, names=[f"c{j}" for j in range(len(columns))])
+    pa_csv.write_csv(table, path, pa_csv.WriteOptions(include_header=False))
+
+
+def read_split(directory: Path, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """Read every part file under ``directory``; return (labels, float32 feature matrix)."""
+    files = sorted(p for p in directory.rglob("*.csv") if p.is_file())
+    if not files:
+        raise DataError(f"no CSV part files under {directory}")
+    parts = []
+    for path in files:
+        if path.stat().st_size == 0:  # an instance whose shard put no rows in this split
+            continue
+        part = pd.read_csv(path, header=None, dtype=np.float32)
+        if part.shape[1] != n_features + 1:
+            raise DataError(
+                f"{path.name} has {part.shape[1]} columns; expected label + {n_features} features"
+            )
+        parts.append(part.to_numpy())
+    if not parts:
+        raise DataError(f"the part files under {directory} hold no rows")
+    data = np.concatenate(parts)
+    return data[:, 0], np.ascontiguousarray(data[:, 1:])
+
+
+def split_assignment(
+    ids: Iterable[str], count: int, train_ratio: float, validation_ratio: float
+) -> np.ndarray:
+    """0 = train, 1 = validation, 2 = test, decided by the id alone.
+
+    position = first 8 bytes of BLAKE2b(UTF-8 id) as a big-endian integer / 2**64; a row is
+    train below ``train_ratio``, validation below ``train_ratio + validation_ratio``, test
+    above. Any instance, run or language computes the same split for the same id.
+    """
+    digests = np.fromiter(
+        (int.from_bytes(hashlib.blake2b(i.encode(), digest_size=8).digest(), "big") for i in ids),
+        dtype=np.uint64,
+        count=count,
+    )
+    position = digests.astype(np.float64) / 2.0**64
+    return np.where(
+        position < train_ratio, 0, np.where(position < train_ratio + validation_ratio, 1, 2)
+    ).astype(np.int8)
+
+
+# ---- feature baseline ---------------------------------------------------------------------
+#
+# The baseline (format_version 1) is what the drift job compares captured requests with.
+# Preprocess writes one per instance; merge_baselines combines them.
+#
+#   {"format_version": 1,
+#    "hosts": ["algo-1"],                  # instances whose rows it summarises
+#    "row_count": 3000,
+#    "histogram_bins": 10,                 # quantile bins asked for (fewer for discrete data)
+#    "target": {"column": "is_fraud", "counts": {"0": 2950, "1": 50}},
+#    "features": {
+#      "amount": {"type": "numeric", "count": 2998, "missing": 2,   # count = non-missing
+#                 "mean": 101.2, "std": 97.1, "min": 0.5, "max": 2210.0,   # std: population
+#                 "histogram": {"edges": [12.1, 20.5, ...], "counts": [300, 299, ...]},
+#                 "sketch": {"values": [...], "weights": [...]}},
+#      "merchant_category": {"type": "categorical", "count": 3000, "missing": 0,
+#                            "frequencies": {"electronics": 190, "gas": 360, ...}}}}
+#
+# Histogram: ``edges`` are the distinct quantiles at 1/bins, ..., (bins-1)/bins (deciles by
+# default; inverted-CDF, so each edge is an observed value, or a sketch point after a merge).
+# Bins are right-closed and open-ended, (-inf, e0], (e0, e1], ..., (e_last, +inf), so
+# ``counts`` has len(edges) + 1 entries and a captured value outside the training range still
+# lands in a bin (numpy: bin = searchsorted(edges, x, side="left")). Discrete features get
+# one edge per distinct decile (is_online: edges [0, 1], counts [n0, n1, 0]).
+#
+# Merging: quantile edges differ per instance, so histograms cannot simply be added. Each
+# feature also carries a sketch: its distinct values with their counts when there are at most
+# SKETCH_SIZE of them (exact), else SKETCH_SIZE equal-weight chunks of the sorted values, each
+# stored as (chunk mean, chunk size). merge_baselines concatenates the sketches, re-derives the
+# edges and counts from the combined weighted points, and recompresses the sketch. For features
+# with at most SKETCH_SIZE distinct values the merged baseline equals the one a single instance
+# would have computed over all rows; otherwise an edge can be off by one chunk (at most
+# count / SKETCH_SIZE rows of a host move to a neighbouring bin). Counts, missing, min, max,
+# frequencies are exact; mean and std are combined exactly (Chan et al.).
+
+SKETCH_SIZE = 256
+
+
+def compute_baseline(frame: pd.DataFrame, schema: Schema, host: str, bins: int = 10) -> dict[str, Any]:
+    """Baseline of raw (validated) rows: numeric features numeric, categoricals as found."""
+    features: dict[str, Any] = {}
+    for f in schema.features:
+        column = frame[f.name]
+        if f.type == NUMERIC:
+            values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+            present = np.sort(values[~np.isnan(values)])
+            features[f.name] = _numeric_summary(
+                present, np.ones(present.size), int(np.isnan(values).sum()), bins
+            )
+            if present.size:
+                features[f.name].update(
+                    mean=float(present.mean()),
+                    std=float(present.std()),
+                )
+        else:
+            strings = category_strings(column)
+            counts = strings.dropna().value_counts()
+            features[f.name] = {
+                "type": CATEGORICAL,
+                "count": int(strings.notna().sum()),
+                "missing": int(strings.isna().sum()),
+                "frequencies": {str(k): int(v) for k, v in sorted(counts.items())},
+            }
+    target = frame[schema.target_column].to_numpy()
+    return {
+        "format_version": FORMAT_VERSION,
+        "hosts": [host],
+        "row_count": len(frame),
+        "histogram_bins": bins,
+        "target": {
+            "column": schema.target_column,
+            "counts": {"0": int((target == 0).sum()), "1": int((target == 1).sum())},
+        },
+        "features": features,
+    }
+
+
+def merge_baselines(baselines: Sequence[dict[str, Any]], bins: int | None = None) -> dict[str, Any]:
+    """Merge per-instance baselines into one, as documented above. Pure: inputs are not changed.
+
+    ``bins`` defaults to the inputs' ``histogram_bins`` (the largest, should they differ).
+    One baseline and no ``bins`` returns an equal copy.
+    """
+    if not baselines:
+        raise ValueError("merge_baselines needs at least one baseline")
+    for b in baselines:
+        if b.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"cannot merge baseline format_version {b.get('format_version')!r}")
+    layout = {name: spec["type"] for name, spec in baselines[0]["features"].items()}
+    for b in baselines[1:]:
+        if {name: spec["type"] for name, spec in b["features"].items()} != layout:
+            raise ValueError("baselines describe different features; they come from different schemas")
+    if len(baselines) == 1 and bins is None:
+        return copy.deepcopy(dict(baselines[0]))
+    bins = bins or max(int(b["histogram_bins"]) for b in baselines)
+
+    features: dict[str, Any] = {}
+    for name, kind in layout.items():
+        specs = [b["features"][name] for b in baselines]
+        count = sum(int(s["count"]) for s in specs)
+        missing = sum(int(s["missing"]) for s in specs)
+        if kind == CATEGORICAL:
+            freq: dict[str, int] = {}
+            for s in specs:
+                for k, v in s["frequencies"].items():
+                    freq[k] = freq.get(k, 0) + int(v)
+            features[name] = {
+                "type": CATEGORICAL,
+                "count": count,
+                "missing": missing,
+                "frequencies": dict(sorted(freq.items())),
+            }
+            continue
+        values = np.concatenate([np.asarray(s["sketch"]["values"], dtype=np.float64) for s in specs])
+        weights = np.concatenate([np.asarray(s["sketch"]["weights"], dtype=np.float64) for s in specs])
+        order = np.argsort(values, kind="stable")
+        merged = _numeric_summary(values[order], weights[order], missing, bins)
+        merged["count"] = count  # exact, whatever rounding the sketch weights saw
+        present = [s for s in specs if s["count"]]
+        if present:
+            n_total, mean, m2 = 0, 0.0, 0.0
+            for s in present:  # Chan et al.'s pairwise combination of (n, mean, M2)
+                n, mu, var = int(s["count"]), float(s["mean"]), float(s["std"]) ** 2
+                delta = mu - mean
+                mean += delta * n / (n_total + n)
+                m2 += var * n + delta**2 * n_total * n / (n_total + n)
+                n_total += n
+            merged.update(
+                mean=mean,
+                std=math.sqrt(max(m2 / n_total, 0.0)),
+                min=min(float(s["min"]) for s in present),
+                max=max(float(s["max"]) for s in present),
+            )
+        features[name] = merged
+
+    target_column = baselines[0]["target"]["column"]
+    return {
+        "format_version": FORMAT_VERSION,
+        "hosts": sorted({h for b in baselines for h in b["hosts"]}),
+        "row_count": sum(int(b["row_count"]) for b in baselines),
+        "histogram_bins": bins,
+        "target": {
+            "column": target_column,
+            "counts": {k: sum(int(b["target"]["counts"].get(k, 0)) for b in baselines) for k in ("0", "1")},
+        },
+        "features": features,
+    }
+
+
+def _numeric_summary(values: np.ndarray, weights: np.ndarray, missing: int, bins: int) -> dict[str, Any]:
+    """Histogram + sketch of sorted weighted points (raw rows have weight 1)."""
+    summary: dict[str, Any] = {
+        "type": NUMERIC,
+        "count": int(np.rint(weights.sum())),
+        "missing": missing,
+        "mean": None,
+        "std": None,
+        "min": None,
+        "max": None,
+        "histogram": {"edges": [], "counts": [0]},
+        "sketch": {"values": [], "weights": []},
+    }
+    if values.size == 0:
+        return summary
+    cumulative = np.cumsum(weights)
+    total = cumulative[-1]
+    # Inverted-CDF quantiles: the first point whose cumulative weight reaches p * total.
+    positions = np.searchsorted(cumulative, np.arange(1, bins) / bins * total - 1e-9, side="left")
+    edges = np.unique(values[np.minimum(positions, values.size - 1)])
+    # side="left": a value equal to an edge belongs to the bin that edge closes.
+    counts = np.bincount(
+        np.searchsorted(edges, values, side="left"), weights=weights, minlength=edges.size + 1
+    )
+    summary.update(
+        min=float(values[0]),
+        max=float(values[-1]),
+        histogram={"edges": edges.tolist(), "counts": _ints(counts)},
+        sketch=_sketch(values, weights),
+    )
+    return summary
+
+
+def _sketch(values: np.ndarray, weights: np.ndarray) -> dict[str, list[float]]:
+    distinct, inverse = np.unique(values, return_inverse=True)
+    totals = np.bincount(inverse, weights=weights)
+    if distinct.size <= SKETCH_SIZE:
+        return {"values": distinct.tolist(), "weights": _ints(totals)}
+    # Equal-weight chunks of the sorted points; a point goes to the chunk its start falls in.
+    start = np.cumsum(totals) - totals
+    chunk = np.minimum((start / totals.sum() * SKETCH_SIZE).astype(np.int64), SKETCH_SIZE - 1)
+    chunk_weight = np.bincount(chunk, weights=totals, minlength=SKETCH_SIZE)
+    chunk_sum = np.bincount(chunk, weights=totals * distinct, minlength=SKETCH_SIZE)
+    used = chunk_weight > 0
+    return {
+        "values": (chunk_sum[used] / chunk_weight[used]).tolist(),
+        "weights": _ints(chunk_weight[used]),
+    }
+
+
+def _ints(values: np.ndarray) -> list[int]:
+    return [int(v) for v in np.rint(values)]
+
+
+# ---- job plumbing -------------------------------------------------------------------------
+
+
+def read_resource_config(path: Path) -> tuple[str, list[str]]:
+    """(current_host, hosts) from SageMaker's resourceconfig.json; one host when it is absent."""
+    if not path.is_file():
+        return "algo-1", ["algo-1"]
+    data = json.loads(path.read_text())
+    return str(data["current_host"]), [str(h) for h in data["hosts"]]
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """Bad arguments become a DataError, so they too reach the failure file."""
+
+    def error(self, message: str) -> NoReturn:
+        raise DataError(f"bad arguments: {message}")
+
+
+def run_job(
+    parse: Callable[[], argparse.Namespace],
+    main: Callable[[argparse.Namespace], None],
+    default_failure_file: Path,
+) -> None:
+    """Parse arguments and run ``main``; on any error write a one-line reason and exit 1.
+
+    The reason goes to ``args.failure_file`` (``default_failure_file`` when the arguments
+    did not parse or have none) and to stderr. SageMaker shows the first KB of that file as
+    the job's FailureReason (training) or ExitMessage (processing), so it must be one line
+    that names what is wrong.
+    """
+    args: argparse.Namespace | None = None
+    try:
+        args = parse()
+        main(args)
+    except Exception as exc:
+        if not isinstance(exc, DataError):  # unexpected: keep the traceback for the logs
+            traceback.print_exc()
+        reason = str(exc) if isinstance(exc, DataError) else f"internal error: {type(exc).__name__}: {exc}"
+        _fail(reason, getattr(args, "failure_file", None) or _failure_file_argument() or default_failure_file)
+
+
+def _failure_file_argument() -> Path | None:
+    # Arguments that failed to parse may still name the failure file (a remapped local run).
+    argv = sys.argv[1:]
+    for i, arg in enumerate(argv):
+        if arg.startswith("--failure-file="):
+            return Path(arg.split("=", 1)[1])
+        if arg == "--failure-file" and i + 1 < len(argv):
+            return Path(argv[i + 1])
+    return None
+
+
+def _fail(reason: str, path: Path) -> NoReturn:
+    reason = " ".join(reason.split())[:1000]
+    print(f"ERROR: {reason}", file=sys.stderr)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(reason + "\n", encoding="utf-8")
+    except OSError as exc:
+        print(f"could not write failure reason: {exc}", file=sys.stderr)
+    sys.exit(1)

@@ -1,0 +1,197 @@
+"""Preprocess step: validate raw transactions, split them, encode them, baseline them.
+
+Reads every CSV (with header) and Parquet file under ``--input-dir`` (recursively), checks
+them against ``--schema``, and writes under ``--output-dir``::
+
+    train/part-<host>.csv          label first, then encoded features; no header
+    validation/part-<host>.csv     (the XGBoost CSV convention; empty when a shard has no rows)
+    test/part-<host>.csv
+    {train,validation,test}/preprocessing.json   the encoding contract (see common.py);
+                                                 written by the first host only
+    baseline/baseline-<host>.json  feature statistics for drift detection (see common.py)
+
+A row's split depends only on its id (``common.split_assignment``), so it is the same on any
+instance and in any run.
+
+Several instances (ProcessingInstanceCount > 1, input ShardedByS3Key): each sees a subset of
+the files, names its outputs after ``current_host`` from ``--resource-config`` so nothing
+collides in S3, and the drift job merges the baselines with ``common.merge_baselines``.
+Vocabularies learned from data would differ between shards, so with more than one instance
+every categorical feature must list its ``categories`` in the schema; the job fails otherwise.
+
+On bad input the job exits 1 after writing a one-line reason to ``--failure-file``
+(SageMaker reports it as the job's ExitMessage) and to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from common import (
+    CATEGORICAL,
+    NUMERIC,
+    PREPROCESSING_FILE,
+    SPLITS,
+    ArgumentParser,
+    DataError,
+    Schema,
+    compute_baseline,
+    encode_features,
+    parse_schema,
+    read_resource_config,
+    run_job,
+    split_assignment,
+    to_numeric,
+    write_preprocessing,
+    write_split,
+)
+
+CSV_SUFFIXES = (".csv",)
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
+    p.add_argument("--schema", required=True, help="DataSchema as JSON")
+    p.add_argument("--input-dir", type=Path, default=Path("/opt/ml/processing/input/data"))
+    p.add_argument("--output-dir", type=Path, default=Path("/opt/ml/processing/output"))
+    p.add_argument("--train-ratio", type=float, default=0.70)
+    p.add_argument("--validation-ratio", type=float, default=0.15, help="test gets the rest")
+    p.add_argument("--histogram-bins", type=int, default=10)
+    p.add_argument("--resource-config", type=Path, default=Path("/opt/ml/config/resourceconfig.json"))
+    p.add_argument("--failure-file", type=Path, default=Path("/opt/ml/output/message"))
+    args: argparse.Namespace = p.parse_args(argv)
+    return args
+
+
+def main(args: argparse.Namespace) -> None:
+    train, validation = args.train_ratio, args.validation_ratio
+    if not (0 < train < 1 and 0 < validation < 1 and train + validation < 1):
+        raise DataError(
+            f"--train-ratio {train} and --validation-ratio {validation} must be in (0, 1) "
+            "and leave a share for test"
+        )
+    if args.histogram_bins < 2:
+        raise DataError(f"--histogram-bins must be at least 2, got {args.histogram_bins}")
+    schema = parse_schema(args.schema)
+    host, hosts = read_resource_config(args.resource_config)
+    if len(hosts) > 1:
+        unlisted = [f.name for f in schema.features if f.type == CATEGORICAL and f.categories is None]
+        if unlisted:
+            raise DataError(
+                f"with {len(hosts)} processing instances the schema must list 'categories' for categorical "
+                f"feature(s) {', '.join(unlisted)}: each instance sees only its shard, so vocabularies "
+                "learned from data could differ"
+            )
+
+    frame = read_input(args.input_dir, schema, hosts=len(hosts))
+    schema = schema.with_vocabularies(frame)
+
+    split = split_assignment(frame[schema.id_column], len(frame), args.train_ratio, args.validation_ratio)
+    labels = frame[schema.target_column].to_numpy()
+    features = encode_features(frame, schema)
+    for code, name in enumerate(SPLITS):
+        rows = split == code
+        write_split(args.output_dir / name / f"part-{host}.csv", labels[rows], features[rows])
+        # Every instance derives the same contract; one writer keeps S3 keys unique.
+        if host == sorted(hosts)[0]:
+            write_preprocessing(schema, args.output_dir / name / PREPROCESSING_FILE)
+
+    baseline = compute_baseline(frame, schema, host=host, bins=args.histogram_bins)
+    baseline_path = args.output_dir / "baseline" / f"baseline-{host}.json"
+    baseline_path.parent.mkdir(parents=True, exist_ok=True)
+    baseline_path.write_text(json.dumps(baseline, indent=2) + "\n")
+    counts = {name: int((split == code).sum()) for code, name in enumerate(SPLITS)}
+    print(f"{host}: {len(frame)} rows -> {counts}")
+
+
+def read_input(directory: Path, schema: Schema, hosts: int = 1) -> pd.DataFrame:
+    """Read and validate every data file; return id, target and features (numerics as float64)."""
+    files = sorted(
+        p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in CSV_SUFFIXES + PARQUET_SUFFIXES
+    )
+    if not files:
+        hint = " (with several instances, every instance needs at least one input file)" if hosts > 1 else ""
+        raise DataError(f"empty input: no CSV or Parquet files under {directory}{hint}")
+    frames = [_read_file(path, directory, schema) for path in files]
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if frame.empty:
+        raise DataError(f"empty input: the {len(files)} file(s) under {directory} hold no data rows")
+    return frame
+
+
+def _read_file(path: Path, root: Path, schema: Schema) -> pd.DataFrame:
+    name = str(path.relative_to(root))
+    is_csv = path.suffix.lower() in CSV_SUFFIXES
+    columns = [schema.id_column, schema.target_column, *schema.feature_names]
+    try:
+        header = list(pd.read_csv(path, nrows=0).columns) if is_csv else pq.read_schema(path).names
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as exc:
+        if is_csv and isinstance(exc, pd.errors.EmptyDataError):
+            raise DataError(f"{name}: empty CSV file (a header row is required)") from None
+        raise DataError(f"{name}: cannot read file: {exc}") from None
+    if schema.target_column not in header:
+        raise DataError(f"{name}: missing target column '{schema.target_column}'")
+    if schema.id_column not in header:
+        raise DataError(f"{name}: missing id column '{schema.id_column}'")
+    absent = [c for c in schema.feature_names if c not in header]
+    if absent:
+        raise DataError(f"{name}: missing feature column(s) {', '.join(repr(c) for c in absent)}")
+
+    if is_csv:
+        # Everything as text first, so a bad value is found and reported rather than guessed.
+        raw = pd.read_csv(path, usecols=columns, dtype=str, keep_default_na=True)
+    else:
+        raw = pq.read_table(path, columns=columns).to_pandas()
+
+    out = pd.DataFrame(index=raw.index)
+    ids = raw[schema.id_column]
+    if ids.isna().any():
+        i = int(np.argmax(ids.isna()))
+        raise DataError(f"{name}: id column '{schema.id_column}' is empty at {_position(i, is_csv)}")
+    out[schema.id_column] = ids.astype(str)
+
+    target, bad = to_numeric(raw[schema.target_column])
+    invalid = bad | ~np.isin(target, (0.0, 1.0))
+    if invalid.any():
+        i = int(np.argmax(invalid))
+        raise DataError(
+            f"{name}: target column '{schema.target_column}' must be 0 or 1, "
+            f"found {_shown(raw[schema.target_column].iloc[i])} at {_position(i, is_csv)}"
+        )
+    out[schema.target_column] = target.astype(np.int8)
+
+    for f in schema.features:
+        if f.type == NUMERIC:
+            values, bad = to_numeric(raw[f.name])
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise DataError(
+                    f"{name}: numeric feature '{f.name}' has non-numeric value {_shown(raw[f.name].iloc[i])} "
+                    f"at {_position(i, is_csv)}"
+                )
+            out[f.name] = values
+        else:
+            out[f.name] = raw[f.name]
+    return out
+
+
+def _position(index: int, is_csv: bool) -> str:
+    # A CSV line number is what an editor shows: header is line 1.
+    return f"line {index + 2}" if is_csv else f"row {index + 1}"
+
+
+def _shown(value: Any) -> str:
+    return "an empty value" if pd.isna(value) else repr(str(value))[:60]
+
+
+if __name__ == "__main__":
+    run_job(parse_args, main, Path("/opt/ml/output/message"))
