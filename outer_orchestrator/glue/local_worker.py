@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -73,10 +74,14 @@ class LocalGlue:
         if not location:
             raise ValueError("the job has no Command.ScriptLocation")
         path = self._fetch(location)
-        spec = importlib.util.spec_from_file_location(f"_glue_{path.stem}_{abs(hash(path))}", path)
+        name = f"_glue_job_{path.stem}"
+        spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
             raise ValueError(f"cannot load the job script {location}")
         module = importlib.util.module_from_spec(spec)
+        # Registered before running it, as an import would: pydantic resolves the
+        # script's postponed annotations through sys.modules.
+        sys.modules[name] = module
         spec.loader.exec_module(module)
         if not callable(getattr(module, "main", None)):
             raise ValueError(f"{location} has no main(argv, spark) entry point")

@@ -1,0 +1,211 @@
+"""The ingest job's logic as plain DataFrame functions (testable with any SparkSession).
+
+``read_raw`` reads CSV (with a header), JSON lines or Parquet, chosen by file extension;
+``normalise`` maps messy column names onto the configured :class:`DataSchema` and casts
+each column to its type, failing loudly on values that do not cast; ``drop_exact_duplicates``
+removes repeated rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+import pyspark.sql.functions as sf
+from pyspark.sql.types import BooleanType, DataType, NumericType, StringType
+
+from outer_orchestrator.glue import io
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+    from shared.config import DataSchema
+
+__all__ = [
+    "CastError",
+    "DataReadError",
+    "SchemaMismatchError",
+    "detect_format",
+    "drop_exact_duplicates",
+    "normalise",
+    "read_raw",
+    "snake_case",
+]
+
+# Extension -> Spark reader. Compressed CSV/JSON (.gz, .bz2) are read by Spark as they are.
+_FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".ndjson": "json", ".parquet": "parquet"}
+_COMPRESSION = {".gz", ".bz2", ".deflate", ".zst", ".lz4", ".snappy"}
+_TRUE_FALSE = {"true": 1.0, "false": 0.0}
+
+
+class DataReadError(ValueError):
+    """The input cannot be read: no files, unknown or mixed formats."""
+
+
+class SchemaMismatchError(ValueError):
+    """Columns the schema needs are missing, or two columns normalise to one name."""
+
+
+class CastError(ValueError):
+    """Values that do not cast to their column's configured type."""
+
+
+def snake_case(name: str) -> str:
+    """``" Transaction ID"`` -> ``transaction_id``; ``amountToAvgRatio`` -> ``amount_to_avg_ratio``."""
+    s = name.strip()
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", s)  # HTTPStatus -> HTTP_Status
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)  # camelCase -> camel_Case
+    s = re.sub(r"[^0-9A-Za-z]+", "_", s)
+    return s.strip("_").lower()
+
+
+def _data_files(uri: str) -> list[str]:
+    """Files under ``uri`` that hold data, by Hadoop's convention: no part of the path below
+    ``uri`` starts with "_" or "." (``_SUCCESS``, ``.crc``, ``_temporary/``). A single file is
+    judged by its own name."""
+    root = uri.rstrip("/")
+    files = []
+    for file in io.list_files(uri):
+        relative = file[len(root) :].lstrip("/")
+        parts = PurePosixPath(relative).parts if relative else (PurePosixPath(file).name,)
+        if not any(part.startswith(("_", ".")) for part in parts):
+            files.append(file)
+    return files
+
+
+def detect_format(files: list[str]) -> str:
+    """The one Spark reader for ``files`` (by extension); mixed or unknown formats are rejected."""
+    by_format: dict[str, list[str]] = {}
+    unknown: list[str] = []
+    for file in files:
+        suffixes = [s.lower() for s in PurePosixPath(file).suffixes]
+        if suffixes and suffixes[-1] in _COMPRESSION:
+            suffixes = suffixes[:-1]
+        fmt = _FORMATS.get(suffixes[-1]) if suffixes else None
+        if fmt is None:
+            unknown.append(file)
+        else:
+            by_format.setdefault(fmt, []).append(file)
+    if unknown:
+        known = ", ".join(sorted(_FORMATS))
+        raise DataReadError(f"unrecognised file type(s) {unknown[:5]}; expected one of {known}")
+    if len(by_format) > 1:
+        examples = "; ".join(f"{fmt}: {names[0]}" for fmt, names in sorted(by_format.items()))
+        raise DataReadError(f"mixed input formats ({examples}); put one format under a prefix")
+    return next(iter(by_format))
+
+
+def read_raw(spark: SparkSession, uri: str, *, source: str | None = None) -> DataFrame:
+    """Read every data file under ``uri`` (a file or a prefix Spark can read; see ``io.spark_input``).
+
+    CSV is read with its header and every value as a string, JSON lines with every value as
+    a string, so that ``normalise`` sees what was written; Parquet keeps its types.
+    Malformed CSV or JSON records fail the read rather than becoming nulls.
+    ``source`` names the original location in error messages when ``uri`` is a staged copy.
+    """
+    shown = source or uri
+    files = _data_files(uri)
+    if not files:
+        raise DataReadError(f"no data files under {shown}")
+    try:
+        fmt = detect_format(files)
+    except DataReadError as exc:
+        raise DataReadError(f"{shown}: {exc}") from None
+    reader = spark.read.option("mode", "FAILFAST")
+    if fmt == "csv":
+        return reader.csv(files, header=True, inferSchema=False)
+    if fmt == "json":
+        return reader.json(files, primitivesAsString=True)
+    return reader.parquet(*files)
+
+
+def _rename(df: DataFrame) -> DataFrame:
+    names = [snake_case(c) for c in df.columns]
+    clashes = [n for n, count in Counter(names).items() if count > 1]
+    if clashes:
+        pairs = list(zip(df.columns, names, strict=True))
+        detail = "; ".join(f"{[c for c, n in pairs if n == clash]} -> {clash!r}" for clash in clashes)
+        raise SchemaMismatchError(f"several columns normalise to one name: {detail}")
+    return df.toDF(*names)
+
+
+def _number(c: Column, dtype: DataType, column: str) -> tuple[Column, Column | None]:
+    """(value as double, condition marking values that failed to cast, or None if none can)."""
+    if isinstance(dtype, NumericType | BooleanType):
+        return c.cast("double"), None
+    if not isinstance(dtype, StringType):
+        raise CastError(f"column {column!r} is {dtype.simpleString()}, which is not a number")
+    text = sf.trim(c)
+    lowered = sf.lower(text)
+    # JSON and CSV writers spell booleans true/false; they are 1/0 as features and labels.
+    value = (
+        sf.when(lowered == "true", sf.lit(_TRUE_FALSE["true"]))
+        .when(lowered == "false", sf.lit(_TRUE_FALSE["false"]))
+        .otherwise(text.cast("double"))
+    )
+    return value, (text != "") & value.isNull()
+
+
+def normalise(df: DataFrame, schema: DataSchema) -> DataFrame:
+    """Columns renamed to snake_case and cast to the schema's types, in schema order.
+
+    id -> trimmed string; numeric features -> double; categorical -> trimmed lower-case
+    string; target -> int. Empty strings become null (missing, not wrong). A value that
+    does not cast (``"abc"`` as an amount, ``0.5`` as a label) raises :class:`CastError`
+    naming the column, the count and a sample; it is never silently turned into null.
+    Columns outside the schema are dropped.
+    """
+    df = _rename(df)
+    wanted = [schema.id_column, *schema.feature_names, schema.target_column]
+    missing = [c for c in wanted if c not in df.columns]
+    if missing:
+        raise SchemaMismatchError(f"missing column(s) {missing}; the data has {sorted(df.columns)}")
+
+    types = {f.name: f.type.value for f in schema.features}
+    out: list[Column] = []
+    bad: dict[str, tuple[Column, str]] = {}  # column -> (cast failed, what it should be)
+    for name in wanted:
+        c, dtype = sf.col(name), df.schema[name].dataType
+        if name == schema.target_column:
+            value, failed = _number(c, dtype, name)
+            # A label must be a whole number: 0.5 is an error, not a 0.
+            not_whole = value.isNotNull() & (sf.isnan(value) | (value != sf.floor(value)))
+            failed = not_whole if failed is None else failed | not_whole
+            value, expected = value.cast("int"), "a whole number"
+        elif name in types and types[name] == "numeric":
+            value, failed = _number(c, dtype, name)
+            expected = "a number"
+        else:  # the id and categorical features
+            text = sf.trim(c.cast("string"))
+            value = sf.when(text != "", sf.lower(text) if name in types else text)
+            failed, expected = None, "text"
+        out.append(value.alias(name))
+        if failed is not None:
+            bad[name] = (failed, expected)
+    if bad:
+        _raise_on_bad_values(df, bad)
+    return df.select(*out)
+
+
+def _raise_on_bad_values(df: DataFrame, bad: dict[str, tuple[Column, str]]) -> None:
+    # One pass counts the failures of every column and keeps one sample of each.
+    aggs = []
+    for i, (name, (cond, _)) in enumerate(bad.items()):
+        aggs.append(sf.count(sf.when(cond, 1)).alias(f"n{i}"))
+        aggs.append(sf.first(sf.when(cond, sf.col(name).cast("string")), ignorenulls=True).alias(f"s{i}"))
+    row = df.agg(*aggs).first()
+    assert row is not None
+    problems = [
+        f"column {name!r}: {row[f'n{i}']} value(s) are not {expected}, e.g. {row[f's{i}']!r}"
+        for i, (name, (_, expected)) in enumerate(bad.items())
+        if row[f"n{i}"]
+    ]
+    if problems:
+        raise CastError("; ".join(problems))
+
+
+def drop_exact_duplicates(df: DataFrame) -> DataFrame:
+    """Rows repeated in every column kept once (a re-sent extract must not be learnt twice)."""
+    return df.dropDuplicates()

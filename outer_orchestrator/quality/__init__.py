@@ -1,0 +1,1 @@
+"""Data quality: the DQDL parser, its Deequ-semantics evaluator on Spark, and the report."""
