@@ -202,9 +202,12 @@ class Retrain:
             report("inner-step", info)
 
     def _pipeline_execution(self, display_name: str) -> str | None:
-        summaries = self.sagemaker.list_pipeline_executions(PipelineName=self.names.pipeline).get(
-            "PipelineExecutionSummaries", []
-        )
+        try:
+            summaries = self.sagemaker.list_pipeline_executions(PipelineName=self.names.pipeline).get(
+                "PipelineExecutionSummaries", []
+            )
+        except self.sagemaker.exceptions.ClientError:
+            return None  # no pipeline (yet): nothing to show
         for summary in summaries:
             if summary.get("PipelineExecutionDisplayName") == display_name:
                 arn: str = summary["PipelineExecutionArn"]

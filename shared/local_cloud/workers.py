@@ -7,7 +7,9 @@ import importlib
 from shared.local_cloud.cloud import LocalCloud
 
 # Each module has ``attach(cloud)``: it registers hooks and its stop function.
-WORKER_MODULES: tuple[str, ...] = ()
+WORKER_MODULES: tuple[str, ...] = (
+    "outer_orchestrator.glue.local_worker",
+)
 
 
 def attach_all(cloud: LocalCloud) -> None:

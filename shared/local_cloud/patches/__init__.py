@@ -9,9 +9,9 @@ points at the patch to review (or delete, if moto fixed the gap).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import inspect
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
@@ -58,19 +58,25 @@ def original(owner: Any, attribute: str) -> Any:
     return _originals[(id(owner), attribute)]
 
 
-def all_replaced() -> list[Replaced]:
-    from shared.local_cloud.patches import (
-        control_plane,
-        eventbridge_targets,
-        lambda_inprocess,
-        sfn_clock,
-        sfn_sync_integration,
-    )
+# Applied in this order; each module has REPLACES() and apply().
+PATCH_MODULES: tuple[str, ...] = (
+    "sfn_sync_integration",
+    "sfn_clock",
+    "sfn_aws_sdk_responses",
+    "sfn_execution_names",
+    "eventbridge_targets",
+    "lambda_inprocess",
+    "control_plane",
+    "sagemaker_pipelines",
+)
 
-    out: list[Replaced] = []
-    for module in (sfn_sync_integration, sfn_clock, eventbridge_targets, lambda_inprocess, control_plane):
-        out.extend(module.REPLACES())
-    return out
+
+def _modules() -> list[Any]:
+    return [importlib.import_module(f"{__name__}.{name}") for name in PATCH_MODULES]
+
+
+def all_replaced() -> list[Replaced]:
+    return [replaced for module in _modules() for replaced in module.REPLACES()]
 
 
 def apply_all() -> None:
@@ -83,23 +89,8 @@ def apply_all() -> None:
         if installed != MOTO_VERSION:
             raise RuntimeError(
                 f"the local cloud patches moto {MOTO_VERSION}, but moto {installed} is installed: "
-                "pin moto=={MOTO_VERSION} or review shared/local_cloud/patches/ against the new version"
+                f"pin moto=={MOTO_VERSION} or review shared/local_cloud/patches/ against the new version"
             )
-        from shared.local_cloud.patches import (
-            control_plane,
-            eventbridge_targets,
-            lambda_inprocess,
-            sfn_clock,
-            sfn_sync_integration,
-        )
-
-        appliers: list[Callable[[], None]] = [
-            sfn_sync_integration.apply,
-            sfn_clock.apply,
-            eventbridge_targets.apply,
-            lambda_inprocess.apply,
-            control_plane.apply,
-        ]
-        for apply in appliers:
-            apply()
+        for module in _modules():
+            module.apply()
         _applied = True

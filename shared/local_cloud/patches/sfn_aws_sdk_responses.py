@@ -1,0 +1,51 @@
+"""Fix: ``aws-sdk:*`` task results hold Python objects where AWS returns JSON.
+
+moto 5.2.5's ``StateTaskServiceAwsSdk._eval_service_task`` pushes boto3's raw response:
+an S3 ``GetObject`` ``Body`` stays a stream (``States.StringToJson($.Body)`` then fails)
+and timestamps stay ``datetime`` (which later breaks DescribeExecution). Step Functions
+returns the body as a string and timestamps as ISO-8601 text; this patch does the same.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import date, datetime
+from typing import Any
+
+from botocore.response import StreamingBody
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+    StateTaskServiceAwsSdk,
+)
+
+from shared.local_cloud.patches import Replaced, original, replace
+
+
+def REPLACES() -> list[Replaced]:  # noqa: N802
+    return [Replaced(StateTaskServiceAwsSdk, "_eval_service_task", "e68dc9e06e6ae0ce")]
+
+
+def as_json_value(value: Any) -> Any:
+    if isinstance(value, StreamingBody):
+        raw = value.read()
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return base64.b64encode(raw).decode()
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {k: as_json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_json_value(v) for v in value]
+    return value
+
+
+def _eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
+    original(StateTaskServiceAwsSdk, "_eval_service_task")(self, env, *args, **kwargs)
+    env.stack.append(as_json_value(env.stack.pop()))
+
+
+def apply() -> None:
+    replace(StateTaskServiceAwsSdk, "_eval_service_task", _eval_service_task)
