@@ -20,6 +20,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from shared.config import DualloopConfig
+from shared.contracts import RetrainInput, event_target_input
 from shared.naming import Names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +53,37 @@ def lambda_package() -> bytes:
                 info.external_attr = 0o644 << 16
                 archive.writestr(info, path.read_bytes())
     return buffer.getvalue()
+
+
+def alarm_definitions(cfg: DualloopConfig) -> list[dict[str, Any]]:
+    """PutMetricAlarm requests for the endpoint and drift alarms."""
+    n, d = Names(cfg), cfg.deployment
+    variant = [{"Name": "EndpointName", "Value": n.endpoint}, {"Name": "VariantName", "Value": n.variant}]
+    common = {"EvaluationPeriods": 1, "DatapointsToAlarm": 1, "TreatMissingData": "notBreaching"}
+    return [
+        {
+            "AlarmName": n.error_alarm,
+            "AlarmDescription": "Model server errors on the live endpoint: rolls a blue/green update back.",
+            "Namespace": "AWS/SageMaker", "MetricName": "Invocation5XXErrors", "Dimensions": variant,
+            "Statistic": "Sum", "Period": 60, "Threshold": float(d.error_alarm_threshold),
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold", **common,
+        },
+        {
+            "AlarmName": n.latency_alarm,
+            "AlarmDescription": "Model latency on the live endpoint: rolls a blue/green update back.",
+            "Namespace": "AWS/SageMaker", "MetricName": "ModelLatency", "Dimensions": variant,
+            "ExtendedStatistic": "p99", "Period": 60, "Threshold": float(d.latency_alarm_threshold_ms * 1000),
+            "ComparisonOperator": "GreaterThanThreshold", **common,
+        },
+        {
+            "AlarmName": n.drift_alarm,
+            "AlarmDescription": "Live traffic drifted from the training baseline: starts a retrain.",
+            "Namespace": n.metric_namespace, "MetricName": "MaxDrift",
+            "Dimensions": [{"Name": "Endpoint", "Value": n.endpoint}],
+            "Statistic": "Maximum", "Period": 3600, "Threshold": float(cfg.drift.psi_threshold),
+            "ComparisonOperator": "GreaterThanThreshold", **common,
+        },
+    ]
 
 
 @dataclass(frozen=True)
@@ -88,6 +120,7 @@ class LocalStack:
         self._functions()
         self._state_machine()
         self._rules()
+        self._alarms()
         self._model_package_group()
 
     # ---- pieces -------------------------------------------------------------------------
@@ -240,6 +273,48 @@ class LocalStack:
         for rule, (pattern, target) in pattern_rules.items():
             events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
             events.put_targets(Rule=rule, Targets=[{"Id": "relay", "Arn": target}])
+        self._retrain_triggers(events)
+
+    def _retrain_triggers(self, events: Any) -> None:
+        """Drift alarm, new raw data and (disabled) schedule all start the same state machine."""
+        n, cfg = self.names, self.cfg
+        triggers = {
+            n.drift_alarm_rule: (
+                {
+                    "source": ["aws.cloudwatch"],
+                    "detail-type": ["CloudWatch Alarm State Change"],
+                    "detail": {"alarmName": [n.drift_alarm], "state": {"value": ["ALARM"]}},
+                },
+                event_target_input(cfg, "drift", {"alarm": "$.detail.alarmName", "why": "$.detail.state.reason"}),
+            ),
+            n.new_data_rule: (
+                {
+                    "source": ["aws.s3"],
+                    "detail-type": ["Object Created"],
+                    "detail": {"bucket": {"name": [n.raw_bucket]}, "object": {"key": [{"prefix": cfg.raw_prefix}]}},
+                },
+                event_target_input(cfg, "new-data", {"key": "$.detail.object.key"}),
+            ),
+        }
+        for rule, (pattern, transformer) in triggers.items():
+            events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
+            events.put_targets(
+                Rule=rule,
+                Targets=[{"Id": "retrain", "Arn": n.state_machine_arn, "RoleArn": n.events_role_arn,
+                          "InputTransformer": transformer}],
+            )
+        # A scheduled retrain exists but starts disabled: teams opt in (`aws events enable-rule`).
+        events.put_rule(Name=n.schedule_rule, ScheduleExpression="rate(7 days)", State="DISABLED")
+        events.put_targets(
+            Rule=n.schedule_rule,
+            Targets=[{"Id": "retrain", "Arn": n.state_machine_arn, "RoleArn": n.events_role_arn,
+                      "Input": RetrainInput.for_config(cfg, trigger="schedule").model_dump_json()}],
+        )
+
+    def _alarms(self) -> None:
+        """The endpoint's rollback alarms and the drift alarm (CDK defines the same)."""
+        for alarm in alarm_definitions(self.cfg):
+            self.client("cloudwatch").put_metric_alarm(**alarm)
 
     def _model_package_group(self) -> None:
         sagemaker = self.client("sagemaker")

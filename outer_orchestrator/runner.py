@@ -46,12 +46,16 @@ class RunResult:
 
 
 def upload_data(cfg: DualloopConfig, source: Path, run_id: str, s3: Any = None) -> str:
-    """Copy a local file or folder of raw data under the raw prefix; returns its S3 URI."""
+    """Copy a local file or folder of raw data to the raw bucket; returns its S3 URI.
+
+    It goes under ``manual/<run id>/``, outside the watched raw prefix, so an explicit
+    run does not also fire the new-data trigger.
+    """
     if not source.exists():
         raise FileNotFoundError(f"no data at {source}")
     s3 = s3 or boto3.client("s3")
     names = Names(cfg)
-    prefix = f"{cfg.raw_prefix}{run_id}/"
+    prefix = f"manual/{run_id}/"
     files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
     if not files:
         raise FileNotFoundError(f"{source} holds no files")

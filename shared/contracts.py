@@ -8,6 +8,7 @@ than in the ASL so the ASL keeps ``${...}`` placeholders for resource names only
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -63,6 +64,23 @@ class RetrainInput(_Frozen):
             reason=reason,
             settings=RetrainSettings.from_config(cfg),
         )
+
+
+def event_target_input(
+    cfg: DualloopConfig, trigger: Trigger, reason_paths: dict[str, str]
+) -> dict[str, Any]:
+    """An EventBridge target's ``InputTransformer`` that turns an event into a RetrainInput.
+
+    ``reason_paths`` maps reason fields to JSONPaths in the event (e.g. the alarm name);
+    placeholders stand unquoted, so EventBridge inserts each value as JSON. CDK and the
+    local cloud deploy the very same transformer.
+    """
+    body = RetrainInput.for_config(cfg, trigger=trigger).model_dump(mode="json")
+    body["reason"] = {key: f"__{key}__" for key in reason_paths}
+    template = json.dumps(body)
+    for key in reason_paths:
+        template = template.replace(f'"__{key}__"', f"<{key}>")
+    return {"InputPathsMap": dict(reason_paths), "InputTemplate": template}
 
 
 def deployment_config(cfg: DualloopConfig) -> dict[str, Any]:
