@@ -1,7 +1,7 @@
 """Glue on the local cloud: a job run started there runs the job's real script with PySpark.
 
 The script is fetched from the job's ``ScriptLocation`` (as Glue does), loaded as a module
-and its ``main(argv, spark)`` called with Glue's ``--KEY value`` arguments and one shared
+and its ``main(argv[, spark])`` called with Glue's ``--KEY value`` arguments and one shared
 SparkSession (starting Spark costs seconds; Glue keeps a warm pool too). The run moves
 RUNNING → SUCCEEDED, or FAILED with the error message, which ``get_job_run`` reports.
 Runs are serialised: one local Spark driver, like a job with MaxConcurrentRuns = 1.
@@ -10,6 +10,7 @@ Runs are serialised: one local Spark driver, like a job with MaxConcurrentRuns =
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import logging
 import sys
 import tempfile
@@ -58,7 +59,11 @@ class LocalGlue:
                 argv = [event.job_name]
                 for key, value in sorted(event.arguments.items()):
                     argv += [key, value]
-                module.main(argv, spark=self.spark())
+                # Spark starts only for scripts that take it (a plain Python shell job does not).
+                if "spark" in inspect.signature(module.main).parameters:
+                    module.main(argv, spark=self.spark())
+                else:
+                    module.main(argv)
             except BaseException as exc:
                 reason = _reason(exc)
                 LOG.warning("glue job %s run %s failed: %s", event.job_name, event.run_id, reason)

@@ -9,6 +9,7 @@ from shared.local_cloud.cloud import LocalCloud
 # Each module has ``attach(cloud)``: it registers hooks and its stop function.
 WORKER_MODULES: tuple[str, ...] = (
     "outer_orchestrator.glue.local_worker",
+    "inner_pipeline.local_executor.worker",
 )
 
 

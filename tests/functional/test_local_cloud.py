@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 import pytest
 
-from shared.local_cloud import LocalCloud, backend_state, hooks
+from shared.local_cloud import LocalCloud, hooks
 
 pytestmark = pytest.mark.functional
 
@@ -227,10 +227,15 @@ def test_task_timeout_runs_on_the_local_clock(local_cloud: LocalCloud) -> None:
     assert json.loads(result["output"]) == {"outcome": "timed out"}
 
 
-def _glue_job(script: str = "s3://scripts/job.py") -> str:
+def _glue_job(script_source: str) -> str:
+    """A Glue job whose script (``main(argv)``) the local Glue worker really runs."""
     name = _name("job")
+    bucket = _name("scripts")
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    boto3.client("s3").put_object(Bucket=bucket, Key=f"{name}.py", Body=script_source.encode())
     boto3.client("glue").create_job(
-        Name=name, Role=ROLE, Command={"Name": "glueetl", "ScriptLocation": script}, GlueVersion="5.0"
+        Name=name, Role=ROLE, Command={"Name": "pythonshell", "ScriptLocation": f"s3://{bucket}/{name}.py"},
+        GlueVersion="5.0",
     )
     return name
 
@@ -250,42 +255,38 @@ def _glue_sync_machine(job: str, retry: bool = False) -> str:
 
 def test_glue_sync_task_completes_without_crashing(local_cloud: LocalCloud) -> None:
     # moto 5.2.5 alone fails this with "'NoneType' object has no attribute 'interrupt_all'".
-    result = _run(_glue_sync_machine(_glue_job()), {"who": "moto"})
+    job = _glue_job("def main(argv):\n    assert argv[argv.index('--who') + 1] == 'moto'\n")
+    result = _run(_glue_sync_machine(job), {"who": "moto"})
     assert result["status"] == "SUCCEEDED", result
     assert json.loads(result["output"])["state"] == "SUCCEEDED"
 
 
-def test_glue_worker_hook_reports_failure_then_retry_succeeds(local_cloud: LocalCloud) -> None:
-    job = _glue_job()
+def test_glue_job_fails_once_then_the_retry_succeeds(local_cloud: LocalCloud) -> None:
+    marker = _name("marker")
+    boto3.client("s3").create_bucket(Bucket=marker)
+    job = _glue_job(
+        "import boto3\n"
+        "def main(argv):\n"
+        f"    s3 = boto3.client('s3')\n"
+        f"    if not s3.list_objects_v2(Bucket='{marker}').get('KeyCount'):\n"
+        f"        s3.put_object(Bucket='{marker}', Key='tried', Body=b'')\n"
+        "        raise OSError('disk full')\n"
+    )
     seen: list[hooks.GlueJobRunStarted] = []
-
-    def worker(event: hooks.GlueJobRunStarted) -> None:
-        if event.job_name != job:
-            return
-        seen.append(event)
-        time.sleep(0.2)  # the run is RUNNING meanwhile; the .sync task keeps polling
-        failed = len(seen) == 1
-        backend_state.set_glue_job_run_state(
-            event.account_id,
-            event.region,
-            event.job_name,
-            event.run_id,
-            "FAILED" if failed else "SUCCEEDED",
-            "disk full" if failed else None,
-        )
-
-    unregister = local_cloud.hooks.register(hooks.GlueJobRunStarted, worker)
+    unregister = local_cloud.hooks.register(hooks.GlueJobRunStarted, seen.append)
     try:
         result = _run(_glue_sync_machine(job, retry=True), {"who": "worker"})
     finally:
         unregister()
     assert result["status"] == "SUCCEEDED", result
-    assert len(seen) == 2
-    assert seen[0].arguments["--who"] == "worker"
-    assert seen[0].script_location == "s3://scripts/job.py"
-    runs = boto3.client("glue").get_job_runs(JobName=job)["JobRuns"]
-    assert sorted(r["JobRunState"] for r in runs) == ["FAILED", "SUCCEEDED"]
-    assert next(r for r in runs if r["JobRunState"] == "FAILED")["ErrorMessage"] == "disk full"
+    runs = [e for e in seen if e.job_name == job]
+    assert len(runs) == 2
+    assert runs[0].arguments["--who"] == "worker"
+    assert runs[0].script_location.endswith(f"{job}.py")
+    job_runs = boto3.client("glue").get_job_runs(JobName=job)["JobRuns"]
+    assert sorted(r["JobRunState"] for r in job_runs) == ["FAILED", "SUCCEEDED"]
+    failed = next(r for r in job_runs if r["JobRunState"] == "FAILED")
+    assert failed["ErrorMessage"] == "OSError: disk full"
 
 
 def _rule_to_state_machine(name: str, arn: str, **rule: Any) -> None:

@@ -1,0 +1,186 @@
+"""The local cloud's SageMaker Pipelines: runs every started pipeline execution locally.
+
+``attach(cloud)`` registers a handler for ``PipelineExecutionStarted`` (published by
+``StartPipelineExecution`` once a handler exists, see ``patches/control_plane.py``). For each
+execution it runs a ``LocalPipelineExecutor`` on the hook's worker thread and mirrors what
+happens into the local cloud: step records for ListPipelineExecutionSteps, the ``SageMaker
+Model Building Pipeline Execution Step Status Change`` events, the jobs for
+DescribeProcessingJob/DescribeTrainingJob, and the final execution status with its event.
+``StopPipelineExecution`` is honoured; stopping the cloud stops running executions.
+
+The step cache lives here, in memory, one per attached cloud (see ``cache.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+
+from inner_pipeline.local_executor.cache import InMemoryStepCache
+from inner_pipeline.local_executor.executor import ExecutionIdentity, LocalPipelineExecutor, StepRecord
+from inner_pipeline.local_executor.steps.base import Services
+from shared.local_cloud import backend_state, events, hooks
+from shared.local_cloud.cloud import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, LocalCloud
+from shared.local_cloud.patches import sagemaker_pipelines
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _CloudObserver:
+    account_id: str
+    region: str
+    pipeline_arn: str
+    execution_arn: str
+
+    def step_changed(self, record: StepRecord, previous_status: str | None) -> None:
+        sagemaker_pipelines.put_execution_step(
+            self.account_id, self.region, self.execution_arn, record.to_aws()
+        )
+        events.pipeline_step_status_change(
+            account_id=self.account_id,
+            region=self.region,
+            pipeline_arn=self.pipeline_arn,
+            execution_arn=self.execution_arn,
+            step_name=record.name,
+            step_type=record.type,
+            current=record.status,
+            previous=previous_status,
+            start_time=record.start_time,
+            end_time=record.end_time,
+            cache_hit_execution_arn=record.cache_source_execution_arn,
+            failure_reason=record.failure_reason,
+            metadata=record.metadata,
+        )
+
+    def execution_changed(self, status: str, failure_reason: str | None) -> None:
+        backend_state.set_pipeline_execution_status(
+            self.account_id, self.region, self.execution_arn, status, failure_reason
+        )
+
+    def stop_requested(self) -> bool:
+        _, execution = backend_state.pipeline_execution(self.account_id, self.region, self.execution_arn)
+        return bool(execution.pipeline_execution_status == "Stopping")
+
+
+@dataclass(frozen=True)
+class _CloudJobs:
+    account_id: str
+    region: str
+
+    def job_started(self, kind: str, name: str, request: Mapping[str, Any]) -> str:
+        return sagemaker_pipelines.register_job(self.account_id, self.region, kind, name, request)
+
+    def job_finished(
+        self, kind: str, name: str, status: str, failure_reason: str | None, details: Mapping[str, Any]
+    ) -> None:
+        sagemaker_pipelines.finish_job(
+            self.account_id, self.region, kind, name, status, failure_reason, details
+        )
+
+
+@dataclass
+class _PipelineWorker:
+    cloud: LocalCloud
+    cache: InMemoryStepCache = field(default_factory=InMemoryStepCache)
+    running: set[LocalPipelineExecutor] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def on_started(self, event: hooks.PipelineExecutionStarted) -> None:
+        observer = _CloudObserver(event.account_id, event.region, "", event.execution_arn)
+        try:
+            pipeline, execution = backend_state.pipeline_execution(
+                event.account_id, event.region, event.execution_arn
+            )
+            observer = _CloudObserver(event.account_id, event.region, pipeline.arn, event.execution_arn)
+            executor = LocalPipelineExecutor(
+                event.definition,
+                identity=ExecutionIdentity(
+                    pipeline_name=event.pipeline_name,
+                    pipeline_arn=pipeline.arn,
+                    execution_arn=event.execution_arn,
+                    account_id=event.account_id,
+                    region=event.region,
+                    start_time=_start_time(execution.start_time),
+                ),
+                services=self._services(event.region, event.account_id),
+                parameters=event.parameters,
+                cache=self.cache,
+                observer=observer,
+                max_parallel=(execution.parallelism_configuration or {}).get("MaxParallelExecutionSteps"),
+                aws_now=self.cloud.now,
+            )
+        except Exception as exc:
+            LOG.exception("cannot start pipeline execution %s", event.execution_arn)
+            observer.execution_changed("Failed", f"local executor error: {type(exc).__name__}: {exc}")
+            return
+        with self.lock:
+            self.running.add(executor)
+        try:
+            executor.run()
+        except Exception as exc:
+            LOG.exception("pipeline execution %s crashed", event.execution_arn)
+            observer.execution_changed("Failed", f"local executor error: {type(exc).__name__}: {exc}")
+        finally:
+            with self.lock:
+                self.running.discard(executor)
+
+    def stop(self) -> None:
+        with self.lock:
+            executors = list(self.running)
+        for executor in executors:
+            executor.stop()
+        self.cache.clear()
+
+    def _services(self, region: str, account_id: str) -> Services:
+        session = boto3.session.Session(
+            aws_access_key_id=LOCAL_ACCESS_KEY, aws_secret_access_key=LOCAL_SECRET_KEY, region_name=region
+        )
+        return Services(
+            s3=session.client("s3", endpoint_url=self.cloud.endpoint),
+            sagemaker=session.client("sagemaker", endpoint_url=self.cloud.endpoint),
+            jobs=_CloudJobs(account_id, region),
+            container_env=self.cloud.env(),
+        )
+
+
+def _start_time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.now(UTC)
+
+
+_attached: dict[int, tuple[_PipelineWorker, Callable[[], None]]] = {}
+_attached_lock = threading.Lock()
+
+
+def attach(cloud: LocalCloud) -> None:
+    """Run pipeline executions started on ``cloud`` locally (idempotent per cloud)."""
+    with _attached_lock:
+        if id(cloud) in _attached:
+            return
+        worker = _PipelineWorker(cloud)
+        unregister = cloud.hooks.register(hooks.PipelineExecutionStarted, worker.on_started)
+        _attached[id(cloud)] = (worker, unregister)
+    cloud.add_worker(lambda: detach(cloud))
+
+
+def is_attached(cloud: LocalCloud) -> bool:
+    with _attached_lock:
+        return id(cloud) in _attached
+
+
+def detach(cloud: LocalCloud) -> None:
+    """Stop running executions and stop handling new ones (``cloud.stop()`` does this too)."""
+    with _attached_lock:
+        attached = _attached.pop(id(cloud), None)
+    if attached is not None:
+        worker, unregister = attached
+        unregister()
+        worker.stop()
