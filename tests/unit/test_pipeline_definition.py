@@ -1,0 +1,492 @@
+"""The inner pipeline's definition: stable, content-addressed, and acceptable to AWS.
+
+What this proves: the definition builds offline with no AWS call but S3 ListBuckets (the
+SDK resolving its default bucket) and HeadObject/PutObject (the code upload), all answered
+by botocore's Stubber, which also checks each request against the S3 model; two builds are byte-identical; a script change moves only the code hash;
+every job step's arguments satisfy botocore's own SageMaker model (types, required members,
+enums, length limits) once the pipeline's placeholders are given values of their types.
+What it cannot prove: that SageMaker runs the steps. The local executor runs this very
+definition (functional and e2e tests); AWS itself is the final judge.
+
+No moto ``mock_aws`` here: it resets moto's process-wide backends, which would wipe a
+local cloud that other tests in the session are using.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from botocore.validate import ParamValidator
+
+from inner_pipeline import packaging
+from inner_pipeline.packaging import ARCHIVE_NAME, CODE_DIR, package_code, upload_code
+from shared.config import DualloopConfig
+from shared.naming import Names
+
+pytestmark = pytest.mark.unit
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "pipeline_definition.json"
+HASH_PLACEHOLDER = "<code-sha256>"
+JOB_OPERATIONS = {
+    "Processing": ("CreateProcessingJob", {"ProcessingJobName": "dummy-job"}),
+    "Training": ("CreateTrainingJob", {"TrainingJobName": "dummy-job"}),
+    "RegisterModel": ("CreateModelPackage", {}),
+}
+
+
+# ---- fixtures: three builds, once per module ---------------------------------------------------
+
+
+class _S3OnlySession(boto3.Session):
+    """A boto3 session whose S3 client is stubbed and whose other clients record and refuse calls."""
+
+    def __init__(self, s3: Any, refused: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._s3 = s3
+        self._refused = refused
+
+    def client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        if service_name == "s3":
+            return self._s3
+        client = super().client(service_name, *args, **kwargs)  # type: ignore[call-overload]
+        client.meta.events.register("before-call.*.*", self._refuse)
+        return client
+
+    def _refuse(self, model: Any, **_: Any) -> None:
+        self._refused.append(f"{model.service_model.service_name}:{model.name}")
+        raise AssertionError(f"building the pipeline called {model.service_model.service_name}:{model.name}")
+
+
+@dataclass
+class Builds:
+    config: DualloopConfig
+    first: str
+    second: str
+    changed: str  # train.py edited
+    sha: str
+    changed_sha: str
+    refused_calls: list[str]
+
+    @property
+    def definition(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.first)
+        return parsed
+
+
+def _expect_upload(stub: Stubber, code_dir: Path, bucket: str, prefix: str) -> None:
+    package = package_code(code_dir)
+    base = f"{prefix}code/{package.sha256}/"
+    stub.add_client_error("head_object", "404", http_status_code=404)
+    for name, data in package.files:
+        stub.add_response("put_object", {}, {"Bucket": bucket, "Key": base + name, "Body": data})
+    stub.add_response(
+        "put_object",
+        {},
+        {
+            "Bucket": bucket,
+            "Key": base + ARCHIVE_NAME,
+            "Body": package.archive,
+            "ContentType": "application/gzip",
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builds]:
+    from inner_pipeline.pipeline import pipeline_definition, pipeline_session
+
+    with pytest.MonkeyPatch.context() as mp:
+        for key in list(os.environ):
+            if key.startswith(("DUALLOOP_", "AWS_ENDPOINT_URL")):
+                mp.delenv(key)
+        cfg = DualloopConfig()
+        names = Names(cfg)
+        changed_dir = tmp_path_factory.mktemp("code") / "code"
+        shutil.copytree(CODE_DIR, changed_dir, ignore=shutil.ignore_patterns("__pycache__"))
+        with (changed_dir / "train.py").open("a") as f:
+            f.write("\n# a change to one script\n")
+
+        creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        s3 = boto3.client("s3", region_name=cfg.region, **creds)  # type: ignore[call-overload]
+        refused: list[str] = []
+        session = pipeline_session(cfg, _S3OnlySession(s3, refused, region_name=cfg.region, **creds))
+        with Stubber(s3) as stub:
+            _expect_upload(stub, CODE_DIR, names.artifact_bucket, cfg.artifact_prefix)
+            # The SDK resolves the session's default bucket once (ModelBuilder asks for it).
+            stub.add_response(
+                "list_buckets",
+                {
+                    "Buckets": [
+                        {"Name": names.artifact_bucket, "CreationDate": datetime(2026, 1, 1, tzinfo=UTC)}
+                    ]
+                },
+                {},
+            )
+            first = pipeline_definition(cfg, session)
+            stub.add_response(
+                "head_object", {}, {"Bucket": names.artifact_bucket, "Key": _archive_key(first)}
+            )
+            second = pipeline_definition(cfg, session)  # already uploaded: one HeadObject, no PutObject
+
+            _expect_upload(stub, changed_dir, names.artifact_bucket, cfg.artifact_prefix)
+
+            def changed_code(config: DualloopConfig, boto_session: boto3.Session) -> packaging.CodeLocation:
+                package = package_code(changed_dir)
+                return upload_code(
+                    package, boto_session.client("s3"), names.artifact_bucket, config.artifact_prefix
+                )
+
+            changed = pipeline_definition(cfg, session, code_uri_resolver=changed_code)
+            stub.assert_no_pending_responses()
+        yield Builds(
+            config=cfg,
+            first=first,
+            second=second,
+            changed=changed,
+            sha=package_code().sha256,
+            changed_sha=package_code(changed_dir).sha256,
+            refused_calls=refused,
+        )
+
+
+def _archive_key(definition: str) -> str:
+    match = re.search(r"s3://[^/]+/([^\"]+/sourcedir\.tar\.gz)", definition)
+    assert match, "the definition names no sourcedir.tar.gz"
+    return match.group(1)
+
+
+def _steps(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every step by name, the condition's branches included."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(steps: list[dict[str, Any]]) -> None:
+        for step in steps:
+            found[step["Name"]] = step
+            walk(step.get("Arguments", {}).get("IfSteps", []))
+            walk(step.get("Arguments", {}).get("ElseSteps", []))
+
+    walk(definition["Steps"])
+    return found
+
+
+def _normalised(definition: str, sha: str) -> str:
+    return json.dumps(json.loads(definition.replace(sha, HASH_PLACEHOLDER)), indent=2, sort_keys=True) + "\n"
+
+
+# ---- shape and stability -----------------------------------------------------------------------
+
+
+def test_definition_has_the_steps_parameters_and_job_types(builds: Builds) -> None:
+    steps = _steps(builds.definition)
+    assert {name: step["Type"] for name, step in steps.items()} == {
+        "Preprocess": "Processing",
+        "Train": "Training",
+        "Evaluate": "Processing",
+        "CheckQuality": "Condition",
+        "RegisterModel": "RegisterModel",
+        "QualityGateFailed": "Fail",
+    }
+    params = {p["Name"]: (p["Type"], p.get("DefaultValue")) for p in builds.definition["Parameters"]}
+    cfg = builds.config
+    assert params == {
+        "InputDataUri": ("String", f"s3://{Names(cfg).curated_bucket}/{cfg.curated_prefix}"),
+        "ProcessingInstanceType": ("String", cfg.instances.processing_instance_type),
+        "ProcessingInstanceCount": ("Integer", cfg.instances.processing_instance_count),
+        "TrainingInstanceType": ("String", cfg.instances.training_instance_type),
+        "TrainingInstanceCount": ("Integer", cfg.instances.training_instance_count),
+        "ModelApprovalStatus": ("String", "PendingManualApproval"),
+        "MetricThreshold": ("Float", cfg.quality.threshold),
+        "MaxDepth": ("Integer", cfg.hyperparameters.max_depth),
+        "Eta": ("Float", cfg.hyperparameters.eta),
+        "NumRound": ("Integer", cfg.hyperparameters.num_round),
+        "CallbackToken": ("String", ""),
+    }
+    assert "Parameters.CallbackToken" not in json.dumps(builds.definition["Steps"]), "no step reads the token"
+
+
+def test_build_calls_no_aws_api_but_s3(builds: Builds) -> None:
+    # The Stubber answered (and checked) every S3 call, in order, and no more (it raises on an
+    # unexpected one); any other client refuses and records.
+    assert builds.refused_calls == []
+
+
+def test_two_builds_are_byte_identical(builds: Builds) -> None:
+    assert builds.first == builds.second
+
+
+def test_train_arguments_are_content_addressed_and_stable(builds: Builds) -> None:
+    train = _steps(builds.definition)["Train"]["Arguments"]
+    assert train == _steps(json.loads(builds.second))["Train"]["Arguments"]
+    hps = train["HyperParameters"]
+    bucket, prefix = Names(builds.config).artifact_bucket, builds.config.artifact_prefix
+    assert hps["sagemaker_program"] == "train.py"
+    assert hps["sagemaker_submit_directory"] == f"s3://{bucket}/{prefix}code/{builds.sha}/sourcedir.tar.gz"
+    assert not any("sm_drivers" in json.dumps(c) for c in train["InputDataConfig"]), "no SDK-uploaded code"
+    assert train["StoppingCondition"] == {"MaxRuntimeInSeconds": builds.config.instances.max_runtime_seconds}
+
+
+def test_changing_a_script_changes_only_the_code_hash(builds: Builds) -> None:
+    assert builds.changed_sha != builds.sha
+    assert builds.sha in builds.first and builds.changed_sha in builds.changed
+    assert _normalised(builds.changed, builds.changed_sha) == _normalised(builds.first, builds.sha)
+
+
+def test_job_steps_cache_and_retry(builds: Builds) -> None:
+    steps = _steps(builds.definition)
+    for name in ("Preprocess", "Train", "Evaluate"):
+        assert steps[name]["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P30D"}
+        retried = {e for policy in steps[name]["RetryPolicies"] for e in policy["ExceptionType"]}
+        assert {"SageMaker.JOB_INTERNAL_ERROR", "SageMaker.CAPACITY_ERROR", "Step.THROTTLING"} <= retried
+        assert steps[name]["Arguments"]["StoppingCondition"]["MaxRuntimeInSeconds"] > 0
+    assert {e for p in steps["RegisterModel"]["RetryPolicies"] for e in p["ExceptionType"]} >= {
+        "Step.SERVICE_FAULT"
+    }
+
+
+def test_preprocess_shards_its_input_and_writes_every_output(builds: Builds) -> None:
+    args = _steps(builds.definition)["Preprocess"]["Arguments"]
+    data = next(i for i in args["ProcessingInputs"] if i["InputName"] == "data")["S3Input"]
+    assert data["S3Uri"] == {"Get": "Parameters.InputDataUri"}
+    assert data["S3DataDistributionType"] == "ShardedByS3Key"
+    assert args["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == {
+        "Get": "Parameters.ProcessingInstanceCount"
+    }
+    outputs = [o["OutputName"] for o in args["ProcessingOutputConfig"]["Outputs"]]
+    assert outputs == ["train", "validation", "test", "baseline"]
+
+
+def test_preprocess_launcher_hands_the_whole_schema_to_the_script(builds: Builds, tmp_path: Path) -> None:
+    from inner_pipeline.pipeline import schema_json
+
+    app = _steps(builds.definition)["Preprocess"]["Arguments"]["AppSpecification"]
+    script = tmp_path / "preprocess.py"
+    script.write_text("import json, sys\nprint(json.dumps(sys.argv[1:]))\n")
+    entrypoint = [sys.executable if a == "python3" else a for a in app["ContainerEntrypoint"]]
+    entrypoint[-1] = str(script)
+    out = subprocess.run(
+        [*entrypoint, *app["ContainerArguments"]], capture_output=True, text=True, check=True
+    )
+    assert json.loads(out.stdout) == [
+        "--schema",
+        schema_json(builds.config),
+        "--input-dir",
+        "/opt/ml/processing/input/data",
+        "--output-dir",
+        "/opt/ml/processing/output",
+    ]
+
+
+def test_quality_gate_reads_the_evaluation_report(builds: Builds) -> None:
+    steps = _steps(builds.definition)
+    metric = builds.config.quality.metric
+    json_get = {
+        "Std:JsonGet": {
+            "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},
+            "Path": f"binary_classification_metrics.{metric}.value",
+        }
+    }
+    assert steps["Evaluate"]["PropertyFiles"] == [
+        {"PropertyFileName": "EvaluationReport", "OutputName": "evaluation", "FilePath": "evaluation.json"}
+    ]
+    assert steps["CheckQuality"]["Arguments"]["Conditions"] == [
+        {
+            "Type": "GreaterThanOrEqualTo",
+            "LeftValue": json_get,
+            "RightValue": {"Get": "Parameters.MetricThreshold"},
+        }
+    ]
+    message = steps["QualityGateFailed"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
+    assert metric in message[0] and json_get in message and {"Get": "Parameters.MetricThreshold"} in message
+
+
+def test_registered_package_carries_metrics_baseline_and_approval_parameter(builds: Builds) -> None:
+    args = _steps(builds.definition)["RegisterModel"]["Arguments"]
+    assert args["ModelPackageGroupName"] == Names(builds.config).model_package_group
+    assert args["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    statistics = args["ModelMetrics"]["ModelQuality"]["Statistics"]
+    assert statistics["S3Uri"]["Std:Join"]["Values"][-1] == "evaluation.json"
+    assert args["CustomerMetadataProperties"]["DriftBaselineS3Uri"] == {
+        "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"
+    }
+    spec = args["InferenceSpecification"]
+    assert spec["SupportedContentTypes"] == ["text/csv", "application/json"]
+    assert spec["Containers"][0]["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    assert spec["Containers"][0]["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"].endswith(
+        f"/code/{builds.sha}/sourcedir.tar.gz"
+    )
+    assert args["Tags"] == [
+        {"Key": "dualloop:project", "Value": builds.config.project},
+        {"Key": "dualloop:stage", "Value": builds.config.stage.value},
+    ]
+
+
+# ---- AWS would accept the arguments --------------------------------------------------------------
+
+_EXPRESSIONS = ("Get", "Std:Join", "Std:JsonGet")
+_PARAMETER_VALUES = {"String": "dummy", "Integer": 2, "Float": 0.5, "Boolean": True}
+_SHAPE_VALUES = {"string": "dummy", "integer": 2, "long": 2, "float": 0.5, "double": 0.5, "boolean": True}
+
+
+def _concrete(value: Any, shape: Any, params: dict[str, dict[str, Any]]) -> Any:
+    """``value`` with every pipeline expression replaced by a value of the type it evaluates to.
+
+    A parameter yields its default (so an Integer parameter in a string field, or a default
+    outside a field's enum, fails); a Join is a string; a step property or JsonGet gets a
+    value of the field's own type.
+    """
+    if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in _EXPRESSIONS:
+        ((kind, body),) = value.items()
+        if kind == "Std:Join":
+            return "dummy"
+        if kind == "Get" and body.startswith("Parameters."):
+            param = params[body.removeprefix("Parameters.")]
+            return param.get("DefaultValue", _PARAMETER_VALUES[param["Type"]])
+        if shape.type_name == "string" and shape.enum:
+            return shape.enum[0]
+        return _SHAPE_VALUES.get(shape.type_name, value)  # a structure here stays invalid
+    if shape.type_name == "structure" and isinstance(value, dict):
+        members = shape.members
+        return {k: _concrete(v, members[k], params) if k in members else v for k, v in value.items()}
+    if shape.type_name == "list" and isinstance(value, list):
+        return [_concrete(v, shape.member, params) for v in value]
+    if shape.type_name == "map" and isinstance(value, dict):
+        return {k: _concrete(v, shape.value, params) for k, v in value.items()}
+    return value
+
+
+def _limits(value: Any, shape: Any, path: str) -> list[str]:
+    """What ParamValidator leaves out and the service enforces: max lengths and enums."""
+    errors: list[str] = []
+    meta = shape.metadata
+    if shape.type_name == "string" and isinstance(value, str):
+        if "max" in meta and len(value) > meta["max"]:
+            errors.append(f"{path}: {len(value)} characters > {meta['max']}")
+        if shape.enum and value not in shape.enum:
+            errors.append(f"{path}: {value!r} not in {shape.enum}")
+    elif shape.type_name == "structure" and isinstance(value, dict):
+        members = shape.members
+        for k, v in value.items():
+            if k in members:
+                errors += _limits(v, members[k], f"{path}.{k}")
+    elif shape.type_name == "list" and isinstance(value, list):
+        if "max" in meta and len(value) > meta["max"]:
+            errors.append(f"{path}: {len(value)} items > {meta['max']}")
+        for i, v in enumerate(value):
+            errors += _limits(v, shape.member, f"{path}[{i}]")
+    elif shape.type_name == "map" and isinstance(value, dict):
+        for k, v in value.items():
+            errors += _limits(k, shape.key, f"{path}.key({k})")
+            errors += _limits(v, shape.value, f"{path}[{k}]")
+    return errors
+
+
+@pytest.fixture(scope="module")
+def sagemaker_model() -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("sagemaker")
+
+
+@pytest.mark.parametrize("step_name", ["Preprocess", "Train", "Evaluate", "RegisterModel"])
+def test_job_arguments_validate_against_the_sagemaker_service_model(
+    builds: Builds, sagemaker_model: Any, step_name: str
+) -> None:
+    step = _steps(builds.definition)[step_name]
+    operation, names_the_pipeline_sets = JOB_OPERATIONS[step["Type"]]
+    shape = sagemaker_model.operation_model(operation).input_shape
+    params = {p["Name"]: p for p in builds.definition["Parameters"]}
+    request = {**names_the_pipeline_sets, **_concrete(step["Arguments"], shape, params)}
+
+    report = ParamValidator().validate(request, shape)
+    assert not report.has_errors(), report.generate_report()
+    assert _limits(request, shape, operation) == []
+
+
+def test_validation_catches_what_aws_would_reject(sagemaker_model: Any) -> None:
+    # GIVEN arguments AWS rejects: a String parameter as an instance count, an over-long argument
+    shape = sagemaker_model.operation_model("CreateProcessingJob").input_shape
+    request = {
+        "ProcessingJobName": "j",
+        "RoleArn": "arn:aws:iam::123456789012:role/r",
+        "AppSpecification": {"ImageUri": "i", "ContainerArguments": ["x" * 257]},
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": {"Get": "Parameters.Type"},
+                "InstanceType": "ml.m5.xlarge",
+                "VolumeSizeInGB": 30,
+            }
+        },
+    }
+    concrete = _concrete(request, shape, {"Type": {"Type": "String", "DefaultValue": "ml.m5.xlarge"}})
+    # THEN both checks speak up
+    assert ParamValidator().validate(concrete, shape).has_errors()
+    assert _limits(concrete, shape, "r") == ["r.AppSpecification.ContainerArguments[0]: 257 characters > 256"]
+
+
+# ---- snapshot --------------------------------------------------------------------------------------
+
+
+def test_definition_matches_the_snapshot(builds: Builds) -> None:
+    """Regenerate with ``UPDATE_SNAPSHOTS=1 pytest tests/unit/test_pipeline_definition.py``."""
+    actual = _normalised(builds.first, builds.sha)
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
+        SNAPSHOT.write_text(actual)
+    assert SNAPSHOT.is_file(), f"no snapshot yet: run with UPDATE_SNAPSHOTS=1 to write {SNAPSHOT}"
+    assert actual == SNAPSHOT.read_text(), "definition changed: review, then UPDATE_SNAPSHOTS=1"
+
+
+# ---- packaging -------------------------------------------------------------------------------------
+
+
+def test_package_is_deterministic_and_leaves_out_caches_and_tests(tmp_path: Path) -> None:
+    import gzip
+    import io
+    import tarfile
+
+    code = tmp_path / "code"
+    shutil.copytree(CODE_DIR, code, ignore=shutil.ignore_patterns("__pycache__"))
+    (code / "__pycache__").mkdir()
+    (code / "__pycache__" / "common.cpython-311.pyc").write_bytes(b"\0")
+    (code / "stale.pyc").write_bytes(b"\0")
+    (code / "tests").mkdir()
+    (code / "tests" / "test_x.py").write_text("")
+    first = package_code(code)
+    os.utime(code / "train.py", (0, 1_700_000_000))  # mtimes do not matter
+    second = package_code(code)
+
+    assert first == second
+    assert first.archive[4:8] == b"\0\0\0\0", "gzip header mtime is 0"
+    with tarfile.open(fileobj=io.BytesIO(first.archive)) as tar:
+        members = tar.getmembers()
+    names = [m.name for m in members]
+    assert names == sorted(names) == [name for name, _ in first.files]
+    assert {"common.py", "preprocess.py", "train.py", "evaluate.py", "inference.py"} <= set(names)
+    assert not [n for n in names if n.endswith(".pyc") or n.startswith(("__pycache__/", "tests/"))]
+    assert {(m.mtime, m.uid, m.gid, m.mode, m.uname) for m in members} == {(0, 0, 0, 0o644, "")}
+    assert len(gzip.decompress(first.archive)) > 0
+
+
+def test_upload_skips_a_package_that_is_already_there() -> None:
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+    package = package_code()
+    key = f"p/code/{package.sha256}/{ARCHIVE_NAME}"
+    with Stubber(s3) as stub:
+        stub.add_response("head_object", {}, {"Bucket": "b", "Key": key})
+        location = upload_code(package, s3, "b", "p/")
+        stub.assert_no_pending_responses()
+    assert location.source_dir_uri == f"s3://b/{key}"
+    assert location.uri == f"s3://b/p/code/{package.sha256}/"
