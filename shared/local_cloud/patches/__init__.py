@@ -64,6 +64,7 @@ PATCH_MODULES: tuple[str, ...] = (
     "sfn_clock",
     "sfn_aws_sdk_responses",
     "sfn_execution_names",
+    "sfn_task_failure_cause",
     "eventbridge_targets",
     "lambda_inprocess",
     "control_plane",

@@ -8,12 +8,14 @@
   the worker runs it. ``ClientRequestToken`` is honoured: a repeated token returns the
   first execution, as on AWS.
 - ``sagemaker:CreateModelPackage`` and ``UpdateModelPackage``: emit ``SageMaker Model
-  Package State Change`` as AWS does, and publish ``ModelPackageApprovalChanged``.
+  Package State Change`` as AWS does, and publish ``ModelPackageApprovalChanged``; an
+  update keeps the approval status and metadata it does not mention (moto clears them).
 - ``sagemaker:CreateEndpoint``: publishes ``EndpointDeploymentRequested``.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from moto.glue.models import FakeJobRun, GlueBackend
@@ -172,10 +174,20 @@ def _update_model_package(
     self: SageMakerModelBackend, model_package_arn: str, *args: Any, **kwargs: Any
 ) -> str:
     key = self.model_package_name_mapping.get(model_package_arn, model_package_arn)
-    before = self.model_packages[key].model_approval_status if key in self.model_packages else None
-    arn: str = original(SageMakerModelBackend, "update_model_package")(
+    package = self.model_packages.get(key)
+    before = package.model_approval_status if package else None
+    metadata_before = dict(package.customer_metadata_properties or {}) if package else {}
+    update = inspect.signature(original(SageMakerModelBackend, "update_model_package")).bind(
         self, model_package_arn, *args, **kwargs
-    )
+    ).arguments
+    arn: str = original(SageMakerModelBackend, "update_model_package")(self, model_package_arn, *args, **kwargs)
+    package = self.model_packages[self.model_package_name_mapping.get(arn, arn)]
+    # AWS keeps what a call omits; moto clears the status and replaces the metadata.
+    if package.model_approval_status is None:
+        package.model_approval_status = before
+    removed = set(update.get("customer_metadata_properties_to_remove") or ())
+    merged = {**metadata_before, **(update.get("customer_metadata_properties") or {})}
+    package.customer_metadata_properties = {k: v for k, v in merged.items() if k not in removed}
     _package_changed(self, arn, previous=before)
     return arn
 
