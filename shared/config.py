@@ -76,7 +76,7 @@ class DataSchema(_Section):
             name="merchant_category",
             type=FeatureType.CATEGORICAL,
             categories=(
-                "entertainment", "electronics", "gas", "grocery", "online_retail", "restaurant", "travel",
+                "electronics", "entertainment", "gas", "grocery", "online_retail", "restaurant", "travel",
             ),
         ),
         Feature(name="hour"),

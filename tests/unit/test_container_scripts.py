@@ -36,15 +36,17 @@ SCHEMA_JSON = SCHEMA.model_dump_json()
 ROWS = 3000
 
 
-def _with_categories(schema_json: str) -> str:
+def _with_categories(schema_json: str, categories: list[str] | None) -> str:
     data = json.loads(schema_json)
     for feature in data["features"]:
         if feature["type"] == "categorical":
-            feature["categories"] = list(CATEGORIES)
+            feature["categories"] = categories
     return json.dumps(data)
 
 
-SCHEMA_WITH_CATEGORIES = _with_categories(SCHEMA_JSON)
+SCHEMA_WITH_CATEGORIES = _with_categories(SCHEMA_JSON, list(CATEGORIES))
+# Without a listed vocabulary each instance would learn its own from its shard.
+SCHEMA_WITHOUT_CATEGORIES = _with_categories(SCHEMA_JSON, None)
 
 
 def _module(name: str) -> ModuleType:
@@ -311,7 +313,7 @@ def test_sharded_baselines_merge_into_the_single_instance_baseline(
 
 def test_two_instances_need_listed_categories(work: Path, raw_input: Path) -> None:
     out = work / "two-hosts-no-categories"
-    result = preprocess(raw_input, out, hosts=("algo-1", "algo-2"))
+    result = preprocess(raw_input, out, schema=SCHEMA_WITHOUT_CATEGORIES, hosts=("algo-1", "algo-2"))
     assert result.returncode != 0
     assert "must list 'categories'" in failure_reason(out)
     assert "merchant_category" in failure_reason(out)
