@@ -18,7 +18,17 @@ from outer_orchestrator.runner import ApprovePolicy, Retrain, RunResult, upload_
 from shared.config import ConfigError, DualloopConfig, load_config
 from shared.naming import Names
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
+_NOISY_LOGGERS = ("sagemaker", "botocore", "py4j", "_glue_job_ingest", "_glue_job_data_quality", "aws_lambda_powertools")
+
+
+def quiet_libraries() -> None:
+    """The SageMaker SDK turns the root logger to INFO on import; a terminal wants our lines only."""
+    import logging
+
+    logging.getLogger().setLevel(logging.WARNING)
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def config_or_exit(path: Path | None) -> DualloopConfig:
@@ -54,13 +64,14 @@ def provision_local(cfg: DualloopConfig) -> None:
 
     LocalStack(cfg).provision()
     upsert_pipeline(cfg)
+    quiet_libraries()
 
 
 def _printer(as_json: bool) -> Any:
     def show(kind: str, data: dict[str, Any]) -> None:
         if as_json:
             return
-        if kind == "state-exited":
+        if kind == "state-exited" and data["name"] not in Retrain.POLLING_STATES:
             console.print(f"  [cyan]outer[/cyan] {data['name']:<32} {data['seconds']:>7.2f}s")
         elif kind == "inner-step":
             hit = " (cache hit)" if data.get("cache_hit") else ""
@@ -73,6 +84,8 @@ def _printer(as_json: bool) -> Any:
             )
             if data.get("failure_reason"):
                 console.print(f"      [red]{data['failure_reason']}[/red]")
+        elif kind == "state-exited" and data["name"] == "DescribeEndpoint":
+            console.print("  [cyan]outer[/cyan] waiting for the endpoint …", end="\r")
         elif kind == "approval":
             console.print(
                 f"  [bold]approval[/bold] {data['decision']} ({data['by']}) {data['model_package_arn']}"

@@ -73,6 +73,11 @@ class LocalCloud:
             self._post("/moto-api/config", _MOTO_CONFIG)
             lambda_inprocess.runtime_environment.clear()
             lambda_inprocess.runtime_environment.update(self.env())
+            # On AWS a handler's log lines go to CloudWatch Logs; here they would interleave
+            # with the terminal, so only warnings show unless asked for.
+            lambda_inprocess.runtime_environment["POWERTOOLS_LOG_LEVEL"] = os.environ.get(
+                "DUALLOOP_LAMBDA_LOG_LEVEL", "WARNING"
+            )
             self._scheduler = Scheduler()
             self._scheduler.start()
             _running = self
