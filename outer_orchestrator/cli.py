@@ -19,7 +19,14 @@ from shared.config import ConfigError, DualloopConfig, load_config
 from shared.naming import Names
 
 console = Console(stderr=True, soft_wrap=True)
-_NOISY_LOGGERS = ("sagemaker", "botocore", "py4j", "_glue_job_ingest", "_glue_job_data_quality", "aws_lambda_powertools")
+_NOISY_LOGGERS = (
+    "sagemaker",
+    "botocore",
+    "py4j",
+    "_glue_job_ingest",
+    "_glue_job_data_quality",
+    "aws_lambda_powertools",
+)
 
 
 def quiet_libraries() -> None:
@@ -59,7 +66,6 @@ def provision_local(cfg: DualloopConfig) -> None:
     if os.environ.get("DUALLOOP_TARGET") == "aws":
         return  # on AWS, `make deploy` (CDK) provisions
     from inner_pipeline.upsert import upsert_pipeline
-
     from outer_orchestrator.local_stack import LocalStack
 
     LocalStack(cfg).provision()
@@ -201,7 +207,49 @@ def reject_cmd(
     _decide(model_package_arn, latest, "Rejected", reason)
 
 
+def status_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    config: Annotated[Path | None, typer.Option(help="YAML/TOML config file.")] = None,
+) -> None:
+    """Retrains and their triggers, model packages, the endpoint's traffic split, the latest drift."""
+    from rich.table import Table
+
+    from outer_orchestrator.status import collect
+
+    if not os.environ.get("AWS_ENDPOINT_URL") and os.environ.get("DUALLOOP_TARGET") != "aws":
+        console.print(
+            "[red]No cloud named: start `dualloop local up` and `eval $(dualloop local env)`, "
+            "or set DUALLOOP_TARGET=aws.[/red]"
+        )
+        raise typer.Exit(2)
+    state = collect(config_or_exit(config))
+    if as_json:
+        typer.echo(json.dumps(state.as_dict(), default=str, indent=2))
+        return
+    out = Console(soft_wrap=True)
+    runs = Table("retrain", "trigger", "status", "started", "error", title="retrains")
+    for e in state.executions:
+        runs.add_row(e["name"], e["trigger"], e["status"], e["started"], e["error"] or "")
+    out.print(runs)
+    packages = Table("version", "approval", "deployed to", title="model packages")
+    for p in state.packages:
+        packages.add_row(str(p["version"]), p["approval"] or "", p["deployed_to"] or "")
+    out.print(packages)
+    if state.endpoint:
+        e = state.endpoint
+        split = ", ".join(f"{v['name']} {v['weight']}" for v in e["variants"])
+        out.print(
+            f"endpoint {e['name']}: {e['status']} on {e['config']} ({split})"
+            + (f" — {e['failure_reason']}" if e["failure_reason"] else "")
+        )
+    if state.drift:
+        out.print(f"latest drift: {json.dumps(state.drift, default=str)[:400]}")
+    if state.lock:
+        out.print(f"retrain lock held by {state.lock.get('execution_arn')}")
+
+
 def register(app: typer.Typer) -> None:
+    app.command("status")(status_cmd)
     app.command("run")(run)
     app.command("approve")(approve_cmd)
     app.command("reject")(reject_cmd)

@@ -20,6 +20,7 @@ import pytest
 from inner_pipeline.upsert import upsert_pipeline
 from outer_orchestrator.local_stack import LocalStack
 from outer_orchestrator.runner import Retrain, RunResult, upload_data
+from outer_orchestrator.status import collect
 from shared.config import DualloopConfig, load_config
 from shared.demo_data import generate_transactions, write_dataset
 from shared.local_cloud import LocalCloud
@@ -98,6 +99,13 @@ def test_happy_path_trains_registers_approves_and_deploys(local_cloud: LocalClou
     assert result.state_transitions - result.polling_transitions <= 40
     lock = boto3.client("dynamodb").scan(TableName=Names(cfg).lock_table)["Items"]
     assert lock == []  # released
+
+    status = collect(cfg)  # what `dualloop status` shows
+    assert status.executions[0]["trigger"] == "manual" and status.executions[0]["status"] == "SUCCEEDED"
+    assert status.packages[0]["approval"] == "Approved"
+    assert status.packages[0]["deployed_to"] == Names(cfg).endpoint
+    assert status.endpoint is not None and status.endpoint["status"] == "InService"
+    assert status.lock is None
 
 
 def test_bad_data_stops_before_any_pipeline_and_names_the_failed_rules(
