@@ -1,0 +1,1 @@
+"""Drift detection: captured endpoint requests against the training baseline (see job.py)."""
