@@ -64,24 +64,39 @@ def alarm_definitions(cfg: DualloopConfig) -> list[dict[str, Any]]:
         {
             "AlarmName": n.error_alarm,
             "AlarmDescription": "Model server errors on the live endpoint: rolls a blue/green update back.",
-            "Namespace": "AWS/SageMaker", "MetricName": "Invocation5XXErrors", "Dimensions": variant,
-            "Statistic": "Sum", "Period": 60, "Threshold": float(d.error_alarm_threshold),
-            "ComparisonOperator": "GreaterThanOrEqualToThreshold", **common,
+            "Namespace": "AWS/SageMaker",
+            "MetricName": "Invocation5XXErrors",
+            "Dimensions": variant,
+            "Statistic": "Sum",
+            "Period": 60,
+            "Threshold": float(d.error_alarm_threshold),
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            **common,
         },
         {
             "AlarmName": n.latency_alarm,
             "AlarmDescription": "Model latency on the live endpoint: rolls a blue/green update back.",
-            "Namespace": "AWS/SageMaker", "MetricName": "ModelLatency", "Dimensions": variant,
-            "ExtendedStatistic": "p99", "Period": 60, "Threshold": float(d.latency_alarm_threshold_ms * 1000),
-            "ComparisonOperator": "GreaterThanThreshold", **common,
+            "Namespace": "AWS/SageMaker",
+            "MetricName": "ModelLatency",
+            "Dimensions": variant,
+            "ExtendedStatistic": "p99",
+            "Period": 60,
+            "Threshold": float(d.latency_alarm_threshold_ms * 1000),
+            "ComparisonOperator": "GreaterThanThreshold",
+            **common,
         },
         {
             "AlarmName": n.drift_alarm,
             "AlarmDescription": "Live traffic drifted from the training baseline: starts a retrain.",
-            "Namespace": n.metric_namespace, "MetricName": "MaxDrift",
+            "Namespace": n.metric_namespace,
+            "MetricName": "MaxDrift",
             "Dimensions": [{"Name": "Endpoint", "Value": n.endpoint}],
-            "Statistic": "Maximum", "Period": 3600, "Threshold": float(cfg.drift.psi_threshold),
-            "ComparisonOperator": "GreaterThanThreshold", **common,
+            # MaxDrift is each feature's score over its own threshold: above 1.0 = drifted.
+            "Statistic": "Maximum",
+            "Period": 3600,
+            "Threshold": 1.0,
+            "ComparisonOperator": "GreaterThanThreshold",
+            **common,
         },
     ]
 
@@ -97,6 +112,7 @@ def handlers(names: Names) -> list[Handler]:
         Handler(names.pipeline_relay_function, "outer_orchestrator.handlers.pipeline_relay.handler"),
         Handler(names.approval_relay_function, "outer_orchestrator.handlers.approval_relay.handler"),
         Handler(names.store_token_function, "outer_orchestrator.handlers.store_token.handler"),
+        Handler(names.drift_function, "outer_orchestrator.drift.job.handler"),
     ]
 
 
@@ -219,6 +235,11 @@ class LocalStack:
             "DUALLOOP_PIPELINE_NAME": self.names.pipeline,
             "DUALLOOP_MODEL_PACKAGE_GROUP": self.names.model_package_group,
             "POWERTOOLS_SERVICE_NAME": "dualloop",
+            # The handlers rebuild the config from DUALLOOP_* (the drift check needs the names).
+            "DUALLOOP_PROJECT": self.cfg.project,
+            "DUALLOOP_STAGE": self.cfg.stage.value,
+            "DUALLOOP_REGION": self.cfg.region,
+            "DUALLOOP_ACCOUNT_ID": self.cfg.account_id,
         }
         for handler in handlers(self.names):
             try:
@@ -285,13 +306,18 @@ class LocalStack:
                     "detail-type": ["CloudWatch Alarm State Change"],
                     "detail": {"alarmName": [n.drift_alarm], "state": {"value": ["ALARM"]}},
                 },
-                event_target_input(cfg, "drift", {"alarm": "$.detail.alarmName", "why": "$.detail.state.reason"}),
+                event_target_input(
+                    cfg, "drift", {"alarm": "$.detail.alarmName", "why": "$.detail.state.reason"}
+                ),
             ),
             n.new_data_rule: (
                 {
                     "source": ["aws.s3"],
                     "detail-type": ["Object Created"],
-                    "detail": {"bucket": {"name": [n.raw_bucket]}, "object": {"key": [{"prefix": cfg.raw_prefix}]}},
+                    "detail": {
+                        "bucket": {"name": [n.raw_bucket]},
+                        "object": {"key": [{"prefix": cfg.raw_prefix}]},
+                    },
                 },
                 event_target_input(cfg, "new-data", {"key": "$.detail.object.key"}),
             ),
@@ -300,15 +326,32 @@ class LocalStack:
             events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
             events.put_targets(
                 Rule=rule,
-                Targets=[{"Id": "retrain", "Arn": n.state_machine_arn, "RoleArn": n.events_role_arn,
-                          "InputTransformer": transformer}],
+                Targets=[
+                    {
+                        "Id": "retrain",
+                        "Arn": n.state_machine_arn,
+                        "RoleArn": n.events_role_arn,
+                        "InputTransformer": transformer,
+                    }
+                ],
             )
+        # The drift check runs on its schedule; the event's time ends its window.
+        events.put_rule(Name=n.drift_schedule_rule, ScheduleExpression=cfg.drift.schedule, State="ENABLED")
+        events.put_targets(
+            Rule=n.drift_schedule_rule, Targets=[{"Id": "drift", "Arn": n.function_arn(n.drift_function)}]
+        )
         # A scheduled retrain exists but starts disabled: teams opt in (`aws events enable-rule`).
         events.put_rule(Name=n.schedule_rule, ScheduleExpression="rate(7 days)", State="DISABLED")
         events.put_targets(
             Rule=n.schedule_rule,
-            Targets=[{"Id": "retrain", "Arn": n.state_machine_arn, "RoleArn": n.events_role_arn,
-                      "Input": RetrainInput.for_config(cfg, trigger="schedule").model_dump_json()}],
+            Targets=[
+                {
+                    "Id": "retrain",
+                    "Arn": n.state_machine_arn,
+                    "RoleArn": n.events_role_arn,
+                    "Input": RetrainInput.for_config(cfg, trigger="schedule").model_dump_json(),
+                }
+            ],
         )
 
     def _alarms(self) -> None:

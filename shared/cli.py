@@ -21,6 +21,11 @@ app = typer.Typer(
 app.add_typer(local_app, name="local")
 outer_cli.register(app)
 
+drift_app = typer.Typer(help="Feature drift of live traffic against the deployed model's training baseline.")
+drift_app.command("run")(drift_cli.drift_run)
+drift_app.command("simulate")(drift_cli.drift_simulate)
+app.add_typer(drift_app, name="drift")
+
 
 @app.command()
 def demo(

@@ -159,12 +159,16 @@ def _config(path: Path | None) -> DualloopConfig:
 
 
 def _local_now() -> datetime | None:
-    """The clock of a local cloud running in this process: it runs faster than the wall clock,
-    and its endpoints stamp captured requests with it. None elsewhere (AWS: the job's own now)."""
+    """The clock of the local cloud (in this process, or the one `dualloop local up` runs): it
+    runs faster than the wall clock, and its endpoints stamp captured requests with it. None
+    on AWS (the job's own now)."""
     from shared.local_cloud import running
+    from shared.local_cloud.cli import local_now
 
     cloud = running()
-    return cloud.now() if cloud is not None else None
+    if cloud is not None:
+        return cloud.now()  # type: ignore[no-any-return]
+    return local_now() if not os.environ.get("DUALLOOP_TARGET") == "aws" else None
 
 
 def _cloud_or_exit() -> None:

@@ -6,8 +6,10 @@ import json
 import os
 import signal
 import threading
+import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -36,6 +38,18 @@ def read_state() -> dict[str, str] | None:
         return None
 
 
+def local_now() -> datetime | None:
+    """The AWS time of the local cloud started by ``dualloop local up`` (it runs faster than
+    the wall clock; its endpoints stamp captured requests with it), or None."""
+    if read_state() is None:
+        return None
+    origin = json.loads(STATE_FILE.read_text()).get("clock")
+    if not origin:
+        return None
+    seconds = origin["aws_epoch"] + (time.time() - origin["wall_epoch"]) * origin["factor"]
+    return datetime.fromtimestamp(seconds, UTC)
+
+
 @app.command()
 def up(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 4566,
@@ -56,7 +70,7 @@ def up(
         ) from None
     attach_all(cloud)
     STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
-    STATE_FILE.write_text(json.dumps({"pid": os.getpid(), "env": cloud.env()}))
+    STATE_FILE.write_text(json.dumps({"pid": os.getpid(), "env": cloud.env(), "clock": cloud.clock_origin()}))
     typer.echo(
         f"# dualloop local cloud on {cloud.endpoint} (clock x{cloud.clock_factor:g}); paste into your shell:"
     )

@@ -136,6 +136,9 @@ class LocalCloud:
             "SAGEMAKER_VALIDATE_ROLE": "false",
         }
 
+    def clock_origin(self) -> dict[str, float]:
+        return self._scheduler.origin()  # type: ignore[no-any-return]
+
     def now(self) -> Any:
         """The local cloud's AWS time (runs at the clock factor)."""
         return self._scheduler.now()

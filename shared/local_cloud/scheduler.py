@@ -142,6 +142,11 @@ class Scheduler:
         self._next: dict[str, datetime] = {}
         self._created: dict[str, datetime] = {}
 
+    def origin(self) -> dict[str, float]:
+        """What another process needs to compute ``now()``: AWS time at a wall time, and the factor."""
+        wall_now = time.time()
+        return {"aws_epoch": self.now().timestamp(), "wall_epoch": wall_now, "factor": clock.factor()}
+
     def now(self) -> datetime:
         """The local cloud's AWS time: starts at real now, runs at the clock factor."""
         return self._aws0 + timedelta(seconds=(time.monotonic() - self._wall0) * clock.factor())

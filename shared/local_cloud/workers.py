@@ -10,6 +10,7 @@ from shared.local_cloud.cloud import LocalCloud
 WORKER_MODULES: tuple[str, ...] = (
     "outer_orchestrator.glue.local_worker",
     "inner_pipeline.local_executor.worker",
+    "shared.local_cloud.hosting.worker",
 )
 
 

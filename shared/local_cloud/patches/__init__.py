@@ -69,6 +69,7 @@ PATCH_MODULES: tuple[str, ...] = (
     "lambda_inprocess",
     "control_plane",
     "sagemaker_pipelines",
+    "sagemaker_hosting",
 )
 
 

@@ -1,0 +1,110 @@
+"""Where a SageMaker model's artifact and inference code come from, fetched to local folders.
+
+A model names either a model package (``PrimaryContainer.ModelPackageName``, what the outer
+loop creates) whose ``InferenceSpecification.Containers[0]`` holds ``ModelDataUrl`` and
+``Environment``, or carries ``ModelDataUrl`` itself; the model's own ``Environment`` wins
+over the package's. The artifact is a ``model.tar.gz`` (extracted, as SageMaker does into
+``/opt/ml/model``). The code is ``SAGEMAKER_SUBMIT_DIRECTORY`` (an S3 ``sourcedir.tar.gz`` or
+a local folder) running ``SAGEMAKER_PROGRAM``; a model without it is served with the repo's
+``inner_pipeline/code`` (on AWS the code would be baked into the image).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tarfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shared.local_cloud.hosting.model_server import DEFAULT_PROGRAM
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker import SageMakerClient
+
+REPO_CODE_DIR = Path(__file__).resolve().parents[3] / "inner_pipeline" / "code"
+
+
+class ArtifactError(RuntimeError):
+    """The model cannot be served as described; the message is a FailureReason."""
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    name: str
+    model_dir: Path
+    code_dir: Path
+    program: str
+    environment: dict[str, str]
+
+
+class ArtifactStore:
+    """Fetches artifacts and code once per (S3 URI, ETag) into ``root``."""
+
+    def __init__(self, sagemaker: SageMakerClient, s3: S3Client, root: Path) -> None:
+        self._sagemaker = sagemaker
+        self._s3 = s3
+        self._root = root
+        self._lock = threading.Lock()
+
+    def model(self, model_name: str) -> LocalModel:
+        described: Any = self._sagemaker.describe_model(ModelName=model_name)
+        container = described.get("PrimaryContainer") or (described.get("Containers") or [{}])[0]
+        environment: dict[str, str] = {}
+        data_url = container.get("ModelDataUrl")
+        if container.get("ModelPackageName"):
+            package: Any = self._sagemaker.describe_model_package(ModelPackageName=container["ModelPackageName"])
+            spec = ((package.get("InferenceSpecification") or {}).get("Containers") or [{}])[0]
+            data_url = data_url or spec.get("ModelDataUrl")
+            environment.update(spec.get("Environment") or {})
+        environment.update(container.get("Environment") or {})
+        if not data_url:
+            raise ArtifactError(f"model {model_name} has no ModelDataUrl (on itself or its model package)")
+        submit = environment.get("SAGEMAKER_SUBMIT_DIRECTORY")
+        return LocalModel(
+            name=model_name,
+            model_dir=self._fetch(data_url),
+            code_dir=self._code_dir(submit),
+            program=environment.get("SAGEMAKER_PROGRAM") or DEFAULT_PROGRAM,
+            environment=environment,
+        )
+
+    def _code_dir(self, submit: str | None) -> Path:
+        if not submit:
+            return REPO_CODE_DIR
+        if submit.startswith("s3://"):
+            return self._fetch(submit)
+        path = Path(submit.removeprefix("file://"))
+        if not path.is_dir():
+            raise ArtifactError(f"SAGEMAKER_SUBMIT_DIRECTORY {submit} is not a folder or an s3:// archive")
+        return path
+
+    def _fetch(self, uri: str) -> Path:
+        """Download ``uri`` and extract it if it is a tar.gz; returns the folder."""
+        if not uri.startswith("s3://"):
+            raise ArtifactError(f"{uri} is not an s3:// URI")
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        try:
+            etag = self._s3.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
+        except Exception as exc:  # botocore's ClientError and friends: all mean "cannot fetch"
+            raise ArtifactError(f"cannot read {uri}: {exc}") from None
+        target = self._root / hashlib.sha256(f"{uri}#{etag}".encode()).hexdigest()[:24]
+        with self._lock:
+            if (target / ".complete").is_file():
+                return target
+            target.mkdir(parents=True, exist_ok=True)
+            download = target.with_suffix(".download")
+            self._s3.download_file(bucket, key, str(download))
+            if key.endswith((".tar.gz", ".tgz", ".tar")):
+                try:
+                    with tarfile.open(download) as archive:
+                        archive.extractall(target, filter="data")
+                except (tarfile.TarError, OSError) as exc:
+                    raise ArtifactError(f"{uri} is not a readable tar archive: {exc}") from None
+                download.unlink()
+            else:
+                download.rename(target / Path(key).name)
+            (target / ".complete").touch()
+        return target
