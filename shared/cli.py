@@ -11,6 +11,7 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
 
 from outer_orchestrator import cli as outer_cli
+from outer_orchestrator.drift import cli as drift_cli
 from shared.local_cloud.cli import app as local_app
 
 app = typer.Typer(

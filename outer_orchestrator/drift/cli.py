@@ -168,7 +168,7 @@ def _local_now() -> datetime | None:
     cloud = running()
     if cloud is not None:
         return cloud.now()  # type: ignore[no-any-return]
-    return local_now() if not os.environ.get("DUALLOOP_TARGET") == "aws" else None
+    return local_now() if os.environ.get("DUALLOOP_TARGET") != "aws" else None
 
 
 def _cloud_or_exit() -> None:
