@@ -6,9 +6,13 @@
 
 Every step runs the SageMaker XGBoost framework image of the config's region, and every
 step's code comes from one content-addressed package (``inner_pipeline.packaging``), so an
-unchanged step has unchanged arguments and its cache hits. Building talks to S3 only
-(ListBuckets, and HeadObject/PutObject for the code upload); the SDK's telemetry, which
-would call STS and an HTTPS endpoint, is switched off while the pipeline is built.
+unchanged step has unchanged arguments and its cache hits. The dataset schema travels the
+same way: Preprocess gets it as a file (``--schema-file``), uploaded once to
+``<artifact prefix>schemas/<sha256>/schema.json``, because CreateProcessingJob caps each
+container argument at 256 characters; a schema change moves that key and so Preprocess's
+cache key. Building talks to S3 only (ListBuckets, and HeadObject/PutObject for the code and
+schema uploads); the SDK's telemetry, which would call STS and an HTTPS endpoint, is switched
+off while the pipeline is built.
 
 The outer loop passes its task token as the ``CallbackToken`` parameter; no step reads
 it: the relay handler finds it in the execution's parameters when the pipeline ends.
@@ -16,6 +20,7 @@ it: the relay handler finds it in the execution's parameters when the pipeline e
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import warnings
@@ -30,6 +35,7 @@ from shared.naming import Names
 
 if TYPE_CHECKING:
     import boto3
+    from mypy_boto3_s3 import S3Client
     from sagemaker.core.workflow.pipeline_context import PipelineSession
     from sagemaker.mlops.workflow import Pipeline
 
@@ -48,6 +54,7 @@ PROPERTY_FILE_EVALUATION = "EvaluationReport"
 EVALUATION_FILE = "evaluation.json"
 CACHE_EXPIRE_AFTER = "P30D"
 PREPROCESS_OUTPUTS = ("train", "validation", "test", "baseline")
+SCHEMA_FILE = "schema.json"
 CONTENT_TYPES = ("text/csv", "application/json")
 
 # Container paths (SageMaker's conventions; the scripts default to the same ones).
@@ -58,20 +65,15 @@ _OUTPUT_DIR = f"{_PROC}/output"
 _MODEL_DIR = f"{_PROC}/model"
 _TEST_DIR = f"{_PROC}/test"
 _EVALUATION_DIR = f"{_PROC}/evaluation"
-
-# CreateProcessingJob caps each ContainerArgument at 256 characters and the schema's JSON
-# is longer (about 500 for the default dataset), while preprocess.py takes it only as the
-# text of --schema. This launcher rebuilds that argument from 256-character pieces and runs the
-# script unchanged: argv = [script, piece count, *pieces, *script args].
-_SCHEMA_LAUNCHER = (
-    "import runpy,sys;a=sys.argv;s=a[1];n=int(a[2]);"
-    "sys.path.insert(0,s.rsplit('/',1)[0]);"
-    "sys.argv=[s,'--schema',''.join(a[3:3+n]),*a[3+n:]];"
-    "runpy.run_path(s,run_name='__main__')"
-)
-_MAX_CONTAINER_ARGUMENT = 256
+_SCHEMA_DIR = f"{_PROC}/input/schema"
+# Passed explicitly although the scripts default to them: the local executor relocates only
+# the /opt/ml paths it sees in a job's arguments and environment.
+_RESOURCE_CONFIG = "/opt/ml/config/resourceconfig.json"
+_FAILURE_FILE = "/opt/ml/output/message"
 
 CodeUriResolver = Callable[[DualloopConfig, "boto3.Session"], CodeLocation]
+# Returns the S3 URI of the schema file Preprocess reads (``schema_key(config)`` by default).
+SchemaUriResolver = Callable[[DualloopConfig, "boto3.Session"], str]
 
 
 def upload_code_resolver(config: DualloopConfig, boto_session: boto3.Session) -> CodeLocation:
@@ -79,6 +81,42 @@ def upload_code_resolver(config: DualloopConfig, boto_session: boto3.Session) ->
     names = Names(config)
     s3 = boto_session.client("s3", region_name=config.region)
     return upload_code(package_code(), s3, names.artifact_bucket, config.artifact_prefix)
+
+
+def schema_key(config: DualloopConfig) -> str:
+    """``<artifact prefix>schemas/<sha256 of schema_json(config)>/schema.json``: same schema, same key."""
+    digest = hashlib.sha256(schema_json(config).encode("utf-8")).hexdigest()
+    return f"{config.artifact_prefix}schemas/{digest}/{SCHEMA_FILE}"
+
+
+def upload_schema(config: DualloopConfig, s3: S3Client) -> str:
+    """Upload ``schema_json(config)`` to ``schema_key(config)`` unless it is there; its S3 URI.
+
+    The key is content-addressed, so an existing object already holds these very bytes.
+    """
+    bucket, key = Names(config).artifact_bucket, schema_key(config)
+    if not _object_exists(s3, bucket, key):
+        s3.put_object(
+            Bucket=bucket, Key=key, Body=schema_json(config).encode("utf-8"), ContentType="application/json"
+        )
+    return f"s3://{bucket}/{key}"
+
+
+def upload_schema_resolver(config: DualloopConfig, boto_session: boto3.Session) -> str:
+    """Upload the dataset schema (once) to its content-addressed key."""
+    return upload_schema(config, boto_session.client("s3", region_name=config.region))
+
+
+def _object_exists(s3: S3Client, bucket: str, key: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return False
+        raise
+    return True
 
 
 def job_tags(config: DualloopConfig) -> list[dict[str, str]]:
@@ -143,16 +181,19 @@ def build_pipeline(
     session: PipelineSession | None = None,
     *,
     code_uri_resolver: CodeUriResolver = upload_code_resolver,
+    schema_uri_resolver: SchemaUriResolver = upload_schema_resolver,
 ) -> Pipeline:
     """Build the inner pipeline for ``config``; the only AWS calls are to S3.
 
     ``session`` defaults to ``pipeline_session(config)``. ``code_uri_resolver`` says where the
-    container code lives; the default packages it and uploads it unless already there.
+    container code lives, ``schema_uri_resolver`` where Preprocess's schema file lives; the
+    defaults upload each to its content-addressed key unless already there.
     """
     session = session or pipeline_session(config)
     code = code_uri_resolver(config, session.boto_session)
+    schema_uri = schema_uri_resolver(config, session.boto_session)
     with _sdk_telemetry_off():
-        return _build(config, session, code)
+        return _build(config, session, code, schema_uri)
 
 
 def pipeline_definition(
@@ -160,9 +201,12 @@ def pipeline_definition(
     session: PipelineSession | None = None,
     *,
     code_uri_resolver: CodeUriResolver = upload_code_resolver,
+    schema_uri_resolver: SchemaUriResolver = upload_schema_resolver,
 ) -> str:
     """The pipeline definition JSON: what is upserted and what the local executor runs."""
-    pipeline = build_pipeline(config, session, code_uri_resolver=code_uri_resolver)
+    pipeline = build_pipeline(
+        config, session, code_uri_resolver=code_uri_resolver, schema_uri_resolver=schema_uri_resolver
+    )
     with _sdk_telemetry_off():
         return str(pipeline.definition())
 
@@ -175,6 +219,7 @@ class _Context:
     names: Names
     session: PipelineSession
     code: CodeLocation
+    schema_uri: str  # s3://.../schemas/<sha256>/schema.json
     image: str
     serving_image: str
     params: dict[str, Any]  # parameter name -> Parameter*
@@ -310,17 +355,29 @@ def _processor(ctx: _Context, job: str, entrypoint: list[str], instance_count: A
 def _preprocess_step(ctx: _Context) -> Any:
     from sagemaker.mlops.workflow import ProcessingStep
 
-    schema = schema_json(ctx.config)
-    pieces = [schema[i : i + _MAX_CONTAINER_ARGUMENT] for i in range(0, len(schema), _MAX_CONTAINER_ARGUMENT)]
-    entrypoint = ["python3", "-c", _SCHEMA_LAUNCHER, f"{_CODE_DIR}/preprocess.py"]
+    entrypoint = ["python3", f"{_CODE_DIR}/preprocess.py"]
     step_args = _processor(ctx, "preprocess", entrypoint, ctx.params["ProcessingInstanceCount"]).run(
         inputs=[
             _s3_input("code", ctx.code.uri, _CODE_DIR),
+            # A file, not --schema '<json>': the JSON outgrows the 256-character argument limit.
+            # Its key is the schema's hash, so a schema change is a new cache key.
+            _s3_input("schema", ctx.schema_uri, _SCHEMA_DIR),
             # Each instance gets its own share of the files: ProcessingInstanceCount scales out.
             _s3_input("data", ctx.params["InputDataUri"], _DATA_DIR, distribution="ShardedByS3Key"),
         ],
         outputs=[_s3_output(ctx, STEP_PREPROCESS, n, f"{_OUTPUT_DIR}/{n}") for n in PREPROCESS_OUTPUTS],
-        arguments=[str(len(pieces)), *pieces, "--input-dir", _DATA_DIR, "--output-dir", _OUTPUT_DIR],
+        arguments=[
+            "--schema-file",
+            f"{_SCHEMA_DIR}/{SCHEMA_FILE}",
+            "--input-dir",
+            _DATA_DIR,
+            "--output-dir",
+            _OUTPUT_DIR,
+            "--resource-config",
+            _RESOURCE_CONFIG,
+            "--failure-file",
+            _FAILURE_FILE,
+        ],
     )
     return ProcessingStep(
         STEP_PREPROCESS, step_args=step_args, cache_config=_cache(), retry_policies=_job_retries()
@@ -370,7 +427,8 @@ def _train_step(ctx: _Context, preprocess: Any) -> Any:
             "scale_pos_weight": json.dumps(cfg.hyperparameters.scale_pos_weight),
             "seed": "0",
             # JSON-encoded once more: the training toolkit json-decodes every value before it
-            # passes it as --schema, and a decoded object would arrive as "k=v,k=v".
+            # passes it as --schema, and a decoded object would arrive as "k=v,k=v". Inline is
+            # fine here: hyperparameter values may be 2500 characters (a unit test checks).
             "schema": json.dumps(schema_json(cfg)),
         },
         tags=[Tag(key=t["Key"], value=t["Value"]) for t in ctx.tags],
@@ -398,7 +456,17 @@ def _evaluate_step(ctx: _Context, preprocess: Any, train: Any) -> tuple[Any, Any
             _s3_input("test", _output_uri(preprocess, "test"), _TEST_DIR),
         ],
         outputs=[_s3_output(ctx, STEP_EVALUATE, "evaluation", _EVALUATION_DIR)],
-        arguments=["--model-dir", _MODEL_DIR, "--test-dir", _TEST_DIR, "--output-dir", _EVALUATION_DIR],
+        # No schema here: evaluate.py reads the encoding contract from the model artifact.
+        arguments=[
+            "--model-dir",
+            _MODEL_DIR,
+            "--test-dir",
+            _TEST_DIR,
+            "--output-dir",
+            _EVALUATION_DIR,
+            "--failure-file",
+            _FAILURE_FILE,
+        ],
     )
     step = ProcessingStep(
         STEP_EVALUATE,
@@ -479,7 +547,7 @@ def _quality_gate(ctx: _Context, report: Any, register: Any) -> Any:
     )
 
 
-def _build(config: DualloopConfig, session: PipelineSession, code: CodeLocation) -> Pipeline:
+def _build(config: DualloopConfig, session: PipelineSession, code: CodeLocation, schema_uri: str) -> Pipeline:
     from sagemaker.core import image_uris
     from sagemaker.mlops.workflow import Pipeline
 
@@ -497,6 +565,7 @@ def _build(config: DualloopConfig, session: PipelineSession, code: CodeLocation)
         names=names,
         session=session,
         code=code,
+        schema_uri=schema_uri,
         image=image("training"),
         serving_image=image("inference"),
         params=_parameters(config, names),

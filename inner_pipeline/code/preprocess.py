@@ -1,7 +1,7 @@
 """Preprocess step: validate raw transactions, split them, encode them, baseline them.
 
 Reads every CSV (with header) and Parquet file under ``--input-dir`` (recursively), checks
-them against ``--schema``, and writes under ``--output-dir``::
+them against the dataset schema, and writes under ``--output-dir``::
 
     train/part-<host>.csv          label first, then encoded features; no header
     validation/part-<host>.csv     (the XGBoost CSV convention; empty when a shard has no rows)
@@ -9,6 +9,10 @@ them against ``--schema``, and writes under ``--output-dir``::
     {train,validation,test}/preprocessing.json   the encoding contract (see common.py);
                                                  written by the first host only
     baseline/baseline-<host>.json  feature statistics for drift detection (see common.py)
+
+The schema (``DataSchema`` as JSON) comes from exactly one of ``--schema-file PATH`` (what the
+pipeline passes: a file delivered as a processing input, since CreateProcessingJob caps each
+container argument at 256 characters) or ``--schema '<json>'`` (handy for local runs).
 
 A row's split depends only on its id (``common.split_assignment``), so it is the same on any
 instance and in any run.
@@ -60,7 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
     )
-    p.add_argument("--schema", required=True, help="DataSchema as JSON")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--schema-file", type=Path, help="a file holding the DataSchema as JSON")
+    source.add_argument("--schema", help="the DataSchema as inline JSON (local runs)")
     p.add_argument("--input-dir", type=Path, default=Path("/opt/ml/processing/input/data"))
     p.add_argument("--output-dir", type=Path, default=Path("/opt/ml/processing/output"))
     p.add_argument("--train-ratio", type=float, default=0.70)
@@ -81,7 +87,7 @@ def main(args: argparse.Namespace) -> None:
         )
     if args.histogram_bins < 2:
         raise DataError(f"--histogram-bins must be at least 2, got {args.histogram_bins}")
-    schema = parse_schema(args.schema)
+    schema = read_schema(args)
     host, hosts = read_resource_config(args.resource_config)
     if len(hosts) > 1:
         unlisted = [f.name for f in schema.features if f.type == CATEGORICAL and f.categories is None]
@@ -111,6 +117,25 @@ def main(args: argparse.Namespace) -> None:
     baseline_path.write_text(json.dumps(baseline, indent=2) + "\n")
     counts = {name: int((split == code).sum()) for code, name in enumerate(SPLITS)}
     print(f"{host}: {len(frame)} rows -> {counts}")
+
+
+def read_schema(args: argparse.Namespace) -> Schema:
+    """The schema from ``--schema-file`` or ``--schema`` (argparse ensures exactly one is given)."""
+    path: Path | None = args.schema_file
+    if path is None:
+        return parse_schema(args.schema)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(
+            f"--schema-file {path} does not exist (or pass the JSON itself with --schema)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"--schema-file {path} cannot be read: {exc}") from None
+    try:
+        return parse_schema(text)
+    except DataError as exc:
+        raise DataError(f"--schema-file {path}: {exc}") from None
 
 
 def read_input(directory: Path, schema: Schema, hosts: int = 1) -> pd.DataFrame:

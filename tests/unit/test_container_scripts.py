@@ -1,6 +1,8 @@
 """The SageMaker container scripts, run for real as subprocesses with remapped /opt/ml paths.
 
 What this proves: on demo data the scripts chain (preprocess -> train -> evaluate -> serve),
+preprocess reads its schema from the file the pipeline uploads (``--schema-file``) exactly as
+from inline ``--schema`` and names both options when the choice or the file is wrong,
 splits are a deterministic partition by id, sharded preprocessing on two instances writes
 non-colliding outputs whose baselines merge to the single-instance baseline, every bad input
 fails with a named reason in SageMaker's failure file, and the inference handlers reject
@@ -69,15 +71,20 @@ def run(script: str, *args: Any, env: dict[str, str] | None = None) -> subproces
 
 
 def preprocess(
-    input_dir: Path, output_dir: Path, *extra: Any, schema: str = SCHEMA_JSON, hosts: tuple[str, ...] = ()
+    input_dir: Path,
+    output_dir: Path,
+    *extra: Any,
+    schema: str = SCHEMA_JSON,
+    hosts: tuple[str, ...] = (),
+    schema_args: tuple[Any, ...] | None = None,
 ) -> subprocess.CompletedProcess[str]:
+    """Run preprocess.py; ``schema_args`` replaces the default ``("--schema", schema)``."""
     resource_config = output_dir.parent / f"{output_dir.name}-resourceconfig.json"
     if hosts:
         resource_config.write_text(json.dumps({"current_host": hosts[0], "hosts": sorted(hosts)}))
     return run(
         "preprocess.py",
-        "--schema",
-        schema,
+        *(("--schema", schema) if schema_args is None else schema_args),
         "--input-dir",
         input_dir,
         "--output-dir",
@@ -394,6 +401,67 @@ def test_bad_arguments_fail_with_a_named_reason(
     out = work / f"bad-args-{len(extra)}"
     assert preprocess(raw_input, out, *extra, schema=schema).returncode == 1
     assert reason in failure_reason(out)
+
+
+# ---- preprocess --schema-file -------------------------------------------------------------
+
+
+def _outputs(directory: Path) -> dict[str, bytes]:
+    return {p.relative_to(directory).as_posix(): p.read_bytes() for p in directory.rglob("*") if p.is_file()}
+
+
+def test_schema_file_gives_the_same_outputs_as_inline_schema(
+    work: Path, raw_input: Path, prepared: Path
+) -> None:
+    from inner_pipeline.pipeline import schema_json
+    from shared.config import DualloopConfig
+
+    # GIVEN the very bytes the pipeline uploads, as the schema input delivers them
+    schema_file = work / "schema-input" / "schema.json"
+    schema_file.parent.mkdir()
+    schema_file.write_text(schema_json(DualloopConfig(dataset=SCHEMA)))
+    # WHEN preprocess reads them with --schema-file
+    out = work / "prepared-from-file"
+    result = preprocess(raw_input, out, schema_args=("--schema-file", schema_file))
+    # THEN it writes what it writes when given the same schema inline
+    assert result.returncode == 0, result.stderr
+    assert _outputs(out) == _outputs(prepared)
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("neither", "one of the arguments --schema-file --schema is required"),
+        ("both", "argument --schema-file: not allowed with argument --schema"),
+        ("missing", "--schema-file {path} does not exist"),
+        ("directory", "--schema-file {path} cannot be read"),
+        ("not_json", "--schema-file {path}: schema is not valid JSON"),
+        ("not_a_schema", "--schema-file {path}: schema is missing or has a malformed field"),
+    ],
+)
+def test_schema_file_errors_name_the_options(work: Path, raw_input: Path, case: str, reason: str) -> None:
+    # GIVEN a wrong choice of schema options, or a schema file that is absent or not a schema
+    path = work / f"schema-{case}" / "schema.json"
+    path.parent.mkdir()
+    if case == "directory":
+        path.mkdir()
+    elif case == "not_json":
+        path.write_text("{not json")
+    elif case == "not_a_schema":
+        path.write_text('{"features": []}')
+    schema_args = {
+        "neither": (),
+        "both": ("--schema", SCHEMA_JSON, "--schema-file", path),
+    }.get(case, ("--schema-file", path))
+    out = work / f"schema-{case}-out"
+    # WHEN preprocess runs
+    result = preprocess(raw_input, out, schema_args=schema_args)
+    # THEN it fails with a one-line reason that says which option is wrong, and writes nothing
+    assert result.returncode == 1
+    written = failure_reason(out)
+    assert reason.format(path=path) in written, written
+    assert written.count("\n") == 1
+    assert not (out / "train").exists()
 
 
 def test_no_input_files_is_empty_input(work: Path) -> None:

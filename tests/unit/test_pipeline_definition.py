@@ -1,10 +1,13 @@
 """The inner pipeline's definition: stable, content-addressed, and acceptable to AWS.
 
 What this proves: the definition builds offline with no AWS call but S3 ListBuckets (the
-SDK resolving its default bucket) and HeadObject/PutObject (the code upload), all answered
-by botocore's Stubber, which also checks each request against the S3 model; two builds are byte-identical; a script change moves only the code hash;
-every job step's arguments satisfy botocore's own SageMaker model (types, required members,
-enums, length limits) once the pipeline's placeholders are given values of their types.
+SDK resolving its default bucket) and HeadObject/PutObject (the code and schema uploads), all
+answered by botocore's Stubber, which also checks each request against the S3 model; two
+builds are byte-identical; a script change moves only the code hash; a schema change moves
+only the schema's key (and so Preprocess's cache key); every job step's arguments satisfy
+botocore's own SageMaker model (types, required members, enums, length limits: no container
+argument or environment value over 256 characters) once the pipeline's placeholders are
+given values of their types.
 What it cannot prove: that SageMaker runs the steps. The local executor runs this very
 definition (functional and e2e tests); AWS itself is the final judge.
 
@@ -14,12 +17,11 @@ local cloud that other tests in the session are using.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +35,7 @@ from botocore.validate import ParamValidator
 
 from inner_pipeline import packaging
 from inner_pipeline.packaging import ARCHIVE_NAME, CODE_DIR, package_code, upload_code
-from shared.config import DualloopConfig
+from shared.config import DataSchema, DualloopConfig, Hyperparameters, Quality
 from shared.naming import Names
 
 pytestmark = pytest.mark.unit
@@ -76,6 +78,8 @@ class Builds:
     first: str
     second: str
     changed: str  # train.py edited
+    other_config: DualloopConfig  # one feature fewer
+    other_schema: str  # built from other_config
     sha: str
     changed_sha: str
     refused_calls: list[str]
@@ -84,6 +88,37 @@ class Builds:
     def definition(self) -> dict[str, Any]:
         parsed: dict[str, Any] = json.loads(self.first)
         return parsed
+
+
+def _schema_key(config: DualloopConfig) -> str:
+    """Spelled out here rather than taken from the module under test."""
+    from inner_pipeline.pipeline import schema_json
+
+    digest = hashlib.sha256(schema_json(config).encode()).hexdigest()
+    return f"{config.artifact_prefix}schemas/{digest}/schema.json"
+
+
+def _expect_schema_upload(stub: Stubber, config: DualloopConfig) -> None:
+    from inner_pipeline.pipeline import schema_json
+
+    bucket = Names(config).artifact_bucket
+    stub.add_client_error("head_object", "404", http_status_code=404)
+    stub.add_response(
+        "put_object",
+        {},
+        {
+            "Bucket": bucket,
+            "Key": _schema_key(config),
+            "Body": schema_json(config).encode(),
+            "ContentType": "application/json",
+        },
+    )
+
+
+def _expect_schema_present(stub: Stubber, config: DualloopConfig) -> None:
+    stub.add_response(
+        "head_object", {}, {"Bucket": Names(config).artifact_bucket, "Key": _schema_key(config)}
+    )
 
 
 def _expect_upload(stub: Stubber, code_dir: Path, bucket: str, prefix: str) -> None:
@@ -125,6 +160,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builds]:
         session = pipeline_session(cfg, _S3OnlySession(s3, refused, region_name=cfg.region, **creds))
         with Stubber(s3) as stub:
             _expect_upload(stub, CODE_DIR, names.artifact_bucket, cfg.artifact_prefix)
+            _expect_schema_upload(stub, cfg)
             # The SDK resolves the session's default bucket once (ModelBuilder asks for it).
             stub.add_response(
                 "list_buckets",
@@ -139,9 +175,11 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builds]:
             stub.add_response(
                 "head_object", {}, {"Bucket": names.artifact_bucket, "Key": _archive_key(first)}
             )
-            second = pipeline_definition(cfg, session)  # already uploaded: one HeadObject, no PutObject
+            _expect_schema_present(stub, cfg)
+            second = pipeline_definition(cfg, session)  # already uploaded: HeadObjects, no PutObject
 
             _expect_upload(stub, changed_dir, names.artifact_bucket, cfg.artifact_prefix)
+            _expect_schema_present(stub, cfg)
 
             def changed_code(config: DualloopConfig, boto_session: boto3.Session) -> packaging.CodeLocation:
                 package = package_code(changed_dir)
@@ -150,12 +188,21 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builds]:
                 )
 
             changed = pipeline_definition(cfg, session, code_uri_resolver=changed_code)
+
+            other_cfg = DualloopConfig(dataset=DataSchema(features=cfg.dataset.features[:-1]))
+            stub.add_response(
+                "head_object", {}, {"Bucket": names.artifact_bucket, "Key": _archive_key(first)}
+            )
+            _expect_schema_upload(stub, other_cfg)
+            other_schema = pipeline_definition(other_cfg, session)
             stub.assert_no_pending_responses()
         yield Builds(
             config=cfg,
             first=first,
             second=second,
             changed=changed,
+            other_config=other_cfg,
+            other_schema=other_schema,
             sha=package_code().sha256,
             changed_sha=package_code(changed_dir).sha256,
             refused_calls=refused,
@@ -179,6 +226,14 @@ def _steps(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
             walk(step.get("Arguments", {}).get("ElseSteps", []))
 
     walk(definition["Steps"])
+    return found
+
+
+def _input(processing_arguments: dict[str, Any], name: str) -> dict[str, Any]:
+    """The S3Input of processing input ``name``."""
+    found: dict[str, Any] = next(
+        i for i in processing_arguments["ProcessingInputs"] if i["InputName"] == name
+    )["S3Input"]
     return found
 
 
@@ -268,25 +323,81 @@ def test_preprocess_shards_its_input_and_writes_every_output(builds: Builds) -> 
     assert outputs == ["train", "validation", "test", "baseline"]
 
 
-def test_preprocess_launcher_hands_the_whole_schema_to_the_script(builds: Builds, tmp_path: Path) -> None:
-    from inner_pipeline.pipeline import schema_json
-
-    app = _steps(builds.definition)["Preprocess"]["Arguments"]["AppSpecification"]
-    script = tmp_path / "preprocess.py"
-    script.write_text("import json, sys\nprint(json.dumps(sys.argv[1:]))\n")
-    entrypoint = [sys.executable if a == "python3" else a for a in app["ContainerEntrypoint"]]
-    entrypoint[-1] = str(script)
-    out = subprocess.run(
-        [*entrypoint, *app["ContainerArguments"]], capture_output=True, text=True, check=True
-    )
-    assert json.loads(out.stdout) == [
-        "--schema",
-        schema_json(builds.config),
+def test_preprocess_reads_the_schema_from_a_content_addressed_file(builds: Builds) -> None:
+    # GIVEN the default build
+    args = _steps(builds.definition)["Preprocess"]["Arguments"]
+    bucket = Names(builds.config).artifact_bucket
+    # THEN the script runs plainly and reads the schema file delivered as the "schema" input
+    assert args["AppSpecification"]["ContainerEntrypoint"] == [
+        "python3",
+        "/opt/ml/processing/input/code/preprocess.py",
+    ]
+    assert args["AppSpecification"]["ContainerArguments"] == [
+        "--schema-file",
+        "/opt/ml/processing/input/schema/schema.json",
         "--input-dir",
         "/opt/ml/processing/input/data",
         "--output-dir",
         "/opt/ml/processing/output",
+        "--resource-config",
+        "/opt/ml/config/resourceconfig.json",
+        "--failure-file",
+        "/opt/ml/output/message",
     ]
+    schema = _input(args, "schema")
+    # The fixture's Stubber checked that exactly schema_json(config) was uploaded to this key.
+    assert schema["S3Uri"] == f"s3://{bucket}/{_schema_key(builds.config)}"
+    assert schema["LocalPath"] == "/opt/ml/processing/input/schema"
+    assert (schema["S3DataType"], schema["S3InputMode"]) == ("S3Prefix", "File")
+    assert schema["S3DataDistributionType"] == "FullyReplicated", "every instance needs the schema"
+
+
+def test_evaluate_needs_no_schema_and_names_its_failure_file(builds: Builds) -> None:
+    app = _steps(builds.definition)["Evaluate"]["Arguments"]["AppSpecification"]
+    assert app["ContainerEntrypoint"] == ["python3", "/opt/ml/processing/input/code/evaluate.py"]
+    assert app["ContainerArguments"] == [
+        "--model-dir",
+        "/opt/ml/processing/model",
+        "--test-dir",
+        "/opt/ml/processing/test",
+        "--output-dir",
+        "/opt/ml/processing/evaluation",
+        "--failure-file",
+        "/opt/ml/output/message",
+    ]
+
+
+def test_schema_key_moves_with_the_schema_and_nothing_else(builds: Builds) -> None:
+    from inner_pipeline.pipeline import schema_key
+
+    # GIVEN configs that differ outside the schema, and one with a feature fewer
+    same = DualloopConfig(hyperparameters=Hyperparameters(max_depth=9), quality=Quality(threshold=0.5))
+    # THEN the key follows the schema's bytes alone
+    assert schema_key(builds.config) == schema_key(DualloopConfig()) == schema_key(same)
+    assert schema_key(builds.other_config) != schema_key(builds.config)
+    assert schema_key(builds.config) == _schema_key(builds.config)
+    # AND an unchanged schema leaves Preprocess's arguments (its cache key) as they were
+    first = _steps(builds.definition)["Preprocess"]["Arguments"]
+    assert first == _steps(json.loads(builds.second))["Preprocess"]["Arguments"]
+    # AND a changed feature list changes them, through the schema input's S3 URI only
+    other = _steps(json.loads(builds.other_schema))["Preprocess"]["Arguments"]
+    assert other != first
+    first_uri, other_uri = (_input(a, "schema")["S3Uri"] for a in (first, other))
+    assert other_uri.endswith(f"/{_schema_key(builds.other_config)}") and other_uri != first_uri
+    assert json.loads(json.dumps(other).replace(other_uri, first_uri)) == first
+
+
+def test_training_takes_the_schema_inline_within_the_hyperparameter_limit(
+    builds: Builds, sagemaker_model: Any
+) -> None:
+    from inner_pipeline.pipeline import schema_json
+
+    hps = _steps(builds.definition)["Train"]["Arguments"]["HyperParameters"]
+    limit = sagemaker_model.shape_for("HyperParameterValue").metadata["max"]
+    assert limit == 2500
+    assert json.loads(hps["schema"]) == schema_json(builds.config)
+    assert len(hps["schema"]) <= limit
+    assert len(hps["schema"]) > 256, "the reason Preprocess takes it as a file"
 
 
 def test_quality_gate_reads_the_evaluation_report(builds: Builds) -> None:
@@ -413,6 +524,12 @@ def test_job_arguments_validate_against_the_sagemaker_service_model(
     report = ParamValidator().validate(request, shape)
     assert not report.has_errors(), report.generate_report()
     assert _limits(request, shape, operation) == []
+    if step["Type"] == "Processing":
+        # Spelled out, in case the model's limits ever move: CreateProcessingJob's caps.
+        app = request["AppSpecification"]
+        assert "-c" not in app["ContainerEntrypoint"], "a plain script, no inline launcher"
+        assert all(len(a) <= 256 for a in app.get("ContainerArguments", [])), app["ContainerArguments"]
+        assert all(len(str(v)) <= 256 for v in request.get("Environment", {}).values())
 
 
 def test_validation_catches_what_aws_would_reject(sagemaker_model: Any) -> None:
@@ -478,6 +595,19 @@ def test_package_is_deterministic_and_leaves_out_caches_and_tests(tmp_path: Path
     assert not [n for n in names if n.endswith(".pyc") or n.startswith(("__pycache__/", "tests/"))]
     assert {(m.mtime, m.uid, m.gid, m.mode, m.uname) for m in members} == {(0, 0, 0, 0o644, "")}
     assert len(gzip.decompress(first.archive)) > 0
+
+
+def test_schema_upload_skips_a_schema_that_is_already_there() -> None:
+    from inner_pipeline.pipeline import upload_schema
+
+    cfg = DualloopConfig(artifact_bucket="bucket-b", artifact_prefix="p/")
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+    with Stubber(s3) as stub:
+        stub.add_response("head_object", {}, {"Bucket": "bucket-b", "Key": _schema_key(cfg)})
+        uri = upload_schema(cfg, s3)
+        stub.assert_no_pending_responses()
+    assert uri == f"s3://bucket-b/{_schema_key(cfg)}"
+    assert re.fullmatch(r"s3://bucket-b/p/schemas/[0-9a-f]{64}/schema\.json", uri)
 
 
 def test_upload_skips_a_package_that_is_already_there() -> None:
