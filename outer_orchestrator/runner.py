@@ -139,7 +139,7 @@ class Retrain:
         kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
         while True:
             page = self.sfn.get_execution_history(**kwargs)
-            events.extend(page["events"])
+            events.extend(dict(e) for e in page["events"])
             if not page.get("nextToken"):
                 return events
             kwargs["nextToken"] = page["nextToken"]

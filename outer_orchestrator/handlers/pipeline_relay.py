@@ -80,9 +80,8 @@ def _callback_token(sagemaker: SageMakerClient, execution_arn: str) -> str | Non
 
 def _steps(sagemaker: SageMakerClient, execution_arn: str) -> list[dict[str, Any]]:
     paginator = sagemaker.get_paginator("list_pipeline_execution_steps")
-    return [
-        s for p in paginator.paginate(PipelineExecutionArn=execution_arn) for s in p["PipelineExecutionSteps"]
-    ]  # type: ignore[misc]
+    pages = paginator.paginate(PipelineExecutionArn=execution_arn)
+    return [dict(step) for page in pages for step in page["PipelineExecutionSteps"]]
 
 
 def outcome_of(sagemaker: SageMakerClient, s3: S3Client, execution_arn: str) -> PipelineOutcome | None:
