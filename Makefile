@@ -53,3 +53,41 @@ bench: install ## benchmarks; prints figures
 clean: ## remove build and test artefacts (keeps .venv and node_modules)
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info .dualloop spark-warehouse metastore_db derby.log
 	find . -name __pycache__ -type d -prune -not -path './.venv/*' -not -path './node_modules/*' -exec rm -rf {} +
+
+# ---- infrastructure (AWS) ----
+# Owned by the platform team (infra/). STAGE picks the config stage and the stack (dualloop-<stage>).
+STAGE ?= dev
+CDK := node_modules/.bin/cdk
+CDK_ARGS = --app "$(BIN)/python -m infra.app" --context stage=$(STAGE) --output cdk.out
+# The dualloop CLI reads the stage from the environment (shared.config: DUALLOOP_*).
+DUALLOOP := DUALLOOP_STAGE=$(STAGE) $(BIN)/dualloop
+
+.PHONY: synth diff deploy destroy upsert-pipeline run approve status aws-credentials
+
+synth: install ## synthesize the stack into cdk.out, offline, with cdk-nag (STAGE=dev|prod)
+	$(CDK) synth $(CDK_ARGS) --quiet
+	@echo "synthesized $(STAGE) into cdk.out/"
+
+aws-credentials: install
+	@$(BIN)/python -m infra.check_credentials --stage $(STAGE)
+
+diff: aws-credentials ## show what deploy would change (needs AWS credentials)
+	$(CDK) diff $(CDK_ARGS)
+
+deploy: aws-credentials ## deploy the stack for STAGE (needs AWS credentials)
+	$(CDK) deploy $(CDK_ARGS) --require-approval broadening
+
+destroy: aws-credentials ## delete the stack for STAGE (prod retains its data and refuses: termination protection)
+	$(CDK) destroy $(CDK_ARGS)
+
+upsert-pipeline: install ## create/update the inner pipeline wherever AWS_ENDPOINT_URL points (AWS or local)
+	$(DUALLOOP) inner upsert $(ARGS)
+
+run: install ## start a retrain (ARGS: see `dualloop run --help`)
+	$(DUALLOOP) run $(ARGS)
+
+approve: install ## approve a registered model (ARGS: the model package ARN and options)
+	$(DUALLOOP) approve $(ARGS)
+
+status: install ## show retrains, the pipeline and the endpoint
+	$(DUALLOOP) status $(ARGS)

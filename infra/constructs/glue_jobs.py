@@ -1,0 +1,222 @@
+"""The outer loop's Glue jobs: ingest (raw → curated) and data quality (DQDL → QualityReport)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3_assets as assets
+from constructs import Construct
+
+from infra import sources
+from infra.constructs.arns import Arns
+from infra.constructs.data import DataPlane
+from infra.nag import acknowledge, logical_id
+from shared.config import DualloopConfig, Stage
+from shared.naming import Names
+
+# The ASL's PrepareRun writes each run under this literal prefix of the curated bucket.
+ASL_CURATED_PREFIX = "curated/"
+GLUE_VERSION = "5.0"  # Spark 3.5, Python 3.11: the versions the local cloud runs
+_JOB_SCRIPTS = ("ingest.py", "data_quality.py")
+_GLUE_PIP = ("pydantic", "pydantic-settings", "PyYAML")
+
+
+def glue_python_modules() -> str:
+    """``--additional-python-modules``: pinned to the versions installed where synth runs,
+    which are the versions the job scripts were tested with."""
+    from importlib.metadata import version
+
+    return ",".join(f"{d}=={version(d)}" for d in _GLUE_PIP)
+
+
+class GlueJobs(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, cfg: DualloopConfig, names: Names, data: DataPlane
+    ) -> None:
+        super().__init__(scope, construct_id)
+        strict = cfg.stage is Stage.PROD
+        arn = Arns(names)
+
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=names.glue_role,
+            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+            description="dualloop Glue jobs: read raw, write curated and quality reports",
+        )
+        # What the job scripts import (outer_orchestrator.glue.*, outer_orchestrator.quality.*,
+        # shared.config's DataSchema), shipped as one zip on --extra-py-files with the package
+        # layout intact. The local-cloud worker stays out: it imports moto.
+        helpers_dir = sources.stage_packages(
+            "glue-helpers",
+            ["outer_orchestrator/glue", "outer_orchestrator/quality", "shared/config.py"],
+            exclude=[
+                *(f"outer_orchestrator/glue/{s}" for s in _JOB_SCRIPTS),
+                "outer_orchestrator/glue/local_worker.py",
+            ],
+        )
+        helpers = assets.Asset(self, "Helpers", path=str(helpers_dir))
+        ruleset = assets.Asset(
+            self,
+            "Ruleset",
+            path=str(sources.source_file(self, sources.QUALITY_DIR / cfg.ruleset, strict=strict)),
+        )
+        ingest_script = assets.Asset(
+            self,
+            "IngestScript",
+            path=str(sources.source_file(self, sources.GLUE_DIR / "ingest.py", strict=strict)),
+        )
+        quality_script = assets.Asset(
+            self,
+            "DataQualityScript",
+            path=str(sources.source_file(self, sources.GLUE_DIR / "data_quality.py", strict=strict)),
+        )
+
+        self.security_configuration = glue.CfnSecurityConfiguration(
+            self,
+            "SecurityConfiguration",
+            name=f"{names.base}-glue",
+            encryption_configuration=glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
+                s3_encryptions=[
+                    glue.CfnSecurityConfiguration.S3EncryptionProperty(
+                        s3_encryption_mode="SSE-KMS", kms_key_arn=data.key.key_arn
+                    )
+                ],
+                cloud_watch_encryption=glue.CfnSecurityConfiguration.CloudWatchEncryptionProperty(
+                    cloud_watch_encryption_mode="SSE-KMS", kms_key_arn=data.key.key_arn
+                ),
+                job_bookmarks_encryption=glue.CfnSecurityConfiguration.JobBookmarksEncryptionProperty(
+                    job_bookmarks_encryption_mode="CSE-KMS", kms_key_arn=data.key.key_arn
+                ),
+            ),
+        )
+
+        common_args = {
+            "--job-language": "python",
+            "--extra-py-files": helpers.s3_object_url,
+            "--enable-metrics": "true",
+            "--enable-continuous-cloudwatch-log": "true",
+            # Every run reads an explicit raw_uri and writes its own prefix: bookmarks add nothing.
+            "--job-bookmark-option": "job-bookmark-disable",
+            # shared.config and the quality report are pydantic models; Glue 5.0 does not ship
+            # pydantic, so Glue installs the versions the scripts are tested with locally.
+            "--additional-python-modules": glue_python_modules(),
+        }
+        self.ingest = self._job(
+            "Ingest",
+            names.ingest_job,
+            ingest_script,
+            {**common_args, "--schema": cfg.dataset.model_dump_json()},
+            "Reads raw_uri, applies the DataSchema, writes Parquet to curated_uri",
+        )
+        self.data_quality = self._job(
+            "DataQuality",
+            names.data_quality_job,
+            quality_script,
+            # The asset's key is a hash; the report names the ruleset after the configured file.
+            {**common_args, "--ruleset_uri": ruleset.s3_object_url, "--ruleset_name": Path(cfg.ruleset).stem},
+            "Evaluates the DQDL ruleset on data_uri and writes a QualityReport to report_uri",
+        )
+
+        # Least privilege: read raw, write curated, read exactly the shipped code objects.
+        policy = iam.Policy(
+            self,
+            "Policy",
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadRaw",
+                    actions=["s3:GetObject", "s3:ListBucket"],
+                    resources=[data.raw.bucket_arn, data.raw.arn_for_objects("*")],
+                ),
+                iam.PolicyStatement(
+                    sid="WriteCurated",
+                    actions=[
+                        "s3:GetObject",
+                        "s3:PutObject",
+                        "s3:DeleteObject",
+                        "s3:ListBucket",
+                        "s3:AbortMultipartUpload",
+                    ],
+                    resources=[
+                        data.curated.bucket_arn,
+                        data.curated.arn_for_objects(f"{ASL_CURATED_PREFIX}*"),
+                    ],
+                ),
+                iam.PolicyStatement(
+                    sid="ReadCode",
+                    actions=["s3:GetObject"],
+                    resources=[
+                        a.bucket.arn_for_objects(a.s3_object_key)
+                        for a in (helpers, ruleset, ingest_script, quality_script)
+                    ],
+                ),
+                iam.PolicyStatement(
+                    sid="ProjectKey",
+                    actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                    resources=[data.key.key_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="Logs",
+                    actions=[
+                        "logs:CreateLogGroup",
+                        "logs:CreateLogStream",
+                        "logs:PutLogEvents",
+                        "logs:AssociateKmsKey",
+                    ],
+                    resources=[arn.logs("log-group:/aws-glue/*")],
+                ),
+                iam.PolicyStatement(
+                    sid="Metrics",
+                    actions=["cloudwatch:PutMetricData"],
+                    resources=["*"],  # no resource-level permissions; pinned to Glue's namespace
+                    conditions={"StringEquals": {"cloudwatch:namespace": "Glue"}},
+                ),
+            ],
+        )
+        policy.attach_to_role(self.role)
+        for job in (self.ingest, self.data_quality):
+            job.node.add_dependency(policy)
+
+        for finding, reason in (
+            (
+                f"Resource::<{logical_id(data.raw)}.Arn>/*",
+                "Ingest reads any raw_uri a starter passes (EventBridge new-data keys, manual runs).",
+            ),
+            (
+                f"Resource::<{logical_id(data.curated)}.Arn>/{ASL_CURATED_PREFIX}*",
+                "Each retrain writes curated/<execution>/...; execution names are not known ahead.",
+            ),
+            (
+                f"Resource::arn:aws:logs:{names.region}:{names.account}:log-group:/aws-glue/*",
+                "Glue names its log groups per security configuration and role under /aws-glue/.",
+            ),
+            (
+                "Resource::*",
+                "Only cloudwatch:PutMetricData, which has no resource-level permissions; pinned to the Glue namespace.",
+            ),
+        ):
+            acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+
+    def _job(
+        self, construct_id: str, name: str, script: assets.Asset, args: dict[str, str], description: str
+    ) -> glue.CfnJob:
+        return glue.CfnJob(
+            self,
+            construct_id,
+            name=name,
+            description=description,
+            role=self.role.role_arn,
+            glue_version=GLUE_VERSION,
+            command=glue.CfnJob.JobCommandProperty(
+                name="glueetl", python_version="3", script_location=script.s3_object_url
+            ),
+            default_arguments=args,
+            worker_type="G.1X",
+            number_of_workers=2,
+            timeout=60,
+            max_retries=0,  # the state machine retries with backoff; Glue retrying too would double it
+            execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=1),
+            security_configuration=self.security_configuration.ref,
+        )

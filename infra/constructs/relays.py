@@ -1,0 +1,281 @@
+"""The relay Lambdas that hand SageMaker's answers back to the waiting state machine.
+
+- pipeline relay: pipeline execution status change → SendTaskSuccess/Failure (RunInnerPipeline);
+- approval relay: model package approval change → SendTaskSuccess/Failure (AwaitApproval);
+- store token: invoked by AwaitApproval, stores the task token by model package ARN and
+  tells approvers.
+
+The code asset is the repo's ``outer_orchestrator`` handlers plus ``shared``, without the
+workstation-only parts; Powertools comes from the AWS-published layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from infra import sources
+from infra.constructs.arns import Arns
+from infra.constructs.data import DataPlane, removal_policy
+from infra.nag import acknowledge
+from shared.config import DualloopConfig, Stage
+from shared.naming import Names
+
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+# The Powertools release the handlers are tested with, resolved at deploy time from AWS's
+# public SSM parameters (/aws/service/powertools/python/<arch>/<runtime>/<version>), so
+# synth stays offline. The layer carries pydantic (Powertools' parser extra).
+POWERTOOLS_VERSION = "3.37.0"
+# shared.contracts -> shared.config imports pydantic-settings and PyYAML, which the runtime
+# lacks and the layer may lack: vendored as pure Python (pydantic itself is compiled: layer).
+VENDORED = ("pydantic-settings", "python-dotenv", "PyYAML")
+LAMBDA_PACKAGES = ("outer_orchestrator/handlers", "shared")
+# Workstation-only code (moto, the CLI, numpy demo data) never ships to Lambda.
+LAMBDA_EXCLUDES = ("shared/local_cloud", "shared/cli.py", "shared/demo_data.py")
+EVENT_RETRY_ATTEMPTS = 8  # EventBridge retries with backoff; the relays are idempotent
+EVENT_MAX_AGE = Duration.hours(2)
+
+
+@dataclass(frozen=True)
+class _Spec:
+    construct_id: str
+    function_name: str
+    module: str
+    reserved_concurrency: int
+    description: str
+
+
+class Relays(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cfg: DualloopConfig,
+        names: Names,
+        data: DataPlane,
+        token_table: dynamodb.ITable,
+        topic: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        arn = Arns(names)
+        strict = cfg.stage is Stage.PROD
+
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=names.lambda_role,
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="dualloop relay handlers: read pipeline/model package state, answer task tokens",
+        )
+        pipeline_executions = arn.sagemaker(f"pipeline/{names.pipeline}/execution/*")
+        model_packages = arn.sagemaker(f"model-package/{names.model_package_group}/*")
+        policy = iam.Policy(
+            self,
+            "Policy",
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadPipelineExecutions",
+                    actions=[
+                        "sagemaker:DescribePipelineExecution",
+                        "sagemaker:ListPipelineExecutionSteps",
+                        "sagemaker:ListPipelineParametersForExecution",
+                    ],
+                    resources=[pipeline_executions],
+                ),
+                iam.PolicyStatement(
+                    sid="ReadModelPackages",
+                    actions=["sagemaker:DescribeModelPackage"],
+                    resources=[model_packages],
+                ),
+                iam.PolicyStatement(
+                    sid="AnswerTaskTokens",
+                    actions=["states:SendTaskSuccess", "states:SendTaskFailure"],
+                    # These APIs take only a task token: IAM has no resource to scope them to,
+                    # and a statement naming the state machine would never match (deny).
+                    resources=["*"],
+                ),
+                iam.PolicyStatement(
+                    sid="TaskTokens",
+                    actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+                    resources=[token_table.table_arn],
+                ),
+                iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[topic.topic_arn]),
+                iam.PolicyStatement(
+                    sid="ProjectKey",
+                    actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                    resources=[data.key.key_arn],
+                ),
+            ],
+        )
+        policy.attach_to_role(self.role)
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Only states:SendTaskSuccess/SendTaskFailure, which have no resource-level permissions (the call "
+            "carries just a task token); the token itself is the capability.",
+        )
+        for resource, reason in (
+            (
+                pipeline_executions,
+                "Pipeline execution ids are minted per run; scoped to this project's pipeline.",
+            ),
+            (
+                model_packages,
+                "Model package versions are numbered by the registry; scoped to this project's group.",
+            ),
+        ):
+            acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
+
+        code_dir = sources.stage_packages("lambda-code", LAMBDA_PACKAGES, exclude=LAMBDA_EXCLUDES)
+        for distribution in VENDORED:
+            sources.vendor_pure_python(code_dir, distribution)
+        code = lambda_.Code.from_asset(str(code_dir))
+        powertools = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "Powertools",
+            ssm.StringParameter.value_for_string_parameter(
+                self, f"/aws/service/powertools/python/x86_64/{RUNTIME.name}/{POWERTOOLS_VERSION}"
+            ),
+        )
+        environment = {
+            "DUALLOOP_TOKEN_TABLE": names.token_table,
+            "DUALLOOP_TOPIC_ARN": names.topic_arn,
+            "DUALLOOP_PIPELINE_NAME": names.pipeline,
+            "DUALLOOP_MODEL_PACKAGE_GROUP": names.model_package_group,
+        }
+
+        specs = (
+            _Spec(
+                "PipelineRelay",
+                names.pipeline_relay_function,
+                "pipeline_relay",
+                5,
+                "Pipeline execution status change -> SendTaskSuccess/Failure to RunInnerPipeline",
+            ),
+            _Spec(
+                "ApprovalRelay",
+                names.approval_relay_function,
+                "approval_relay",
+                5,
+                "Model package approval change -> SendTaskSuccess/Failure to AwaitApproval",
+            ),
+            _Spec(
+                "StoreToken",
+                names.store_token_function,
+                "store_token",
+                5,
+                "AwaitApproval: store the task token by model package ARN, notify approvers",
+            ),
+        )
+        self.functions: dict[str, lambda_.Function] = {}
+        for spec in specs:
+            module_file = sources.HANDLERS_DIR / f"{spec.module}.py"
+            if not module_file.is_file():
+                sources.missing_source(self, module_file, strict=strict)
+            log_group = logs.LogGroup(
+                self,
+                f"{spec.construct_id}Logs",
+                log_group_name=f"/aws/lambda/{spec.function_name}",
+                encryption_key=data.key,
+                retention=_retention(cfg),
+                removal_policy=removal_policy(cfg),
+            )
+            fn = lambda_.Function(
+                self,
+                spec.construct_id,
+                function_name=spec.function_name,
+                description=spec.description,
+                runtime=RUNTIME,
+                architecture=lambda_.Architecture.X86_64,
+                handler=f"outer_orchestrator.handlers.{spec.module}.handler",
+                code=code,
+                layers=[powertools],
+                role=self.role,
+                memory_size=256,
+                timeout=Duration.seconds(30),
+                # Bounded: a burst of duplicate events must not exhaust the account's concurrency.
+                reserved_concurrent_executions=spec.reserved_concurrency,
+                tracing=lambda_.Tracing.ACTIVE,
+                environment={**environment, "POWERTOOLS_SERVICE_NAME": spec.function_name},
+                environment_encryption=data.key,
+                log_group=log_group,
+            )
+            fn.node.add_dependency(policy)
+            self.functions[spec.module] = fn
+
+        # Lambda writes to the log groups created above, nowhere else.
+        logs_policy = iam.Policy(
+            self,
+            "LogsPolicy",
+            statements=[
+                iam.PolicyStatement(
+                    sid="WriteOwnLogs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[f.log_group.log_group_arn for f in self.functions.values()],
+                )
+            ],
+        )
+        logs_policy.attach_to_role(self.role)
+        for fn in self.functions.values():
+            fn.node.add_dependency(logs_policy)
+
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray's PutTraceSegments/PutTelemetryRecords (added by Tracing.ACTIVE) have no resource-level "
+            "permissions.",
+        )
+        for fn in self.functions.values():
+            acknowledge(
+                fn,
+                "AwsSolutions-L1",
+                f"{RUNTIME.name} is pinned deliberately: it is the newest runtime the AWS Powertools layer and "
+                "the project's tested Python (3.11/3.12) share.",
+            )
+
+        stack = Stack.of(self)
+        self.pipeline_status_rule = events.Rule(
+            self,
+            "PipelineStatusRule",
+            rule_name=names.pipeline_status_rule,
+            description="SageMaker pipeline execution status changes of the inner loop -> pipeline relay",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=["SageMaker Model Building Pipeline Execution Status Change"],
+                detail={"pipelineArn": [names.pipeline_arn]},
+                account=[stack.account],
+            ),
+            targets=[self._target(self.functions["pipeline_relay"])],
+        )
+        self.model_package_rule = events.Rule(
+            self,
+            "ModelPackageStateRule",
+            rule_name=names.model_package_state_rule,
+            description="Model package approval changes in the project's group -> approval relay",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=["SageMaker Model Package State Change"],
+                detail={"ModelPackageGroupName": [names.model_package_group]},
+                account=[stack.account],
+            ),
+            targets=[self._target(self.functions["approval_relay"])],
+        )
+
+    @staticmethod
+    def _target(fn: lambda_.IFunction) -> targets.LambdaFunction:
+        return targets.LambdaFunction(fn, retry_attempts=EVENT_RETRY_ATTEMPTS, max_event_age=EVENT_MAX_AGE)
+
+
+def _retention(cfg: DualloopConfig) -> logs.RetentionDays:
+    return logs.RetentionDays.ONE_YEAR if cfg.stage is Stage.PROD else logs.RetentionDays.ONE_MONTH

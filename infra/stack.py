@@ -1,0 +1,68 @@
+"""``DualloopStack``: one stack per stage, assembled from one construct per logical unit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Environment, Stack, Tags
+from constructs import Construct
+
+from infra import pipeline_build, sources
+from infra.constructs.data import DataPlane
+from infra.constructs.inner_loop import InnerLoop
+from infra.constructs.outer_loop import OuterLoop
+from infra.constructs.serving import Serving
+from shared.config import DualloopConfig, Stage
+from shared.naming import Names
+
+DEFAULT_RETRAIN_SCHEDULE = "rate(7 days)"
+
+
+class DualloopStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cfg: DualloopConfig,
+        pipeline: pipeline_build.PipelineBuild | None,
+        retrain_schedule: str = DEFAULT_RETRAIN_SCHEDULE,
+        retrain_schedule_enabled: bool | None = None,
+    ) -> None:
+        # Pinned to the configured account and region: every ARN in the ASL and the pipeline
+        # definition is spelled from them (shared.naming), so deploying elsewhere must fail.
+        super().__init__(
+            scope,
+            construct_id,
+            stack_name=Names(cfg).base,
+            env=Environment(account=cfg.account_id, region=cfg.region),
+            description=f"dualloop ({cfg.stage.value}): SageMaker pipeline inside a Step Functions retrain loop",
+            termination_protection=cfg.stage is Stage.PROD,
+        )
+        names = Names(cfg)
+        Tags.of(self).add("project", cfg.project)
+        Tags.of(self).add("stage", cfg.stage.value)
+
+        self.data = DataPlane(self, "Data", cfg=cfg, names=names)
+        self.inner = InnerLoop(self, "InnerLoop", cfg=cfg, names=names, data=self.data, pipeline=pipeline)
+        self.outer = OuterLoop(
+            self,
+            "OuterLoop",
+            cfg=cfg,
+            names=names,
+            data=self.data,
+            inner=self.inner,
+            retrain_schedule=retrain_schedule,
+            # A schedule in dev would retrain (and bill) while nobody is looking.
+            retrain_schedule_enabled=(
+                cfg.stage is Stage.PROD if retrain_schedule_enabled is None else retrain_schedule_enabled
+            ),
+        )
+        self.serving = Serving(self, "Serving", cfg=cfg, names=names)
+
+
+def build_pipeline(cfg: DualloopConfig, work_dir: Path | None = None) -> pipeline_build.PipelineBuild | None:
+    """The inner pipeline's definition and code, or None while ``inner_pipeline/pipeline.py`` is absent."""
+    if not pipeline_build.pipeline_module_available():
+        return None
+    return pipeline_build.build(cfg, work_dir or sources.staging_dir("pipeline"))

@@ -1,0 +1,114 @@
+"""Every EventBridge target that starts a retrain hands the state machine a valid RetrainInput.
+
+The rendered Input/InputTransformer of the *synthesized* rules is applied to example events
+shaped like AWS's (CloudWatch alarm state change, S3 Object Created, scheduled event) with
+the local cloud's implementation of EventBridge's target-input semantics, and the result is
+parsed with the contract. What this cannot prove: that AWS renders templates exactly so
+(the local cloud's renderer follows the documented rules: a placeholder standing as a JSON
+value becomes that value as JSON, so strings arrive quoted and escaped).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from synth_support import Synth
+
+from shared.contracts import RetrainInput, RetrainSettings
+
+pytestmark = pytest.mark.infra
+
+
+def _target(synth: Synth, rule_name: str) -> dict[str, Any]:
+    _, rule = synth.one("AWS::Events::Rule", Name=rule_name)
+    (target,) = rule["Properties"]["Targets"]
+    return target
+
+
+def _deliver(target: dict[str, Any], event: dict[str, Any]) -> RetrainInput:
+    from shared.local_cloud.patches.eventbridge_targets import target_input
+
+    payload = target_input(target, event)
+    assert isinstance(payload, dict), f"the target would send {payload!r}, not a JSON object"
+    return RetrainInput.model_validate(payload)
+
+
+def _event(
+    source: str, detail_type: str, detail: dict[str, Any], resources: list[str], names
+) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+        "detail-type": detail_type,
+        "source": source,
+        "account": names.account,
+        "time": "2026-11-24T08:00:00Z",
+        "region": names.region,
+        "resources": resources,
+        "detail": detail,
+    }
+
+
+def test_drift_alarm_starts_a_drift_retrain_with_the_alarm_and_its_reason(synth: Synth, names, cfg) -> None:
+    # GIVEN the alarm's state change, with a reason that needs JSON escaping
+    reason = 'Threshold Crossed: 1 datapoint [0.31 (24/11/26 07:00:00)] was greater than "0.2" \\ threshold'
+    event = _event(
+        "aws.cloudwatch",
+        "CloudWatch Alarm State Change",
+        {
+            "alarmName": names.drift_alarm,
+            "state": {"value": "ALARM", "reason": reason, "timestamp": "2026-11-24T08:00:00.000+0000"},
+            "previousState": {"value": "OK", "reason": "ok"},
+            "configuration": {"metrics": []},
+        },
+        [names.alarm_arn(names.drift_alarm)],
+        names,
+    )
+    # WHEN EventBridge renders the rule's target input
+    started = _deliver(_target(synth, names.drift_alarm_rule), event)
+    # THEN the state machine gets a RetrainInput for drift that names the alarm and its reason
+    assert started.trigger == "drift"
+    assert started.reason == {"alarm": names.drift_alarm, "state_reason": reason}
+    assert started == RetrainInput.for_config(
+        cfg, trigger="drift", alarm=names.drift_alarm, state_reason=reason
+    )
+
+
+def test_new_raw_object_starts_a_new_data_retrain_naming_the_key(synth: Synth, names, cfg) -> None:
+    key = f'{cfg.raw_prefix}2026/11/24/transactions batch "7" é.csv'
+    event = _event(
+        "aws.s3",
+        "Object Created",
+        {
+            "version": "0",
+            "bucket": {"name": names.raw_bucket},
+            "object": {"key": key, "size": 1024, "etag": "abc", "sequencer": "00"},
+            "request-id": "R",
+            "requester": names.account,
+            "reason": "PutObject",
+        },
+        [f"arn:aws:s3:::{names.raw_bucket}"],
+        names,
+    )
+    started = _deliver(_target(synth, names.new_data_rule), event)
+    assert started.trigger == "new-data"
+    assert started.reason == {"key": key}
+    assert started.raw_uri == f"s3://{names.raw_bucket}/{cfg.raw_prefix}"
+    assert started.settings == RetrainSettings.from_config(cfg)
+
+
+def test_schedule_starts_a_scheduled_retrain(synth: Synth, names, cfg) -> None:
+    target = _target(synth, names.schedule_rule)
+    event = _event("aws.events", "Scheduled Event", {}, [], names)
+    assert _deliver(target, event) == RetrainInput.for_config(cfg, trigger="schedule")
+    assert json.loads(target["Input"])["trigger"] == "schedule"
+
+
+def test_templates_fit_eventbridge_limits(synth: Synth, names) -> None:
+    for rule_name in (names.drift_alarm_rule, names.new_data_rule):
+        transformer = _target(synth, rule_name)["InputTransformer"]
+        assert len(transformer["InputTemplate"]) <= 8192
+        assert len(transformer["InputPathsMap"]) <= 100
+    assert len(_target(synth, names.schedule_rule)["Input"]) <= 8192
