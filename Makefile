@@ -59,8 +59,10 @@ clean: ## remove build and test artefacts (keeps .venv and node_modules)
 STAGE ?= dev
 CDK := node_modules/.bin/cdk
 CDK_ARGS = --app "$(BIN)/python -m infra.app" --context stage=$(STAGE) --output cdk.out
-# The dualloop CLI reads the stage from the environment (shared.config: DUALLOOP_*).
-DUALLOOP := DUALLOOP_STAGE=$(STAGE) $(BIN)/dualloop
+# The dualloop CLI reads the stage from the environment (shared.config: DUALLOOP_*). Naming
+# STAGE (make run STAGE=dev) means the deployed stack on AWS; without it, the local cloud.
+TARGET := $(if $(filter command line environment,$(origin STAGE)),aws,local)
+DUALLOOP := DUALLOOP_STAGE=$(STAGE) DUALLOOP_TARGET=$(TARGET) $(BIN)/dualloop
 
 .PHONY: synth diff deploy destroy upsert-pipeline run approve status aws-credentials
 
