@@ -12,6 +12,7 @@ os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
 
 from outer_orchestrator import cli as outer_cli
 from outer_orchestrator.drift import cli as drift_cli
+from shared.local_cloud.hosting import cli as hosting_cli
 from shared.local_cloud.cli import app as local_app
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ drift_app = typer.Typer(help="Feature drift of live traffic against the deployed
 drift_app.command("run")(drift_cli.drift_run)
 drift_app.command("simulate")(drift_cli.drift_simulate)
 app.add_typer(drift_app, name="drift")
+app.command("invoke")(hosting_cli.invoke)
 
 
 @app.command()

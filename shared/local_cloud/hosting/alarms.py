@@ -150,7 +150,9 @@ class AlarmEvaluator:
         }
         return value, reason, data
 
-    def _transition(self, account: str, region: str, alarm: Any, value: str, reason: str, data: dict[str, Any]) -> None:
+    def _transition(
+        self, account: str, region: str, alarm: Any, value: str, reason: str, data: dict[str, Any]
+    ) -> None:
         from moto.cloudwatch.models import cloudwatch_backends
 
         previous = alarm.state_value

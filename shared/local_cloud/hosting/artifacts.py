@@ -50,12 +50,19 @@ class ArtifactStore:
         self._lock = threading.Lock()
 
     def model(self, model_name: str) -> LocalModel:
-        described: Any = self._sagemaker.describe_model(ModelName=model_name)
-        container = described.get("PrimaryContainer") or (described.get("Containers") or [{}])[0]
+        try:
+            described: Any = self._sagemaker.describe_model(ModelName=model_name)
+            container = described.get("PrimaryContainer") or (described.get("Containers") or [{}])[0]
+            package: Any = (
+                self._sagemaker.describe_model_package(ModelPackageName=container["ModelPackageName"])
+                if container.get("ModelPackageName")
+                else None
+            )
+        except Exception as exc:  # botocore's ClientError and friends: the model cannot be served
+            raise ArtifactError(f"cannot describe model {model_name}: {exc}") from None
         environment: dict[str, str] = {}
         data_url = container.get("ModelDataUrl")
-        if container.get("ModelPackageName"):
-            package: Any = self._sagemaker.describe_model_package(ModelPackageName=container["ModelPackageName"])
+        if package is not None:
             spec = ((package.get("InferenceSpecification") or {}).get("Containers") or [{}])[0]
             data_url = data_url or spec.get("ModelDataUrl")
             environment.update(spec.get("Environment") or {})
@@ -96,7 +103,10 @@ class ArtifactStore:
                 return target
             target.mkdir(parents=True, exist_ok=True)
             download = target.with_suffix(".download")
-            self._s3.download_file(bucket, key, str(download))
+            try:
+                self._s3.download_file(bucket, key, str(download))
+            except Exception as exc:  # as above: a download that fails is a model that cannot be served
+                raise ArtifactError(f"cannot download {uri}: {exc}") from None
             if key.endswith((".tar.gz", ".tgz", ".tar")):
                 try:
                     with tarfile.open(download) as archive:

@@ -42,7 +42,9 @@ def invoke(
         error = exc.response.get("Error", {})
         code, message = error.get("Code", ""), error.get("Message", str(exc))
         if code == "ValidationError" and "not found" in message:
-            console.print(f"[red]endpoint {name} not found[/red]: deploy one first (dualloop run), or pass --endpoint")
+            console.print(
+                f"[red]endpoint {name} not found[/red]: deploy one first (dualloop run), or pass --endpoint"
+            )
         else:
             console.print(f"[red]{code}[/red]: {message}")
         raise typer.Exit(1) from None

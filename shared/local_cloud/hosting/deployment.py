@@ -99,10 +99,12 @@ class Deployer:
     # ---- CreateEndpoint -----------------------------------------------------------------------
     def create(self, event: hooks.EndpointDeploymentRequested) -> None:
         key = (event.account_id, event.region, event.endpoint_name)
-        variants, capture = state.endpoint_config(event.account_id, event.region, event.endpoint_config_name)
         try:
+            variants, capture = state.endpoint_config(
+                event.account_id, event.region, event.endpoint_config_name
+            )
             fleets = self._start(key, event.endpoint_config_name, variants, capture)
-        except DeploymentFailed as exc:
+        except (DeploymentFailed, KeyError) as exc:
             state.set_endpoint_state(*key, status="Failed", failure_reason=_reason(str(exc)))
             return
         self._router.publish(key, _table(event.endpoint_config_name, variants, None, fleets, 1.0))
@@ -151,11 +153,21 @@ class Deployer:
         steps = plan.steps(min(f.instance_count for f in green.values()))
         deadline = time.monotonic() + clock.scaled(plan.max_execution_seconds)
         for step in steps:
-            self._router.publish(key, _table(blue.config_name if blue else new_config, variants, blue, green, step.green_share))
+            self._router.publish(
+                key, _table(blue.config_name if blue else new_config, variants, blue, green, step.green_share)
+            )
             message = f"{step.green_share:.0%} of traffic on the new fleet"
             if step.bake:
                 message += f"; baking {plan.wait_seconds} s"
-            self._pending_status(key, new_config, variants, green, step.green_share, "Baking" if step.bake else "ActivatingTraffic", message)
+            self._pending_status(
+                key,
+                new_config,
+                variants,
+                green,
+                step.green_share,
+                "Baking" if step.bake else "ActivatingTraffic",
+                message,
+            )
             if step.bake:
                 self._bake(key, plan, deadline)
 
@@ -168,15 +180,23 @@ class Deployer:
                 raise Aborted
             if plan.alarms:
                 self._metrics.flush()  # the requests of the last moment count too
-                firing = [s for s in self._alarms.evaluate(key[0], key[1], plan.alarms).values() if s.value == "ALARM"]
+                firing = [
+                    s
+                    for s in self._alarms.evaluate(key[0], key[1], plan.alarms).values()
+                    if s.value == "ALARM"
+                ]
                 if firing:
                     names = ", ".join(s.name for s in firing)
-                    raise Rollback(f"alarm(s) {names} went to ALARM during the baking period: {firing[0].reason}")
+                    raise Rollback(
+                        f"alarm(s) {names} went to ALARM during the baking period: {firing[0].reason}"
+                    )
             now = time.monotonic()
             if now >= end:
                 return
             if now >= deadline:
-                raise Rollback(f"the deployment exceeded MaximumExecutionTimeoutInSeconds ({plan.max_execution_seconds} s)")
+                raise Rollback(
+                    f"the deployment exceeded MaximumExecutionTimeoutInSeconds ({plan.max_execution_seconds} s)"
+                )
             self._stopping.wait(min(tick, end - now))
 
     def _rolled_back(
@@ -190,7 +210,9 @@ class Deployer:
             *key,
             status="InService",
             pending=None,
-            failure_reason=_reason(f"Blue/green update to endpoint config {new_config} was rolled back: {reason}"),
+            failure_reason=_reason(
+                f"Blue/green update to endpoint config {new_config} was rolled back: {reason}"
+            ),
         )
 
     # ---- fleets and state -----------------------------------------------------------------------
@@ -213,7 +235,9 @@ class Deployer:
                             model.model_dir, model.code_dir, model.program, model.environment, log_path=log
                         )
                     )
-                fleet = Fleet(config_name, name, model.name, count, tuple(Instance(s) for s in servers), settings)
+                fleet = Fleet(
+                    config_name, name, model.name, count, tuple(Instance(s) for s in servers), settings
+                )
                 fleets[name] = self._router.adopt(fleet)
                 for server in servers:
                     server.start()
@@ -294,7 +318,11 @@ class Deployer:
 
 
 def _table(
-    config_name: str, variants: list[dict[str, Any]], blue: RouteTable | None, green: dict[str, Fleet], share: float
+    config_name: str,
+    variants: list[dict[str, Any]],
+    blue: RouteTable | None,
+    green: dict[str, Fleet],
+    share: float,
 ) -> RouteTable:
     """Every variant: green takes ``share`` of its traffic, blue (if any) the rest."""
     routes = []

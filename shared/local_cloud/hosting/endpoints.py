@@ -126,7 +126,7 @@ class Fleet:
     instance_count: int  # as configured; the processes may be fewer (see deployment.MAX_PROCESSES)
     instances: tuple[Instance, ...]
     capture: CaptureSettings | None = None
-    _next: Any = field(default_factory=count)
+    _next: count[int] = field(default_factory=count)
 
     def pick(self) -> Instance:
         return self.instances[next(self._next) % len(self.instances)]
@@ -220,6 +220,7 @@ class Router:
         self._tables: dict[EndpointKey, RouteTable] = {}
         self._fleets: dict[int, Fleet] = {}
         self._lock = threading.Lock()
+        self._closed = False
         self._metrics = metrics
         self._capture = capture
 
@@ -238,7 +239,10 @@ class Router:
     def adopt(self, fleet: Fleet) -> Fleet:
         """Track a fleet so ``stop`` reaches it, even one no table routes to yet."""
         with self._lock:
-            self._fleets[id(fleet)] = fleet
+            if not self._closed:
+                self._fleets[id(fleet)] = fleet
+                return fleet
+        fleet.retire(0)  # stopped already: its servers will refuse to start
         return fleet
 
     def retire(self, fleets: Iterable[Fleet], drain_timeout: float = MODEL_TIMEOUT_SECONDS) -> None:
@@ -252,10 +256,13 @@ class Router:
         """DeleteEndpoint: off the data plane now, fleets stopped once drained (in the background)."""
         old = self.publish(key, None)
         if old is not None:
-            threading.Thread(target=self.retire, args=(old.fleets,), name="hosting-delete", daemon=True).start()
+            threading.Thread(
+                target=self.retire, args=(old.fleets,), name="hosting-delete", daemon=True
+            ).start()
 
     def stop(self) -> None:
         with self._lock:
+            self._closed = True
             self._tables.clear()
             fleets = list(self._fleets.values())
         self.retire(fleets, drain_timeout=2.0)
@@ -294,7 +301,11 @@ class Router:
             try:
                 status, data, answer_type = instance.post(body, headers)
             except (OSError, http.client.HTTPException) as exc:
-                status, data, answer_type = 500, json.dumps({"message": f"{exc}"}).encode(), "application/json"
+                status, data, answer_type = (
+                    500,
+                    json.dumps({"message": f"{exc}"}).encode(),
+                    "application/json",
+                )
             model_us = int((time.perf_counter() - sent) * 1e6)
         finally:
             instance.release()

@@ -186,7 +186,9 @@ def _load_or_exit(args: argparse.Namespace) -> Handlers:
     except BaseException as exc:
         traceback.print_exc()
         # The last line of the log is what a FailureReason quotes.
-        print(f"model server failed to load the model: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        print(
+            f"model server failed to load the model: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True
+        )
         os._exit(1)
 
 
@@ -209,7 +211,7 @@ def _run_workers(sock: socket.socket, args: argparse.Namespace, workers: int) ->
 
     signal.signal(signal.SIGTERM, stop_children)
     if args.exit_on_stdin_eof:
-        _exit_when_stdin_closes(lambda: stop_children())
+        _exit_when_stdin_closes(stop_children)
     # A worker that dies (model failed to load) takes the server down: a half fleet is a lie.
     _, status = os.wait()
     for child in children:
@@ -258,7 +260,10 @@ class ModelServerProcess:
     log_path: Path | None = None
     host: str = "127.0.0.1"
     port: int = 0
-    _proc: subprocess.Popen[bytes] | None = None
+    _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    # stop() may race start() (a local cloud stopping while a fleet starts): once stopped, never started.
+    _stopped: bool = field(default=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def pid(self) -> int | None:
@@ -281,15 +286,18 @@ class ModelServerProcess:
             command += ["--workers", str(self.workers)]
         log: IO[bytes] | int = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
-            # Own session: stop() signals the whole group (pre-forked workers included).
-            self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
-                cwd=str(_REPO_ROOT), start_new_session=True,
-            )  # fmt: skip
+            with self._lock:
+                if self._stopped:
+                    raise ServerFailed("the model server was stopped before it started")
+                # Own session: stop() signals the whole group (pre-forked workers included).
+                proc = self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                    command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
+                    cwd=str(_REPO_ROOT), start_new_session=True,
+                )  # fmt: skip
         finally:
             if not isinstance(log, int):
                 log.close()
-        line = _read_line(self._proc, timeout)
+        line = _read_line(proc, timeout)
         if not line.strip().isdigit():
             self.stop()
             raise ServerFailed(f"the model server did not start: {self.log_tail() or line or 'no output'}")
@@ -321,7 +329,9 @@ class ModelServerProcess:
             conn.close()
 
     def stop(self, grace: float = 5.0) -> None:
-        proc, self._proc = self._proc, None
+        with self._lock:
+            self._stopped = True
+            proc, self._proc = self._proc, None
         if proc is None:
             return
         if proc.poll() is None:

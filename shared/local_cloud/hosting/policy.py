@@ -77,17 +77,26 @@ def parse(config: Mapping[str, Any] | None) -> DeploymentPolicy:
     if not config:
         return DeploymentPolicy()
     if config.get("RollingUpdatePolicy"):
-        raise PolicyError("RollingUpdatePolicy is not supported by the local cloud; use BlueGreenUpdatePolicy")
-    alarms = tuple(a.get("AlarmName", "") for a in (config.get("AutoRollbackConfiguration") or {}).get("Alarms") or [])
+        raise PolicyError(
+            "RollingUpdatePolicy is not supported by the local cloud; use BlueGreenUpdatePolicy"
+        )
+    alarms = tuple(
+        a.get("AlarmName", "") for a in (config.get("AutoRollbackConfiguration") or {}).get("Alarms") or []
+    )
     if "AutoRollbackConfiguration" in config and not 1 <= len(alarms) <= 10:
         raise PolicyError("AutoRollbackConfiguration.Alarms must name 1 to 10 alarms")
     if any(not a for a in alarms):
         raise PolicyError("every AutoRollbackConfiguration alarm needs an AlarmName")
     blue_green = config.get("BlueGreenUpdatePolicy") or {}
-    routing = blue_green.get("TrafficRoutingConfiguration") or {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0}
+    routing = blue_green.get("TrafficRoutingConfiguration") or {
+        "Type": "ALL_AT_ONCE",
+        "WaitIntervalInSeconds": 0,
+    }
     kind = routing.get("Type")
     if kind not in TRAFFIC_TYPES:
-        raise PolicyError(f"TrafficRoutingConfiguration.Type must be one of {', '.join(TRAFFIC_TYPES)}, got {kind!r}")
+        raise PolicyError(
+            f"TrafficRoutingConfiguration.Type must be one of {', '.join(TRAFFIC_TYPES)}, got {kind!r}"
+        )
     canary = _size(routing, "CanarySize") if kind == "CANARY" else None
     linear = _size(routing, "LinearStepSize") if kind == "LINEAR" else None
     return DeploymentPolicy(
@@ -96,7 +105,9 @@ def parse(config: Mapping[str, Any] | None) -> DeploymentPolicy:
         canary=canary,
         linear=linear,
         termination_wait_seconds=_bounded(blue_green, "TerminationWaitInSeconds", 0, 3600, default=0),
-        max_execution_seconds=_bounded(blue_green, "MaximumExecutionTimeoutInSeconds", 600, 28800, default=3600),
+        max_execution_seconds=_bounded(
+            blue_green, "MaximumExecutionTimeoutInSeconds", 600, 28800, default=3600
+        ),
         alarms=alarms,
     )
 

@@ -94,7 +94,14 @@ class MetricsPublisher(_Flusher):
         self._pending: deque[tuple[str, str, str, str, int, int, int]] = deque()
 
     def record(
-        self, account: str, region: str, endpoint: str, variant: str, status: int, model_us: int, overhead_us: int
+        self,
+        account: str,
+        region: str,
+        endpoint: str,
+        variant: str,
+        status: int,
+        model_us: int,
+        overhead_us: int,
     ) -> None:
         self._pending.append((account, region, endpoint, variant, status, model_us, overhead_us))
 
@@ -112,7 +119,9 @@ class MetricsPublisher(_Flusher):
             dims = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}]
             data: list[dict[str, Any]] = [
                 _datum("Invocations", len(calls), "None", dims, timestamp),
-                _datum("Invocation4XXErrors", sum(400 <= s < 500 for s, _, _ in calls), "None", dims, timestamp),
+                _datum(
+                    "Invocation4XXErrors", sum(400 <= s < 500 for s, _, _ in calls), "None", dims, timestamp
+                ),
                 _datum("Invocation5XXErrors", sum(s >= 500 for s, _, _ in calls), "None", dims, timestamp),
                 *_distribution("ModelLatency", (m for _, m, _ in calls), dims, timestamp),
                 *_distribution("OverheadLatency", (o for _, _, o in calls), dims, timestamp),

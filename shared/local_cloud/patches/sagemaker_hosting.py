@@ -148,7 +148,8 @@ def _update_endpoint(
             "EndpointConfigName": endpoint_config_name,
             "StartTime": _now(),
             "ProductionVariants": [
-                pending_variant(v, current_instances=0, current_weight=0.0, status="Creating") for v in variants
+                pending_variant(v, current_instances=0, current_weight=0.0, status="Creating")
+                for v in variants
             ],
         },
     )
@@ -214,10 +215,14 @@ def _invoke_endpoint(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
         message = exc.message
         if exc.code == "ValidationError" and router.table(key) is None:
             status = endpoint_status(*key)
-            if status is not None:
+            if status is not None and status != "InService":
                 message = f"Endpoint {name} of account {key[0]} is {status}, not InService."
         body = json.dumps({"message": message, **exc.fields})
-        return exc.status, {"status": str(exc.status), "x-amzn-ErrorType": exc.code, "Content-Type": "application/json"}, body
+        return (
+            exc.status,
+            {"status": str(exc.status), "x-amzn-ErrorType": exc.code, "Content-Type": "application/json"},
+            body,
+        )
     return 200, answer.headers(), answer.body
 
 
@@ -243,7 +248,9 @@ def pending_start(account_id: str, region: str, endpoint_name: str) -> datetime:
     return start if isinstance(start, datetime) else _now()
 
 
-def endpoint_config(account_id: str, region: str, config_name: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def endpoint_config(
+    account_id: str, region: str, config_name: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(ProductionVariants, DataCaptureConfig) of an endpoint config."""
     config = _backend(account_id, region).endpoint_configs.get(config_name)
     if config is None:
@@ -251,7 +258,9 @@ def endpoint_config(account_id: str, region: str, config_name: str) -> tuple[lis
     return [dict(v) for v in config.production_variants], dict(config.data_capture_config or {})
 
 
-def variant_summary(variant: Mapping[str, Any], *, current_instances: int, current_weight: float) -> dict[str, Any]:
+def variant_summary(
+    variant: Mapping[str, Any], *, current_instances: int, current_weight: float
+) -> dict[str, Any]:
     desired_weight = float(variant.get("InitialVariantWeight", 1.0))
     return {
         "VariantName": variant["VariantName"],
@@ -263,7 +272,12 @@ def variant_summary(variant: Mapping[str, Any], *, current_instances: int, curre
 
 
 def pending_variant(
-    variant: Mapping[str, Any], *, current_instances: int, current_weight: float, status: str, message: str = ""
+    variant: Mapping[str, Any],
+    *,
+    current_instances: int,
+    current_weight: float,
+    status: str,
+    message: str = "",
 ) -> dict[str, Any]:
     summary = variant_summary(variant, current_instances=current_instances, current_weight=current_weight)
     summary["InstanceType"] = variant.get("InstanceType")
