@@ -196,3 +196,29 @@ def test_two_concurrent_starts_one_runs_one_ends_already_running(
     early = next(r for r in results.values() if _visited(r)[-1] == "AlreadyRunning")
     assert early.status == "SUCCEEDED"
     assert "Ingest" not in _visited(early)
+
+
+def test_second_retrain_updates_the_endpoint_blue_green(local_cloud: LocalCloud, tmp_path: Path) -> None:
+    cfg = _project(
+        local_cloud, "bluegreen", deployment={"wait_interval_seconds": 60, "termination_wait_seconds": 0}
+    )
+    retrain = Retrain(cfg)
+    first = retrain.follow(retrain.start(_data(cfg, tmp_path)), approve="auto", timeout=600)
+    assert first.status == "SUCCEEDED", (first.error, first.cause)
+    assert "CreateEndpoint" in _visited(first)
+
+    second = retrain.follow(retrain.start(_data(cfg, tmp_path, rows=ROWS + 500)), approve="auto", timeout=600)
+
+    assert second.status == "SUCCEEDED", (second.error, second.cause)
+    assert "UpdateEndpoint" in _visited(second) and "CreateEndpoint" not in _visited(second)
+    endpoint = boto3.client("sagemaker").describe_endpoint(EndpointName=Names(cfg).endpoint)
+    assert endpoint["EndpointStatus"] == "InService"
+    assert endpoint["EndpointConfigName"] == second.output["endpoint_config_name"]  # green took over
+    runtime = boto3.client("sagemaker-runtime")
+    row = "12.5,grocery,14,3.2,1,4,0.8,0"
+    answer = runtime.invoke_endpoint(
+        EndpointName=Names(cfg).endpoint, ContentType="text/csv", Accept="text/csv", Body=row
+    )
+    assert 0.0 <= float(answer["Body"].read().decode().strip()) <= 1.0  # a real score from the new model
+    deployed = [p for p in collect(cfg).packages if p["deployed_to"]]
+    assert {p["version"] for p in deployed} == {1, 2}
