@@ -10,10 +10,11 @@ import typer
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
 
+from inner_pipeline import cli as inner_cli
 from outer_orchestrator import cli as outer_cli
 from outer_orchestrator.drift import cli as drift_cli
-from shared.local_cloud.hosting import cli as hosting_cli
 from shared.local_cloud.cli import app as local_app
+from shared.local_cloud.hosting import cli as hosting_cli
 
 app = typer.Typer(
     help="dualloop: a SageMaker Pipeline (inner loop) inside a Step Functions state machine (outer loop).",
@@ -22,6 +23,7 @@ app = typer.Typer(
 )
 app.add_typer(local_app, name="local")
 outer_cli.register(app)
+inner_cli.register(app)
 
 drift_app = typer.Typer(help="Feature drift of live traffic against the deployed model's training baseline.")
 drift_app.command("run")(drift_cli.drift_run)

@@ -124,6 +124,11 @@ class StepCache(Protocol):
         self, pipeline_name: str, step_name: str, key: str, *, max_age: timedelta | None, now: datetime
     ) -> CacheEntry | None: ...
 
+    def entries(self, pipeline_name: str, step_name: str) -> list[CacheEntry]:
+        """Every recorded run of a step, oldest first (for planning, not for hits)."""
+        with self._lock:
+            return list(self._entries.get((pipeline_name, step_name), []))
+
     def record(self, entry: CacheEntry) -> None: ...
 
 
@@ -141,6 +146,11 @@ class InMemoryStepCache:
             candidates = [e for e in self._entries.get((pipeline_name, step_name), []) if e.key == key]
         fresh = [e for e in candidates if max_age is None or now - e.finished_at <= max_age]
         return max(fresh, key=lambda e: e.finished_at, default=None)
+
+    def entries(self, pipeline_name: str, step_name: str) -> list[CacheEntry]:
+        """Every recorded run of a step, oldest first (for planning, not for hits)."""
+        with self._lock:
+            return list(self._entries.get((pipeline_name, step_name), []))
 
     def record(self, entry: CacheEntry) -> None:
         with self._lock:

@@ -171,6 +171,13 @@ def attach(cloud: LocalCloud) -> None:
     cloud.add_worker(lambda: detach(cloud))
 
 
+def step_cache(cloud: LocalCloud) -> InMemoryStepCache | None:
+    """The step cache the worker attached to ``cloud`` uses, if attached."""
+    with _attached_lock:
+        attached = _attached.get(id(cloud))
+    return attached[0].cache if attached else None
+
+
 def is_attached(cloud: LocalCloud) -> bool:
     with _attached_lock:
         return id(cloud) in _attached
