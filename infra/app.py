@@ -2,8 +2,10 @@
 ``infra/constructs`` would shadow the ``constructs`` library if ``infra/`` itself were on sys.path).
 
 Context: ``stage`` (dev), ``retrain_schedule`` (an EventBridge schedule expression),
-``retrain_schedule_enabled`` (true|false; default: enabled in prod only), ``nag`` (true|false:
-run cdk-nag's AwsSolutions checks during synth; default true).
+``retrain_schedule_enabled`` (true|false; default: enabled in prod only),
+``relay_reserved_concurrency`` (reserved concurrency per relay Lambda; default: none, see
+``infra/constructs/relays.py``), ``nag`` (true|false: run cdk-nag's AwsSolutions checks during
+synth; default true).
 """
 
 from __future__ import annotations
@@ -39,6 +41,18 @@ def _flag(app: cdk.App, key: str) -> bool | None:
     return str(value).lower() in ("1", "true", "yes", "on")
 
 
+def _int(app: cdk.App, key: str) -> int | None:
+    value = app.node.try_get_context(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"context {key} must be an integer, got {value!r}")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"context {key} must be an integer, got {value!r}") from None
+
+
 def create_app(
     stage: str | None = None,
     *,
@@ -70,6 +84,7 @@ def create_app(
         pipeline=build_pipeline(cfg) if pipeline == "build" else pipeline,
         retrain_schedule=app.node.try_get_context("retrain_schedule") or DEFAULT_RETRAIN_SCHEDULE,
         retrain_schedule_enabled=_flag(app, "retrain_schedule_enabled"),
+        relay_reserved_concurrency=_int(app, "relay_reserved_concurrency"),
     )
     if nag if nag is not None else _flag(app, "nag") is not False:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))

@@ -9,6 +9,7 @@ from constructs import Construct
 
 from infra import pipeline_build, sources
 from infra.constructs.data import DataPlane
+from infra.constructs.drift import DriftCheck
 from infra.constructs.inner_loop import InnerLoop
 from infra.constructs.outer_loop import OuterLoop
 from infra.constructs.serving import Serving
@@ -28,6 +29,7 @@ class DualloopStack(Stack):
         pipeline: pipeline_build.PipelineBuild | None,
         retrain_schedule: str = DEFAULT_RETRAIN_SCHEDULE,
         retrain_schedule_enabled: bool | None = None,
+        relay_reserved_concurrency: int | None = None,
     ) -> None:
         # Pinned to the configured account and region: every ARN in the ASL and the pipeline
         # definition is spelled from them (shared.naming), so deploying elsewhere must fail.
@@ -57,8 +59,10 @@ class DualloopStack(Stack):
             retrain_schedule_enabled=(
                 cfg.stage is Stage.PROD if retrain_schedule_enabled is None else retrain_schedule_enabled
             ),
+            relay_reserved_concurrency=relay_reserved_concurrency,
         )
         self.serving = Serving(self, "Serving", cfg=cfg, names=names)
+        self.drift = DriftCheck(self, "Drift", cfg=cfg, names=names, data=self.data)
 
 
 def build_pipeline(cfg: DualloopConfig, work_dir: Path | None = None) -> pipeline_build.PipelineBuild | None:

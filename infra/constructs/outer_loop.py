@@ -45,6 +45,7 @@ class OuterLoop(Construct):
         inner: InnerLoop,
         retrain_schedule: str,
         retrain_schedule_enabled: bool,
+        relay_reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         removal = removal_policy(cfg)
@@ -69,7 +70,14 @@ class OuterLoop(Construct):
 
         self.glue = GlueJobs(self, "Glue", cfg=cfg, names=names, data=data)
         self.relays = Relays(
-            self, "Relays", cfg=cfg, names=names, data=data, token_table=self.token_table, topic=self.topic
+            self,
+            "Relays",
+            cfg=cfg,
+            names=names,
+            data=data,
+            token_table=self.token_table,
+            topic=self.topic,
+            reserved_concurrency=relay_reserved_concurrency,
         )
         store_token = self.relays.functions["store_token"]
 

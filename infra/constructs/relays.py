@@ -32,10 +32,14 @@ from shared.config import DualloopConfig, Stage
 from shared.naming import Names
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
+ARCHITECTURE = lambda_.Architecture.X86_64
 # The Powertools release the handlers are tested with, resolved at deploy time from AWS's
 # public SSM parameters (/aws/service/powertools/python/<arch>/<runtime>/<version>), so
 # synth stays offline. The layer carries pydantic (Powertools' parser extra).
 POWERTOOLS_VERSION = "3.37.0"
+POWERTOOLS_PARAMETER = (
+    f"/aws/service/powertools/python/{ARCHITECTURE.name}/{RUNTIME.name}/{POWERTOOLS_VERSION}"
+)
 # shared.contracts -> shared.config imports pydantic-settings and PyYAML, which the runtime
 # lacks and the layer may lack: vendored as pure Python (pydantic itself is compiled: layer).
 VENDORED = ("pydantic-settings", "python-dotenv", "PyYAML")
@@ -51,7 +55,6 @@ class _Spec:
     construct_id: str
     function_name: str
     module: str
-    reserved_concurrency: int
     description: str
 
 
@@ -66,8 +69,21 @@ class Relays(Construct):
         data: DataPlane,
         token_table: dynamodb.ITable,
         topic: sns.ITopic,
+        reserved_concurrency: int | None = None,
     ) -> None:
+        """``reserved_concurrency``: per relay function; None (the default) reserves nothing.
+
+        Lambda refuses a reservation that would leave the account fewer than 100 unreserved
+        executions (its whole quota, when the quota is lower), so any reservation fails to
+        deploy in an account with a low concurrency quota (new accounts can start at 10). The relays handle a few events per retrain, so there
+        is no burst to bound, and their callers retry throttling (EventBridge's retry policy,
+        Lambda's async queue, the ASL's Retry on Lambda.TooManyRequestsException). Reserving
+        is for a shared account where other functions could starve them: opt in there
+        (``-c relay_reserved_concurrency=N``).
+        """
         super().__init__(scope, construct_id)
+        if reserved_concurrency is not None and reserved_concurrency < 1:
+            raise ValueError(f"relay reserved concurrency must be at least 1, got {reserved_concurrency}")
         arn = Arns(names)
         strict = cfg.stage is Stage.PROD
 
@@ -141,13 +157,7 @@ class Relays(Construct):
         for distribution in VENDORED:
             sources.vendor_pure_python(code_dir, distribution)
         code = lambda_.Code.from_asset(str(code_dir))
-        powertools = lambda_.LayerVersion.from_layer_version_arn(
-            self,
-            "Powertools",
-            ssm.StringParameter.value_for_string_parameter(
-                self, f"/aws/service/powertools/python/x86_64/{RUNTIME.name}/{POWERTOOLS_VERSION}"
-            ),
-        )
+        powertools = powertools_layer(self)
         environment = {
             "DUALLOOP_TOKEN_TABLE": names.token_table,
             "DUALLOOP_TOPIC_ARN": names.topic_arn,
@@ -160,21 +170,18 @@ class Relays(Construct):
                 "PipelineRelay",
                 names.pipeline_relay_function,
                 "pipeline_relay",
-                5,
                 "Pipeline execution status change -> SendTaskSuccess/Failure to RunInnerPipeline",
             ),
             _Spec(
                 "ApprovalRelay",
                 names.approval_relay_function,
                 "approval_relay",
-                5,
                 "Model package approval change -> SendTaskSuccess/Failure to AwaitApproval",
             ),
             _Spec(
                 "StoreToken",
                 names.store_token_function,
                 "store_token",
-                5,
                 "AwaitApproval: store the task token by model package ARN, notify approvers",
             ),
         )
@@ -188,7 +195,7 @@ class Relays(Construct):
                 f"{spec.construct_id}Logs",
                 log_group_name=f"/aws/lambda/{spec.function_name}",
                 encryption_key=data.key,
-                retention=_retention(cfg),
+                retention=retention(cfg),
                 removal_policy=removal_policy(cfg),
             )
             fn = lambda_.Function(
@@ -197,15 +204,14 @@ class Relays(Construct):
                 function_name=spec.function_name,
                 description=spec.description,
                 runtime=RUNTIME,
-                architecture=lambda_.Architecture.X86_64,
+                architecture=ARCHITECTURE,
                 handler=f"outer_orchestrator.handlers.{spec.module}.handler",
                 code=code,
                 layers=[powertools],
                 role=self.role,
                 memory_size=256,
                 timeout=Duration.seconds(30),
-                # Bounded: a burst of duplicate events must not exhaust the account's concurrency.
-                reserved_concurrent_executions=spec.reserved_concurrency,
+                reserved_concurrent_executions=reserved_concurrency,
                 tracing=lambda_.Tracing.ACTIVE,
                 environment={**environment, "POWERTOOLS_SERVICE_NAME": spec.function_name},
                 environment_encryption=data.key,
@@ -277,5 +283,12 @@ class Relays(Construct):
         return targets.LambdaFunction(fn, retry_attempts=EVENT_RETRY_ATTEMPTS, max_event_age=EVENT_MAX_AGE)
 
 
-def _retention(cfg: DualloopConfig) -> logs.RetentionDays:
+def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
+    """The AWS-published Powertools layer (with pydantic), pinned to ``POWERTOOLS_VERSION``."""
+    # value_for_string_parameter reuses one template parameter per name across the stack.
+    arn = ssm.StringParameter.value_for_string_parameter(scope, POWERTOOLS_PARAMETER)
+    return lambda_.LayerVersion.from_layer_version_arn(scope, "Powertools", arn)
+
+
+def retention(cfg: DualloopConfig) -> logs.RetentionDays:
     return logs.RetentionDays.ONE_YEAR if cfg.stage is Stage.PROD else logs.RetentionDays.ONE_MONTH

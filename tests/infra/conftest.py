@@ -34,6 +34,44 @@ def cfg() -> DualloopConfig:
 
 
 @pytest.fixture(scope="session")
+def custom_cfg() -> DualloopConfig:
+    """A config with non-default values the stack must carry through (drift schedule and
+    thresholds, artifact prefix, bucket name), again without the developer's DUALLOOP_*."""
+    from shared.config import load_config
+
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("DUALLOOP_")}
+    try:
+        return load_config(
+            stage="dev",
+            project="driftcheck",
+            artifact_bucket="driftcheck-artifacts-example",
+            artifact_prefix="ml/",
+            drift={"schedule": "cron(15 * * * ? *)", "psi_threshold": 0.3, "window_hours": 12},
+        )
+    finally:
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def custom_synth(custom_cfg: DualloopConfig, tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The stack synthesized from ``custom_cfg`` with ``relay_reserved_concurrency`` set in the
+    context; no pipeline (nothing checked here depends on it), no validation, no nag."""
+    from infra.app import create_app
+
+    outdir = tmp_path_factory.mktemp("cdk.out.custom")
+    app, stack = create_app(
+        cfg=custom_cfg,
+        outdir=str(outdir),
+        nag=False,
+        validation=False,
+        pipeline=None,
+        context={"relay_reserved_concurrency": "3"},
+    )
+    template = app.synth().get_stack_by_name(stack.stack_name).template
+    return Synth(template=template, outdir=outdir, stack=stack)
+
+
+@pytest.fixture(scope="session")
 def names(cfg: DualloopConfig) -> Names:
     from shared.naming import Names
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from synth_support import Resolver, Synth, statements
+
+if TYPE_CHECKING:
+    from shared.config import DualloopConfig
+    from shared.naming import Names
 
 pytestmark = pytest.mark.infra
 
@@ -16,7 +20,7 @@ def _bucket(synth: Synth, name: str) -> tuple[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("purpose", ["raw_bucket", "curated_bucket", "artifact_bucket"])
 def test_data_buckets_are_kms_encrypted_versioned_private_and_logged(
-    synth: Synth, names, purpose: str
+    synth: Synth, names: Names, purpose: str
 ) -> None:
     # GIVEN the bucket Names gives this purpose
     bucket_name = getattr(names, purpose)
@@ -58,7 +62,7 @@ def test_data_buckets_are_kms_encrypted_versioned_private_and_logged(
     )
 
 
-def test_raw_bucket_sends_events_to_eventbridge_natively(synth: Synth, names) -> None:
+def test_raw_bucket_sends_events_to_eventbridge_natively(synth: Synth, names: Names) -> None:
     _, raw = _bucket(synth, names.raw_bucket)
     assert raw["Properties"]["NotificationConfiguration"] == {
         "EventBridgeConfiguration": {"EventBridgeEnabled": True}
@@ -67,7 +71,9 @@ def test_raw_bucket_sends_events_to_eventbridge_natively(synth: Synth, names) ->
     assert not synth.resources("Custom::S3BucketNotifications")
 
 
-def test_curated_runs_age_out_under_the_curated_prefix(synth: Synth, names, cfg) -> None:
+def test_curated_runs_age_out_under_the_curated_prefix(
+    synth: Synth, names: Names, cfg: DualloopConfig
+) -> None:
     _, curated = _bucket(synth, names.curated_bucket)
     rules = {r["Id"]: r for r in curated["Properties"]["LifecycleConfiguration"]["Rules"]}
     runs = rules["curated-runs"]
@@ -77,7 +83,9 @@ def test_curated_runs_age_out_under_the_curated_prefix(synth: Synth, names, cfg)
     assert rules["abort-multipart"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
 
 
-def test_project_key_rotates_and_lets_cloudwatch_logs_use_it(synth: Synth, resolve: Resolver, names) -> None:
+def test_project_key_rotates_and_lets_cloudwatch_logs_use_it(
+    synth: Synth, resolve: Resolver, names: Names
+) -> None:
     ((_, key),) = synth.resources("AWS::KMS::Key").items()
     assert key["Properties"]["EnableKeyRotation"] is True
     logs_statement = next(
@@ -92,7 +100,9 @@ def test_project_key_rotates_and_lets_cloudwatch_logs_use_it(synth: Synth, resol
     }
 
 
-def test_endpoint_alarms_watch_the_variant_with_configured_thresholds(synth: Synth, names, cfg) -> None:
+def test_endpoint_alarms_watch_the_variant_with_configured_thresholds(
+    synth: Synth, names: Names, cfg: DualloopConfig
+) -> None:
     dims = [
         {"Name": "EndpointName", "Value": names.endpoint},
         {"Name": "VariantName", "Value": names.variant},
@@ -114,7 +124,7 @@ def test_endpoint_alarms_watch_the_variant_with_configured_thresholds(synth: Syn
     assert latency["Properties"]["Threshold"] == cfg.deployment.latency_alarm_threshold_ms * 1000
 
 
-def test_drift_alarm_watches_the_metric_the_drift_job_publishes(synth: Synth, names) -> None:
+def test_drift_alarm_watches_the_metric_the_drift_job_publishes(synth: Synth, names: Names) -> None:
     # The job's own constants (runtime code: the test may import it, the stack may not).
     job = pytest.importorskip("outer_orchestrator.drift.job")
 

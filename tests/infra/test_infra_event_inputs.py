@@ -11,12 +11,16 @@ value becomes that value as JSON, so strings arrive quoted and escaped).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from synth_support import Synth
 
 from shared.contracts import RetrainInput, RetrainSettings
+
+if TYPE_CHECKING:
+    from shared.config import DualloopConfig
+    from shared.naming import Names
 
 pytestmark = pytest.mark.infra
 
@@ -24,7 +28,8 @@ pytestmark = pytest.mark.infra
 def _target(synth: Synth, rule_name: str) -> dict[str, Any]:
     _, rule = synth.one("AWS::Events::Rule", Name=rule_name)
     (target,) = rule["Properties"]["Targets"]
-    return target
+    found: dict[str, Any] = target
+    return found
 
 
 def _deliver(target: dict[str, Any], event: dict[str, Any]) -> RetrainInput:
@@ -36,7 +41,7 @@ def _deliver(target: dict[str, Any], event: dict[str, Any]) -> RetrainInput:
 
 
 def _event(
-    source: str, detail_type: str, detail: dict[str, Any], resources: list[str], names
+    source: str, detail_type: str, detail: dict[str, Any], resources: list[str], names: Names
 ) -> dict[str, Any]:
     return {
         "version": "0",
@@ -51,7 +56,9 @@ def _event(
     }
 
 
-def test_drift_alarm_starts_a_drift_retrain_with_the_alarm_and_its_reason(synth: Synth, names, cfg) -> None:
+def test_drift_alarm_starts_a_drift_retrain_with_the_alarm_and_its_reason(
+    synth: Synth, names: Names, cfg: DualloopConfig
+) -> None:
     # GIVEN the alarm's state change, with a reason that needs JSON escaping
     reason = 'Threshold Crossed: 1 datapoint [0.31 (24/11/26 07:00:00)] was greater than "0.2" \\ threshold'
     event = _event(
@@ -76,7 +83,9 @@ def test_drift_alarm_starts_a_drift_retrain_with_the_alarm_and_its_reason(synth:
     )
 
 
-def test_new_raw_object_starts_a_new_data_retrain_naming_the_key(synth: Synth, names, cfg) -> None:
+def test_new_raw_object_starts_a_new_data_retrain_naming_the_key(
+    synth: Synth, names: Names, cfg: DualloopConfig
+) -> None:
     key = f'{cfg.raw_prefix}2026/11/24/transactions batch "7" é.csv'
     event = _event(
         "aws.s3",
@@ -99,14 +108,14 @@ def test_new_raw_object_starts_a_new_data_retrain_naming_the_key(synth: Synth, n
     assert started.settings == RetrainSettings.from_config(cfg)
 
 
-def test_schedule_starts_a_scheduled_retrain(synth: Synth, names, cfg) -> None:
+def test_schedule_starts_a_scheduled_retrain(synth: Synth, names: Names, cfg: DualloopConfig) -> None:
     target = _target(synth, names.schedule_rule)
     event = _event("aws.events", "Scheduled Event", {}, [], names)
     assert _deliver(target, event) == RetrainInput.for_config(cfg, trigger="schedule")
     assert json.loads(target["Input"])["trigger"] == "schedule"
 
 
-def test_templates_fit_eventbridge_limits(synth: Synth, names) -> None:
+def test_templates_fit_eventbridge_limits(synth: Synth, names: Names) -> None:
     for rule_name in (names.drift_alarm_rule, names.new_data_rule):
         transformer = _target(synth, rule_name)["InputTransformer"]
         assert len(transformer["InputTemplate"]) <= 8192

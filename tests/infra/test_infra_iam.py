@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from synth_support import Synth, listify, statements
+
+if TYPE_CHECKING:
+    from shared.naming import Names
 
 pytestmark = pytest.mark.infra
 
@@ -20,14 +23,15 @@ pytestmark = pytest.mark.infra
 ALLOWED_ON_ANY_RESOURCE = {
     # SageMaker role: logging in to ECR before pulling the (repository-scoped) framework image.
     "ecr:GetAuthorizationToken": "SageMaker role",
-    # SageMaker role (namespace /aws/sagemaker/*) and Glue role (namespace Glue), pinned by condition.
-    "cloudwatch:PutMetricData": "SageMaker and Glue roles",
+    # SageMaker role (namespace /aws/sagemaker/*), Glue role (namespace Glue) and drift role (the
+    # drift namespace, Names.metric_namespace), each pinned by condition.
+    "cloudwatch:PutMetricData": "SageMaker, Glue and drift roles",
     # Relays: the call carries only a task token, which is itself the capability.
     "states:SendTaskSuccess": "relay role",
     "states:SendTaskFailure": "relay role",
     # Added by CDK for Tracing.ACTIVE (Lambda) and tracing_enabled (Step Functions).
-    "xray:PutTraceSegments": "relay and state machine roles",
-    "xray:PutTelemetryRecords": "relay and state machine roles",
+    "xray:PutTraceSegments": "relay, drift and state machine roles",
+    "xray:PutTelemetryRecords": "relay, drift and state machine roles",
     "xray:GetSamplingRules": "state machine role",
     "xray:GetSamplingTargets": "state machine role",
     # Added by CDK for Step Functions logging: CloudWatch Logs' vended log delivery.
@@ -40,7 +44,7 @@ ALLOWED_ON_ANY_RESOURCE = {
     "logs:DescribeResourcePolicies": "state machine role",
     "logs:DescribeLogGroups": "state machine role",
 }
-# Namespace pins for the metric permissions above.
+# Namespace pins for the metric permissions above (plus Names.metric_namespace, the drift job's).
 _METRIC_NAMESPACES = {"/aws/sagemaker/*", "Glue"}
 # Optional resource types that the calls made here never involve: PutMetricData lists only
 # CloudWatch's "dataset" type; plain namespaced metrics have no ARN, so the namespace
@@ -67,7 +71,7 @@ def test_no_statement_allows_every_action(synth: Synth) -> None:
         assert "NotAction" not in s and "NotResource" not in s, where
 
 
-def test_any_resource_only_where_the_api_allows_nothing_narrower(synth: Synth) -> None:
+def test_any_resource_only_where_the_api_allows_nothing_narrower(synth: Synth, names: Names) -> None:
     for where, s in _identity_statements(synth):
         if "*" not in s["Resource"]:
             continue
@@ -81,7 +85,7 @@ def test_any_resource_only_where_the_api_allows_nothing_narrower(synth: Synth) -
                     for op in ("StringEquals", "StringLike")
                     for ns in listify(condition.get(op, {}).get("cloudwatch:namespace"))
                 }
-                assert pinned and pinned <= _METRIC_NAMESPACES, (
+                assert pinned and pinned <= _METRIC_NAMESPACES | {names.metric_namespace}, (
                     f"{where}: PutMetricData not pinned to a namespace"
                 )
 

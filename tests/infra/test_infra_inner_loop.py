@@ -5,21 +5,26 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from synth_support import Resolver, Synth, role_statements
+
+if TYPE_CHECKING:
+    from infra.pipeline_build import PipelineBuild
+    from shared.naming import Names
 
 pytestmark = pytest.mark.infra
 
 
 @pytest.fixture(scope="module")
-def built(pipeline):
+def built(pipeline: PipelineBuild | None) -> PipelineBuild:
     if pipeline is None:
         pytest.skip("inner_pipeline/pipeline.py is not there yet: the stack has no AWS::SageMaker::Pipeline")
     return pipeline
 
 
-def test_sagemaker_role_is_scoped_to_project_resources(synth: Synth, resolve: Resolver, names) -> None:
+def test_sagemaker_role_is_scoped_to_project_resources(synth: Synth, resolve: Resolver, names: Names) -> None:
     _, role = synth.one("AWS::IAM::Role", RoleName=names.sagemaker_role)
     principals = [s["Principal"] for s in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]]
     assert principals == [{"Service": "sagemaker.amazonaws.com"}]
@@ -47,7 +52,7 @@ def test_sagemaker_role_is_scoped_to_project_resources(synth: Synth, resolve: Re
 
 
 def test_sagemaker_role_pulls_exactly_the_images_the_pipeline_runs(
-    synth: Synth, resolve: Resolver, names, built
+    synth: Synth, resolve: Resolver, names: Names, built: PipelineBuild
 ) -> None:
     images = set(re.findall(r'"(\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com/[^":@]+)', built.definition))
     assert images, "the definition runs no ECR image?"
@@ -61,12 +66,12 @@ def test_sagemaker_role_pulls_exactly_the_images_the_pipeline_runs(
     assert set(pull["Resource"]) == expected
 
 
-def test_model_package_group_is_named_by_names(synth: Synth, names) -> None:
+def test_model_package_group_is_named_by_names(synth: Synth, names: Names) -> None:
     synth.one("AWS::SageMaker::ModelPackageGroup", ModelPackageGroupName=names.model_package_group)
 
 
 def test_pipeline_definition_in_the_template_is_the_built_definition(
-    synth: Synth, resolve: Resolver, names, built
+    synth: Synth, resolve: Resolver, names: Names, built: PipelineBuild
 ) -> None:
     _, resource = synth.one("AWS::SageMaker::Pipeline", PipelineName=names.pipeline)
     props = resolve(resource["Properties"])
@@ -76,7 +81,7 @@ def test_pipeline_definition_in_the_template_is_the_built_definition(
 
 
 def test_code_the_definition_points_at_is_deployed_to_the_same_keys(
-    synth: Synth, resolve: Resolver, names, built
+    synth: Synth, resolve: Resolver, names: Names, built: PipelineBuild
 ) -> None:
     # GIVEN every artifact-bucket object the definition reads its code from
     referenced = set(

@@ -7,21 +7,32 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from synth_support import Resolver, Synth, role_statements, statements
 
 from infra.sources import ASL_FILE, GLUE_DIR, QUALITY_DIR
 
+if TYPE_CHECKING:
+    from shared.config import DualloopConfig
+    from shared.naming import Names
+
 pytestmark = pytest.mark.infra
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 
-def _state_machine(synth: Synth, resolve: Resolver, names) -> dict[str, Any]:
+def _state_machine(synth: Synth, resolve: Resolver, names: Names) -> dict[str, Any]:
     _, sm = synth.one("AWS::StepFunctions::StateMachine", StateMachineName=names.state_machine)
-    return resolve(sm["Properties"])
+    props: dict[str, Any] = resolve(sm["Properties"])
+    return props
+
+
+def _group(pattern: str, text: str) -> str:
+    found = re.search(pattern, text)
+    assert found, f"{pattern!r} not in {text!r}"
+    return found[1]
 
 
 def _substitute(text: str, substitutions: dict[str, str]) -> str:
@@ -34,7 +45,9 @@ def _substitute(text: str, substitutions: dict[str, str]) -> str:
 # ---- the definition ------------------------------------------------------------------------
 
 
-def test_definition_is_the_asl_file_with_names_substituted(synth: Synth, resolve: Resolver, names) -> None:
+def test_definition_is_the_asl_file_with_names_substituted(
+    synth: Synth, resolve: Resolver, names: Names
+) -> None:
     props = _state_machine(synth, resolve, names)
     asl = ASL_FILE.read_text()
 
@@ -49,7 +62,9 @@ def test_definition_is_the_asl_file_with_names_substituted(synth: Synth, resolve
     json.loads(deployed)
 
 
-def test_no_dollar_brace_is_left_in_the_deployed_definition(synth: Synth, resolve: Resolver, names) -> None:
+def test_no_dollar_brace_is_left_in_the_deployed_definition(
+    synth: Synth, resolve: Resolver, names: Names
+) -> None:
     props = _state_machine(synth, resolve, names)
     deployed = json.loads(_substitute(props["DefinitionString"], props["DefinitionSubstitutions"]))
     # Not even in a Comment: CloudFormation would read any ${...} as a substitution variable.
@@ -64,7 +79,9 @@ def _strings(node: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...
     return [(path, node)] if isinstance(node, str) else []
 
 
-def test_state_machine_logs_everything_encrypted_and_traces(synth: Synth, resolve: Resolver, names) -> None:
+def test_state_machine_logs_everything_encrypted_and_traces(
+    synth: Synth, resolve: Resolver, names: Names
+) -> None:
     props = _state_machine(synth, resolve, names)
     assert props["TracingConfiguration"] == {"Enabled": True}
     logging = props["LoggingConfiguration"]
@@ -99,7 +116,7 @@ _CDK_LOGGING_AND_TRACING = {
 }
 
 
-def _expected_grants(asl: dict[str, Any], names) -> set[tuple[str, str]]:
+def _expected_grants(asl: dict[str, Any], names: Names) -> set[tuple[str, str]]:
     """(action, resource) for every Task in the ASL, from its Resource and Parameters.
 
     Names the ASL builds at run time (UUID models and configs, per-execution report keys,
@@ -108,7 +125,7 @@ def _expected_grants(asl: dict[str, Any], names) -> set[tuple[str, str]]:
     sm = f"arn:aws:sagemaker:{names.region}:{names.account}"
     endpoint_configs = f"{sm}:endpoint-config/{names.model_name_prefix}-*"
     prepare = asl["States"]["PrepareRun"]["Parameters"]
-    report_key = re.search(r"'([^']+)'", prepare["quality_report_key.$"])[1].replace("{}", "*")
+    report_key = _group(r"'([^']+)'", prepare["quality_report_key.$"]).replace("{}", "*")
     grants: set[tuple[str, str]] = set()
     for state in asl["States"].values():
         if state["Type"] != "Task":
@@ -138,7 +155,7 @@ def _expected_grants(asl: dict[str, Any], names) -> set[tuple[str, str]]:
                     ("sagemaker:UpdateModelPackage", f"{sm}:model-package/{names.model_package_group}/*")
                 )
             case "aws-sdk:sagemaker:createModel":
-                prefix = re.search(r"'([^']+)\{\}'", p["ModelName.$"])[1]
+                prefix = _group(r"'([^']+)\{\}'", p["ModelName.$"])
                 grants.add(("sagemaker:CreateModel", f"{sm}:model/{prefix}*"))
                 grants.add(("iam:PassRole", p["ExecutionRoleArn"]))
             case "aws-sdk:sagemaker:createEndpointConfig":
@@ -154,7 +171,9 @@ def _expected_grants(asl: dict[str, Any], names) -> set[tuple[str, str]]:
     return grants
 
 
-def test_state_machine_role_grants_exactly_the_asl_tasks(synth: Synth, resolve: Resolver, names) -> None:
+def test_state_machine_role_grants_exactly_the_asl_tasks(
+    synth: Synth, resolve: Resolver, names: Names
+) -> None:
     # GIVEN the deployed ASL and what each of its tasks calls
     props = _state_machine(synth, resolve, names)
     asl = json.loads(_substitute(props["DefinitionString"], props["DefinitionSubstitutions"]))
@@ -200,7 +219,7 @@ def _asset_file(synth: Synth, s3_url: str) -> Path:
     ("job_attr", "script"), [("ingest_job", "ingest.py"), ("data_quality_job", "data_quality.py")]
 )
 def test_glue_jobs_run_the_repo_scripts_on_glue_5_with_encryption(
-    synth: Synth, resolve: Resolver, names, cfg, job_attr: str, script: str
+    synth: Synth, resolve: Resolver, names: Names, cfg: DualloopConfig, job_attr: str, script: str
 ) -> None:
     _, job = synth.one("AWS::Glue::Job", Name=getattr(names, job_attr))
     props = resolve(job["Properties"])
@@ -236,7 +255,7 @@ def test_glue_jobs_run_the_repo_scripts_on_glue_5_with_encryption(
     assert enc["JobBookmarksEncryption"]["JobBookmarksEncryptionMode"] == "CSE-KMS"
 
 
-def test_glue_job_arguments(synth: Synth, resolve: Resolver, names, cfg) -> None:
+def test_glue_job_arguments(synth: Synth, resolve: Resolver, names: Names, cfg: DualloopConfig) -> None:
     _, ingest = synth.one("AWS::Glue::Job", Name=names.ingest_job)
     from shared.config import DataSchema
 
@@ -250,7 +269,7 @@ def test_glue_job_arguments(synth: Synth, resolve: Resolver, names, cfg) -> None
 
 
 def test_glue_role_reads_raw_writes_curated_and_reads_only_its_code(
-    synth: Synth, resolve: Resolver, names
+    synth: Synth, resolve: Resolver, names: Names
 ) -> None:
     stmts = role_statements(synth, resolve, names.glue_role)
     by_sid = {s["Sid"]: s for s in stmts}
@@ -279,13 +298,16 @@ def test_glue_role_reads_raw_writes_curated_and_reads_only_its_code(
         ("store_token_function", "store_token"),
     ],
 )
-def test_relay_functions(synth: Synth, resolve: Resolver, names, function_attr: str, module: str) -> None:
+def test_relay_functions(
+    synth: Synth, resolve: Resolver, names: Names, function_attr: str, module: str
+) -> None:
     fn_name = getattr(names, function_attr)
     _, fn = synth.one("AWS::Lambda::Function", FunctionName=fn_name)
     props = resolve(fn["Properties"])
     assert props["Handler"] == f"outer_orchestrator.handlers.{module}.handler"
     assert props["Runtime"] in ("python3.11", "python3.12")
-    assert props["ReservedConcurrentExecutions"] >= 1
+    # No reservation by default: it would fail to deploy in an account with a low concurrency quota.
+    assert "ReservedConcurrentExecutions" not in props
     assert props["TracingConfig"] == {"Mode": "Active"}
     assert props["Role"] == names.lambda_role_arn
     assert props["Environment"]["Variables"] == {
@@ -309,7 +331,35 @@ def test_relay_functions(synth: Synth, resolve: Resolver, names, function_attr: 
     assert not list(code_dir.rglob("__pycache__"))
 
 
-def test_relay_role(synth: Synth, resolve: Resolver, names) -> None:
+@pytest.mark.parametrize(
+    "function_attr", ["pipeline_relay_function", "approval_relay_function", "store_token_function"]
+)
+def test_relay_reserved_concurrency_is_opt_in_from_the_context(
+    custom_synth: Synth, custom_cfg: DualloopConfig, function_attr: str
+) -> None:
+    from shared.naming import Names
+
+    # custom_synth sets `-c relay_reserved_concurrency=3`
+    _, fn = custom_synth.one("AWS::Lambda::Function", FunctionName=getattr(Names(custom_cfg), function_attr))
+    assert fn["Properties"]["ReservedConcurrentExecutions"] == 3
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "many", True])
+def test_relay_reserved_concurrency_rejects_nonsense(cfg: DualloopConfig, tmp_path: Path, value: Any) -> None:
+    from infra.app import create_app
+
+    with pytest.raises(ValueError, match="relay"):
+        create_app(
+            cfg=cfg,
+            outdir=str(tmp_path),
+            nag=False,
+            validation=False,
+            pipeline=None,
+            context={"relay_reserved_concurrency": value},
+        )
+
+
+def test_relay_role(synth: Synth, resolve: Resolver, names: Names) -> None:
     stmts = role_statements(synth, resolve, names.lambda_role)
     by_sid = {s.get("Sid"): s for s in stmts}
     sm = f"arn:aws:sagemaker:{names.region}:{names.account}"
@@ -353,7 +403,7 @@ def test_relay_role(synth: Synth, resolve: Resolver, names) -> None:
     ],
 )
 def test_sagemaker_events_reach_the_relays_with_retries(
-    synth: Synth, resolve: Resolver, names, rule_attr: str, function_attr: str, pattern: Any
+    synth: Synth, resolve: Resolver, names: Names, rule_attr: str, function_attr: str, pattern: Any
 ) -> None:
     _, rule = synth.one("AWS::Events::Rule", Name=getattr(names, rule_attr))
     props = resolve(rule["Properties"])
@@ -372,7 +422,7 @@ def test_sagemaker_events_reach_the_relays_with_retries(
     ("table_attr", "key", "ttl"),
     [("lock_table", "lock_id", None), ("token_table", "model_package_arn", "expires_at")],
 )
-def test_tables(synth: Synth, names, table_attr: str, key: str, ttl: str | None) -> None:
+def test_tables(synth: Synth, names: Names, table_attr: str, key: str, ttl: str | None) -> None:
     _, table = synth.one("AWS::DynamoDB::Table", TableName=getattr(names, table_attr))
     props = table["Properties"]
     assert props["KeySchema"] == [{"AttributeName": key, "KeyType": "HASH"}]
@@ -386,7 +436,7 @@ def test_tables(synth: Synth, names, table_attr: str, key: str, ttl: str | None)
         assert "TimeToLiveSpecification" not in props
 
 
-def test_topic_is_encrypted_and_tls_only(synth: Synth, names) -> None:
+def test_topic_is_encrypted_and_tls_only(synth: Synth, names: Names) -> None:
     topic_id, topic = synth.one("AWS::SNS::Topic", TopicName=names.topic)
     assert "KmsMasterKeyId" in topic["Properties"]
     (policy,) = [
@@ -402,7 +452,7 @@ def test_topic_is_encrypted_and_tls_only(synth: Synth, names) -> None:
 
 
 def test_retrain_rules_start_the_state_machine_through_the_events_role(
-    synth: Synth, resolve: Resolver, names
+    synth: Synth, resolve: Resolver, names: Names
 ) -> None:
     for rule_name in (names.drift_alarm_rule, names.schedule_rule, names.new_data_rule):
         _, rule = synth.one("AWS::Events::Rule", Name=rule_name)
@@ -417,7 +467,7 @@ def test_retrain_rules_start_the_state_machine_through_the_events_role(
     }
 
 
-def test_retrain_rule_patterns(synth: Synth, resolve: Resolver, names, cfg) -> None:
+def test_retrain_rule_patterns(synth: Synth, resolve: Resolver, names: Names, cfg: DualloopConfig) -> None:
     _, drift = synth.one("AWS::Events::Rule", Name=names.drift_alarm_rule)
     assert drift["Properties"]["EventPattern"] == {
         "source": ["aws.cloudwatch"],

@@ -11,9 +11,13 @@ from __future__ import annotations
 import ast
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from synth_support import Synth
+
+if TYPE_CHECKING:
+    from shared.naming import Names
 
 pytestmark = pytest.mark.infra
 
@@ -31,6 +35,8 @@ POWERTOOLS_LAYER = {
     "aws_xray_sdk",
     "fastjsonschema",
 }
+# The AWS SDK for pandas (awswrangler) managed layer: pandas with numpy and a Lambda-built pyarrow.
+AWS_SDK_PANDAS_LAYER = {"awswrangler", "pandas", "numpy", "pyarrow", "dateutil", "pytz", "tzdata"}
 # Glue 5.0: Spark 3.5 with PySpark and boto3; --additional-python-modules adds the rest.
 GLUE_RUNTIME = {"pyspark", "py4j", "awsglue", "boto3", "botocore"}
 GLUE_ADDITIONAL = {
@@ -52,8 +58,8 @@ def _imports(path: Path) -> set[str]:
 
     def visit(node: ast.AST) -> None:
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            for child in node.orelse:
-                visit(child)
+            for orelse in node.orelse:
+                visit(orelse)
             return
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
@@ -112,7 +118,7 @@ def _asset(synth: Synth, key: str) -> Path:
     return path
 
 
-def test_lambda_asset_holds_everything_the_handlers_import(synth: Synth, names) -> None:
+def test_lambda_asset_holds_everything_the_handlers_import(synth: Synth, names: Names) -> None:
     _, fn = synth.one("AWS::Lambda::Function", FunctionName=names.pipeline_relay_function)
     root = _asset(synth, fn["Properties"]["Code"]["S3Key"])
     handlers = sorted((root / "outer_orchestrator" / "handlers").glob("*.py"))
@@ -126,7 +132,33 @@ def test_lambda_asset_holds_everything_the_handlers_import(synth: Synth, names) 
     assert unavailable == set(), "imported, but neither in the runtime, the layer nor vendored"
 
 
-def test_glue_helpers_hold_everything_the_scripts_import(synth: Synth, names) -> None:
+def test_drift_asset_holds_everything_the_job_imports(synth: Synth, names: Names) -> None:
+    _, fn = synth.one("AWS::Lambda::Function", FunctionName=names.drift_function)
+    root = _asset(synth, fn["Properties"]["Code"]["S3Key"])
+    job = root / "outer_orchestrator" / "drift" / "job.py"
+    # baseline.py loads the container code by path (importlib, which _closure cannot follow):
+    # <code root>/inner_pipeline/code/common.py, as its parents[2] resolves inside the asset.
+    baseline = root / "outer_orchestrator" / "drift" / "baseline.py"
+    common = baseline.resolve().parents[2] / "inner_pipeline" / "code" / "common.py"
+    assert job.is_file()
+    assert common.is_file() and common.is_relative_to(root.resolve())
+
+    missing, third_party = _closure(root, [job, common])
+
+    assert missing == set(), "first-party modules the drift job imports but the asset lacks"
+    vendored = {p.name for p in root.iterdir() if p.name not in FIRST_PARTY and p.is_dir()}
+    unavailable = third_party - LAMBDA_RUNTIME - POWERTOOLS_LAYER - AWS_SDK_PANDAS_LAYER - vendored
+    assert unavailable == set(), "imported, but neither in the runtime, the layers nor vendored"
+    # pyarrow is imported at run time (common.py, to merge per-host baselines): the layer must carry it.
+    assert "pyarrow" in third_party
+    # Workstation-only code stays home; the package stays small (the layers hold the weight).
+    assert not (root / "outer_orchestrator" / "drift" / "cli.py").exists()
+    assert not (root / "shared" / "local_cloud").exists()
+    assert not list(root.rglob("__pycache__"))
+    assert sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) < 5 * 2**20
+
+
+def test_glue_helpers_hold_everything_the_scripts_import(synth: Synth, names: Names) -> None:
     _, job = synth.one("AWS::Glue::Job", Name=names.ingest_job)
     root = _asset(synth, job["Properties"]["DefaultArguments"]["--extra-py-files"].rsplit("/", 1)[1])
     script_files = [

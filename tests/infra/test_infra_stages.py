@@ -33,6 +33,7 @@ def test_dev_stack_is_disposable(synth: Synth) -> None:
 def test_prod_stack_retains_data_and_retrains_on_schedule(tmp_path: Path) -> None:
     from infra.app import create_app
     from shared.config import load_config
+    from shared.naming import Names
 
     cfg = load_config(stage="prod")
     # No pipeline build here: the stage differences do not depend on it (and it costs seconds).
@@ -43,10 +44,12 @@ def test_prod_stack_retains_data_and_retrains_on_schedule(tmp_path: Path) -> Non
     for res in template["Resources"].values():
         if res["Type"] in _STATEFUL:
             assert res.get("DeletionPolicy") == "Retain", res["Type"]
-    (schedule,) = [
-        r
+    names = Names(cfg)
+    schedules = {
+        r["Properties"]["Name"]: r["Properties"]
         for r in template["Resources"].values()
         if r["Type"] == "AWS::Events::Rule" and "ScheduleExpression" in r["Properties"]
-    ]
-    assert schedule["Properties"]["State"] == "ENABLED"
+    }
+    assert set(schedules) == {names.schedule_rule, names.drift_schedule_rule}
+    assert schedules[names.schedule_rule]["State"] == "ENABLED"
     assert stack.stack_name == "dualloop-prod"

@@ -10,16 +10,23 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from synth_support import Synth
 
 from infra.sources import REPO
 
+if TYPE_CHECKING:
+    from infra.pipeline_build import PipelineBuild
+    from shared.config import DualloopConfig
+
 pytestmark = pytest.mark.infra
 
 
-def test_full_validation_passes_except_for_a_canary(cfg, pipeline, tmp_path: Path) -> None:
+def test_full_validation_passes_except_for_a_canary(
+    cfg: DualloopConfig, pipeline: PipelineBuild | None, tmp_path: Path
+) -> None:
     """One full synthesis proves two things: the gate is live (a canary bucket without access
     logs fails it) and the real stack is clean (the canary is the only unsuppressed finding)."""
     import aws_cdk as cdk
@@ -79,7 +86,7 @@ def test_every_acknowledgement_has_a_reason(synth: Synth) -> None:
     assert not [k for k in acknowledgements if k[0].count("/") < 2], "stack-wide acknowledgement"
 
 
-def test_cfn_lint_finds_no_errors(synth: Synth, cfg) -> None:
+def test_cfn_lint_finds_no_errors(synth: Synth, cfg: DualloopConfig) -> None:
     from cfnlint.api import ManualArgs, lint
 
     template = next(synth.outdir.glob("*.template.json")).read_text()
