@@ -13,6 +13,7 @@ os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
 from inner_pipeline import cli as inner_cli
 from outer_orchestrator import cli as outer_cli
 from outer_orchestrator.drift import cli as drift_cli
+from shared import graph_cli
 from shared.local_cloud.cli import app as local_app
 from shared.local_cloud.hosting import cli as hosting_cli
 
@@ -30,6 +31,7 @@ drift_app.command("run")(drift_cli.drift_run)
 drift_app.command("simulate")(drift_cli.drift_simulate)
 app.add_typer(drift_app, name="drift")
 app.command("invoke")(hosting_cli.invoke)
+app.command("graph")(graph_cli.graph)
 
 
 @app.command()
