@@ -294,7 +294,9 @@ def test_canary_update_moves_traffic_to_green_without_losing_a_request(
     sm = boto3.client("sagemaker")
     blue = sm.describe_endpoint(EndpointName=endpoint.name)["EndpointConfigName"]
     green = models.registry.endpoint_config(models.good_again)
-    blue_pids = set(endpoints.current().pids)  # type: ignore[union-attr]
+    # This endpoint's servers only: the session's local cloud may host other endpoints.
+    blue_pids = set(endpoints.current().routed_pids(endpoint.name))  # type: ignore[union-attr]
+    assert blue_pids
 
     with Stream(endpoint.name, threads=2) as stream:
         stream.wait_for(20)

@@ -472,3 +472,25 @@ def test_many_clients_at_once(local_cloud: LocalCloud) -> None:
         t.join()
     assert errors == []
     assert boto3.client("s3").list_objects_v2(Bucket=bucket)["KeyCount"] == 80
+
+
+def test_a_functions_environment_never_leaks_into_other_threads(local_cloud: LocalCloud) -> None:
+    import os
+
+    fn = _lambda(
+        "import os, time\n"
+        "def handler(event, context):\n"
+        "    time.sleep(0.5)\n"
+        "    return os.environ['ONLY_IN_LAMBDA']\n",
+        env={"ONLY_IN_LAMBDA": "secret-config"},
+    )
+    answers: list[str] = []
+    invocation = threading.Thread(
+        target=lambda: answers.append(boto3.client("lambda").invoke(FunctionName=fn)["Payload"].read().decode())
+    )
+    invocation.start()
+    time.sleep(0.2)
+    leaked = os.environ.get("ONLY_IN_LAMBDA")  # read while the function runs
+    invocation.join()
+    assert leaked is None
+    assert answers == ['"secret-config"']

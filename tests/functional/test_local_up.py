@@ -113,6 +113,7 @@ def test_sigterm_stops_it_cleanly(
     assert not state_file.exists()
     port = int(exported["AWS_ENDPOINT_URL"].rsplit(":", 1)[1])
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine; a listener is not
         s.bind(("127.0.0.1", port))  # released
     gone = subprocess.run(
         [sys.executable, "-m", "shared.cli", "local", "env"], capture_output=True, text=True, env=env

@@ -269,8 +269,15 @@ class Router:
 
     @property
     def pids(self) -> list[int]:
+        """Every live model server process, draining ones included."""
         with self._lock:
             return [pid for fleet in self._fleets.values() for pid in fleet.pids]
+
+    def routed_pids(self, endpoint_name: str) -> list[int]:
+        """The processes the endpoint's current route table sends traffic to."""
+        with self._lock:
+            tables = [t for key, t in self._tables.items() if key[2] == endpoint_name]
+        return [pid for table in tables for fleet in table.fleets for pid in fleet.pids]
 
     # ---- data plane ---------------------------------------------------------------------------
     def invoke(

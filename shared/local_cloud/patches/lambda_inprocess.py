@@ -8,7 +8,11 @@ cloud's endpoint. An exception becomes what Lambda returns for it: the payload
 ``{"errorType", "errorMessage", "stackTrace"}`` with ``X-Amz-Function-Error: Unhandled``,
 so a Step Functions ``Catch`` sees ``errorType`` as the error name, as on AWS.
 
-Invocations hold one lock because handlers read ``os.environ``, which is process-wide.
+Handlers read their configuration from ``os.environ``, which is process-wide: so that one
+invocation's variables never leak into another thread (a test, the CLI, another
+function), ``os.environ`` becomes a mapping that each thread sees through its own overlay
+while it runs a function (``ThreadEnviron``); outside invocations it is the process
+environment, unchanged.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import time
 import traceback
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,7 +45,7 @@ from shared.local_cloud.patches import Replaced, replace
 
 LOG = logging.getLogger(__name__)
 
-_run_lock = threading.RLock()
+_import_lock = threading.Lock()
 _modules: dict[tuple[str, str], ModuleType] = {}
 _code_root = Path(tempfile.mkdtemp(prefix="dualloop-lambda-"))
 _async_pool = ThreadPoolExecutor(4, thread_name_prefix="local-lambda-async")
@@ -107,6 +111,77 @@ def _handler_for(fn: LambdaFunction) -> Callable[[Any, Any], Any]:
     return handler  # type: ignore[no-any-return]
 
 
+class ThreadEnviron(MutableMapping[str, str]):
+    """The process environment, overlaid per thread during an in-process invocation."""
+
+    _DELETED = object()
+
+    def __init__(self, base: MutableMapping[str, str]) -> None:
+        self.base = base
+        self._local = threading.local()
+
+    def _overlay(self) -> dict[str, Any] | None:
+        return getattr(self._local, "overlay", None)
+
+    @contextmanager
+    def overlaid(self, values: dict[str, str]) -> Iterator[None]:
+        previous = self._overlay()
+        self._local.overlay = {**(previous or {}), **values}
+        try:
+            yield
+        finally:
+            self._local.overlay = previous
+
+    def __getitem__(self, key: str) -> str:
+        overlay = self._overlay()
+        if overlay is not None and key in overlay:
+            value = overlay[key]
+            if value is self._DELETED:
+                raise KeyError(key)
+            return str(value)
+        return self.base[key]
+
+    def __setitem__(self, key: str, value: str) -> None:
+        overlay = self._overlay()
+        if overlay is not None:
+            overlay[key] = value
+        else:
+            self.base[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        overlay = self._overlay()
+        if overlay is None:
+            del self.base[key]
+        elif key not in self:
+            raise KeyError(key)
+        else:
+            overlay[key] = self._DELETED
+
+    def _keys(self) -> set[str]:
+        keys = set(self.base)
+        for key, value in (self._overlay() or {}).items():
+            if value is self._DELETED:
+                keys.discard(key)
+            else:
+                keys.add(key)
+        return keys
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys())
+
+    def __len__(self) -> int:
+        return len(self._keys())
+
+    def copy(self) -> dict[str, str]:
+        return dict(self)
+
+
+def _thread_environ() -> ThreadEnviron:
+    if not isinstance(os.environ, ThreadEnviron):
+        os.environ = ThreadEnviron(os.environ)  # type: ignore[assignment]  # noqa: B003 - an overlay, not a reset
+    return os.environ  # type: ignore[return-value]
+
+
 @contextmanager
 def _environment(fn: LambdaFunction) -> Iterator[None]:
     values = {
@@ -119,16 +194,8 @@ def _environment(fn: LambdaFunction) -> Iterator[None]:
         "AWS_DEFAULT_REGION": fn.region,
         **{k: str(v) for k, v in (fn.environment_vars or {}).items()},
     }
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
+    with _thread_environ().overlaid(values):
         yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def run_function(fn: LambdaFunction, event: Any) -> tuple[Any, bool]:
@@ -140,9 +207,11 @@ def run_function(fn: LambdaFunction, event: Any) -> tuple[Any, bool]:
         memory_limit_in_mb=int(fn.memory_size or 128),
         timeout_seconds=int(fn.timeout or 3),
     )
-    with _run_lock, _environment(fn):
+    with _environment(fn):
         try:
-            return _handler_for(fn)(event, context), False
+            with _import_lock:
+                handler = _handler_for(fn)
+            return handler(event, context), False
         except HandlerNotFound as exc:
             return _error_payload("Runtime.ImportModuleError", exc), True
         except Exception as exc:
