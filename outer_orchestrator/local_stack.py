@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from outer_orchestrator.handlers import drift_trigger
 from shared.config import DualloopConfig
 from shared.contracts import RetrainInput, event_target_input
 from shared.naming import Names
@@ -113,6 +114,7 @@ def handlers(names: Names) -> list[Handler]:
         Handler(names.approval_relay_function, "outer_orchestrator.handlers.approval_relay.handler"),
         Handler(names.store_token_function, "outer_orchestrator.handlers.store_token.handler"),
         Handler(names.drift_function, "outer_orchestrator.drift.job.handler"),
+        Handler(drift_trigger.function_name(names), "outer_orchestrator.handlers.drift_trigger.handler"),
     ]
 
 
@@ -299,17 +301,24 @@ class LocalStack:
     def _retrain_triggers(self, events: Any) -> None:
         """Drift alarm, new raw data and (disabled) schedule all start the same state machine."""
         n, cfg = self.names, self.cfg
-        triggers = {
-            n.drift_alarm_rule: (
+        # The drift alarm goes through a function that reads the drift report, so the retrain's
+        # input names the drifted features (an InputTransformer sees the event only).
+        events.put_rule(
+            Name=n.drift_alarm_rule,
+            EventPattern=json.dumps(
                 {
                     "source": ["aws.cloudwatch"],
                     "detail-type": ["CloudWatch Alarm State Change"],
                     "detail": {"alarmName": [n.drift_alarm], "state": {"value": ["ALARM"]}},
-                },
-                event_target_input(
-                    cfg, "drift", {"alarm": "$.detail.alarmName", "why": "$.detail.state.reason"}
-                ),
+                }
             ),
+            State="ENABLED",
+        )
+        events.put_targets(
+            Rule=n.drift_alarm_rule,
+            Targets=[{"Id": "retrain", "Arn": n.function_arn(drift_trigger.function_name(n))}],
+        )
+        triggers = {
             n.new_data_rule: (
                 {
                     "source": ["aws.s3"],

@@ -24,6 +24,7 @@ from constructs import Construct
 from infra import sources
 from infra.constructs.arns import Arns
 from infra.constructs.data import DataPlane, removal_policy
+from infra.constructs.drift_trigger import DriftTrigger
 from infra.constructs.glue_jobs import ASL_CURATED_PREFIX, GlueJobs
 from infra.constructs.inner_loop import InnerLoop
 from infra.constructs.relays import EVENT_MAX_AGE, EVENT_RETRY_ATTEMPTS, Relays
@@ -231,6 +232,9 @@ class OuterLoop(Construct):
             assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
             description="EventBridge rules that start a dualloop retrain",
         )
+        self.drift_trigger = DriftTrigger(
+            self, "DriftTrigger", cfg=cfg, names=names, data=data, state_machine=self.state_machine
+        )
         self.drift_rule = events.Rule(
             self,
             "DriftAlarmRule",
@@ -242,14 +246,13 @@ class OuterLoop(Construct):
                 resources=[names.alarm_arn(names.drift_alarm)],
                 detail={"alarmName": [names.drift_alarm], "state": {"value": ["ALARM"]}},
             ),
+            # The event itself, to a function that adds the drift report's features to the input
+            # (an InputTransformer sees only the event) and names the execution per transition.
             targets=[
-                self._start(
-                    retrain_input(
-                        cfg,
-                        "drift",
-                        alarm=events.EventField.from_path("$.detail.alarmName"),
-                        state_reason=events.EventField.from_path("$.detail.state.reason"),
-                    )
+                targets.LambdaFunction(
+                    self.drift_trigger.function,
+                    retry_attempts=EVENT_RETRY_ATTEMPTS,
+                    max_event_age=EVENT_MAX_AGE,
                 )
             ],
         )

@@ -52,9 +52,7 @@ class LocalCloud:
         with _running_lock:
             if _running is not None:
                 raise RuntimeError(f"a local cloud is already running in this process at {_running.endpoint}")
-            from moto.server import ThreadedMotoServer
-
-            from shared.local_cloud.patches import apply_all, lambda_inprocess, sfn_clock
+            from shared.local_cloud.patches import apply_all, lambda_inprocess, server_speed, sfn_clock
             from shared.local_cloud.scheduler import Scheduler
 
             apply_all()
@@ -65,7 +63,8 @@ class LocalCloud:
                     logging.getLogger(name).setLevel(logging.CRITICAL)
 
             hooks.reset()
-            self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+            # moto's ThreadedMotoServer, with HTTP keep-alive unless switched off (server_speed).
+            self._server = server_speed.create_server(self.host, self.port)
             self._server.start()
             self.port = self._server.get_host_and_port()[1]
             # The ASL interpreter's own clients call localhost:$MOTO_PORT (see AWS_FACTS).

@@ -56,31 +56,11 @@ def _event(
     }
 
 
-def test_drift_alarm_starts_a_drift_retrain_with_the_alarm_and_its_reason(
-    synth: Synth, names: Names, cfg: DualloopConfig
-) -> None:
-    # GIVEN the alarm's state change, with a reason that needs JSON escaping
-    reason = 'Threshold Crossed: 1 datapoint [0.31 (24/11/26 07:00:00)] was greater than "0.2" \\ threshold'
-    event = _event(
-        "aws.cloudwatch",
-        "CloudWatch Alarm State Change",
-        {
-            "alarmName": names.drift_alarm,
-            "state": {"value": "ALARM", "reason": reason, "timestamp": "2026-11-24T08:00:00.000+0000"},
-            "previousState": {"value": "OK", "reason": "ok"},
-            "configuration": {"metrics": []},
-        },
-        [names.alarm_arn(names.drift_alarm)],
-        names,
-    )
-    # WHEN EventBridge renders the rule's target input
-    started = _deliver(_target(synth, names.drift_alarm_rule), event)
-    # THEN the state machine gets a RetrainInput for drift that names the alarm and its reason
-    assert started.trigger == "drift"
-    assert started.reason == {"alarm": names.drift_alarm, "state_reason": reason}
-    assert started == RetrainInput.for_config(
-        cfg, trigger="drift", alarm=names.drift_alarm, state_reason=reason
-    )
+def test_drift_alarm_hands_the_event_itself_to_the_drift_trigger(synth: Synth, names: Names) -> None:
+    # The trigger builds the RetrainInput (with the drift report's features): see
+    # test_infra_drift_trigger.py; nothing may replace the event it reads.
+    target = _target(synth, names.drift_alarm_rule)
+    assert not {"Input", "InputPath", "InputTransformer"} & set(target)
 
 
 def test_new_raw_object_starts_a_new_data_retrain_naming_the_key(
@@ -116,7 +96,7 @@ def test_schedule_starts_a_scheduled_retrain(synth: Synth, names: Names, cfg: Du
 
 
 def test_templates_fit_eventbridge_limits(synth: Synth, names: Names) -> None:
-    for rule_name in (names.drift_alarm_rule, names.new_data_rule):
+    for rule_name in (names.new_data_rule,):
         transformer = _target(synth, rule_name)["InputTransformer"]
         assert len(transformer["InputTemplate"]) <= 8192
         assert len(transformer["InputPathsMap"]) <= 100

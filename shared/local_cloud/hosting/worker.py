@@ -18,11 +18,11 @@ import boto3
 
 from shared.local_cloud import hooks
 from shared.local_cloud.hosting import endpoints
-from shared.local_cloud.hosting.alarms import AlarmEvaluator
 from shared.local_cloud.hosting.artifacts import ArtifactStore
 from shared.local_cloud.hosting.deployment import Deployer
 from shared.local_cloud.hosting.endpoints import Router
 from shared.local_cloud.hosting.telemetry import CaptureWriter, MetricsPublisher
+from shared.local_cloud.patches import cloudwatch_alarms
 
 if TYPE_CHECKING:
     from shared.local_cloud.cloud import LocalCloud
@@ -63,7 +63,7 @@ def attach(cloud: LocalCloud) -> Hosting:
     deployer = Deployer(
         router,
         ArtifactStore(sagemaker, s3, work_dir / "artifacts"),
-        AlarmEvaluator(now=cloud.now),
+        cloudwatch_alarms.evaluator(),  # one evaluator: bakes and metric writes share alarm state
         metrics,
         work_dir / "logs",
     )

@@ -70,6 +70,8 @@ PATCH_MODULES: tuple[str, ...] = (
     "control_plane",
     "sagemaker_pipelines",
     "sagemaker_hosting",
+    "server_speed",
+    "cloudwatch_alarms",
 )
 
 

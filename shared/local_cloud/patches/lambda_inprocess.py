@@ -100,9 +100,12 @@ def _handler_for(fn: LambdaFunction) -> Callable[[Any, Any], Any]:
             raise HandlerNotFound(f"Unable to import module '{module_path}': no {file.name} in the package")
         if str(root) not in sys.path:
             sys.path.append(str(root))  # the package's own dependencies, after the project's
-        spec = importlib.util.spec_from_file_location(f"_lambda_{code_hash}_{module_path}", file)
+        name = f"_lambda_{code_hash}_{module_path}"
+        spec = importlib.util.spec_from_file_location(name, file)
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
+        # As an import would: pydantic resolves postponed annotations through sys.modules.
+        sys.modules[name] = module
         spec.loader.exec_module(module)
         _modules[key] = module
     handler = getattr(_modules[key], function_name, None)
