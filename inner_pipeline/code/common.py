@@ -177,7 +177,11 @@ def read_preprocessing(path: Path) -> Schema:
 
 
 def encode_features(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
-    """Encode raw feature columns (numeric ones already numeric) into the model's float32 matrix."""
+    """Encode raw feature columns (numeric ones already numeric) into the model's float32 matrix.
+
+    inference.py's fast path (``FastEncoder``) encodes request rows the same way without pandas;
+    tests/unit/test_inference_speed_paths.py holds the two together.
+    """
     out = np.empty((len(frame), len(schema.features)), dtype=np.float32)
     for j, f in enumerate(schema.features):
         if f.type == NUMERIC:

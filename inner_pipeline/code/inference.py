@@ -19,6 +19,13 @@ Responses (``Accept``; ``*/*`` or none means JSON):
 
 ``label`` is ``score >= threshold`` with threshold 0.5, or ``$DECISION_THRESHOLD``.
 
+Speed: a request whose values are all plain (numbers in ordinary decimal notation, known or
+unknown categories, missing values) is encoded straight into the model's float32 matrix with
+the vocabularies ``model_fn`` prepared, and scored with ``Booster.inplace_predict``: no pandas
+and no DMatrix. Anything else (a malformed request, an unusual number) takes the reference
+path, ``_to_frame`` + ``common.encode_features``, which decides and words every error. Both
+paths give equal features and bit-identical scores (``tests/unit/test_inference_speed_paths.py``).
+
 A request the client got wrong (unsupported content type or accept, empty body, bad JSON,
 wrong number of values, a non-numeric value for a numeric feature, a missing feature) raises
 ``InvalidInput`` naming the row and column, so a model server can answer 4XX. Rows are
@@ -30,7 +37,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +56,7 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from common import (  # noqa: E402
+    CATEGORICAL,
     MODEL_FILE,
     NUMERIC,
     PREPROCESSING_FILE,
@@ -68,6 +78,11 @@ class InvalidInput(ValueError):
 class Model:
     booster: xgb.Booster
     schema: Schema
+    encoder: FastEncoder
+    # The booster takes the schema's features in order, as it does when train.py trained it.
+    # If not, every request takes the reference path and fails there as it always did
+    # (inplace_predict skips the feature-name check Booster.predict makes).
+    inplace: bool
 
 
 @dataclass(frozen=True)
@@ -82,7 +97,9 @@ def model_fn(model_dir: str) -> Model:
     directory = Path(model_dir)
     schema = read_preprocessing(directory / PREPROCESSING_FILE)
     booster = xgb.Booster(model_file=str(directory / MODEL_FILE))
-    return Model(booster=booster, schema=schema)
+    names = schema.feature_names
+    inplace = booster.feature_names in (None, names) and booster.num_features() == len(names)
+    return Model(booster=booster, schema=schema, encoder=FastEncoder.of(schema), inplace=inplace)
 
 
 def input_fn(request_body: str | bytes, content_type: str | None) -> Request:
@@ -116,8 +133,12 @@ def input_fn(request_body: str | bytes, content_type: str | None) -> Request:
 
 
 def predict_fn(data: Request, model: Model) -> np.ndarray:
-    frame = _to_frame(data, model.schema)
-    features = encode_features(frame, model.schema)
+    features = model.encoder.encode(data) if model.inplace else None
+    if features is not None:  # plain values: finite, so inplace_predict scores as a DMatrix would
+        return np.asarray(model.booster.inplace_predict(features))
+    # The reference path validates (raising InvalidInput), encodes and scores as it always did;
+    # a DMatrix also refuses values beyond float32's range (inf), which inplace_predict would score.
+    features = encode_features(_to_frame(data, model.schema), model.schema)
     return np.asarray(model.booster.predict(xgb.DMatrix(features, feature_names=model.schema.feature_names)))
 
 
@@ -194,3 +215,136 @@ def _to_frame(request: Request, schema: Schema) -> pd.DataFrame:
         else:
             frame[f.name] = series
     return frame
+
+
+# ---- the fast path ------------------------------------------------------------------------
+#
+# It must give exactly what _to_frame + encode_features give, or give up (None). The reference
+# reads a numeric value by turning it into a string (str() for a JSON number, True/False as
+# 1/0), stripping it, and parsing it with pandas.to_numeric, whose parser is not Python's:
+# it accepts no "1_000" or non-ASCII digits, and beyond 15 digits it rounds differently
+# ("0.30000000000000004" becomes 0.3). Where both provably agree, float() is used: ASCII
+# digits, at most 15 of them (an exact integer N), and a decimal exponent e with |e| <= 22
+# (10**|e| is exact), so both compute the one correctly rounded N * 10**e or N / 10**-e.
+# Everything else is left to the reference. (One difference no tree can see: pandas reads
+# "-0" in an all-integer column as +0.0, float() as -0.0; a split x < t treats both alike.)
+# A categorical value is looked up as the string the reference compares with the vocabulary;
+# unknown and missing values give NaN.
+
+# A plain decimal of at most 15 digits (the lookahead counts digits and point).
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]{1,15}|(?=[0-9.]{2,16}\Z)[0-9]*\.[0-9]*)")
+# Only digits, signs and points. float() reads a cell of these as pandas does ([+-]digits[.digits])
+# or refuses it ("1.2.3", "+-1"), so one scan of a column replaces a regex per cell.
+_PLAIN_CHARACTERS = re.compile(r"[0-9.+-]*")
+_SCIENTIFIC_NUMBER = re.compile(r"[+-]?([0-9]*)(?:\.([0-9]*))?[eE]([+-]?[0-9]{1,3})")
+_NAN = math.nan
+_EXACT_INT = 10**15
+
+
+class _NotPlain(Exception):
+    """A value or row the fast path does not vouch for: the reference path takes the request."""
+
+
+def _number(text: str) -> float:
+    """A stripped numeric cell, exactly as the reference reads it; NaN when empty."""
+    if not text:
+        return _NAN
+    if _PLAIN_NUMBER.fullmatch(text):
+        return float(text)
+    match = _SCIENTIFIC_NUMBER.fullmatch(text)
+    if match:
+        whole, fraction, exponent = match.group(1), match.group(2) or "", int(match.group(3))
+        if 0 < len(whole) + len(fraction) <= 15 and -22 <= exponent - len(fraction) <= 22:
+            return float(text)
+    raise _NotPlain
+
+
+def _numbers(column: tuple[str | None, ...]) -> list[float]:
+    """A numeric column (None or "" is missing), exactly as the reference reads it."""
+    texts = [c.strip() if c else "" for c in column]
+    # The common case at C speed: short cells (so at most 15 digits) of plain characters.
+    if max(map(len, texts)) <= 15 and _PLAIN_CHARACTERS.fullmatch("".join(texts)):
+        try:
+            return [float(t) if t else _NAN for t in texts]
+        except ValueError:
+            pass  # "1.2.3" or "+-1": not a number, which _number reports
+    return [_number(t) for t in texts]
+
+
+def _text(value: Any) -> str | None:
+    """A JSON value as the string the reference parses or looks up; None when missing."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int):
+        if -_EXACT_INT < value < _EXACT_INT:
+            return str(value)
+        raise _NotPlain
+    if isinstance(value, float):
+        return None if value != value else repr(value)
+    raise _NotPlain  # an object or a list: the reference words the error
+
+
+@dataclass(frozen=True)
+class FastEncoder:
+    """What ``model_fn`` precomputes: feature order and, per feature, its vocabulary (None: numeric)."""
+
+    names: tuple[str, ...]
+    vocabularies: tuple[dict[str, int] | None, ...]
+
+    @classmethod
+    def of(cls, schema: Schema) -> FastEncoder:
+        vocabularies: list[dict[str, int] | None] = []
+        for f in schema.features:
+            if f.type == CATEGORICAL:
+                assert f.categories is not None, "read_preprocessing guarantees vocabularies"
+                vocabularies.append({c: i for i, c in enumerate(f.categories)})
+            else:
+                vocabularies.append(None)
+        return cls(tuple(schema.feature_names), tuple(vocabularies))
+
+    def encode(self, request: Request) -> np.ndarray | None:
+        """The model's float32 matrix, or None when the reference path must decide."""
+        try:
+            table = self._csv(request.rows) if request.content_type == CSV else self._json(request.rows)
+            if not table:
+                return None  # no rows: the reference words the error
+            # float64 first, then float32, as encode_features rounds.
+            out = np.empty((len(table), len(self.names)), dtype=np.float64)
+            for j, (column, vocabulary) in enumerate(
+                zip(zip(*table, strict=True), self.vocabularies, strict=True)
+            ):
+                out[:, j] = (
+                    _numbers(column) if vocabulary is None else [vocabulary.get(c, _NAN) for c in column]
+                )
+        except _NotPlain:
+            return None
+        return out.astype(np.float32)
+
+    def _csv(self, rows: list[list[str]]) -> list[list[str]]:
+        names = self.names
+        if rows and len(rows[0]) == len(names) and tuple(v.strip() for v in rows[0]) == names:
+            rows = rows[1:]  # a header row
+        width = len(names)
+        if any(len(row) != width for row in rows):
+            raise _NotPlain
+        return rows
+
+    def _json(self, rows: list[Any]) -> list[list[str | None]]:
+        names = self.names
+        table: list[list[str | None]] = []
+        for row in rows:
+            if isinstance(row, dict):
+                try:
+                    cells = [row[n] for n in names]
+                except KeyError:
+                    raise _NotPlain from None
+            elif isinstance(row, list) and len(row) == len(names):
+                cells = row
+            else:
+                raise _NotPlain
+            table.append([_text(c) for c in cells])
+        return table
