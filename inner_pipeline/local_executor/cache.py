@@ -124,11 +124,6 @@ class StepCache(Protocol):
         self, pipeline_name: str, step_name: str, key: str, *, max_age: timedelta | None, now: datetime
     ) -> CacheEntry | None: ...
 
-    def entries(self, pipeline_name: str, step_name: str) -> list[CacheEntry]:
-        """Every recorded run of a step, oldest first (for planning, not for hits)."""
-        with self._lock:
-            return list(self._entries.get((pipeline_name, step_name), []))
-
     def record(self, entry: CacheEntry) -> None: ...
 
 
