@@ -66,9 +66,7 @@ class RetrainInput(_Frozen):
         )
 
 
-def event_target_input(
-    cfg: DualloopConfig, trigger: Trigger, reason_paths: dict[str, str]
-) -> dict[str, Any]:
+def event_target_input(cfg: DualloopConfig, trigger: Trigger, reason_paths: dict[str, str]) -> dict[str, Any]:
     """An EventBridge target's ``InputTransformer`` that turns an event into a RetrainInput.
 
     ``reason_paths`` maps reason fields to JSONPaths in the event (e.g. the alarm name);

@@ -234,7 +234,9 @@ def _glue_job(script_source: str) -> str:
     boto3.client("s3").create_bucket(Bucket=bucket)
     boto3.client("s3").put_object(Bucket=bucket, Key=f"{name}.py", Body=script_source.encode())
     boto3.client("glue").create_job(
-        Name=name, Role=ROLE, Command={"Name": "pythonshell", "ScriptLocation": f"s3://{bucket}/{name}.py"},
+        Name=name,
+        Role=ROLE,
+        Command={"Name": "pythonshell", "ScriptLocation": f"s3://{bucket}/{name}.py"},
         GlueVersion="5.0",
     )
     return name
@@ -486,7 +488,9 @@ def test_a_functions_environment_never_leaks_into_other_threads(local_cloud: Loc
     )
     answers: list[str] = []
     invocation = threading.Thread(
-        target=lambda: answers.append(boto3.client("lambda").invoke(FunctionName=fn)["Payload"].read().decode())
+        target=lambda: answers.append(
+            boto3.client("lambda").invoke(FunctionName=fn)["Payload"].read().decode()
+        )
     )
     invocation.start()
     time.sleep(0.2)

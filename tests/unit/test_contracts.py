@@ -15,10 +15,18 @@ pytestmark = pytest.mark.unit
 
 def test_drift_alarm_event_becomes_a_retrain_input() -> None:
     cfg = load_config()
-    transformer = event_target_input(cfg, "drift", {"alarm": "$.detail.alarmName", "why": "$.detail.state.reason"})
+    transformer = event_target_input(
+        cfg, "drift", {"alarm": "$.detail.alarmName", "why": "$.detail.state.reason"}
+    )
     event = {
-        "id": "1", "source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change", "time": 0,
-        "detail": {"alarmName": "dualloop-dev-feature-drift", "state": {"value": "ALARM", "reason": 'PSI "amount" 0.4'}},
+        "id": "1",
+        "source": "aws.cloudwatch",
+        "detail-type": "CloudWatch Alarm State Change",
+        "time": 0,
+        "detail": {
+            "alarmName": "dualloop-dev-feature-drift",
+            "state": {"value": "ALARM", "reason": 'PSI "amount" 0.4'},
+        },
     }
     payload = RetrainInput.model_validate(target_input({"InputTransformer": transformer}, event))
     assert payload.trigger == "drift"
@@ -37,7 +45,8 @@ def test_deployment_config_follows_the_policy() -> None:
     routing = canary["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
     assert routing["Type"] == "CANARY" and routing["CanarySize"] == {"Type": "CAPACITY_PERCENT", "Value": 10}
     assert [a["AlarmName"] for a in canary["AutoRollbackConfiguration"]["Alarms"]] == [
-        "dualloop-dev-endpoint-5xx-errors", "dualloop-dev-endpoint-model-latency",
+        "dualloop-dev-endpoint-5xx-errors",
+        "dualloop-dev-endpoint-model-latency",
     ]
     linear = deployment_config(load_config(deployment={"traffic_type": "LINEAR", "linear_step_percent": 25}))
     assert linear["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["LinearStepSize"]["Value"] == 25

@@ -177,10 +177,14 @@ def _update_model_package(
     package = self.model_packages.get(key)
     before = package.model_approval_status if package else None
     metadata_before = dict(package.customer_metadata_properties or {}) if package else {}
-    update = inspect.signature(original(SageMakerModelBackend, "update_model_package")).bind(
+    update = (
+        inspect.signature(original(SageMakerModelBackend, "update_model_package"))
+        .bind(self, model_package_arn, *args, **kwargs)
+        .arguments
+    )
+    arn: str = original(SageMakerModelBackend, "update_model_package")(
         self, model_package_arn, *args, **kwargs
-    ).arguments
-    arn: str = original(SageMakerModelBackend, "update_model_package")(self, model_package_arn, *args, **kwargs)
+    )
     package = self.model_packages[self.model_package_name_mapping.get(arn, arn)]
     # AWS keeps what a call omits; moto clears the status and replaces the metadata.
     if package.model_approval_status is None:

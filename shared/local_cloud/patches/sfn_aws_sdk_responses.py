@@ -35,7 +35,13 @@ def REPLACES() -> list[Replaced]:  # noqa: N802
 
 
 # Step Functions' spelling of the services the outer loop calls through aws-sdk tasks.
-SERVICE_ERROR_NAMES = {"sagemaker": "SageMaker", "s3": "S3", "glue": "Glue", "sns": "Sns", "cloudwatch": "CloudWatch"}
+SERVICE_ERROR_NAMES = {
+    "sagemaker": "SageMaker",
+    "s3": "S3",
+    "glue": "Glue",
+    "sns": "Sns",
+    "cloudwatch": "CloudWatch",
+}
 
 
 def as_json_value(value: Any) -> Any:

@@ -19,7 +19,9 @@ def REPLACES() -> list[Replaced]:  # noqa: N802
     return [Replaced(StepFunctionsParserBackend, "start_execution", "0f8d9dd57baf0c28")]
 
 
-def _start_execution(self: Any, state_machine_arn: str, name: str | None = None, *args: Any, **kwargs: Any) -> Any:
+def _start_execution(
+    self: Any, state_machine_arn: str, name: str | None = None, *args: Any, **kwargs: Any
+) -> Any:
     return original(StepFunctionsParserBackend, "start_execution")(
         self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs
     )

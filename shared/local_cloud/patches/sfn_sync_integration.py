@@ -38,7 +38,7 @@ def REPLACES() -> list[Replaced]:  # noqa: N802 - a constant computed late
     return [Replaced(Callback, "_eval_integration_pattern", "3b97ada1d4cb7280")]
 
 
-def _eval_integration_pattern(  # noqa: PLR0912 - moto's method, kept line for line
+def _eval_integration_pattern(
     self: Any,
     env: Any,
     resource_runtime_part: Any,
