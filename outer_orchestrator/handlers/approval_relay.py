@@ -28,28 +28,11 @@ def handler(event: dict[str, Any], context: Any, *, dynamodb: Any = None, sfn: A
     if detail.approval_status == "PendingManualApproval":
         return _skip("no decision yet", detail.model_package_arn)
     dynamodb = dynamodb or boto3.client("dynamodb")
-    item = _take_item(dynamodb, detail.model_package_arn)
-    if item is None:
+    answered = answer_decision(
+        dynamodb, sfn, detail.model_package_arn, detail.approval_status, detail.description
+    )
+    if answered is None:
         return _skip("no retrain is waiting for this package", detail.model_package_arn)
-    token = item["task_token"]["S"]
-    sfn = sfn or boto3.client("stepfunctions")
-    try:
-        if detail.approval_status == "Approved":
-            outcome = ApprovalOutcome(
-                model_package_arn=detail.model_package_arn,
-                approval_status="Approved",
-                description=detail.description,
-            )
-            answered = callbacks.succeed(sfn, token, outcome.model_dump())
-        else:
-            reason = detail.description or "no reason given"
-            answered = callbacks.fail(
-                sfn, token, "ModelRejected", f"{detail.model_package_arn} was rejected: {reason}"
-            )
-    except Exception:
-        # Put the token back so the retried delivery of this event can answer.
-        dynamodb.put_item(TableName=os.environ["DUALLOOP_TOKEN_TABLE"], Item=item)
-        raise
     logger.info(
         "relayed approval decision",
         extra={
@@ -59,6 +42,33 @@ def handler(event: dict[str, Any], context: Any, *, dynamodb: Any = None, sfn: A
         },
     )
     return {"relayed": answered, "status": detail.approval_status}
+
+
+def answer_decision(
+    dynamodb: Any, sfn: Any, model_package_arn: str, status: str, description: str | None
+) -> bool | None:
+    """Answer the retrain waiting on this package, once; None when no token is waiting.
+
+    Both this relay and ``store_token`` (for a decision made before its token was stored)
+    call it; the conditional delete makes sure only one of them answers.
+    """
+    item = _take_item(dynamodb, model_package_arn)
+    if item is None:
+        return None
+    token = item["task_token"]["S"]
+    sfn = sfn or boto3.client("stepfunctions")
+    try:
+        if status == "Approved":
+            outcome = ApprovalOutcome(
+                model_package_arn=model_package_arn, approval_status="Approved", description=description
+            )
+            return callbacks.succeed(sfn, token, outcome.model_dump())
+        reason = description or "no reason given"
+        return callbacks.fail(sfn, token, "ModelRejected", f"{model_package_arn} was rejected: {reason}")
+    except Exception:
+        # Put the token back so the retried delivery of this event can answer.
+        dynamodb.put_item(TableName=os.environ["DUALLOOP_TOKEN_TABLE"], Item=item)
+        raise
 
 
 def _skip(why: str, what: str) -> dict[str, Any]:

@@ -15,6 +15,8 @@ import boto3
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict
 
+from outer_orchestrator.handlers.approval_relay import answer_decision
+
 logger = Logger(service="dualloop-approval")
 
 
@@ -28,10 +30,19 @@ class ApprovalRequest(BaseModel):
     timeout_seconds: int
 
 
-def handler(event: dict[str, Any], context: Any, *, dynamodb: Any = None, sns: Any = None) -> dict[str, Any]:
+def handler(
+    event: dict[str, Any],
+    context: Any,
+    *,
+    dynamodb: Any = None,
+    sns: Any = None,
+    sagemaker: Any = None,
+    sfn: Any = None,
+) -> dict[str, Any]:
     request = ApprovalRequest.model_validate(event)
     table = os.environ["DUALLOOP_TOKEN_TABLE"]
-    (dynamodb or boto3.client("dynamodb")).put_item(
+    dynamodb = dynamodb or boto3.client("dynamodb")
+    dynamodb.put_item(
         TableName=table,
         Item={
             "model_package_arn": {"S": request.model_package_arn},
@@ -53,5 +64,16 @@ def handler(event: dict[str, Any], context: Any, *, dynamodb: Any = None, sns: A
             f"{request.timeout_seconds} s it is rejected."
         ),
     )
+    # A decision made before the token was stored found nothing to answer: answer it now.
+    package = (sagemaker or boto3.client("sagemaker")).describe_model_package(
+        ModelPackageName=request.model_package_arn
+    )
+    status = package.get("ModelApprovalStatus")
+    if status in ("Approved", "Rejected"):
+        answered = answer_decision(
+            dynamodb, sfn, request.model_package_arn, status, package.get("ApprovalDescription")
+        )
+        logger.info("decided before it was awaited", extra={"status": status, "answered": bool(answered)})
+        return {"stored": True, "already": status}
     logger.info("awaiting approval", extra={"model_package_arn": request.model_package_arn})
     return {"stored": True}

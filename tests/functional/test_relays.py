@@ -99,6 +99,23 @@ def _package_event(
     }
 
 
+def _package() -> str:
+    """A real model package in the test group, awaiting approval."""
+    sm = boto3.client("sagemaker")
+    groups = sm.list_model_package_groups(NameContains=GROUP)["ModelPackageGroupSummaryList"]
+    if not any(g["ModelPackageGroupName"] == GROUP for g in groups):
+        sm.create_model_package_group(ModelPackageGroupName=GROUP)
+    return sm.create_model_package(
+        ModelPackageGroupName=GROUP,
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification={
+            "Containers": [{"Image": "xgboost:latest", "ModelDataUrl": "s3://b/model.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
+
+
 def _store(task: WaitingTask, arn: str) -> None:
     store_token.handler(
         {
@@ -114,7 +131,7 @@ def _store(task: WaitingTask, arn: str) -> None:
 
 def test_duplicate_approval_events_answer_once(env: dict[str, str]) -> None:
     task = WaitingTask()
-    arn = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/1"
+    arn = _package()
     _store(task, arn)
     event = _package_event(arn, "Approved", description="ship it")
 
@@ -130,7 +147,7 @@ def test_duplicate_approval_events_answer_once(env: dict[str, str]) -> None:
 
 def test_a_late_rejection_after_approval_changes_nothing(env: dict[str, str]) -> None:
     task = WaitingTask()
-    arn = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/2"
+    arn = _package()
     _store(task, arn)
     approval_relay.handler(_package_event(arn, "Approved"), None)
     late = approval_relay.handler(_package_event(arn, "Rejected", description="oops"), None)
@@ -140,7 +157,7 @@ def test_a_late_rejection_after_approval_changes_nothing(env: dict[str, str]) ->
 
 def test_rejection_fails_the_task_with_the_reason(env: dict[str, str]) -> None:
     task = WaitingTask()
-    arn = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/3"
+    arn = _package()
     _store(task, arn)
     # Pending (the registration event) arrives after the decision: ignored.
     approval_relay.handler(_package_event(arn, "Rejected", description="recall too low"), None)
@@ -148,6 +165,19 @@ def test_rejection_fails_the_task_with_the_reason(env: dict[str, str]) -> None:
     outcome = task.outcome()
     assert outcome["status"] == "FAILED"
     assert outcome["error"] == "ModelRejected"
+
+
+def test_a_decision_made_before_the_token_is_stored_is_not_lost(env: dict[str, str]) -> None:
+    task = WaitingTask()
+    arn = _package()
+    # A quick approver: the package is approved (and its event relayed, finding no token)
+    # before AwaitApproval's Lambda has stored the token.
+    boto3.client("sagemaker").update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+    assert approval_relay.handler(_package_event(arn, "Approved"), None)["relayed"] is False
+    _store(task, arn)
+    outcome = task.outcome()
+    assert outcome["status"] == "SUCCEEDED"
+    assert json.loads(outcome["output"])["approval_status"] == "Approved"
 
 
 def test_other_groups_are_ignored(env: dict[str, str]) -> None:
@@ -166,7 +196,7 @@ def test_the_token_never_reaches_logs_or_notifications(
     env: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     task = WaitingTask()
-    arn = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/4"
+    arn = _package()
     inbox = boto3.client("sqs").create_queue(QueueName=f"inbox-{uuid.uuid4().hex[:6]}")["QueueUrl"]
     inbox_arn = boto3.client("sqs").get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])[
         "Attributes"
@@ -204,7 +234,7 @@ def test_pipeline_relay_ignores_other_pipelines_and_unfinished_runs(env: dict[st
 
 def test_concurrent_duplicate_deliveries_answer_once(env: dict[str, str]) -> None:
     task = WaitingTask()
-    arn = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/5"
+    arn = _package()
     _store(task, arn)
     results: list[dict[str, Any]] = []
     event = _package_event(arn, "Approved")
