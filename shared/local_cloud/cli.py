@@ -69,14 +69,15 @@ def up(
             f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); try --port 0", param_hint="--port"
         ) from None
     attach_all(cloud)
+    # Before announcing the environment: whoever reads it may stop us at once.
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
     STATE_FILE.write_text(json.dumps({"pid": os.getpid(), "env": cloud.env(), "clock": cloud.clock_origin()}))
     typer.echo(
         f"# dualloop local cloud on {cloud.endpoint} (clock x{cloud.clock_factor:g}); paste into your shell:"
     )
     typer.echo(_exports(cloud.env()))
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
         stopped.wait()
     except KeyboardInterrupt:

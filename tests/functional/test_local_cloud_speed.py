@@ -38,7 +38,8 @@ S3_AUTH = (
     "AWS4-HMAC-SHA256 Credential=local/20250101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"
 )
 keep_alive_only = pytest.mark.skipif(
-    not server_speed.enabled(), reason=f"{server_speed.FAST_SERVER_ENV}=0: moto's own server is running"
+    not server_speed.keep_alive_enabled(),
+    reason=f"keep-alive is opt-in ({server_speed.KEEP_ALIVE_ENV}=1): moto's own server is running",
 )
 
 
@@ -143,7 +144,7 @@ def test_an_error_response_then_a_success_on_the_same_connection(
         assert "NonExistentQueue" in missing_queue.value.response["Error"]["Code"]
         assert "ResponseMetadata" in sqs.list_queues()
 
-    if server_speed.enabled():
+    if server_speed.keep_alive_enabled():
         assert connects.count == 0
 
 

@@ -87,9 +87,18 @@ def apply() -> None:
         replace(moto_responses, "method_names_from_class", _MethodNames)
 
 
+KEEP_ALIVE_ENV = "DUALLOOP_LOCAL_CLOUD_KEEPALIVE"
+
+
+def keep_alive_enabled() -> bool:
+    """Keep-alive is opt-in for now: in one CI rehearsal under load a request to the local
+    cloud hung for 60 s with it on (cause not found yet); the memoised lookups stay on."""
+    return enabled() and os.environ.get(KEEP_ALIVE_ENV, "0").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def create_server(host: str, port: int) -> ThreadedMotoServer:
-    """The local cloud's server: keep-alive unless switched off by ``FAST_SERVER_ENV``."""
-    server_class = KeepAliveMotoServer if enabled() else ThreadedMotoServer
+    """The local cloud's server: keep-alive when ``KEEP_ALIVE_ENV`` asks for it."""
+    server_class = KeepAliveMotoServer if keep_alive_enabled() else ThreadedMotoServer
     return server_class(ip_address=host, port=port, verbose=False)
 
 
