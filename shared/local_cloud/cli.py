@@ -69,6 +69,9 @@ def up(
             f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); try --port 0", param_hint="--port"
         ) from None
     attach_all(cloud)
+    # The workers in this process (Glue jobs, pipeline steps) are AWS services talking to
+    # this cloud: they take its endpoint and credentials from the environment, as clients do.
+    os.environ.update(cloud.env())
     # Before announcing the environment: whoever reads it may stop us at once.
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
