@@ -7,13 +7,15 @@ import os
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import boto3
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from outer_orchestrator import approvals
+from outer_orchestrator.progress import LiveProgress
 from outer_orchestrator.runner import ApprovePolicy, Retrain, RunResult, upload_data
 from shared.config import ConfigError, DualloopConfig, load_config
 from shared.naming import Names
@@ -21,6 +23,7 @@ from shared.naming import Names
 console = Console(stderr=True, soft_wrap=True)
 _NOISY_LOGGERS = (
     "sagemaker",
+    "sagemaker.config",  # set to INFO by the SDK unless it already has a level
     "botocore",
     "py4j",
     "_glue_job_ingest",
@@ -30,12 +33,20 @@ _NOISY_LOGGERS = (
 
 
 def quiet_libraries() -> None:
-    """The SageMaker SDK turns the root logger to INFO on import; a terminal wants our lines only."""
+    """A terminal wants our lines only; the SageMaker SDK turns logging up as its modules load.
+
+    The root logger goes to WARNING and the libraries' own loggers (which the SDK sets to
+    INFO one by one) to WARNING, the SDK's to ERROR: its warnings are about fields of the
+    definition it fills in at execution time, not something a user can act on.
+    """
     import logging
 
     logging.getLogger().setLevel(logging.WARNING)
-    for name in _NOISY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    for name in [*_NOISY_LOGGERS, *logging.root.manager.loggerDict]:
+        if name.startswith(_NOISY_LOGGERS):
+            logging.getLogger(name).setLevel(
+                logging.ERROR if name.startswith("sagemaker") else logging.WARNING
+            )
 
 
 def config_or_exit(path: Path | None) -> DualloopConfig:
@@ -46,11 +57,12 @@ def config_or_exit(path: Path | None) -> DualloopConfig:
         raise typer.Exit(2) from None
 
 
-def local_cloud_for_command(stack: ExitStack) -> None:
+def local_cloud_for_command(stack: ExitStack, *, warm: bool = False) -> None:
     """Use the cloud AWS_ENDPOINT_URL names; without one, start a local cloud in process.
 
     Real AWS is used only when asked for with ``DUALLOOP_TARGET=aws`` (as ``make run STAGE=...``
-    does), so a command never reaches an account by accident.
+    does), so a command never reaches an account by accident. ``warm``: the command will run
+    Glue jobs, so Spark starts now, in the background, while the stack is provisioned.
     """
     if os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("DUALLOOP_TARGET") == "aws":
         return
@@ -58,7 +70,7 @@ def local_cloud_for_command(stack: ExitStack) -> None:
     from shared.local_cloud.workers import attach_all
 
     cloud = stack.enter_context(LocalCloud())
-    attach_all(cloud)
+    attach_all(cloud, warm=warm)
     os.environ.update(cloud.env())
 
 
@@ -68,36 +80,10 @@ def provision_local(cfg: DualloopConfig) -> None:
     from inner_pipeline.upsert import upsert_pipeline
     from outer_orchestrator.local_stack import LocalStack
 
+    quiet_libraries()
     LocalStack(cfg).provision()
     upsert_pipeline(cfg)
-    quiet_libraries()
-
-
-def _printer(as_json: bool) -> Any:
-    def show(kind: str, data: dict[str, Any]) -> None:
-        if as_json:
-            return
-        if kind == "state-exited" and data["name"] not in Retrain.POLLING_STATES:
-            console.print(f"  [cyan]outer[/cyan] {data['name']:<32} {data['seconds']:>7.2f}s")
-        elif kind == "inner-step":
-            hit = " (cache hit)" if data.get("cache_hit") else ""
-            colour = {"Succeeded": "green", "Failed": "red", "Executing": "yellow"}.get(
-                data["status"], "white"
-            )
-            seconds = f" {data['seconds']:.2f}s" if "seconds" in data else ""
-            console.print(
-                f"    [magenta]inner[/magenta] {data['step']:<26} [{colour}]{data['status']}[/{colour}]{hit}{seconds}"
-            )
-            if data.get("failure_reason"):
-                console.print(f"      [red]{data['failure_reason']}[/red]")
-        elif kind == "state-exited" and data["name"] == "DescribeEndpoint":
-            console.print("  [cyan]outer[/cyan] waiting for the endpoint …", end="\r")
-        elif kind == "approval":
-            console.print(
-                f"  [bold]approval[/bold] {data['decision']} ({data['by']}) {data['model_package_arn']}"
-            )
-
-    return show
+    quiet_libraries()  # again: building the pipeline loads more of the SDK
 
 
 def summarise(result: RunResult, as_json: bool) -> None:
@@ -118,12 +104,39 @@ def summarise(result: RunResult, as_json: bool) -> None:
     if result.model_package_arn:
         console.print(f"  model package: {result.model_package_arn} ({result.approval or 'no decision'})")
     if result.error:
-        console.print(f"  [red]{result.error}[/red]: {result.cause}")
+        console.print(f"  [red]{result.error}[/red]: {escape(short_cause(result.cause))}")
     transitions = result.state_transitions - result.polling_transitions
     console.print(
         f"  state transitions: {result.state_transitions} ({transitions} excluding endpoint polling) "
         f"≈ ${result.state_transitions * 0.025 / 1000:.5f} on Step Functions Standard"
     )
+
+
+def short_cause(cause: str | None) -> str:
+    """What a person reads of a failed task's cause.
+
+    A service integration's cause is often the service's whole response, e.g. a failed Glue
+    run as JSON (arguments, schema and all); its message is what matters.
+    """
+    if not cause:
+        return ""
+    prefix, text = "", cause
+    head, sep, rest = cause.partition(": ")
+    if sep and rest.lstrip().startswith("{"):
+        prefix, text = f"{head}: ", rest  # FormatStatesFailure's "States.X: <cause>"
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return cause if len(cause) <= _MAX_CAUSE else cause[:_MAX_CAUSE] + " …"
+    if isinstance(data, dict):
+        for key in ("ErrorMessage", "FailureReason", "errorMessage", "Cause", "message"):
+            if data.get(key):
+                source = data.get("JobName") or data.get("errorType")
+                return f"{prefix}{f'{source}: ' if source else ''}{data[key]}"
+    return cause if len(cause) <= _MAX_CAUSE else cause[:_MAX_CAUSE] + " …"
+
+
+_MAX_CAUSE = 600
 
 
 def run(
@@ -142,25 +155,36 @@ def run(
         raise typer.BadParameter("use auto, prompt or wait", param_hint="--approve")
     cfg = config_or_exit(config)
     with ExitStack() as stack:
-        local_cloud_for_command(stack)
+        local_cloud_for_command(stack, warm=True)
         provision_local(cfg)
-        run_id = uuid.uuid4().hex[:12]
-        raw_uri = data if data and data.startswith("s3://") else _stage_data(cfg, data, rows, run_id)
-        retrain = Retrain(cfg)
-        execution = retrain.start(raw_uri, name=f"run-{run_id}")
-        if not as_json:
-            console.print(f"[bold]retrain[/bold] {execution}\n  data: {raw_uri}")
-        result = retrain.follow(
-            execution,
-            approve=approve,  # type: ignore[arg-type]
-            progress=_printer(as_json),
-            ask=lambda arn: typer.confirm(f"Approve {arn}?", default=False),
-        )
+        raw_uri = stage_data(cfg, data, rows, run_id := uuid.uuid4().hex[:12])
+        result = start_and_follow(cfg, raw_uri, run_id, approve, as_json)  # type: ignore[arg-type]
         summarise(result, as_json)
     raise typer.Exit(0 if result.status == "SUCCEEDED" else 1)
 
 
-def _stage_data(cfg: DualloopConfig, data: str | None, rows: int, run_id: str) -> str:
+def start_and_follow(
+    cfg: DualloopConfig, raw_uri: str, run_id: str, approve: ApprovePolicy, as_json: bool
+) -> RunResult:
+    """Start one retrain on ``raw_uri`` and follow it live (silently with ``as_json``)."""
+    retrain = Retrain(cfg)
+    execution = retrain.start(raw_uri, name=f"run-{run_id}")
+    if as_json:
+        return retrain.follow(execution, approve=approve)
+    console.print(f"[bold]retrain[/bold] {execution}\n  data: {raw_uri}")
+    with LiveProgress(console) as progress:
+
+        def ask(arn: str) -> bool:
+            with progress.paused():
+                return typer.confirm(f"Approve {arn}?", default=False)
+
+        return retrain.follow(execution, approve=approve, progress=progress, ask=ask)
+
+
+def stage_data(cfg: DualloopConfig, data: str | None, rows: int, run_id: str) -> str:
+    """The raw data's S3 URI: ``data`` if it is one; else ``data`` or ``rows`` demo rows, uploaded."""
+    if data and data.startswith("s3://"):
+        return data
     if data:
         return upload_data(cfg, Path(data), run_id)
     import tempfile

@@ -36,6 +36,7 @@ class RunResult:
     quality: dict[str, Any] | None = None
     model_package_arn: str | None = None
     approval: str | None = None
+    current_state: str | None = None
     state_transitions: int = 0
     polling_transitions: int = 0
     seconds: float = 0.0
@@ -69,6 +70,8 @@ class Retrain:
     """One outer-loop execution, followed until it ends."""
 
     POLLING_STATES = frozenset({"WaitForEndpoint", "DescribeEndpoint", "EndpointSettled", "CountPoll"})
+    # From asking for the endpoint until the polling settles: the traffic split is worth showing.
+    DEPLOYING_STATES = frozenset({"CreateEndpoint", "UpdateEndpoint", "StartPolling"}) | POLLING_STATES
 
     def __init__(self, cfg: DualloopConfig, session: boto3.Session | None = None) -> None:
         self.cfg = cfg
@@ -105,6 +108,7 @@ class Retrain:
         entered: dict[str, float] = {}
         result = RunResult(execution_arn=execution_arn, status="RUNNING")
         inner_seen: dict[str, str] = {}
+        last_split: tuple[Any, ...] | None = None
         decided = False
         while True:
             described = self.sfn.describe_execution(executionArn=execution_arn)
@@ -118,6 +122,11 @@ class Retrain:
                 self._inner_progress(execution_arn, inner_seen, result, report)
             if "AwaitApproval" in entered and not decided and approve != "wait":
                 decided = self._approve(approve, result, report, ask)
+            if result.current_state in self.DEPLOYING_STATES:
+                split = self._traffic()
+                if split is not None and split["key"] != last_split:
+                    last_split = split.pop("key")
+                    report("traffic", split)
             if described["status"] != "RUNNING":
                 break
             if time.monotonic() - started > timeout:
@@ -151,6 +160,7 @@ class Retrain:
         if kind.endswith("StateEntered"):
             name = event["stateEnteredEventDetails"]["name"]
             entered[name] = event["timestamp"].timestamp()
+            result.current_state = name
             result.state_transitions += 1
             if name in self.POLLING_STATES:
                 result.polling_transitions += 1
@@ -204,6 +214,60 @@ class Retrain:
                 info["seconds"] = round((step["EndTime"] - step["StartTime"]).total_seconds(), 2)
             result.inner_steps = [s for s in result.inner_steps if s["step"] != name] + [info]
             report("inner-step", info)
+
+    def _traffic(self) -> dict[str, Any] | None:
+        """The endpoint's split between the serving fleet (blue) and the one being deployed (green).
+
+        Read from DescribeEndpoint: ``ProductionVariants`` serve now; during a blue/green update
+        ``PendingDeploymentSummary`` holds the new fleet, its status (Creating, ActivatingTraffic,
+        Baking, ...) and its ``CurrentWeight`` of its ``DesiredWeight``, i.e. green's share.
+        """
+        try:
+            endpoint = self.sagemaker.describe_endpoint(EndpointName=self.names.endpoint)
+        except self.sagemaker.exceptions.ClientError:
+            return None  # not created yet
+        pending = endpoint.get("PendingDeploymentSummary") or {}
+        fleets = []
+        green_share = 0.0
+        for variant in pending.get("ProductionVariants", []):
+            desired = float(variant.get("DesiredWeight") or 0) or 1.0
+            green_share = max(green_share, float(variant.get("CurrentWeight") or 0) / desired)
+            steps = variant.get("VariantStatus") or []
+            fleets.append(
+                {
+                    "fleet": "green",
+                    "config": pending.get("EndpointConfigName"),
+                    "variant": variant.get("VariantName"),
+                    "share": round(green_share, 4),
+                    "status": steps[-1]["Status"] if steps else "",
+                }
+            )
+        serving = endpoint.get("EndpointConfigName")
+        creating = endpoint["EndpointStatus"] == "Creating"  # a first fleet, no traffic yet
+        if endpoint.get("ProductionVariants") or creating:
+            variants = endpoint.get("ProductionVariants") or []
+            fleets.insert(
+                0,
+                {
+                    "fleet": "blue" if pending else "green" if creating else "serving",
+                    "config": serving,
+                    "variant": variants[0]["VariantName"] if variants else None,
+                    "share": 0.0 if creating else round(1.0 - green_share, 4),
+                    "status": "serving" if pending else endpoint["EndpointStatus"],
+                },
+            )
+        key = (
+            endpoint["EndpointStatus"],
+            serving,
+            tuple((f["config"], f["share"], f["status"]) for f in fleets),
+        )
+        return {
+            "key": key,
+            "endpoint": self.names.endpoint,
+            "status": endpoint["EndpointStatus"],
+            "fleets": fleets,
+            "failure_reason": endpoint.get("FailureReason"),
+        }
 
     def _pipeline_execution(self, display_name: str) -> str | None:
         try:

@@ -39,8 +39,14 @@ def demo(
     rows: int = typer.Option(20000, help="Demo transactions to generate."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document, no progress."),
 ) -> None:
-    """The whole dual loop on the local cloud: data → ingest → quality gate → pipeline → approval → deploy."""
-    outer_cli.run(data=None, rows=rows, approve="auto", as_json=as_json, config=None)
+    """The whole dual loop on a local cloud: data → ingest → quality gate → pipeline → approval → deploy → predictions."""
+    from outer_orchestrator.demo import run_demo
+
+    if os.environ.get("DUALLOOP_TARGET") == "aws":
+        outer_cli.console.print("[red]The demo runs on the local cloud only: unset DUALLOOP_TARGET.[/red]")
+        raise typer.Exit(2)
+    ok = run_demo(outer_cli.config_or_exit(None), rows, as_json, outer_cli.console)
+    raise typer.Exit(0 if ok else 1)
 
 
 def main() -> None:

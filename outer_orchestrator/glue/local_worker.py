@@ -2,9 +2,12 @@
 
 The script is fetched from the job's ``ScriptLocation`` (as Glue does), loaded as a module
 and its ``main(argv[, spark])`` called with Glue's ``--KEY value`` arguments and one shared
-SparkSession (starting Spark costs seconds; Glue keeps a warm pool too). The run moves
-RUNNING → SUCCEEDED, or FAILED with the error message, which ``get_job_run`` reports.
-Runs are serialised: one local Spark driver, like a job with MaxConcurrentRuns = 1.
+SparkSession (starting Spark costs seconds; Glue keeps a warm pool too; ``warm()`` starts it
+in the background for a command that knows a job is coming). The run moves RUNNING →
+SUCCEEDED, or FAILED with the error message, which ``get_job_run`` reports. Runs are
+serialised: one local Spark driver, like a job with MaxConcurrentRuns = 1. Spark logs only
+errors (``spark-log4j2.properties``): a job's failure reaches the user as the run's
+ErrorMessage, not as JVM log lines.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import logging
+import os
 import sys
 import tempfile
 import threading
@@ -29,6 +33,7 @@ if TYPE_CHECKING:
     from shared.local_cloud.cloud import LocalCloud
 
 LOG = logging.getLogger(__name__)
+_LOG4J2 = Path(__file__).with_name("spark-log4j2.properties")
 
 
 class LocalGlue:
@@ -41,16 +46,35 @@ class LocalGlue:
         if self._spark is None:
             from pyspark.sql import SparkSession
 
+            # The JVM resolves this host's name to pick an address and warns when it is
+            # loopback; a local driver only ever needs loopback.
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            java_options = (
+                f"-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile={_LOG4J2.as_uri()}"
+            )
             self._spark = (
                 SparkSession.builder.master("local[2]")
                 .appName("dualloop-local-glue")
                 .config("spark.ui.enabled", "false")
+                .config("spark.ui.showConsoleProgress", "false")
                 .config("spark.sql.shuffle.partitions", "4")
-                .config("spark.driver.extraJavaOptions", "-XX:+UseSerialGC -XX:TieredStopAtLevel=1")
+                .config("spark.driver.extraJavaOptions", java_options)
                 .config("spark.sql.session.timeZone", "UTC")
                 .getOrCreate()
             )
         return self._spark
+
+    def warm(self) -> None:
+        """Start Spark in the background; the first job waits for it instead of starting it."""
+
+        def start() -> None:
+            with self._lock:
+                try:
+                    self.spark()
+                except Exception as exc:  # the first job will start it again and report why
+                    LOG.debug("warming Spark failed: %s", exc)
+
+        threading.Thread(target=start, name="dualloop-spark-warm", daemon=True).start()
 
     def run(self, event: hooks.GlueJobRunStarted) -> None:
         with self._lock:

@@ -6,7 +6,8 @@ import importlib
 
 from shared.local_cloud.cloud import LocalCloud
 
-# Each module has ``attach(cloud)``: it registers hooks and its stop function.
+# Each module has ``attach(cloud)``: it registers hooks and its stop function; it may return
+# its worker, which may have ``warm()`` to start a slow runtime (Spark) ahead of its first job.
 WORKER_MODULES: tuple[str, ...] = (
     "outer_orchestrator.glue.local_worker",
     "inner_pipeline.local_executor.worker",
@@ -14,6 +15,9 @@ WORKER_MODULES: tuple[str, ...] = (
 )
 
 
-def attach_all(cloud: LocalCloud) -> None:
+def attach_all(cloud: LocalCloud, *, warm: bool = False) -> None:
+    """Attach every worker; ``warm``: start their slow runtimes now, in the background."""
     for name in WORKER_MODULES:
-        importlib.import_module(name).attach(cloud)
+        worker = importlib.import_module(name).attach(cloud)
+        if warm and callable(getattr(worker, "warm", None)):
+            worker.warm()
