@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -172,16 +171,9 @@ def pipeline_session(config: DualloopConfig, boto_session: boto3.Session | None 
         default_bucket=Names(config).artifact_bucket,
     )
     # The definition is a function of DualloopConfig alone: no SDK defaults from this
-    # machine's ~/.config/sagemaker/config.yaml (and no slow config lookups). On the local
-    # cloud the SDK's usage telemetry (a request to AWS per call) is switched off.
-    session.sagemaker_config = _LOCAL_SDK_CONFIG if os.environ.get("AWS_ENDPOINT_URL") else None
+    # machine's ~/.config/sagemaker/config.yaml (and no slow config lookups).
+    session.sagemaker_config = None
     return session
-
-
-_LOCAL_SDK_CONFIG = {
-    "SchemaVersion": "1.0",
-    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
-}
 
 
 def build_pipeline(
