@@ -26,11 +26,28 @@ def check(stage: str) -> str | None:
 
     import boto3
     from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        CredentialRetrievalError,
+        LoginError,
+        NoCredentialsError,
+        PartialCredentialsError,
+        ProfileNotFound,
+        SSOError,
+        TokenRetrievalError,
+    )
 
-    from shared.config import load_config
+    from shared.config import ConfigError, Stage, load_config
+    from shared.user_errors import describe_config_error
 
-    cfg = load_config(stage=stage)
+    stages = [s.value for s in Stage]
+    if stage not in stages:
+        return f"STAGE={stage} is not a stage: use one of {', '.join(stages)} (e.g. `make deploy STAGE=dev`)."
+    try:
+        cfg = load_config(stage=stage)
+    except ConfigError as exc:
+        return describe_config_error(exc)
     try:
         sts = boto3.client(
             "sts",
@@ -43,10 +60,25 @@ def check(stage: str) -> str | None:
             "no AWS credentials are configured. Configure a profile (`aws configure sso` or "
             "`aws configure`) and export AWS_PROFILE, or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY."
         )
+    except (
+        PartialCredentialsError,
+        ProfileNotFound,
+        SSOError,
+        LoginError,
+        TokenRetrievalError,
+        CredentialRetrievalError,
+    ) as exc:
+        return (
+            f"the configured AWS credentials cannot be loaded ({exc}). Fix AWS_PROFILE or the "
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY pair, or sign in again (`aws sso login`)."
+        )
     except ClientError as exc:
-        return f"AWS rejected the configured credentials: {exc.response.get('Error', {}).get('Message', exc)}"
+        return (
+            f"AWS rejected the configured credentials: {exc.response.get('Error', {}).get('Message', exc)}. "
+            "Refresh them (`aws sso login`, or new keys) and retry."
+        )
     except BotoCoreError as exc:
-        return f"could not reach AWS STS to check the credentials: {exc}"
+        return f"could not reach AWS STS to check the credentials ({exc}): check your network connection and retry."
     account = identity["Account"]
     if account != cfg.account_id:
         return (

@@ -63,7 +63,7 @@ from inner_pipeline.cache_plan import (
     store_from_history,
 )
 from inner_pipeline.local_executor.errors import LocalExecutorError
-from outer_orchestrator.cli import config_or_exit, local_cloud_for_command
+from outer_orchestrator.cli import config_or_exit, local_cloud_for_command, quiet_libraries
 from shared.config import DualloopConfig
 from shared.naming import Names
 
@@ -141,6 +141,10 @@ def generate(
         )
     except ValueError as exc:  # drift nan/inf: the generator names it
         raise fail(str(exc)) from None
+    except OSError as exc:  # a read-only or missing parent, a full disk
+        raise fail(
+            f"--out: cannot write to {out_dir} ({exc.strerror or exc}): choose another folder"
+        ) from None
     for path in written:
         typer.echo(str(path))
     console.print(f"{rows} transactions (seed {seed}, drift {drift:g}) in {len(written)} {fmt.value} file(s)")
@@ -207,6 +211,58 @@ def _check_input_options(given: dict[str, str], data: str | None, rows: int | No
         raise fail("--input and --rows are alternatives: give one")
     if "InputDataUri" in given and (data is not None or rows is not None):
         raise fail("--param InputDataUri and --input/--rows are alternatives: give one")
+
+
+_DATA_SUFFIXES = (".csv", ".parquet", ".pq")  # what the Preprocess script reads
+
+
+def check_local_input(cfg: DualloopConfig, data: str | None) -> None:
+    """Fail in a second, before any cloud starts, on local input the Preprocess step would
+    reject anyway: no such path, no data files, an unreadable header, missing columns.
+
+    Only headers are read (values are the Preprocess step's to check, with their line numbers),
+    exactly as the script reads them, so what passes here is what it accepts.
+    """
+    if data is None or data.startswith("s3://"):
+        return
+    source = Path(data)
+    if not source.exists():
+        raise fail(f"--input: no file or folder at {source}: give a CSV or Parquet file, or a folder of them")
+    if source.is_file():
+        if source.suffix.lower() not in _DATA_SUFFIXES:
+            raise fail(f"--input: {source} is not a .csv or .parquet file, the only kinds the pipeline reads")
+        files = [source]
+    else:
+        files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in _DATA_SUFFIXES)
+        if not files:
+            raise fail(f"--input: {source} holds no CSV or Parquet files: add some, or name a file")
+    schema = cfg.dataset
+    required = [schema.id_column, schema.target_column, *schema.feature_names]
+    for file in files:
+        header = _header(file)
+        absent = [c for c in required if c not in header]
+        if absent:
+            raise fail(
+                f"--input: {file} lacks the column(s) {', '.join(absent)} "
+                f"(it has {', '.join(header) or 'none'}): give data with the dataset's columns"
+            )
+
+
+def _header(file: Path) -> list[str]:
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    try:
+        if file.suffix.lower() in (".parquet", ".pq"):
+            return list(pq.read_schema(file).names)
+        return [str(c) for c in pd.read_csv(file, nrows=0).columns]
+    except pd.errors.EmptyDataError:
+        raise fail(f"--input: {file} is empty: a CSV file needs a header row and data rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+        reason = " ".join(str(exc).split())
+        raise fail(
+            f"--input: cannot read {file} ({reason}): give a CSV file with a header row, or Parquet"
+        ) from None
 
 
 def _data_digest(source: Path) -> str:
@@ -333,6 +389,7 @@ def run(
     cfg = config_or_exit(config)
     given = _params_or_exit(param)
     _check_input_options(given, data, rows)
+    check_local_input(cfg, data)
     names = Names(cfg)
     with _cloud():
         # Imported under _cloud's redirect: the in-process relay Lambda logs through the same
@@ -343,6 +400,7 @@ def run(
         session = _session(cfg)
         sagemaker = session.client("sagemaker")
         upsert_pipeline(cfg, session)
+        quiet_libraries()  # the SDK turned the root logger to INFO: keep the terminal for the steps
         # Checked against what will run: the definition just upserted.
         definition = json.loads(
             sagemaker.describe_pipeline(PipelineName=names.pipeline)["PipelineDefinition"]
@@ -394,7 +452,10 @@ def _summarise(result: InnerRun, as_json: bool) -> None:
         if metrics:
             console.print(f"  metrics: {metrics}")
     if result.failure_reason:
+        from shared.user_errors import explain_outcome
+
         console.print(f"  [red]{escape(result.failure_reason)}[/red]")
+        console.print(f"  {escape(explain_outcome('InnerPipelineFailed', result.failure_reason) or '')}")
 
 
 # ---- inner definition / upsert --------------------------------------------------------------------

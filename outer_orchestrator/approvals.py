@@ -27,7 +27,10 @@ def latest_pending(sagemaker: Any, names: Names) -> str:
     )
     packages = response.get("ModelPackageSummaryList", [])
     if not packages:
-        raise ApprovalError(f"no model package in {names.model_package_group} awaits approval")
+        raise ApprovalError(
+            f"no model package in {names.model_package_group} awaits approval: a retrain registers one "
+            "when its model passes the quality gate (`dualloop status` shows the retrains)"
+        )
     arn: str = packages[0]["ModelPackageArn"]
     return arn
 
@@ -38,15 +41,27 @@ def decide(
     decision: Literal["Approved", "Rejected"],
     reason: str | None = None,
 ) -> None:
+    from botocore.exceptions import ClientError
+
     try:
         current = sagemaker.describe_model_package(ModelPackageName=model_package_arn)["ModelApprovalStatus"]
-    except Exception as exc:
-        raise ApprovalError(f"cannot find model package {model_package_arn}: {exc}") from None
+    except ClientError as exc:
+        # SageMaker answers an unknown or malformed ARN with a ValidationException; anything else
+        # (credentials, throttling, no cloud) is not about this package and goes up as it is.
+        if exc.response.get("Error", {}).get("Code") not in ("ValidationException", "ResourceNotFound"):
+            raise
+        raise ApprovalError(
+            f"no model package {model_package_arn} here: `dualloop status` lists the packages, "
+            "or pass --latest for the newest one awaiting approval"
+        ) from None
     if current == decision:
-        raise ApprovalError(f"{model_package_arn} is already {decision}")
+        raise ApprovalError(f"{model_package_arn} is already {decision}: nothing to do")
     if current == "Rejected" and decision == "Approved":
         # Approving a package the retrain already gave up on would deploy nothing; say so.
-        raise ApprovalError(f"{model_package_arn} was rejected; start a new retrain instead")
+        raise ApprovalError(
+            f"{model_package_arn} was rejected and its retrain has stopped: start a new retrain "
+            "(`dualloop run`) instead"
+        )
     params: dict[str, Any] = {"ModelPackageArn": model_package_arn, "ModelApprovalStatus": decision}
     if reason:
         params["ApprovalDescription"] = reason[:1024]

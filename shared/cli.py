@@ -50,8 +50,31 @@ def demo(
 
 
 def main() -> None:
-    app()
+    """The ``dualloop`` command: a mistake a user can make ends in one sentence, not a traceback.
+
+    Errors ``shared.user_errors`` knows (no or expired credentials, no cloud at the endpoint,
+    a bad config or path, ...) print what happened and what to do, exiting 2 (fix the command
+    or configuration) or 1 (the operation failed); any other exception is a bug and keeps its
+    traceback.
+    """
+    import sys
+
+    from shared.user_errors import Target, explain, preflight
+
+    target = Target.from_environment(os.environ.copy(), sys.argv[1:])
+    # A local cloud that is not there is found in seconds, not after botocore's retries.
+    error = preflight(sys.argv[1:], target)
+    if error is None:
+        try:
+            app()
+        except Exception as exc:
+            error = explain(exc, target)
+            if error is None:
+                raise
+    if error is not None:
+        typer.secho(error.message, fg=typer.colors.RED, err=True)
+        sys.exit(error.exit_code)
 
 
 if __name__ == "__main__":
-    app()
+    main()

@@ -297,8 +297,14 @@ def graph(
                 else:
                     try:
                         overlay = read_overlay(session, arn, names.pipeline)
-                    except ClientError as exc:  # ExecutionDoesNotExist, InvalidArn
-                        console.print(f"[red]cannot read execution {escape(arn)}: {escape(str(exc))}[/red]")
+                    except ClientError as exc:
+                        code = exc.response.get("Error", {}).get("Code")
+                        if code not in ("ExecutionDoesNotExist", "InvalidArn"):
+                            raise
+                        console.print(
+                            f"[red]no execution {escape(arn)} here: `dualloop status` lists the retrains, "
+                            "or leave out --execution to draw the latest[/red]"
+                        )
                         raise typer.Exit(2) from None
     inner = None
     if inner_definition is not None:

@@ -16,6 +16,7 @@ import boto3
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from outer_orchestrator.drift.report import DriftReport, Status
@@ -59,8 +60,11 @@ def drift_run(
             baseline_uri=baseline_uri,
             publish=publish,
         )
-    except (EndpointNotFound, BaselineNotFound) as exc:
-        console.print(f"[red]{exc}[/red]")
+    except EndpointNotFound as exc:
+        _error(f"{exc}: deploy one first (`dualloop run`), or pass --endpoint")
+        raise typer.Exit(1) from None
+    except BaselineNotFound as exc:
+        _error(f"{exc}: retrain to deploy a model with a baseline, or pass --baseline-uri")
         raise typer.Exit(1) from None
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
@@ -97,12 +101,30 @@ def drift_simulate(
                 runtime.invoke_endpoint(
                     EndpointName=target, ContentType="text/csv", Accept="application/json", Body=line.encode()
                 )
-            except (ClientError, BotoCoreError) as exc:
+            except ClientError as exc:
+                error = exc.response.get("Error", {})
+                if (
+                    failed == 0
+                    and error.get("Code") == "ValidationError"
+                    and "not found" in error.get("Message", "")
+                ):
+                    _error(
+                        f"endpoint {target} not found: deploy one first (`dualloop run`), or pass --endpoint"
+                    )
+                    raise typer.Exit(1) from None
                 failed += 1
                 first_error = first_error or str(exc)
+            except BotoCoreError as exc:  # no cloud, no credentials: every request would fail alike
+                from shared.user_errors import explain
+
+                known = explain(exc)
+                if known is None:
+                    raise
+                _error(known.message)
+                raise typer.Exit(known.exit_code) from None
     console.print(f"sent {len(lines)} requests (shift {shift}) to {target}: {len(lines) - failed} answered")
     if failed:
-        console.print(f"[red]{failed} failed[/red], the first with: {first_error}")
+        console.print(f"[red]{failed} failed[/red], the first with: {escape(first_error)}")
         raise typer.Exit(1)
 
 
@@ -151,11 +173,18 @@ def print_report(report: DriftReport) -> None:
 
 
 def _config(path: Path | None) -> DualloopConfig:
+    from shared.user_errors import Target, describe_config_error
+
     try:
         return load_config(path)
     except ConfigError as exc:
-        console.print(f"[red]{exc}[/red]")
+        target = Target(config_file=str(path) if path else os.environ.get("DUALLOOP_CONFIG_FILE"))
+        _error(describe_config_error(exc, target))
         raise typer.Exit(2) from None
+
+
+def _error(message: str) -> None:
+    console.print(escape(message), style="red", soft_wrap=True, highlight=False)
 
 
 def _local_now() -> datetime | None:
@@ -178,8 +207,8 @@ def _cloud_or_exit() -> None:
 
     env = read_state()
     if env is None:
-        console.print(
-            "[red]no cloud to talk to:[/red] start the local cloud with `dualloop local up` "
+        _error(
+            "no cloud to talk to: start the local cloud with `dualloop local up` "
             "(or export AWS_ENDPOINT_URL), or set DUALLOOP_TARGET=aws for real AWS"
         )
         raise typer.Exit(2)

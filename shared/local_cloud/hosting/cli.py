@@ -12,12 +12,14 @@ answered to stderr.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 console = Console(stderr=True)
 
@@ -39,18 +41,17 @@ def invoke(
     try:
         response: Any = client.invoke_endpoint(EndpointName=name, Body=payload, ContentType=content_type)
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code, message = error.get("Code", ""), error.get("Message", str(exc))
-        if code == "ValidationError" and "not found" in message:
-            console.print(
-                f"[red]endpoint {name} not found[/red]: deploy one first (dualloop run), or pass --endpoint"
-            )
-        else:
-            console.print(f"[red]{code}[/red]: {message}")
-        raise typer.Exit(1) from None
+        message, code = _refusal(exc, name)
+        console.print(escape(message), style="red", soft_wrap=True, highlight=False)
+        raise typer.Exit(code) from None
     except BotoCoreError as exc:
-        console.print(f"[red]cannot reach the endpoint {name}[/red]: {exc}")
-        raise typer.Exit(1) from None
+        from shared.user_errors import explain
+
+        known = explain(exc)
+        if known is None:
+            raise
+        console.print(escape(known.message), style="red", soft_wrap=True, highlight=False)
+        raise typer.Exit(known.exit_code) from None
     typer.echo(response["Body"].read().decode().rstrip("\n"))
     headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
     served_by = headers.get("x-dualloop-endpoint-config")
@@ -59,6 +60,30 @@ def invoke(
         + (f" / endpoint config {served_by}" if served_by else "")
         + "[/dim]"
     )
+
+
+def _refusal(exc: Any, name: str) -> tuple[str, int]:
+    """What an InvokeEndpoint error means for the user, and the exit code."""
+    from shared.user_errors import explain
+
+    error = exc.response.get("Error", {})
+    code, message = error.get("Code", ""), str(error.get("Message", exc))
+    if code == "ValidationError" and "not found" in message:
+        return f"endpoint {name} not found: deploy one first (dualloop run), or pass --endpoint", 1
+    if code == "ModelError":
+        status = int(exc.response.get("OriginalStatusCode") or 0)
+        original = str(exc.response.get("OriginalMessage") or message)
+        try:
+            original = str(json.loads(original).get("message", original))
+        except (ValueError, AttributeError):
+            pass
+        if 400 <= status < 500:  # the model refused this request
+            return f"endpoint {name} refused the request ({original}): fix the body and send it again", 2
+        return f"the model behind endpoint {name} failed on this request: {message}", 1
+    known = explain(exc)
+    if known is not None:
+        return known.message, known.exit_code
+    return f"{code}: {message}", 1
 
 
 def _payload(file: Path | None, body: str | None) -> bytes:
@@ -72,10 +97,12 @@ def _payload(file: Path | None, body: str | None) -> bytes:
         try:
             data = file.read_bytes()
         except OSError as exc:
-            console.print(f"[red]cannot read {file}[/red]: {exc.strerror or exc}")
+            console.print(
+                f"[red]cannot read {file}[/red] ({exc.strerror or exc}): check the path and run again"
+            )
             raise typer.Exit(2) from None
     if not data.strip():
-        console.print("[red]the request body is empty[/red]")
+        console.print("[red]the request body is empty[/red]: give feature values with --body or --file")
         raise typer.Exit(2)
     return data
 
@@ -83,11 +110,12 @@ def _payload(file: Path | None, body: str | None) -> bytes:
 def _default_endpoint() -> str:
     from shared.config import ConfigError, load_config
     from shared.naming import Names
+    from shared.user_errors import describe_config_error
 
     try:
         return Names(load_config()).endpoint
     except ConfigError as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(escape(describe_config_error(exc)), style="red", soft_wrap=True, highlight=False)
         raise typer.Exit(2) from None
 
 

@@ -1,0 +1,383 @@
+"""Every mistake a user can make with ``dualloop`` ends in one sentence and an exit code.
+
+What this proves: real commands, run through ``shared.cli.main`` (the wrapper every command
+goes through) in a subprocess or in this process against the local cloud, answer bad
+credentials, a local cloud that is not there, bad configuration, bad paths and data, unknown
+ARNs, endpoints and executions with one line saying what happened and what to do, exit 2
+(fix the command or configuration) or 1 (the operation failed), and no traceback; and they do
+it in seconds. Nothing here reaches AWS: without credentials botocore stops before sending,
+and everything else talks to the local cloud.
+What it cannot prove: what real AWS answers to expired or denied credentials (the unit tests
+build those errors as botocore does), or the pipeline's own data checks (tests/e2e).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+
+from shared.local_cloud import LocalCloud
+
+pytestmark = pytest.mark.functional
+
+ROOT = Path(__file__).resolve().parents[2]
+HEADER = (
+    "transaction_id,amount,merchant_category,hour,distance_from_home_km,tx_count_1h,tx_count_24h,"
+    "amount_to_avg_ratio,is_online,is_fraud"
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: int
+    out: str
+    err: str
+    seconds: float
+
+    @property
+    def message(self) -> str:
+        """The last line on stderr: the one sentence."""
+        lines = [line for line in self.err.splitlines() if line.strip()]
+        return lines[-1] if lines else ""
+
+
+# ---- in a subprocess: exactly what a user's shell sees ------------------------------------------
+
+
+def _base_env(tmp_path: Path) -> dict[str, str]:
+    """No credentials anywhere (files, profile, instance metadata), nothing from this process."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "DUALLOOP_HOME": str(tmp_path / ".dualloop"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
+        "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "SAGEMAKER_VALIDATE_ROLE": "false",
+        "COLUMNS": "400",
+    }
+
+
+def dualloop(env: dict[str, str], *args: str, timeout: float = 60) -> Outcome:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "shared.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return Outcome(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+
+
+def assert_clean(outcome: Outcome, code: int, message: str) -> None:
+    assert "Traceback" not in outcome.err, outcome.err
+    assert outcome.message == message, outcome.err
+    assert outcome.code == code, outcome.err
+
+
+NO_CREDENTIALS = (
+    "No AWS credentials found for account 123456789012 in region us-east-1: configure them "
+    "(`aws configure`, `aws sso login` or AWS_PROFILE) or unset DUALLOOP_TARGET to use the local cloud."
+)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["status"], ["approve", "--latest"], ["run", "--data", "s3://somewhere/raw/"], ["drift", "run"]],
+    ids=" ".join,
+)
+def test_no_aws_credentials_is_one_sentence_in_seconds(tmp_path: Path, command: list[str]) -> None:
+    env = {**_base_env(tmp_path), "DUALLOOP_TARGET": "aws"}
+    outcome = dualloop(env, *command)
+    assert_clean(outcome, 2, NO_CREDENTIALS)
+    assert outcome.seconds < 20
+
+
+def test_an_endpoint_with_no_local_cloud_is_found_before_any_call(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"  # free once closed: nothing listens
+    env = {
+        **_base_env(tmp_path),
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+    }
+    outcome = dualloop(env, "status")
+    assert_clean(
+        outcome,
+        1,
+        f'No local cloud at {url}: start one with `dualloop local up` and `eval "$(dualloop local env)"`, '
+        "or unset AWS_ENDPOINT_URL.",
+    )
+    assert outcome.seconds < 10
+
+
+def test_a_bad_stage_in_the_environment(tmp_path: Path) -> None:
+    env = {**_base_env(tmp_path), "DUALLOOP_STAGE": "qa", "DUALLOOP_TARGET": "aws"}
+    assert_clean(
+        dualloop(env, "drift", "run"),
+        2,
+        "Invalid dualloop configuration: stage: Input should be 'dev' or 'prod' (got 'qa'): "
+        "fix DUALLOOP_STAGE and run again.",
+    )
+
+
+# ---- in this process, through main(), against the local cloud -----------------------------------
+
+
+@dataclass
+class Dualloop:
+    """``dualloop ARGS`` in this process, through ``shared.cli.main``."""
+
+    project: str
+    monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str]
+
+    def __call__(self, *args: str) -> Outcome:
+        from shared import cli
+
+        self.monkeypatch.setattr(sys, "argv", ["dualloop", *args])
+        started = time.monotonic()
+        with pytest.raises(SystemExit) as exited:
+            cli.main()
+        captured = self.capsys.readouterr()
+        code = exited.value.code
+        return Outcome(
+            code if isinstance(code, int) else 1, captured.out, captured.err, time.monotonic() - started
+        )
+
+
+@pytest.fixture
+def main(
+    local_cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Dualloop:
+    """Its own project on the local cloud, with nothing deployed."""
+    project = f"ue-{uuid.uuid4().hex[:6]}"
+    monkeypatch.setenv("DUALLOOP_PROJECT", project)
+    for name in ("DUALLOOP_TARGET", "DUALLOOP_CONFIG_FILE", "DUALLOOP_STAGE"):
+        monkeypatch.delenv(name, raising=False)
+    return Dualloop(project, monkeypatch, capsys)
+
+
+def test_status_of_a_stack_that_is_not_provisioned(main: Dualloop, local_cloud: LocalCloud) -> None:
+    project = main.project
+    outcome = main("status")
+    assert_clean(
+        outcome,
+        2,
+        f"State Machine Does Not Exist: 'arn:aws:states:us-east-1:123456789012:stateMachine:{project}-dev-retrain'"
+        f" in the local cloud at {local_cloud.endpoint}: `dualloop run` provisions the stack there "
+        "(or check DUALLOOP_PROJECT and DUALLOOP_STAGE).",
+    )
+
+
+@pytest.fixture
+def packages(main: Dualloop) -> dict[str, str]:
+    """One approved and one rejected package in the project's model package group."""
+    sagemaker = boto3.client("sagemaker")
+    group = f"{main.project}-dev-models"
+    sagemaker.create_model_package_group(ModelPackageGroupName=group)
+    arns = {}
+    for status in ("Approved", "Rejected"):
+        arns[status] = sagemaker.create_model_package(
+            ModelPackageGroupName=group,
+            ModelApprovalStatus=status,
+            InferenceSpecification={
+                "Containers": [{"Image": "local/dualloop-inference", "ModelDataUrl": "s3://b/model.tar.gz"}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["application/json"],
+            },
+        )["ModelPackageArn"]
+    return arns
+
+
+def test_approve_what_does_not_exist_or_is_already_decided(main: Dualloop, packages: dict[str, str]) -> None:
+    project = main.project
+    unknown = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{project}-dev-models/99"
+    assert_clean(
+        main("approve", unknown),
+        1,
+        f"no model package {unknown} here: `dualloop status` lists the packages, "
+        "or pass --latest for the newest one awaiting approval",
+    )
+    assert_clean(
+        main("approve", packages["Approved"]),
+        1,
+        f"{packages['Approved']} is already Approved: nothing to do",
+    )
+    assert_clean(
+        main("approve", packages["Rejected"]),
+        1,
+        f"{packages['Rejected']} was rejected and its retrain has stopped: start a new retrain "
+        "(`dualloop run`) instead",
+    )
+    assert_clean(
+        main("approve", "--latest"),
+        1,
+        f"no model package in {project}-dev-models awaits approval: a retrain registers one when its model "
+        "passes the quality gate (`dualloop status` shows the retrains)",
+    )
+
+
+def test_invoke_and_drift_without_an_endpoint(main: Dualloop) -> None:
+    endpoint = f"{main.project}-dev-endpoint"
+    assert_clean(
+        main("invoke", "--body", "1,2,3"),
+        1,
+        f"endpoint {endpoint} not found: deploy one first (dualloop run), or pass --endpoint",
+    )
+    assert_clean(
+        main("drift", "run"),
+        1,
+        f"endpoint '{endpoint}' does not exist: deploy one first (`dualloop run`), or pass --endpoint",
+    )
+    assert_clean(
+        main("drift", "simulate", "0.5", "--requests", "3"),
+        1,
+        f"endpoint {endpoint} not found: deploy one first (`dualloop run`), or pass --endpoint",
+    )
+
+
+def test_invoke_with_a_malformed_body_says_what_the_model_expects(main: Dualloop, tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from hosting_fixture import Registry, model_tarball, sourcedir_tarball, train_model
+
+    s3, sagemaker = boto3.client("s3"), boto3.client("sagemaker")
+    registry = Registry.create(s3, sagemaker)
+    model = train_model(tmp_path / "model", rows=400, rounds=3)
+    package = registry.package(
+        registry.upload("model.tar.gz", model_tarball(model)),
+        registry.upload("src.tar.gz", sourcedir_tarball()),
+    )
+    name = f"ue-{uuid.uuid4().hex[:6]}"
+    sagemaker.create_endpoint(
+        EndpointName=name, EndpointConfigName=registry.endpoint_config(package, capture=False)
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"] != "InService":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert_clean(
+            main("invoke", "--endpoint", name, "--body", "1,2,3"),
+            2,
+            f"endpoint {name} refused the request (row 1 has 3 values; expected 8 (amount, merchant_category, "
+            "hour, distance_from_home_km, tx_count_1h, tx_count_24h, amount_to_avg_ratio, is_online)): "
+            "fix the body and send it again",
+        )
+        assert_clean(
+            main("invoke", "--endpoint", name, "--body", "{", "--content-type", "application/json"),
+            2,
+            f"endpoint {name} refused the request (request body is not valid JSON: Expecting property name "
+            "enclosed in double quotes: line 1 column 2 (char 1)): fix the body and send it again",
+        )
+    finally:
+        sagemaker.delete_endpoint(EndpointName=name)
+
+
+def test_graph_of_an_unknown_execution(main: Dualloop) -> None:
+    arn = f"arn:aws:states:us-east-1:123456789012:execution:{main.project}-dev-retrain:no-such-run"
+    assert_clean(
+        main("graph", "--loop", "outer", "--execution", arn),
+        2,
+        f"no execution {arn} here: `dualloop status` lists the retrains, or leave out --execution to draw "
+        "the latest",
+    )
+
+
+def test_run_with_data_that_is_not_there(
+    main: Dualloop, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # As on a deployed stack (nothing to provision), on the local cloud (nothing reaches AWS).
+    monkeypatch.setenv("DUALLOOP_TARGET", "aws")
+    assert_clean(
+        main("run", "--data", "/no/such/file"),
+        2,
+        "No data at /no/such/file: check the path and run again.",
+    )
+    (tmp_path / "empty").mkdir()
+    assert_clean(
+        main("run", "--data", str(tmp_path / "empty")),
+        2,
+        f"{tmp_path / 'empty'} holds no files: check the path and run again.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "message"),
+    [
+        (
+            None,
+            "nowhere.csv",
+            "--input: no file or folder at {path}: give a CSV or Parquet file, or a folder of them",
+        ),
+        ("", "empty.csv", "--input: {path} is empty: a CSV file needs a header row and data rows"),
+        (
+            'a,"b\n1,2\n',
+            "malformed.csv",
+            "--input: cannot read {path} (Error tokenizing data. C error: EOF inside string starting at row 0): "
+            "give a CSV file with a header row, or Parquet",
+        ),
+        (
+            "transaction_id,amount,is_fraud\ntx-1,12.5,0\n",
+            "narrow.csv",
+            "--input: {path} lacks the column(s) merchant_category, hour, distance_from_home_km, tx_count_1h, "
+            "tx_count_24h, amount_to_avg_ratio, is_online (it has transaction_id, amount, is_fraud): "
+            "give data with the dataset's columns",
+        ),
+        (
+            HEADER + "\n",
+            "rows.txt",
+            "--input: {path} is not a .csv or .parquet file, the only kinds the pipeline reads",
+        ),
+    ],
+    ids=["missing", "empty", "malformed", "missing-columns", "not-csv"],
+)
+def test_inner_run_rejects_bad_input_before_starting_anything(
+    main: Dualloop, tmp_path: Path, content: str | None, name: str, message: str
+) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    outcome = main("inner", "run", "--input", str(path))
+    assert_clean(outcome, 2, message.format(path=path))
+    assert outcome.seconds < 5  # no cloud, no pipeline
+
+
+def test_inner_run_explains_a_failed_step(capsys: pytest.CaptureFixture[str]) -> None:
+    from inner_pipeline.cli import InnerRun, _summarise
+
+    reason = (
+        "step Preprocess failed: AlgorithmError: a.csv: numeric feature 'amount' has non-numeric value 'abc' "
+        "at line 3"
+    )
+    _summarise(InnerRun("arn:x", "Failed", "s3://b/p/", {}, failure_reason=reason), as_json=False)
+    lines = [line.strip() for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert lines[-2:] == [
+        reason,
+        "The pipeline rejected the training data: fix what the reason names in the data and run again.",
+    ]
+
+
+def test_data_generate_into_a_place_that_cannot_be_written(main: Dualloop, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert_clean(
+        main("data", "generate", "--rows", "5", "--out", str(blocker / "sub")),
+        2,
+        f"--out: cannot write to {blocker / 'sub'} (Not a directory): choose another folder",
+    )
