@@ -11,6 +11,7 @@ from infra import pipeline_build, sources
 from infra.constructs.data import DataPlane
 from infra.constructs.drift import DriftCheck
 from infra.constructs.inner_loop import InnerLoop
+from infra.constructs.lock_release import LockRelease
 from infra.constructs.outer_loop import OuterLoop
 from infra.constructs.serving import Serving
 from shared.config import DualloopConfig, Stage
@@ -60,6 +61,11 @@ class DualloopStack(Stack):
                 cfg.stage is Stage.PROD if retrain_schedule_enabled is None else retrain_schedule_enabled
             ),
             relay_reserved_concurrency=relay_reserved_concurrency,
+        )
+        # A retrain that ends without its own clean-up (stopped, timed out, service error)
+        # must not keep the lock: every later retrain would end AlreadyRunning.
+        self.lock_release = LockRelease(
+            self, "LockRelease", cfg=cfg, names=names, data=self.data, lock_table=self.outer.lock_table
         )
         self.serving = Serving(self, "Serving", cfg=cfg, names=names)
         self.drift = DriftCheck(self, "Drift", cfg=cfg, names=names, data=self.data)

@@ -115,6 +115,7 @@ def handlers(names: Names) -> list[Handler]:
         Handler(names.store_token_function, "outer_orchestrator.handlers.store_token.handler"),
         Handler(names.drift_function, "outer_orchestrator.drift.job.handler"),
         Handler(drift_trigger.function_name(names), "outer_orchestrator.handlers.drift_trigger.handler"),
+        Handler(names.lock_release_function, "outer_orchestrator.handlers.release_lock.handler"),
     ]
 
 
@@ -236,6 +237,8 @@ class LocalStack:
             "DUALLOOP_TOPIC_ARN": self.names.topic_arn,
             "DUALLOOP_PIPELINE_NAME": self.names.pipeline,
             "DUALLOOP_MODEL_PACKAGE_GROUP": self.names.model_package_group,
+            "DUALLOOP_LOCK_TABLE": self.names.lock_table,
+            "DUALLOOP_STATE_MACHINE_ARN": self.names.state_machine_arn,
             "POWERTOOLS_SERVICE_NAME": "dualloop",
             # The handlers rebuild the config from DUALLOOP_* (the drift check needs the names).
             "DUALLOOP_PROJECT": self.cfg.project,
@@ -291,6 +294,18 @@ class LocalStack:
                     "detail": {"ModelPackageGroupName": [n.model_package_group]},
                 },
                 n.function_arn(n.approval_relay_function),
+            ),
+            # A retrain that ended without running its ReleaseLock* states gives its lock back.
+            n.lock_release_rule: (
+                {
+                    "source": ["aws.states"],
+                    "detail-type": ["Step Functions Execution Status Change"],
+                    "detail": {
+                        "stateMachineArn": [n.state_machine_arn],
+                        "status": ["ABORTED", "TIMED_OUT", "FAILED"],
+                    },
+                },
+                n.function_arn(n.lock_release_function),
             ),
         }
         for rule, (pattern, target) in pattern_rules.items():

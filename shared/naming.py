@@ -146,6 +146,14 @@ class Names:
         return f"{self.base}-drift-check"
 
     @property
+    def lock_release_function(self) -> str:
+        return f"{self.base}-release-lock"
+
+    @property
+    def lock_release_role(self) -> str:
+        return f"{self.base}-release-lock"
+
+    @property
     def lambda_role(self) -> str:
         return f"{self.base}-relay-lambda"
 
@@ -164,6 +172,11 @@ class Names:
     @property
     def model_package_state_rule(self) -> str:
         return f"{self.base}-model-package-state"
+
+    @property
+    def lock_release_rule(self) -> str:
+        """A retrain that ended ABORTED, TIMED_OUT or FAILED -> release the lock it may hold."""
+        return f"{self.base}-release-stale-lock"
 
     @property
     def drift_alarm_rule(self) -> str:

@@ -65,6 +65,7 @@ PATCH_MODULES: tuple[str, ...] = (
     "sfn_aws_sdk_responses",
     "sfn_execution_names",
     "sfn_task_failure_cause",
+    "sfn_execution_events",
     "eventbridge_targets",
     "lambda_inprocess",
     "control_plane",

@@ -1,0 +1,109 @@
+"""Relay: a retrain ended without its own clean-up → release the lock it still holds.
+
+Triggered by ``Step Functions Execution Status Change`` for the outer loop's state machine
+with status ABORTED, TIMED_OUT or FAILED. The state machine releases its lock itself
+(``ReleaseLock*``) on every path it controls; an execution stopped by hand (StopExecution),
+timed out at the state-machine level or killed by a service error never reaches those
+states, and without this relay every later retrain would end ``AlreadyRunning``.
+
+The lock is ``AcquireLock``'s item (key ``lock_id = "retrain"``, holder ``execution_arn``)
+and it is deleted only if it names the execution the event is about: a retrain that has
+since taken the lock keeps it, and a duplicate or late delivery (EventBridge delivers at
+least once, and this event is best effort) finds nothing of its own and does nothing. A
+FAILED execution that did release its lock, or never took it, is the same no-op.
+
+The event is parsed with models of this module (not ``events.Event``), as the drift trigger
+does: a loader may run the module without registering it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+logger = Logger(service="dualloop-release-lock")
+
+# AcquireLock's item in outer_orchestrator/statemachine/outer_loop.asl.json (a unit test
+# reads the ASL and keeps these equal).
+LOCK_KEY: dict[str, Any] = {"lock_id": {"S": "retrain"}}
+HOLDER_ATTRIBUTE = "execution_arn"
+# The ends that may leave the lock behind. SUCCEEDED never does: every succeeding path
+# released it (ReleaseLock) or never held it (AlreadyRunning).
+RELEASE_ON = frozenset({"ABORTED", "TIMED_OUT", "FAILED"})
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class ExecutionStatusChange(_Frozen):
+    """``Step Functions Execution Status Change`` detail (AWS's field names)."""
+
+    execution_arn: str = Field(alias="executionArn")
+    state_machine_arn: str = Field(alias="stateMachineArn")
+    name: str | None = None
+    # A string, not a Literal: a status AWS adds later (PENDING_REDRIVE, ...) is ignored, not an error.
+    status: str
+    start_date: int | None = Field(default=None, alias="startDate")
+    stop_date: int | None = Field(default=None, alias="stopDate")
+
+
+class ExecutionStatusEvent(_Frozen):
+    id: str
+    source: str
+    detail_type: str = Field(alias="detail-type")
+    detail: ExecutionStatusChange
+
+
+# Resolve the annotations against this module's namespace (see the module docstring).
+for _model in (ExecutionStatusChange, ExecutionStatusEvent):
+    _model.model_rebuild(_types_namespace=globals())
+
+
+def skip_reason(detail: ExecutionStatusChange, state_machine_arn: str) -> str | None:
+    """Why this event releases nothing, or None when the execution's lock must go."""
+    if detail.state_machine_arn != state_machine_arn:
+        return "another state machine"
+    if detail.status not in RELEASE_ON:
+        return f"the execution is {detail.status}"
+    return None
+
+
+def release(dynamodb: DynamoDBClient, table: str, execution_arn: str) -> bool:
+    """Delete the lock if ``execution_arn`` holds it; False when it holds nothing (no lock, or
+    another execution's). The condition is the ASL's own ``ReleaseLock`` condition."""
+    try:
+        dynamodb.delete_item(
+            TableName=table,
+            Key=LOCK_KEY,
+            ConditionExpression=f"{HOLDER_ATTRIBUTE} = :me",
+            ExpressionAttributeValues={":me": {"S": execution_arn}},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise  # throttling and the like: the event's retry policy delivers it again
+    return True
+
+
+def handler(event: dict[str, Any], context: Any, *, dynamodb: DynamoDBClient | None = None) -> dict[str, Any]:
+    detail = ExecutionStatusEvent.model_validate(event).detail
+    why = skip_reason(detail, os.environ["DUALLOOP_STATE_MACHINE_ARN"])
+    if why is not None:
+        logger.info("ignored event", extra={"why": why, "execution_arn": detail.execution_arn})
+        return {"released": False, "ignored": why}
+    table = os.environ["DUALLOOP_LOCK_TABLE"]
+    released = release(dynamodb or boto3.client("dynamodb"), table, detail.execution_arn)
+    logger.info(
+        "released the retrain lock" if released else "the execution held no lock",
+        extra={"execution_arn": detail.execution_arn, "status": detail.status, "released": released},
+    )
+    return {"released": released, "status": detail.status}

@@ -1,0 +1,146 @@
+"""The release-lock handler's decision, and its agreement with the ASL's lock.
+
+What this proves: only ABORTED, TIMED_OUT and FAILED ends of this project's state machine
+lead to a delete; the delete is conditional on the item naming the execution (the ASL's own
+``ReleaseLock`` condition, on ``AcquireLock``'s key and holder attribute, read from the ASL
+file); a lock held by someone else, or none at all, ends quietly as ``released: False``;
+other DynamoDB errors surface (so EventBridge retries the delivery). What it does not:
+DynamoDB's evaluation of the condition (``tests/functional/test_lock_release.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from outer_orchestrator.handlers import release_lock
+from outer_orchestrator.local_stack import ASL_FILE
+
+pytestmark = pytest.mark.unit
+
+MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:dualloop-dev-retrain"
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:dualloop-dev-retrain:run-1"
+TABLE = "dualloop-dev-retrain-lock"
+
+
+def _event(status: str, machine: str = MACHINE, execution: str = EXECUTION) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "315c1398-40ff-a850-213b-158f73e60175",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": "123456789012",
+        "time": "2026-11-24T08:00:00Z",
+        "region": "us-east-1",
+        "resources": [execution],
+        "detail": {
+            "executionArn": execution,
+            "stateMachineArn": machine,
+            "name": execution.rsplit(":", 1)[-1],
+            "status": status,
+            "startDate": 1795507200000,
+            "stopDate": 1795507260000 if status != "RUNNING" else None,
+            "input": '{"trigger":"manual"}',
+            "inputDetails": {"included": True},
+            "output": None,
+            "outputDetails": None,
+            "error": None,
+            "cause": None,
+        },
+    }
+
+
+class _DynamoDB:
+    """Records delete_item calls; answers with ``error`` (a DynamoDB error code) if given."""
+
+    def __init__(self, error: str | None = None) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self._error = error
+
+    def delete_item(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(kwargs)
+        if self._error:
+            raise ClientError({"Error": {"Code": self._error, "Message": "no"}}, "DeleteItem")
+        return {}
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DUALLOOP_STATE_MACHINE_ARN", MACHINE)
+    monkeypatch.setenv("DUALLOOP_LOCK_TABLE", TABLE)
+
+
+def test_the_lock_item_is_the_asls() -> None:
+    states = json.loads(ASL_FILE.read_text())["States"]
+    acquire = states["AcquireLock"]["Parameters"]
+    assert acquire["ConditionExpression"] == "attribute_not_exists(lock_id)"
+    ((key, value),) = release_lock.LOCK_KEY.items()
+    assert acquire["Item"][key] == value
+    assert acquire["Item"][release_lock.HOLDER_ATTRIBUTE] == {"S.$": "$$.Execution.Id"}
+    release = states["ReleaseLock"]["Parameters"]
+    assert release["Key"] == release_lock.LOCK_KEY
+    assert release["ConditionExpression"] == f"{release_lock.HOLDER_ATTRIBUTE} = :me"
+
+
+@pytest.mark.parametrize("status", ["ABORTED", "TIMED_OUT", "FAILED"])
+def test_an_abnormal_end_deletes_the_lock_only_if_the_execution_holds_it(status: str) -> None:
+    dynamodb = _DynamoDB()
+
+    answer = release_lock.handler(_event(status), None, dynamodb=dynamodb)  # type: ignore[arg-type]
+
+    assert answer == {"released": True, "status": status}
+    assert dynamodb.calls == [
+        {
+            "TableName": TABLE,
+            "Key": {"lock_id": {"S": "retrain"}},
+            "ConditionExpression": "execution_arn = :me",
+            "ExpressionAttributeValues": {":me": {"S": EXECUTION}},
+        }
+    ]
+
+
+@pytest.mark.parametrize("status", ["RUNNING", "SUCCEEDED", "PENDING_REDRIVE"])
+def test_other_statuses_touch_nothing(status: str) -> None:
+    dynamodb = _DynamoDB()
+
+    answer = release_lock.handler(_event(status), None, dynamodb=dynamodb)  # type: ignore[arg-type]
+
+    assert answer == {"released": False, "ignored": f"the execution is {status}"}
+    assert dynamodb.calls == []
+
+
+def test_another_state_machine_touches_nothing() -> None:
+    dynamodb = _DynamoDB()
+    other = MACHINE.replace("dualloop-dev", "other-dev")
+
+    answer = release_lock.handler(_event("ABORTED", machine=other), None, dynamodb=dynamodb)  # type: ignore[arg-type]
+
+    assert answer == {"released": False, "ignored": "another state machine"}
+    assert dynamodb.calls == []
+
+
+def test_a_lock_held_by_another_execution_or_none_is_left_alone() -> None:
+    dynamodb = _DynamoDB(error="ConditionalCheckFailedException")
+
+    answer = release_lock.handler(_event("ABORTED"), None, dynamodb=dynamodb)  # type: ignore[arg-type]
+
+    assert answer == {"released": False, "status": "ABORTED"}
+    assert len(dynamodb.calls) == 1
+
+
+def test_other_dynamodb_errors_surface_for_a_retried_delivery() -> None:
+    dynamodb = _DynamoDB(error="ProvisionedThroughputExceededException")
+
+    with pytest.raises(ClientError):
+        release_lock.handler(_event("FAILED"), None, dynamodb=dynamodb)  # type: ignore[arg-type]
+
+
+def test_a_malformed_event_is_an_error() -> None:
+    event = _event("ABORTED")
+    del event["detail"]["executionArn"]
+
+    with pytest.raises(ValueError, match="executionArn"):
+        release_lock.handler(event, None, dynamodb=_DynamoDB())  # type: ignore[arg-type]
