@@ -255,9 +255,11 @@ def status_cmd(
     for e in state.executions:
         runs.add_row(e["name"], e["trigger"], e["status"], e["started"], e["error"] or "")
     out.print(runs)
-    packages = Table("version", "approval", "deployed to", title="model packages")
+    packages = Table("version", "approval", "deployed to", "rolled back", title="model packages")
     for p in state.packages:
-        packages.add_row(str(p["version"]), p["approval"] or "", p["deployed_to"] or "")
+        packages.add_row(
+            str(p["version"]), p["approval"] or "", p["deployed_to"] or "", escape(p["rolled_back"] or "")
+        )
     out.print(packages)
     if state.endpoint:
         e = state.endpoint

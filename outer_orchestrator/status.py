@@ -74,6 +74,7 @@ def collect(cfg: DualloopConfig, session: boto3.Session | None = None, limit: in
                     "version": package.get("ModelPackageVersion"),
                     "approval": package.get("ModelApprovalStatus"),
                     "deployed_to": metadata.get("dualloop:deployed-endpoint"),
+                    "rolled_back": metadata.get("dualloop:rollback-reason"),
                     "arn": summary["ModelPackageArn"],
                 }
             )

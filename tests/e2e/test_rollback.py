@@ -198,7 +198,12 @@ def test_a_broken_model_is_rolled_back_and_the_good_one_keeps_serving(
     assert second.error == "DeploymentRolledBack", (second.error, second.cause)
     visited = _visited(second)
     assert "UpdateEndpoint" in visited and "CreateEndpoint" not in visited
-    assert visited[-2:] == ["NotifyRolledBack", "ReleaseLockAfterRollback"]
+    assert visited[-4:] == [
+        "ReadRollbackReason",
+        "MarkRolledBack",
+        "NotifyRolledBack",
+        "ReleaseLockAfterRollback",
+    ]
     assert "MarkDeployed" not in visited
 
     # The endpoint is back on the first endpoint config, and says why.
@@ -229,23 +234,33 @@ def test_a_broken_model_is_rolled_back_and_the_good_one_keeps_serving(
     first_failure = min(t for t, _ in traffic.failures)
     assert any(t > first_failure for t, _ in traffic.answers)  # blue kept answering meanwhile
 
-    # The lock is free; the failed package is approved but not recorded as deployed (its
-    # pipeline metadata intact); the good package still is, on the first endpoint config.
+    # The lock is free; the failed package is approved but not recorded as deployed: it is
+    # recorded as rolled back, with the endpoint's reason (its pipeline metadata intact); the
+    # good package is still recorded as deployed, on the first endpoint config.
     assert boto3.client("dynamodb").scan(TableName=names.lock_table)["Items"] == []
     failed = sagemaker.describe_model_package(ModelPackageName=broken["package"])
     assert failed["ModelApprovalStatus"] == "Approved"
     metadata = failed.get("CustomerMetadataProperties", {})
-    assert not [k for k in metadata if k.startswith("dualloop:")], metadata
+    assert sorted(k for k in metadata if k.startswith("dualloop:")) == [
+        "dualloop:rollback-reason",
+        "dualloop:rolled-back-at",
+        "dualloop:rolled-back-by",
+    ], metadata
+    assert metadata["dualloop:rollback-reason"] == reason
+    assert metadata["dualloop:rolled-back-by"] == second.execution_arn.rsplit(":", 1)[-1]
     assert metadata.get("QualityMetric") == cfg.quality.metric
     good = sagemaker.describe_model_package(ModelPackageName=first.model_package_arn)[
         "CustomerMetadataProperties"
     ]
     assert good["dualloop:deployed-endpoint"] == names.endpoint and good["dualloop:endpoint-config"] == blue
-    assert {p["version"]: p["deployed_to"] for p in collect(cfg).packages} == {1: names.endpoint, 2: None}
+    packages = {p["version"]: (p["deployed_to"], p["rolled_back"]) for p in collect(cfg).packages}
+    assert packages == {1: (names.endpoint, None), 2: (None, reason)}
 
-    # One JSON notification: NotifyRolledBack's, the endpoint's status and (first) config. Its
-    # subject says "rolled back"; the local inbox keeps bodies only (raw delivery).
-    assert _json_bodies(_notifications(cfg)) == [{"status": "InService", "config_name": blue}]
+    # One JSON notification: NotifyRolledBack's, the endpoint's status, (first) config and why.
+    # Its subject says "rolled back"; the local inbox keeps bodies only (raw delivery).
+    assert _json_bodies(_notifications(cfg)) == [
+        {"status": "InService", "config_name": blue, "failure_reason": reason}
+    ]
 
     # 3. The lock is free for the next retrain: a third start takes it (no AlreadyRunning). It
     #    points at an empty location, so it ends at Ingest in a second instead of retraining,
