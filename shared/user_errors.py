@@ -354,7 +354,7 @@ def _client_error(exc: BaseException, target: Target) -> UserError | None:
         bucket = error.get("BucketName", "")
         return UserError(
             f"The S3 bucket {bucket or '(named in the request)'} does not exist in {target.where}: check the "
-            f"s3:// URI you gave, or {_deploy_hint(target)}.",
+            f"s3:// URI you gave; if the bucket is the stack's, {_deploy_hint(target)}.",
             USAGE,
         )
     if code in ("NoSuchKey", "404") and exc.operation_name in ("GetObject", "HeadObject"):
@@ -388,7 +388,7 @@ def _client_error(exc: BaseException, target: Target) -> UserError | None:
 
 def _deploy_hint(target: Target) -> str:
     if target.endpoint_url:
-        return "`dualloop run` provisions the stack there (or check DUALLOOP_PROJECT and DUALLOOP_STAGE)"
+        return "run `dualloop run` there once to provision the stack (or check DUALLOOP_PROJECT and DUALLOOP_STAGE)"
     return (
         f"deploy the stack with `make deploy STAGE={target.stage or 'dev'}` "
         "(or check DUALLOOP_PROJECT, DUALLOOP_STAGE and DUALLOOP_REGION)"

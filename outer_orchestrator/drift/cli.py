@@ -64,7 +64,12 @@ def drift_run(
         _error(f"{exc}: deploy one first (`dualloop run`), or pass --endpoint")
         raise typer.Exit(1) from None
     except BaselineNotFound as exc:
-        _error(f"{exc}: retrain to deploy a model with a baseline, or pass --baseline-uri")
+        hint = (
+            "check --baseline-uri"
+            if baseline_uri
+            else "retrain to deploy a model with one, or pass --baseline-uri"
+        )
+        _error(f"{exc}: {hint}")
         raise typer.Exit(1) from None
     if as_json:
         typer.echo(report.model_dump_json(indent=2))

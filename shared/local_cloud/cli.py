@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import threading
 import time
 import urllib.error
@@ -61,6 +62,17 @@ def up(
     from shared.local_cloud import LocalCloud
     from shared.local_cloud.workers import attach_all
 
+    running = read_state()
+    if running is not None:
+        # A second one would take over the state file, and leave none behind when it stops.
+        typer.echo(
+            f"A local cloud already runs at {running['AWS_ENDPOINT_URL']}: use it "
+            '(`eval "$(dualloop local env)"`), or stop it (Ctrl-C where it runs) and start again.',
+            err=True,
+        )
+        raise typer.Exit(1)
+    if port:
+        _check_port_free(port)
     kwargs = {"clock_factor": clock_factor} if clock_factor is not None else {}
     try:
         cloud = LocalCloud(port=port, **kwargs).start()  # type: ignore[arg-type]
@@ -89,6 +101,18 @@ def up(
         cloud.stop()
         STATE_FILE.unlink(missing_ok=True)
         typer.echo("# local cloud stopped")
+
+
+def _check_port_free(port: int) -> None:
+    """The server thread would die on a port in use, and ``up`` would wait for it forever."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the HTTP server binds
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise typer.BadParameter(
+                f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); try --port 0", param_hint="--port"
+            ) from None
 
 
 @app.command()

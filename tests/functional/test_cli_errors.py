@@ -180,7 +180,7 @@ def test_status_of_a_stack_that_is_not_provisioned(main: Dualloop, local_cloud: 
         outcome,
         2,
         f"State Machine Does Not Exist: 'arn:aws:states:us-east-1:123456789012:stateMachine:{project}-dev-retrain'"
-        f" in the local cloud at {local_cloud.endpoint}: `dualloop run` provisions the stack there "
+        f" in the local cloud at {local_cloud.endpoint}: run `dualloop run` there once to provision the stack "
         "(or check DUALLOOP_PROJECT and DUALLOOP_STAGE).",
     )
 
@@ -381,3 +381,37 @@ def test_data_generate_into_a_place_that_cannot_be_written(main: Dualloop, tmp_p
         2,
         f"--out: cannot write to {blocker / 'sub'} (Not a directory): choose another folder",
     )
+
+
+def test_local_up_on_a_taken_port_stops_at_once(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        outcome = dualloop(_base_env(tmp_path), "local", "up", "--port", str(port), timeout=30)
+    assert "Traceback" not in outcome.err
+    assert outcome.code == 2
+    unboxed = " ".join(outcome.err.replace("│", " ").split())  # typer's usage-error box
+    assert (
+        f"Invalid value for --port: cannot listen on 127.0.0.1:{port} (Address already in use); try --port 0"
+        in unboxed
+    )
+
+
+def test_local_up_when_one_already_runs(
+    main: Dualloop, local_cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import json
+
+    from shared.local_cloud import cli as local_cli
+
+    state = tmp_path / "local-cloud.json"
+    state.write_text(json.dumps({"pid": os.getpid(), "env": local_cloud.env()}))
+    monkeypatch.setattr(local_cli, "STATE_FILE", state)
+    assert_clean(
+        main("local", "up", "--port", "0"),
+        1,
+        f"A local cloud already runs at {local_cloud.endpoint}: use it "
+        '(`eval "$(dualloop local env)"`), or stop it (Ctrl-C where it runs) and start again.',
+    )
+    assert json.loads(state.read_text())["env"] == local_cloud.env()  # untouched

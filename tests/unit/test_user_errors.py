@@ -166,7 +166,7 @@ def test_a_stack_that_is_not_deployed_says_how_to_deploy_it() -> None:
         "in account 123456789012 in region eu-west-1: deploy the stack with `make deploy STAGE=prod` "
         "(or check DUALLOOP_PROJECT, DUALLOOP_STAGE and DUALLOOP_REGION)."
     )
-    assert "`dualloop run` provisions the stack there" in one_sentence(explain(exc, LOCAL)).message
+    assert "run `dualloop run` there once to provision the stack" in one_sentence(explain(exc, LOCAL)).message
 
 
 def test_throttling_and_aws_outages_are_operational_and_unknown_api_errors_are_bugs() -> None:
