@@ -420,8 +420,10 @@ def describe_config_error(exc: Exception, target: Target | None = None) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if lines and lines[0].startswith("invalid dualloop configuration"):
         fields = [line.partition(": ")[0] for line in lines[1:]]
-        places = sorted({_where_set(field, target) for field in fields})
-        return f"Invalid dualloop configuration: {'; '.join(lines[1:])}: fix {' and '.join(places)} and run again."
+        return (
+            f"Invalid dualloop configuration: {'; '.join(lines[1:])}: "
+            f"fix {_where_set(fields, target)} and run again."
+        )
     match = re.match(r"config file (.+?) is not valid (\w+)", text)
     if match:
         detail = lines[-1].split(": ", 1)[-1] if len(lines) == 1 else _yaml_detail(cause) or lines[-1]
@@ -431,16 +433,22 @@ def describe_config_error(exc: Exception, target: Target | None = None) -> str:
     return f"{_capitalised(' '.join(lines))}: fix it and run again."
 
 
-def _where_set(field: str, target: Target) -> str:
-    """Where a bad field's value came from: the environment wins over the file."""
-    parts = field.split(".")
-    for depth in range(len(parts), 0, -1):
-        variable = "DUALLOOP_" + "__".join(parts[:depth]).upper()
-        if variable in os.environ:
-            return variable
-    if target.config_file:
-        return f"{field} in {target.config_file}"
-    return f"{field} (DUALLOOP_{'__'.join(parts).upper()} or the config file)"
+def _where_set(fields: list[str], target: Target) -> str:
+    """Where the bad fields' values came from: a variable wins over the file."""
+    variables, in_file, elsewhere = [], [], []
+    for field in dict.fromkeys(fields):
+        parts = field.split(".")
+        candidates = ("DUALLOOP_" + "__".join(parts[:depth]).upper() for depth in range(len(parts), 0, -1))
+        variable = next((v for v in candidates if v in os.environ), None)
+        if variable:
+            variables.append(variable)
+        elif target.config_file:
+            in_file.append(field)
+        else:
+            elsewhere.append(f"{field} (DUALLOOP_{'__'.join(parts).upper()} or the config file)")
+    if in_file:
+        variables.append(f"{' and '.join(in_file)} in {target.config_file}")
+    return " and ".join(dict.fromkeys(variables + elsewhere))
 
 
 def _yaml_detail(cause: BaseException | None) -> str | None:

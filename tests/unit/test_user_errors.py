@@ -209,7 +209,7 @@ def test_unknown_keys_in_a_file_name_the_file(tmp_path: Path) -> None:
     assert message == (
         "Invalid dualloop configuration: quality.thresh: Extra inputs are not permitted (got 1); "
         "stagee: Extra inputs are not permitted (got 'dev'): "
-        f"fix quality.thresh in {file} and stagee in {file} and run again."
+        f"fix quality.thresh and stagee in {file} and run again."
     )
 
 
