@@ -16,9 +16,10 @@ from rich.markup import escape
 
 from outer_orchestrator import approvals
 from outer_orchestrator.progress import LiveProgress
-from outer_orchestrator.runner import ApprovePolicy, Retrain, RunResult, upload_data
+from outer_orchestrator.runner import ApprovePolicy, Retrain, RunResult, check_data_path, upload_data
 from shared.config import ConfigError, DualloopConfig, load_config
 from shared.naming import Names
+from shared.user_errors import describe_config_error, explain_outcome
 
 console = Console(stderr=True, soft_wrap=True)
 _NOISY_LOGGERS = (
@@ -53,7 +54,7 @@ def config_or_exit(path: Path | None) -> DualloopConfig:
     try:
         return load_config(path)
     except ConfigError as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(f"[red]{escape(describe_config_error(exc))}[/red]")
         raise typer.Exit(2) from None
 
 
@@ -105,6 +106,9 @@ def summarise(result: RunResult, as_json: bool) -> None:
         console.print(f"  model package: {result.model_package_arn} ({result.approval or 'no decision'})")
     if result.error:
         console.print(f"  [red]{result.error}[/red]: {escape(short_cause(result.cause))}")
+        next_step = explain_outcome(result.error, result.cause)
+        if next_step:
+            console.print(f"  [bold]next:[/bold] {escape(next_step)}")
     transitions = result.state_transitions - result.polling_transitions
     console.print(
         f"  state transitions: {result.state_transitions} ({transitions} excluding endpoint polling) "
@@ -154,6 +158,8 @@ def run(
     if approve not in ("auto", "prompt", "wait"):
         raise typer.BadParameter("use auto, prompt or wait", param_hint="--approve")
     cfg = config_or_exit(config)
+    if data and not data.startswith("s3://"):
+        check_data_path(Path(data))  # before minutes of provisioning, not after
     with ExitStack() as stack:
         local_cloud_for_command(stack, warm=True)
         provision_local(cfg)
@@ -205,7 +211,10 @@ def _decide(
     try:
         arn = model_package_arn or (approvals.latest_pending(sagemaker, Names(cfg)) if latest else None)
         if arn is None:
-            raise approvals.ApprovalError("name a MODEL_PACKAGE_ARN or pass --latest")
+            console.print(
+                "[red]Name a MODEL_PACKAGE_ARN or pass --latest (`dualloop status` lists them).[/red]"
+            )
+            raise typer.Exit(2)
         approvals.decide(sagemaker, arn, decision, reason)  # type: ignore[arg-type]
     except approvals.ApprovalError as exc:
         console.print(f"[red]{exc}[/red]")

@@ -232,11 +232,18 @@ class DualloopConfig(BaseSettings):
 
 
 def _read_file(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a directory, not a YAML or TOML file")
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     import yaml  # only config files need it (keeps Lambda packages small)
 
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not text (UTF-8): give a YAML or TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
     try:
         data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import threading
 import time
 import uuid
@@ -498,3 +499,20 @@ def test_a_functions_environment_never_leaks_into_other_threads(local_cloud: Loc
     invocation.join()
     assert leaked is None
     assert answers == ['"secret-config"']
+
+
+def test_clients_work_with_aws_defaults_mode_set(
+    local_cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore deep-copies os.environ under AWS_DEFAULTS_MODE; the in-process Lambda overlay
+    replaces os.environ, and must survive that (it once raised "cannot pickle '_thread._local'")."""
+    import copy
+
+    from shared.local_cloud.patches.lambda_inprocess import ThreadEnviron, _thread_environ
+
+    environ = _thread_environ()  # what the first in-process Lambda invocation installs
+    assert isinstance(os.environ, ThreadEnviron)
+    assert copy.deepcopy(environ) is environ
+    monkeypatch.setenv("AWS_DEFAULTS_MODE", "standard")
+    s3 = boto3.Session(region_name="us-east-1").client("s3", endpoint_url=local_cloud.endpoint)
+    assert "Buckets" in s3.list_buckets()

@@ -93,6 +93,15 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.yaml")
 
 
+def test_a_directory_or_binary_file_is_named_not_a_traceback(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(tmp_path)
+    binary = tmp_path / "config.yaml"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    with pytest.raises(ConfigError, match=r"is not text \(UTF-8\)"):
+        load_config(binary)
+
+
 def test_schema_rejects_duplicate_and_overlapping_columns() -> None:
     with pytest.raises(ConfigError, match="duplicate feature names"):
         load_config(dataset={"features": [{"name": "a"}, {"name": "a"}]})

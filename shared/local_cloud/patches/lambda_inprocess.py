@@ -126,6 +126,11 @@ class ThreadEnviron(MutableMapping[str, str]):
     def _overlay(self) -> dict[str, Any] | None:
         return getattr(self._local, "overlay", None)
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> ThreadEnviron:
+        # botocore deep-copies os.environ when AWS_DEFAULTS_MODE is set; os.environ has one
+        # identity, so a copy would be a different (and unpicklable: thread-local) thing.
+        return self
+
     @contextmanager
     def overlaid(self, values: dict[str, str]) -> Iterator[None]:
         previous = self._overlay()
