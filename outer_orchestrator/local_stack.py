@@ -20,6 +20,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from outer_orchestrator.handlers import drift_trigger
+from shared.alarms import alarm_definitions
 from shared.config import DualloopConfig
 from shared.contracts import RetrainInput, event_target_input
 from shared.naming import Names
@@ -54,52 +55,6 @@ def lambda_package() -> bytes:
                 info.external_attr = 0o644 << 16
                 archive.writestr(info, path.read_bytes())
     return buffer.getvalue()
-
-
-def alarm_definitions(cfg: DualloopConfig) -> list[dict[str, Any]]:
-    """PutMetricAlarm requests for the endpoint and drift alarms."""
-    n, d = Names(cfg), cfg.deployment
-    variant = [{"Name": "EndpointName", "Value": n.endpoint}, {"Name": "VariantName", "Value": n.variant}]
-    common = {"EvaluationPeriods": 1, "DatapointsToAlarm": 1, "TreatMissingData": "notBreaching"}
-    return [
-        {
-            "AlarmName": n.error_alarm,
-            "AlarmDescription": "Model server errors on the live endpoint: rolls a blue/green update back.",
-            "Namespace": "AWS/SageMaker",
-            "MetricName": "Invocation5XXErrors",
-            "Dimensions": variant,
-            "Statistic": "Sum",
-            "Period": 60,
-            "Threshold": float(d.error_alarm_threshold),
-            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-            **common,
-        },
-        {
-            "AlarmName": n.latency_alarm,
-            "AlarmDescription": "Model latency on the live endpoint: rolls a blue/green update back.",
-            "Namespace": "AWS/SageMaker",
-            "MetricName": "ModelLatency",
-            "Dimensions": variant,
-            "ExtendedStatistic": "p99",
-            "Period": 60,
-            "Threshold": float(d.latency_alarm_threshold_ms * 1000),
-            "ComparisonOperator": "GreaterThanThreshold",
-            **common,
-        },
-        {
-            "AlarmName": n.drift_alarm,
-            "AlarmDescription": "Live traffic drifted from the training baseline: starts a retrain.",
-            "Namespace": n.metric_namespace,
-            "MetricName": "MaxDrift",
-            "Dimensions": [{"Name": "Endpoint", "Value": n.endpoint}],
-            # MaxDrift is each feature's score over its own threshold: above 1.0 = drifted.
-            "Statistic": "Maximum",
-            "Period": 3600,
-            "Threshold": 1.0,
-            "ComparisonOperator": "GreaterThanThreshold",
-            **common,
-        },
-    ]
 
 
 @dataclass(frozen=True)

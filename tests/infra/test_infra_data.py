@@ -147,3 +147,13 @@ def test_drift_alarm_period_follows_the_drift_schedule(schedule: str, seconds: i
     from infra.constructs.serving import drift_period
 
     assert drift_period(schedule).to_seconds() == seconds
+
+
+def test_synthesized_alarms_are_the_ones_the_local_stack_creates(synth: Synth, cfg: DualloopConfig) -> None:
+    """One definition (shared.alarms) for AWS and the local cloud: a rollback or drift alarm
+    that fires locally fires on the same statistic, period and datapoints on AWS."""
+    from shared.alarms import alarm_definitions
+
+    for spec in alarm_definitions(cfg):
+        _, alarm = synth.one("AWS::CloudWatch::Alarm", AlarmName=spec["AlarmName"])
+        assert {k: alarm["Properties"].get(k) for k in spec} == spec
