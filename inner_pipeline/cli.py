@@ -396,11 +396,12 @@ def run(
         # powertools logger (by service name), whose handler keeps the stdout of first import.
         from outer_orchestrator.handlers.pipeline_relay import failure_reason, outcome_of
 
+        quiet_libraries()  # the SDK turned the root logger to INFO: keep the terminal for the steps
         _provision(cfg)
         session = _session(cfg)
         sagemaker = session.client("sagemaker")
         upsert_pipeline(cfg, session)
-        quiet_libraries()  # the SDK turned the root logger to INFO: keep the terminal for the steps
+        quiet_libraries()  # again: building the pipeline loads more of the SDK
         # Checked against what will run: the definition just upserted.
         definition = json.loads(
             sagemaker.describe_pipeline(PipelineName=names.pipeline)["PipelineDefinition"]

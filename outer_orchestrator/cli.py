@@ -30,6 +30,7 @@ _NOISY_LOGGERS = (
     "_glue_job_ingest",
     "_glue_job_data_quality",
     "aws_lambda_powertools",
+    "dualloop-",  # the relay Lambdas' loggers (service names), when they run in this process
 )
 
 

@@ -90,7 +90,7 @@ def run_demo(cfg: DualloopConfig, rows: int, as_json: bool, console: Console) ->
     if ok:
         console.print(
             "\nNext: keep a cloud up with `dualloop local up`, then `dualloop status`, "
-            "`dualloop invoke --body ...`, `dualloop drift simulate --shift 1.0`, "
+            "`dualloop invoke --body ...`, `dualloop drift simulate 1.0`, "
             "`dualloop graph --out loops.svg` (see the README)."
         )
     return ok

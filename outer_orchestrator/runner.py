@@ -72,6 +72,12 @@ def upload_data(cfg: DualloopConfig, source: Path, run_id: str, s3: Any = None) 
     return f"s3://{names.raw_bucket}/{prefix}"
 
 
+def _state_name(event: dict[str, Any]) -> str | None:
+    details = event.get("stateExitedEventDetails") or event.get("stateEnteredEventDetails") or {}
+    name = details.get("name")
+    return str(name) if name else None
+
+
 class Retrain:
     """One outer-loop execution, followed until it ends."""
 
@@ -120,6 +126,9 @@ class Retrain:
             described = self.sfn.describe_execution(executionArn=execution_arn)
             history = self._history(execution_arn)
             for event in history[seen_events:]:
+                if event["type"] == "TaskStateExited" and _state_name(event) == "RunInnerPipeline":
+                    # The pipeline's last steps belong before the state that waited for them.
+                    self._inner_progress(execution_arn, inner_seen, result, report)
                 self._on_event(event, entered, result, report)
             seen_events = len(history)
             if "RunInnerPipeline" in entered and not any(
@@ -139,6 +148,9 @@ class Retrain:
                 raise TimeoutError(f"{execution_arn} still running after {timeout:.0f}s")
             time.sleep(poll)
         self._inner_progress(execution_arn, inner_seen, result, report)
+        if result.model_package_arn:  # whoever decided (this command, `dualloop reject`, a timeout)
+            package = self.sagemaker.describe_model_package(ModelPackageName=result.model_package_arn)
+            result.approval = package["ModelApprovalStatus"]
         result.status = described["status"]
         result.error = described.get("error")
         result.cause = described.get("cause")

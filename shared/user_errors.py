@@ -570,7 +570,7 @@ def explain_outcome(error: str | None, cause: str | None) -> str | None:
 def _inner_failure(cause: str) -> str:
     match = re.match(r"step (\w+) failed: ", cause)
     step = match.group(1) if match else ""
-    if step == "CheckQuality":
+    if step in ("CheckQuality", "QualityGateFailed"):  # the condition, or the Fail step it leads to
         return (
             "The model missed the quality gate, so nothing was registered: improve the data or the "
             "hyperparameters (try them with `dualloop inner run --param ...`), or change quality.threshold "
