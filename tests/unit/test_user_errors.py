@@ -373,6 +373,12 @@ GLUE_RUN = {
             "quality gate",
         ),
         (
+            # The condition's Fail step is the step that fails when the gate is missed.
+            "InnerPipelineFailed",
+            "step QualityGateFailed failed: auc 0.61 is below the threshold 0.75",
+            "quality gate",
+        ),
+        (
             "InnerPipelineFailed",
             "step Preprocess failed: AlgorithmError: a.csv: missing target column 'is_fraud'",
             "fix what the reason names in the data",
