@@ -173,3 +173,28 @@ def test_without_statuses_nothing_is_coloured(run: Run) -> None:
     result = invoke("--no-statuses", "--loop", "outer", "--format", "svg")
     assert result.exit_code == 0, result.output
     assert set(_fills(result.stdout).values()) == {NEUTRAL.fill}
+
+
+@pytest.mark.parametrize("picture", ["dual-loop.md", "dual-loop.svg"])
+def test_the_pictures_in_docs_are_current(picture: str, tmp_path: Path) -> None:
+    """docs/ shows the loops as they are: regenerate them (docs/README.md) when the ASL or the
+    pipeline's steps change."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DUALLOOP_", "AWS_ENDPOINT_URL"))}
+    env["DUALLOOP_HOME"] = str(tmp_path)
+    out = tmp_path / picture
+    subprocess.run(
+        [sys.executable, "-m", "shared.cli", "graph", "--no-statuses", "--out", str(out)],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    committed = Path(__file__).resolve().parents[2] / "docs" / picture
+    assert out.read_text() == committed.read_text(), (
+        f"docs/{picture} is stale: regenerate it with "
+        f"`.venv/bin/dualloop graph --no-statuses --out docs/{picture}`"
+    )
