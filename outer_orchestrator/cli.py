@@ -267,9 +267,10 @@ def status_cmd(
     out.print(runs)
     packages = Table("version", "approval", "deployed to", "rolled back", title="model packages")
     for p in state.packages:
-        packages.add_row(
-            str(p["version"]), p["approval"] or "", p["deployed_to"] or "", escape(p["rolled_back"] or "")
-        )
+        deployed = p["deployed_to"] or ""
+        if deployed:
+            deployed += " (serving)" if p["serving"] else " (replaced since)"
+        packages.add_row(str(p["version"]), p["approval"] or "", deployed, escape(p["rolled_back"] or ""))
     out.print(packages)
     if state.endpoint:
         e = state.endpoint

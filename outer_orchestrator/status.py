@@ -74,6 +74,7 @@ def collect(cfg: DualloopConfig, session: boto3.Session | None = None, limit: in
                     "version": package.get("ModelPackageVersion"),
                     "approval": package.get("ModelApprovalStatus"),
                     "deployed_to": metadata.get("dualloop:deployed-endpoint"),
+                    "endpoint_config": metadata.get("dualloop:endpoint-config"),
                     "rolled_back": metadata.get("dualloop:rollback-reason"),
                     "arn": summary["ModelPackageArn"],
                 }
@@ -100,6 +101,10 @@ def collect(cfg: DualloopConfig, session: boto3.Session | None = None, limit: in
     except Exception as exc:
         if not _missing(exc):
             raise
+    serving_config = status.endpoint["config"] if status.endpoint else None
+    for entry in status.packages:
+        # Every package ever deployed keeps its metadata; the one on the endpoint's config serves.
+        entry["serving"] = bool(serving_config) and entry["endpoint_config"] == serving_config
     status.drift = _latest_drift(session.client("s3"), names)
     try:
         item = session.client("dynamodb").get_item(

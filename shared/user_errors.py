@@ -597,8 +597,9 @@ def _states_failure(error: str, cause: str) -> str:
         name, message = str(job.get("JobName", "")), str(job.get("ErrorMessage", "")).strip()
         if name.endswith("-ingest"):
             return (
-                f"Ingest failed on the raw data ({message or 'the Glue job failed'}): check that --data names "
-                "CSV, JSON or Parquet files with the dataset's columns and run again."
+                f"Ingest failed on the raw data ({message or 'the Glue job failed'}): check that the raw data "
+                "(--data, or the raw bucket's watched prefix for scheduled and drift retrains) holds CSV, JSON "
+                "or Parquet files with the dataset's columns, and run again."
             )
         if name.endswith("-data-quality"):
             return (

@@ -155,6 +155,7 @@ def test_run_status_and_invoke_against_local_up(local_up: dict[str, str]) -> Non
     )
     assert status["endpoint"]["status"] == "InService"
     assert status["packages"][0]["deployed_to"] == "dualloop-dev-endpoint"
+    assert status["packages"][0]["serving"] is True
     assert status["lock"] is None
 
     invoked = subprocess.run(

@@ -222,3 +222,4 @@ def test_second_retrain_updates_the_endpoint_blue_green(local_cloud: LocalCloud,
     assert 0.0 <= float(answer["Body"].read().decode().strip()) <= 1.0  # a real score from the new model
     deployed = [p for p in collect(cfg).packages if p["deployed_to"]]
     assert {p["version"] for p in deployed} == {1, 2}
+    assert {p["version"]: p["serving"] for p in deployed} == {1: False, 2: True}  # 2 replaced 1

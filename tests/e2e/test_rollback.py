@@ -253,8 +253,10 @@ def test_a_broken_model_is_rolled_back_and_the_good_one_keeps_serving(
         "CustomerMetadataProperties"
     ]
     assert good["dualloop:deployed-endpoint"] == names.endpoint and good["dualloop:endpoint-config"] == blue
-    packages = {p["version"]: (p["deployed_to"], p["rolled_back"]) for p in collect(cfg).packages}
-    assert packages == {1: (names.endpoint, None), 2: (None, reason)}
+    packages = {
+        p["version"]: (p["deployed_to"], p["serving"], p["rolled_back"]) for p in collect(cfg).packages
+    }
+    assert packages == {1: (names.endpoint, True, None), 2: (None, False, reason)}
 
     # One JSON notification: NotifyRolledBack's, the endpoint's status, (first) config and why.
     # Its subject says "rolled back"; the local inbox keeps bodies only (raw delivery).
