@@ -116,6 +116,10 @@ def test_sigterm_stops_it_cleanly(
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine; a listener is not
         s.bind(("127.0.0.1", port))  # released
     gone = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "local", "env"], capture_output=True, text=True, env=env, check=False
+        [sys.executable, "-m", "shared.cli", "local", "env"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert gone.returncode == 1 and "No local cloud is running" in gone.stderr
