@@ -176,16 +176,20 @@ def start_and_follow(
     """Start one retrain on ``raw_uri`` and follow it live (silently with ``as_json``)."""
     retrain = Retrain(cfg)
     execution = retrain.start(raw_uri, name=f"run-{run_id}")
+
+    def ask(arn: str) -> bool:  # on stderr: with --json, stdout holds the document only
+        return typer.confirm(f"Approve {arn}?", default=False, err=True)
+
     if as_json:
-        return retrain.follow(execution, approve=approve)
+        return retrain.follow(execution, approve=approve, ask=ask)
     console.print(f"[bold]retrain[/bold] {execution}\n  data: {raw_uri}")
     with LiveProgress(console) as progress:
 
-        def ask(arn: str) -> bool:
+        def ask_between_spinners(arn: str) -> bool:
             with progress.paused():
-                return typer.confirm(f"Approve {arn}?", default=False)
+                return ask(arn)
 
-        return retrain.follow(execution, approve=approve, progress=progress, ask=ask)
+        return retrain.follow(execution, approve=approve, progress=progress, ask=ask_between_spinners)
 
 
 def stage_data(cfg: DualloopConfig, data: str | None, rows: int, run_id: str) -> str:

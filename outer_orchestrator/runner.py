@@ -121,6 +121,7 @@ class Retrain:
         result = RunResult(execution_arn=execution_arn, status="RUNNING")
         inner_seen: dict[str, str] = {}
         last_split: tuple[Any, ...] | None = None
+        was_deploying = False
         decided = False
         while True:
             described = self.sfn.describe_execution(executionArn=execution_arn)
@@ -137,11 +138,13 @@ class Retrain:
                 self._inner_progress(execution_arn, inner_seen, result, report)
             if "AwaitApproval" in entered and not decided and approve != "wait":
                 decided = self._approve(approve, result, report, ask)
-            if result.current_state in self.DEPLOYING_STATES:
+            deploying = result.current_state in self.DEPLOYING_STATES
+            if deploying or was_deploying:  # and once after: how the deployment ended
                 split = self._traffic()
                 if split is not None and split["key"] != last_split:
                     last_split = split.pop("key")
                     report("traffic", split)
+            was_deploying = deploying
             if described["status"] != "RUNNING":
                 break
             if time.monotonic() - started > timeout:
