@@ -183,8 +183,13 @@ def test_a_broken_model_is_rolled_back_and_the_good_one_keeps_serving(
         return True
 
     try:
+        splits: list[dict[str, Any]] = []
         second = retrain.follow(
-            retrain.start(_data(cfg, tmp_path, seed=8)), approve="prompt", ask=skew_then_approve, timeout=600
+            retrain.start(_data(cfg, tmp_path, seed=8)),
+            approve="prompt",
+            ask=skew_then_approve,
+            progress=lambda kind, data: splits.append(data) if kind == "traffic" else None,
+            timeout=600,
         )
         ended = time.monotonic()
         time.sleep(0.3)  # a little traffic after the end: the good model only
@@ -212,6 +217,10 @@ def test_a_broken_model_is_rolled_back_and_the_good_one_keeps_serving(
     assert endpoint["EndpointConfigName"] == blue
     reason = endpoint.get("FailureReason", "")
     assert "rolled back" in reason and f"{names.error_alarm} went to ALARM" in reason, reason
+    # What `dualloop run` showed meanwhile: blue serving beside green, then blue alone and why.
+    assert any([f["fleet"] for f in split["fleets"]] == ["blue", "green"] for split in splits), splits
+    assert splits[-1]["status"] == "InService" and splits[-1]["failure_reason"] == reason, splits[-1]
+    assert [(f["fleet"], f["config"], f["share"]) for f in splits[-1]["fleets"]] == [("serving", blue, 1.0)]
     assert names.latency_alarm not in reason, reason
 
     # Every request was answered. The good model (blue) answered everything but the canary's
