@@ -81,6 +81,7 @@ class LiveProgress:
         if state in Retrain.DEPLOYING_STATES:
             self._spin(_DEPLOYING, "[cyan]outer[/cyan] deploying: waiting for the endpoint")
         else:
+            self._done(_DEPLOYING)  # the endpoint settled: the loop moved on
             self._spin(f"outer:{state}", f"[cyan]outer[/cyan] {state}")
 
     def _exited(self, data: dict[str, Any]) -> None:
