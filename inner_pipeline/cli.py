@@ -167,6 +167,13 @@ def _check_or_exit(definition: dict[str, Any], given: dict[str, str]) -> dict[st
         raise fail(f"--param: {exc}") from None
 
 
+def declared_definition(cfg: DualloopConfig) -> dict[str, Any]:
+    """The parameters part of the definition this checkout would upsert, without building it."""
+    from inner_pipeline.pipeline import declared_parameters
+
+    return {"Parameters": declared_parameters(cfg)}
+
+
 def _is_aws() -> bool:
     return os.environ.get("DUALLOOP_TARGET") == "aws"
 
@@ -391,6 +398,7 @@ def run(
     _check_input_options(given, data, rows)
     check_local_input(cfg, data)
     names = Names(cfg)
+    _check_or_exit(declared_definition(cfg), given)  # seconds, before a cloud and an upsert
     with _cloud():
         # Imported under _cloud's redirect: the in-process relay Lambda logs through the same
         # powertools logger (by service name), whose handler keeps the stdout of first import.

@@ -273,6 +273,11 @@ def _parameters(config: DualloopConfig, names: Names) -> dict[str, Any]:
     return {p.name: p for p in params}
 
 
+def declared_parameters(config: DualloopConfig) -> list[dict[str, Any]]:
+    """The pipeline's parameters as its definition declares them (Name, Type, DefaultValue)."""
+    return [p.to_request() for p in _parameters(config, Names(config)).values()]
+
+
 def _cache() -> Any:
     from sagemaker.mlops.workflow import CacheConfig
 

@@ -272,6 +272,13 @@ def test_definition_has_the_steps_parameters_and_job_types(builds: Builds) -> No
     assert "Parameters.CallbackToken" not in json.dumps(builds.definition["Steps"]), "no step reads the token"
 
 
+def test_declared_parameters_are_the_built_definitions(builds: Builds) -> None:
+    """`inner run` checks --param against these before building: they must be the same."""
+    from inner_pipeline.pipeline import declared_parameters
+
+    assert declared_parameters(builds.config) == builds.definition["Parameters"]
+
+
 def test_build_calls_no_aws_api_but_s3(builds: Builds) -> None:
     # The Stubber answered (and checked) every S3 call, in order, and no more (it raises on an
     # unexpected one); any other client refuses and records.
