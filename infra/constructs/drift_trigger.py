@@ -13,31 +13,24 @@ the retrain's settings come from the very config the stack was built from.
 
 from __future__ import annotations
 
-from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra import sources
-from infra.constructs.data import DataPlane, removal_policy
+from infra.constructs.data import DataPlane
 from infra.constructs.drift import REPORT_PREFIX, config_environment
 from infra.constructs.relays import (
-    ARCHITECTURE,
     EVENT_MAX_AGE,
-    LAMBDA_EXCLUDES,
-    LAMBDA_PACKAGES,
-    RUNTIME,
-    VENDORED,
+    acknowledge_xray,
+    handler_code,
+    handler_function,
+    handler_log_group,
     powertools_layer,
-    retention,
 )
 from infra.nag import acknowledge, logical_id
-from shared.config import DualloopConfig, Stage
+from shared.config import DualloopConfig
 from shared.naming import Names
 
-HANDLER = "outer_orchestrator.handlers.drift_trigger.handler"
 ASYNC_RETRY_ATTEMPTS = 2  # a repeated run finds its execution by name and starts nothing
 
 
@@ -60,14 +53,7 @@ class DriftTrigger(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         name = function_name(names)
-        log_group = logs.LogGroup(
-            self,
-            "Logs",
-            log_group_name=f"/aws/lambda/{name}",
-            encryption_key=data.key,
-            retention=retention(cfg),
-            removal_policy=removal_policy(cfg),
-        )
+        log_group = handler_log_group(self, "Logs", cfg=cfg, data=data, function_name=name)
         self.role = iam.Role(
             self,
             "Role",
@@ -110,42 +96,20 @@ class DriftTrigger(Construct):
             "Reports are keyed by endpoint and window end; read-only, under the drift report prefix.",
         )
 
-        handler_file = sources.HANDLERS_DIR / "drift_trigger.py"
-        if not handler_file.is_file():
-            sources.missing_source(self, handler_file, strict=cfg.stage is Stage.PROD)
-        code_dir = sources.stage_packages("drift-trigger-code", LAMBDA_PACKAGES, exclude=LAMBDA_EXCLUDES)
-        for distribution in VENDORED:
-            sources.vendor_pure_python(code_dir, distribution)
-        self.function = lambda_.Function(
+        self.function = handler_function(
             self,
             "Function",
+            data=data,
             function_name=name,
+            module="drift_trigger",
             description=f"Drift alarm -> retrain of {names.state_machine}, naming the drifted features",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler=HANDLER,
-            code=lambda_.Code.from_asset(str(code_dir)),
-            layers=[powertools_layer(self)],
+            code=handler_code(self, cfg, "drift_trigger"),
+            layer=powertools_layer(self),
             role=self.role,
-            memory_size=256,
-            timeout=Duration.seconds(30),
+            log_group=log_group,
+            environment=config_environment(cfg),
             retry_attempts=ASYNC_RETRY_ATTEMPTS,
             max_event_age=EVENT_MAX_AGE,
-            tracing=lambda_.Tracing.ACTIVE,
-            environment={**config_environment(cfg), "POWERTOOLS_SERVICE_NAME": name},
-            environment_encryption=data.key,
-            log_group=log_group,
         )
         self.function.node.add_dependency(policy)
-        acknowledge(
-            self.role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray's PutTraceSegments/PutTelemetryRecords (added by Tracing.ACTIVE) have no resource-level "
-            "permissions.",
-        )
-        acknowledge(
-            self.function,
-            "AwsSolutions-L1",
-            f"{RUNTIME.name} is pinned deliberately: it is the newest runtime the AWS Powertools layer and "
-            "the project's tested Python (3.11/3.12) share.",
-        )
+        acknowledge_xray(self.role)

@@ -14,33 +14,26 @@ is there to decrypt (the function's environment, the lock table's items).
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra import sources
-from infra.constructs.data import DataPlane, removal_policy
+from infra.constructs.data import DataPlane
 from infra.constructs.relays import (
-    ARCHITECTURE,
     EVENT_MAX_AGE,
     EVENT_RETRY_ATTEMPTS,
-    LAMBDA_EXCLUDES,
-    LAMBDA_PACKAGES,
-    RUNTIME,
-    VENDORED,
+    acknowledge_xray,
+    handler_code,
+    handler_function,
+    handler_log_group,
     powertools_layer,
-    retention,
 )
-from infra.nag import acknowledge
-from shared.config import DualloopConfig, Stage
+from shared.config import DualloopConfig
 from shared.naming import Names
 
-HANDLER = "outer_orchestrator.handlers.release_lock.handler"
 # The ends that skip the ASL's own ReleaseLock* states (SUCCEEDED never holds the lock).
 RELEASE_ON = ("ABORTED", "TIMED_OUT", "FAILED")
 DETAIL_TYPE = "Step Functions Execution Status Change"
@@ -59,14 +52,7 @@ class LockRelease(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         name = names.lock_release_function
-        log_group = logs.LogGroup(
-            self,
-            "Logs",
-            log_group_name=f"/aws/lambda/{name}",
-            encryption_key=data.key,
-            retention=retention(cfg),
-            removal_policy=removal_policy(cfg),
-        )
+        log_group = handler_log_group(self, "Logs", cfg=cfg, data=data, function_name=name)
         self.role = iam.Role(
             self,
             "Role",
@@ -98,48 +84,25 @@ class LockRelease(Construct):
         )
         policy.attach_to_role(self.role)
 
-        handler_file = sources.HANDLERS_DIR / "release_lock.py"
-        if not handler_file.is_file():
-            sources.missing_source(self, handler_file, strict=cfg.stage is Stage.PROD)
-        code_dir = sources.stage_packages("release-lock-code", LAMBDA_PACKAGES, exclude=LAMBDA_EXCLUDES)
-        for distribution in VENDORED:
-            sources.vendor_pure_python(code_dir, distribution)
-        self.function = lambda_.Function(
+        self.function = handler_function(
             self,
             "Function",
+            data=data,
             function_name=name,
+            module="release_lock",
             description=f"{names.state_machine} ended ABORTED/TIMED_OUT/FAILED -> release its retrain lock",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler=HANDLER,
-            code=lambda_.Code.from_asset(str(code_dir)),
-            layers=[powertools_layer(self)],
+            code=handler_code(self, cfg, "release_lock"),
+            layer=powertools_layer(self),
             role=self.role,
-            memory_size=256,
-            timeout=Duration.seconds(30),
-            max_event_age=EVENT_MAX_AGE,
-            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
             environment={
                 "DUALLOOP_LOCK_TABLE": names.lock_table,
                 "DUALLOOP_STATE_MACHINE_ARN": names.state_machine_arn,
-                "POWERTOOLS_SERVICE_NAME": name,
             },
-            environment_encryption=data.key,
-            log_group=log_group,
+            max_event_age=EVENT_MAX_AGE,
         )
         self.function.node.add_dependency(policy)
-        acknowledge(
-            self.role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray's PutTraceSegments/PutTelemetryRecords (added by Tracing.ACTIVE) have no resource-level "
-            "permissions.",
-        )
-        acknowledge(
-            self.function,
-            "AwsSolutions-L1",
-            f"{RUNTIME.name} is pinned deliberately: it is the newest runtime the AWS Powertools layer and "
-            "the project's tested Python (3.11/3.12) share.",
-        )
+        acknowledge_xray(self.role)
 
         self.rule = events.Rule(
             self,

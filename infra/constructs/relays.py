@@ -12,6 +12,7 @@ workstation-only parts; Powertools comes from the AWS-published layer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
@@ -85,7 +86,6 @@ class Relays(Construct):
         if reserved_concurrency is not None and reserved_concurrency < 1:
             raise ValueError(f"relay reserved concurrency must be at least 1, got {reserved_concurrency}")
         arn = Arns(names)
-        strict = cfg.stage is Stage.PROD
 
         self.role = iam.Role(
             self,
@@ -153,10 +153,6 @@ class Relays(Construct):
         ):
             acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
 
-        code_dir = sources.stage_packages("lambda-code", LAMBDA_PACKAGES, exclude=LAMBDA_EXCLUDES)
-        for distribution in VENDORED:
-            sources.vendor_pure_python(code_dir, distribution)
-        code = lambda_.Code.from_asset(str(code_dir))
         powertools = powertools_layer(self)
         environment = {
             "DUALLOOP_TOKEN_TABLE": names.token_table,
@@ -185,37 +181,24 @@ class Relays(Construct):
                 "AwaitApproval: store the task token by model package ARN, notify approvers",
             ),
         )
+        code = handler_code(self, cfg, *(spec.module for spec in specs))
         self.functions: dict[str, lambda_.Function] = {}
         for spec in specs:
-            module_file = sources.HANDLERS_DIR / f"{spec.module}.py"
-            if not module_file.is_file():
-                sources.missing_source(self, module_file, strict=strict)
-            log_group = logs.LogGroup(
-                self,
-                f"{spec.construct_id}Logs",
-                log_group_name=f"/aws/lambda/{spec.function_name}",
-                encryption_key=data.key,
-                retention=retention(cfg),
-                removal_policy=removal_policy(cfg),
-            )
-            fn = lambda_.Function(
+            fn = handler_function(
                 self,
                 spec.construct_id,
+                data=data,
                 function_name=spec.function_name,
+                module=spec.module,
                 description=spec.description,
-                runtime=RUNTIME,
-                architecture=ARCHITECTURE,
-                handler=f"outer_orchestrator.handlers.{spec.module}.handler",
                 code=code,
-                layers=[powertools],
+                layer=powertools,
                 role=self.role,
-                memory_size=256,
-                timeout=Duration.seconds(30),
+                log_group=handler_log_group(
+                    self, f"{spec.construct_id}Logs", cfg=cfg, data=data, function_name=spec.function_name
+                ),
+                environment=environment,
                 reserved_concurrent_executions=reserved_concurrency,
-                tracing=lambda_.Tracing.ACTIVE,
-                environment={**environment, "POWERTOOLS_SERVICE_NAME": spec.function_name},
-                environment_encryption=data.key,
-                log_group=log_group,
             )
             fn.node.add_dependency(policy)
             self.functions[spec.module] = fn
@@ -236,19 +219,7 @@ class Relays(Construct):
         for fn in self.functions.values():
             fn.node.add_dependency(logs_policy)
 
-        acknowledge(
-            self.role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray's PutTraceSegments/PutTelemetryRecords (added by Tracing.ACTIVE) have no resource-level "
-            "permissions.",
-        )
-        for fn in self.functions.values():
-            acknowledge(
-                fn,
-                "AwsSolutions-L1",
-                f"{RUNTIME.name} is pinned deliberately: it is the newest runtime the AWS Powertools layer and "
-                "the project's tested Python (3.11/3.12) share.",
-            )
+        acknowledge_xray(self.role)
 
         stack = Stack.of(self)
         self.pipeline_status_rule = events.Rule(
@@ -292,3 +263,84 @@ def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
 
 def retention(cfg: DualloopConfig) -> logs.RetentionDays:
     return logs.RetentionDays.ONE_YEAR if cfg.stage is Stage.PROD else logs.RetentionDays.ONE_MONTH
+
+
+def handler_log_group(
+    scope: Construct, construct_id: str, *, cfg: DualloopConfig, data: DataPlane, function_name: str
+) -> logs.LogGroup:
+    """The function's own log group, created ahead of it: encrypted, with the stage's retention."""
+    return logs.LogGroup(
+        scope,
+        construct_id,
+        log_group_name=f"/aws/lambda/{function_name}",
+        encryption_key=data.key,
+        retention=retention(cfg),
+        removal_policy=removal_policy(cfg),
+    )
+
+
+def handler_code(scope: Construct, cfg: DualloopConfig, *modules: str) -> lambda_.Code:
+    """The handlers' code asset (``LAMBDA_PACKAGES`` with ``VENDORED``), once ``modules`` are
+    known to be in it."""
+    for module in modules:
+        module_file = sources.HANDLERS_DIR / f"{module}.py"
+        if not module_file.is_file():
+            sources.missing_source(scope, module_file, strict=cfg.stage is Stage.PROD)
+    code_dir = sources.stage_packages("lambda-code", LAMBDA_PACKAGES, exclude=LAMBDA_EXCLUDES)
+    for distribution in VENDORED:
+        sources.vendor_pure_python(code_dir, distribution)
+    return lambda_.Code.from_asset(str(code_dir))
+
+
+def handler_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    data: DataPlane,
+    function_name: str,
+    module: str,
+    description: str,
+    code: lambda_.Code,
+    layer: lambda_.ILayerVersion,
+    role: iam.IRole,
+    log_group: logs.ILogGroup,
+    environment: dict[str, str],
+    **options: Any,
+) -> lambda_.Function:
+    """A project handler on Lambda as every one of them runs: the pinned runtime with the
+    Powertools layer, X-Ray, its own log group, its environment encrypted with the project key."""
+    function = lambda_.Function(
+        scope,
+        construct_id,
+        function_name=function_name,
+        description=description,
+        runtime=RUNTIME,
+        architecture=ARCHITECTURE,
+        handler=f"outer_orchestrator.handlers.{module}.handler",
+        code=code,
+        layers=[layer],
+        role=role,
+        memory_size=256,
+        timeout=Duration.seconds(30),
+        tracing=lambda_.Tracing.ACTIVE,
+        environment={**environment, "POWERTOOLS_SERVICE_NAME": function_name},
+        environment_encryption=data.key,
+        log_group=log_group,
+        **options,
+    )
+    acknowledge(
+        function,
+        "AwsSolutions-L1",
+        f"{RUNTIME.name} is pinned deliberately: it is the newest runtime the AWS Powertools layer and "
+        "the project's tested Python (3.11/3.12) share.",
+    )
+    return function
+
+
+def acknowledge_xray(role: iam.IRole) -> None:
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5[Resource::*]",
+        "X-Ray's PutTraceSegments/PutTelemetryRecords (added by Tracing.ACTIVE) have no resource-level "
+        "permissions.",
+    )

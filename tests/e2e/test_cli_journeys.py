@@ -12,19 +12,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
+from local_up_support import DUALLOOP, start_local_up
 
 pytestmark = pytest.mark.e2e
 
-DUALLOOP = [sys.executable, "-m", "shared.cli"]
 ROWS = "3000"
 
 
@@ -100,31 +97,10 @@ def test_demo_json_is_one_document_with_predictions_and_timings(tmp_path: Path) 
     assert done.stderr.strip() == "", done.stderr[-2000:]  # --json: no progress at all
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def local_up(tmp_path: Path) -> Iterator[dict[str, str]]:
     env = _clean_env(tmp_path)
-    process = subprocess.Popen(
-        [*DUALLOOP, "local", "up", "--port", str(_free_port())],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    exported: dict[str, str] = {}
-    assert process.stdout is not None
-    deadline = time.monotonic() + 60
-    while "SAGEMAKER_VALIDATE_ROLE" not in exported:
-        assert time.monotonic() < deadline, "local up printed no environment"
-        line = process.stdout.readline()
-        if line.startswith("export "):
-            key, _, value = line.removeprefix("export ").strip().partition("=")
-            exported[key] = value
+    process, exported = start_local_up(env)
     try:
         yield {**env, **exported}
     finally:

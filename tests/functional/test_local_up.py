@@ -10,42 +10,21 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
+from local_up_support import start_local_up
 
 pytestmark = pytest.mark.functional
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[dict[str, str], subprocess.Popen[str], dict[str, str]]]:
     env = {**os.environ, "DUALLOOP_HOME": str(tmp_path)}
     env.pop("AWS_ENDPOINT_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "local", "up", "--port", str(_free_port())],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    exported: dict[str, str] = {}
-    assert process.stdout is not None
-    deadline = time.monotonic() + 60
-    while "SAGEMAKER_VALIDATE_ROLE" not in exported:
-        assert time.monotonic() < deadline, "local up printed no environment"
-        line = process.stdout.readline()
-        if line.startswith("export "):
-            key, _, value = line.removeprefix("export ").strip().partition("=")
-            exported[key] = value
+    process, exported = start_local_up(env)
     try:
         yield exported, process, env
     finally:
