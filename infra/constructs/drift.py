@@ -35,13 +35,12 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra import sources
 from infra.constructs.arns import Arns
-from infra.constructs.data import DataPlane, removal_policy
+from infra.constructs.data import DataPlane
 from infra.constructs.relays import (
     ARCHITECTURE,
     EVENT_MAX_AGE,
@@ -49,8 +48,10 @@ from infra.constructs.relays import (
     LAMBDA_EXCLUDES,
     RUNTIME,
     VENDORED,
+    acknowledge_xray,
+    handler_log_group,
     powertools_layer,
-    retention,
+    write_own_logs,
 )
 from infra.nag import acknowledge, logical_id
 from shared.config import DualloopConfig, Stage
@@ -101,14 +102,7 @@ class DriftCheck(Construct):
         arn = Arns(names)
         strict = cfg.stage is Stage.PROD
 
-        log_group = logs.LogGroup(
-            self,
-            "Logs",
-            log_group_name=f"/aws/lambda/{names.drift_function}",
-            encryption_key=data.key,
-            retention=retention(cfg),
-            removal_policy=removal_policy(cfg),
-        )
+        log_group = handler_log_group(self, "Logs", cfg=cfg, data=data, function_name=names.drift_function)
 
         # Its own role: the relays' role answers task tokens, this one reads captures and publishes.
         self.role = iam.Role(
@@ -192,11 +186,7 @@ class DriftCheck(Construct):
                     resources=["*"],
                     conditions={"StringEquals": {"cloudwatch:namespace": names.metric_namespace}},
                 ),
-                iam.PolicyStatement(
-                    sid="WriteOwnLogs",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[log_group.log_group_arn],
-                ),
+                write_own_logs(log_group),
             ],
         )
         policy.attach_to_role(self.role)
@@ -277,12 +267,7 @@ class DriftCheck(Construct):
             log_group=log_group,
         )
         self.function.node.add_dependency(policy)
-        acknowledge(
-            self.role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray's PutTraceSegments/PutTelemetryRecords (added by Tracing.ACTIVE) have no resource-level "
-            "permissions.",
-        )
+        acknowledge_xray(self.role)
         acknowledge(
             self.function,
             "AwsSolutions-L1",

@@ -26,6 +26,7 @@ from infra.constructs.relays import (
     handler_function,
     handler_log_group,
     powertools_layer,
+    write_own_logs,
 )
 from infra.nag import acknowledge, logical_id
 from shared.config import DualloopConfig
@@ -82,11 +83,7 @@ class DriftTrigger(Construct):
                 iam.PolicyStatement(
                     sid="ProjectKeyDecrypt", actions=["kms:Decrypt"], resources=[data.key.key_arn]
                 ),
-                iam.PolicyStatement(
-                    sid="WriteOwnLogs",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[log_group.log_group_arn],
-                ),
+                write_own_logs(log_group),
             ],
         )
         policy.attach_to_role(self.role)

@@ -30,6 +30,7 @@ from infra.constructs.relays import (
     handler_function,
     handler_log_group,
     powertools_layer,
+    write_own_logs,
 )
 from shared.config import DualloopConfig
 from shared.naming import Names
@@ -75,11 +76,7 @@ class LockRelease(Construct):
                     actions=["kms:Decrypt", "kms:DescribeKey"],
                     resources=[data.key.key_arn],
                 ),
-                iam.PolicyStatement(
-                    sid="WriteOwnLogs",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[log_group.log_group_arn],
-                ),
+                write_own_logs(log_group),
             ],
         )
         policy.attach_to_role(self.role)

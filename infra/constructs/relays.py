@@ -207,13 +207,7 @@ class Relays(Construct):
         logs_policy = iam.Policy(
             self,
             "LogsPolicy",
-            statements=[
-                iam.PolicyStatement(
-                    sid="WriteOwnLogs",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[f.log_group.log_group_arn for f in self.functions.values()],
-                )
-            ],
+            statements=[write_own_logs(*(f.log_group for f in self.functions.values()))],
         )
         logs_policy.attach_to_role(self.role)
         for fn in self.functions.values():
@@ -335,6 +329,15 @@ def handler_function(
         "the project's tested Python (3.11/3.12) share.",
     )
     return function
+
+
+def write_own_logs(*log_groups: logs.ILogGroup) -> iam.PolicyStatement:
+    """Lambda writes to the log groups created for its functions, nowhere else."""
+    return iam.PolicyStatement(
+        sid="WriteOwnLogs",
+        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+        resources=[group.log_group_arn for group in log_groups],
+    )
 
 
 def acknowledge_xray(role: iam.IRole) -> None:
