@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from inner_pipeline.local_executor.cache import (
+from shared.local_cloud.sagemaker.cache import (
     CACHE_KEY_ATTRIBUTES,
     CacheEntry,
     CachePolicy,
@@ -41,17 +41,17 @@ from inner_pipeline.local_executor.cache import (
     cache_key,
     cacheable,
 )
-from inner_pipeline.local_executor.errors import DefinitionError, ExpressionError, LocalExecutorError
-from inner_pipeline.local_executor.expressions import (
+from shared.local_cloud.sagemaker.errors import DefinitionError, ExpressionError, LocalExecutorError
+from shared.local_cloud.sagemaker.expressions import (
     ExecutionVariables,
     Resolver,
     coerce_parameters,
     step_references,
     to_text,
 )
-from inner_pipeline.local_executor.graph import PipelineGraph, StepNode
-from inner_pipeline.local_executor.steps import executor_for
-from inner_pipeline.local_executor.steps.base import json_safe
+from shared.local_cloud.sagemaker.graph import PipelineGraph, StepNode
+from shared.local_cloud.sagemaker.steps import executor_for
+from shared.local_cloud.sagemaker.steps.base import json_safe
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient

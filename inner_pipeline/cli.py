@@ -62,15 +62,15 @@ from inner_pipeline.cache_plan import (
     plan_cache,
     store_from_history,
 )
-from inner_pipeline.local_executor.errors import LocalExecutorError
 from outer_orchestrator.cli import config_or_exit, local_cloud_for_command, quiet_libraries
 from shared.config import DualloopConfig
+from shared.local_cloud.sagemaker.errors import LocalExecutorError
 from shared.naming import Names
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
 
-    from inner_pipeline.local_executor.cache import InMemoryStepCache
+    from shared.local_cloud.sagemaker.cache import InMemoryStepCache
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -516,8 +516,8 @@ def upsert_cmd(config: ConfigOption = None) -> None:
 def _live_store(endpoint: str | None) -> tuple[InMemoryStepCache, datetime] | None:
     """The step cache of the local cloud running in this process, on its clock, if that cloud
     is the one AWS_ENDPOINT_URL names."""
-    from inner_pipeline.local_executor import worker
     from shared.local_cloud.cloud import running
+    from shared.local_cloud.sagemaker import worker
 
     cloud = running()
     if cloud is None or cloud.endpoint != endpoint:

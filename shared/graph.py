@@ -194,7 +194,7 @@ def pipeline_graph(definition: Mapping[str, Any], title: str = "Inner loop · Sa
     """The steps of a pipeline definition and their dependencies, as the local executor reads
     them: DependsOn, data dependencies (``Get``/``JsonGet``), and a ConditionStep's If/Else
     branches (labelled). A data dependency already implied by a longer path is drawn faint."""
-    from inner_pipeline.local_executor.graph import PipelineGraph
+    from shared.local_cloud.sagemaker.graph import PipelineGraph
 
     steps = PipelineGraph.from_definition(definition)
     nodes = []

@@ -308,7 +308,7 @@ def graph(
                         raise typer.Exit(2) from None
     inner = None
     if inner_definition is not None:
-        from inner_pipeline.local_executor.errors import DefinitionError
+        from shared.local_cloud.sagemaker.errors import DefinitionError
 
         try:
             inner = pipeline_graph(inner_definition)

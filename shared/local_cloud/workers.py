@@ -10,7 +10,7 @@ from shared.local_cloud.cloud import LocalCloud
 # its worker, which may have ``warm()`` to start a slow runtime (Spark) ahead of its first job.
 WORKER_MODULES: tuple[str, ...] = (
     "outer_orchestrator.glue.local_worker",
-    "inner_pipeline.local_executor.worker",
+    "shared.local_cloud.sagemaker.worker",
     "shared.local_cloud.hosting.worker",
 )
 

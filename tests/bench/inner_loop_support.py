@@ -31,12 +31,12 @@ from typing import Any
 import boto3
 import pytest
 
-from inner_pipeline.local_executor import s3io
-from inner_pipeline.local_executor.expressions import ExecutionVariables, Resolver, coerce_parameters
-from inner_pipeline.local_executor.steps import processing, training
-from inner_pipeline.local_executor.steps.container import Instance, base_environment, local_command
 from inner_pipeline.pipeline import STEP_EVALUATE, STEP_PREPROCESS, STEP_TRAIN
 from shared.config import DualloopConfig
+from shared.local_cloud.sagemaker import s3io
+from shared.local_cloud.sagemaker.expressions import ExecutionVariables, Resolver, coerce_parameters
+from shared.local_cloud.sagemaker.steps import processing, training
+from shared.local_cloud.sagemaker.steps.container import Instance, base_environment, local_command
 from shared.naming import Names
 
 CODE_DIR = Path(__file__).resolve().parents[2] / "inner_pipeline" / "code"

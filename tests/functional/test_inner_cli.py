@@ -156,9 +156,9 @@ def test_new_data_makes_preprocess_miss_on_its_input(project: Project, tmp_path:
 
 def test_the_store_rebuilt_from_the_execution_history_plans_the_same(project: Project) -> None:
     # GIVEN the live store and one rebuilt through the API (what a second process or AWS gets)
-    from inner_pipeline.local_executor import worker
     from inner_pipeline.pipeline import pipeline_definition
     from shared.local_cloud.cloud import running
+    from shared.local_cloud.sagemaker import worker
 
     cloud = running()
     assert cloud is not None

@@ -22,9 +22,9 @@ from typing import Any
 import boto3
 import pytest
 
-from inner_pipeline.local_executor import run_definition, worker
-from inner_pipeline.local_executor.cache import InMemoryStepCache
 from shared.local_cloud import LocalCloud, events
+from shared.local_cloud.sagemaker import run_definition, worker
+from shared.local_cloud.sagemaker.cache import InMemoryStepCache
 
 pytestmark = pytest.mark.functional
 

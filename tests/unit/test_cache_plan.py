@@ -27,7 +27,7 @@ from inner_pipeline.cache_plan import (
     parse_assignments,
     plan_cache,
 )
-from inner_pipeline.local_executor.cache import CacheEntry, InMemoryStepCache, cache_key
+from shared.local_cloud.sagemaker.cache import CacheEntry, InMemoryStepCache, cache_key
 
 pytestmark = pytest.mark.unit
 

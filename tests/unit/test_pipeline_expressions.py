@@ -15,17 +15,17 @@ from typing import Any, ClassVar
 
 import pytest
 
-from inner_pipeline.local_executor import steps as step_registry
-from inner_pipeline.local_executor.cache import (
+from shared.local_cloud.sagemaker import steps as step_registry
+from shared.local_cloud.sagemaker.cache import (
     CacheEntry,
     CachePolicy,
     InMemoryStepCache,
     cache_key,
     parse_duration,
 )
-from inner_pipeline.local_executor.errors import DefinitionError, ExpressionError, StepFailure
-from inner_pipeline.local_executor.executor import ExecutionIdentity, LocalPipelineExecutor
-from inner_pipeline.local_executor.expressions import (
+from shared.local_cloud.sagemaker.errors import DefinitionError, ExpressionError, StepFailure
+from shared.local_cloud.sagemaker.executor import ExecutionIdentity, LocalPipelineExecutor
+from shared.local_cloud.sagemaker.expressions import (
     ExecutionVariables,
     Resolver,
     coerce_parameters,
@@ -33,15 +33,15 @@ from inner_pipeline.local_executor.expressions import (
     parse_step_path,
     step_references,
 )
-from inner_pipeline.local_executor.graph import (
+from shared.local_cloud.sagemaker.graph import (
     NOT_EXECUTED,
     SUCCEEDED,
     Branch,
     Decision,
     PipelineGraph,
 )
-from inner_pipeline.local_executor.retry import RetryPolicy, parse_policies, retry_delay
-from inner_pipeline.local_executor.steps.base import (
+from shared.local_cloud.sagemaker.retry import RetryPolicy, parse_policies, retry_delay
+from shared.local_cloud.sagemaker.steps.base import (
     ArnOnlyJobRecorder,
     ResolvesArguments,
     Services,

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from inner_pipeline.local_executor.errors import DefinitionError
-from inner_pipeline.local_executor.expressions import step_references
+from shared.local_cloud.sagemaker.errors import DefinitionError
+from shared.local_cloud.sagemaker.expressions import step_references
 
 SUPPORTED_VERSION = "2020-12-01"
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from inner_pipeline.local_executor.errors import UnknownStepTypeError
-from inner_pipeline.local_executor.graph import StepNode
-from inner_pipeline.local_executor.steps.base import StepContext, StepExecutor, StepOutcome
-from inner_pipeline.local_executor.steps.control import ConditionExecutor, FailExecutor
-from inner_pipeline.local_executor.steps.model import ModelExecutor, RegisterModelExecutor
-from inner_pipeline.local_executor.steps.processing import ProcessingExecutor
-from inner_pipeline.local_executor.steps.training import TrainingExecutor
+from shared.local_cloud.sagemaker.errors import UnknownStepTypeError
+from shared.local_cloud.sagemaker.graph import StepNode
+from shared.local_cloud.sagemaker.steps.base import StepContext, StepExecutor, StepOutcome
+from shared.local_cloud.sagemaker.steps.control import ConditionExecutor, FailExecutor
+from shared.local_cloud.sagemaker.steps.model import ModelExecutor, RegisterModelExecutor
+from shared.local_cloud.sagemaker.steps.processing import ProcessingExecutor
+from shared.local_cloud.sagemaker.steps.training import TrainingExecutor
 
 _FACTORIES: dict[str, Callable[[], StepExecutor]] = {
     factory.step_type: factory

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from inner_pipeline.local_executor.errors import DefinitionError
+from shared.local_cloud.sagemaker.errors import DefinitionError
 
 EXCEPTION_TYPES = frozenset(
     {

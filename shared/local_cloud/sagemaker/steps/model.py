@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from inner_pipeline.local_executor.errors import StepFailure
-from inner_pipeline.local_executor.steps.base import ResolvesArguments, StepContext, StepOutcome, json_safe
+from shared.local_cloud.sagemaker.errors import StepFailure
+from shared.local_cloud.sagemaker.steps.base import ResolvesArguments, StepContext, StepOutcome, json_safe
 
 _THROTTLING = {
     "Throttling",

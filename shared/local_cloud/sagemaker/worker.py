@@ -22,12 +22,12 @@ from typing import Any
 
 import boto3
 
-from inner_pipeline.local_executor.cache import InMemoryStepCache
-from inner_pipeline.local_executor.executor import ExecutionIdentity, LocalPipelineExecutor, StepRecord
-from inner_pipeline.local_executor.steps.base import Services
 from shared.local_cloud import backend_state, events, hooks
 from shared.local_cloud.cloud import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, LocalCloud
 from shared.local_cloud.patches import sagemaker_pipelines
+from shared.local_cloud.sagemaker.cache import InMemoryStepCache
+from shared.local_cloud.sagemaker.executor import ExecutionIdentity, LocalPipelineExecutor, StepRecord
+from shared.local_cloud.sagemaker.steps.base import Services
 
 LOG = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from inner_pipeline.local_executor.errors import StepFailure, StepStopped
+from shared.local_cloud.sagemaker.errors import StepFailure, StepStopped
 
 LOG = logging.getLogger(__name__)
 

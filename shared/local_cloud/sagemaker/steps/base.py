@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from inner_pipeline.local_executor.expressions import ExecutionVariables, Resolver
-from inner_pipeline.local_executor.graph import StepNode
+from shared.local_cloud.sagemaker.expressions import ExecutionVariables, Resolver
+from shared.local_cloud.sagemaker.graph import StepNode
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -35,10 +35,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from inner_pipeline.local_executor import s3io
-from inner_pipeline.local_executor.errors import StepFailure
-from inner_pipeline.local_executor.steps.base import ResolvesArguments, StepContext, StepOutcome, iso_now
-from inner_pipeline.local_executor.steps.container import (
+from shared.local_cloud.sagemaker import s3io
+from shared.local_cloud.sagemaker.errors import StepFailure
+from shared.local_cloud.sagemaker.steps.base import ResolvesArguments, StepContext, StepOutcome, iso_now
+from shared.local_cloud.sagemaker.steps.container import (
     Instance,
     InstanceResult,
     Launch,

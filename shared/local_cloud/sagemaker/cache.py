@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from inner_pipeline.local_executor.errors import DefinitionError
+from shared.local_cloud.sagemaker.errors import DefinitionError
 
 # The attributes SageMaker compares per step type (only the types this executor runs).
 CACHE_KEY_ATTRIBUTES: Mapping[str, tuple[str, ...]] = {

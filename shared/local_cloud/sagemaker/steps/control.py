@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from inner_pipeline.local_executor.errors import ExpressionError, StepFailure
-from inner_pipeline.local_executor.expressions import Resolver, to_text
-from inner_pipeline.local_executor.graph import StepNode
-from inner_pipeline.local_executor.steps.base import ResolvesArguments, StepContext, StepOutcome
+from shared.local_cloud.sagemaker.errors import ExpressionError, StepFailure
+from shared.local_cloud.sagemaker.expressions import Resolver, to_text
+from shared.local_cloud.sagemaker.graph import StepNode
+from shared.local_cloud.sagemaker.steps.base import ResolvesArguments, StepContext, StepOutcome
 
 
 class ConditionExecutor:

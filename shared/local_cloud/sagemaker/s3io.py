@@ -8,7 +8,7 @@ import tarfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from inner_pipeline.local_executor.errors import StepFailure
+from shared.local_cloud.sagemaker.errors import StepFailure
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

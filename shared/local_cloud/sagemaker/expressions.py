@@ -33,7 +33,7 @@ from typing import Any
 
 import jmespath
 
-from inner_pipeline.local_executor.errors import DefinitionError, ExpressionError
+from shared.local_cloud.sagemaker.errors import DefinitionError, ExpressionError
 
 FUNCTIONS = ("Std:Join", "Std:JsonGet")
 COMPARISONS = ("Equals", "GreaterThan", "GreaterThanOrEqualTo", "LessThan", "LessThanOrEqualTo")

@@ -5,14 +5,14 @@ directly; ``worker.attach(cloud)`` makes the local cloud run every ``StartPipeli
 with it. Nothing here is imported by the pipeline definition itself: the JSON is the contract.
 """
 
-from inner_pipeline.local_executor.errors import (
+from shared.local_cloud.sagemaker.errors import (
     DefinitionError,
     ExpressionError,
     LocalExecutorError,
     StepFailure,
     UnknownStepTypeError,
 )
-from inner_pipeline.local_executor.executor import (
+from shared.local_cloud.sagemaker.executor import (
     ExecutionIdentity,
     ExecutionResult,
     LocalPipelineExecutor,

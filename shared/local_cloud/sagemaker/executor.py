@@ -33,8 +33,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from inner_pipeline.local_executor import s3io
-from inner_pipeline.local_executor.cache import (
+from shared.local_cloud import clock
+from shared.local_cloud.sagemaker import s3io
+from shared.local_cloud.sagemaker.cache import (
     CacheEntry,
     CachePolicy,
     InMemoryStepCache,
@@ -42,14 +43,14 @@ from inner_pipeline.local_executor.cache import (
     cache_key,
     cacheable,
 )
-from inner_pipeline.local_executor.errors import (
+from shared.local_cloud.sagemaker.errors import (
     ExpressionError,
     LocalExecutorError,
     StepFailure,
     StepStopped,
 )
-from inner_pipeline.local_executor.expressions import ExecutionVariables, Resolver, coerce_parameters
-from inner_pipeline.local_executor.graph import (
+from shared.local_cloud.sagemaker.expressions import ExecutionVariables, Resolver, coerce_parameters
+from shared.local_cloud.sagemaker.graph import (
     FAILED,
     NOT_EXECUTED,
     SUCCEEDED,
@@ -57,9 +58,9 @@ from inner_pipeline.local_executor.graph import (
     PipelineGraph,
     StepNode,
 )
-from inner_pipeline.local_executor.retry import RetryPolicy, parse_policies, retry_delay
-from inner_pipeline.local_executor.steps import executor_for
-from inner_pipeline.local_executor.steps.base import (
+from shared.local_cloud.sagemaker.retry import RetryPolicy, parse_policies, retry_delay
+from shared.local_cloud.sagemaker.steps import executor_for
+from shared.local_cloud.sagemaker.steps.base import (
     ArnOnlyJobRecorder,
     JobRecorder,
     Services,
@@ -68,7 +69,6 @@ from inner_pipeline.local_executor.steps.base import (
     StepOutcome,
     job_name,
 )
-from shared.local_cloud import clock
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
