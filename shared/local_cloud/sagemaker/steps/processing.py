@@ -28,6 +28,7 @@ from shared.local_cloud.sagemaker.steps.container import (
     base_environment,
     failure_message,
     local_command,
+    new_instance,
     run_instances,
 )
 
@@ -54,7 +55,7 @@ class ProcessingExecutor(ResolvesArguments):
         arn = ctx.services.jobs.job_started(KIND, ctx.job_name, args)
         metadata = {"ProcessingJob": {"Arn": arn}}
         try:
-            instances = [Instance(host, ctx.work_dir / host) for host in hosts]
+            instances = [new_instance(host, ctx.work_dir / host) for host in hosts]
             launches = [
                 self._prepare(ctx, instance, i, hosts, cluster) for i, instance in enumerate(instances)
             ]
