@@ -30,6 +30,13 @@ def is_builtin_xgboost(image_uri: str | None) -> bool:
     return repository(image_uri) == XGBOOST_REPOSITORY
 
 
+def serving_module(program: str) -> str:
+    """The module with the model-server handlers of a built-in algorithm's ``program``."""
+    if program != BUILTIN_XGBOOST:
+        raise ValueError(f"{program} is not a built-in algorithm the local cloud serves ({BUILTIN_XGBOOST})")
+    return "shared.local_cloud.sagemaker.algorithms.xgboost_serve"
+
+
 def unsupported_image(image_uri: str | None, what: str) -> StepFailure:
     return StepFailure(
         f"ClientError: {what} image {image_uri!r} runs its own entry point, which the local SageMaker cannot "

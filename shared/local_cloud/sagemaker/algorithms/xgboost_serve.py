@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import xgboost as xgb
+from scipy import sparse
 
 from shared.local_cloud.sagemaker.algorithms import xgboost_data as data
 from shared.local_cloud.sagemaker.algorithms.xgboost_hyperparameters import UserError
@@ -58,7 +59,7 @@ def _media_type(value: str | None, default: str) -> str:
     return default if media in ("", "*/*") else media
 
 
-def input_fn(body: bytes, content_type: str | None) -> np.ndarray[Any, Any]:
+def input_fn(body: bytes, content_type: str | None) -> np.ndarray[Any, Any] | sparse.csr_matrix:
     kind = _media_type(content_type, CSV)
     if kind not in CONTENT_TYPES:
         raise InvalidInput(
@@ -71,21 +72,22 @@ def input_fn(body: bytes, content_type: str | None) -> np.ndarray[Any, Any]:
             return data.parse_csv(body)
         if kind == JSON:
             return data.parse_json(body)
-        return np.asarray(data.parse_libsvm(body, with_label=False)[1].toarray())
+        return data.parse_libsvm(body, with_label=False)[1]
     except (ValueError, UserError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"cannot parse the {kind} request: {exc}") from None
 
 
-def predict_fn(features: np.ndarray[Any, Any], model: xgb.Booster) -> np.ndarray[Any, Any]:
+def predict_fn(
+    features: np.ndarray[Any, Any] | sparse.csr_matrix, model: xgb.Booster
+) -> np.ndarray[Any, Any]:
     expected = model.num_features()
-    if features.shape[1] != expected:
-        if features.shape[1] < expected and features.ndim == 2:  # libsvm rows may end early: pad as missing
-            pad = np.full((features.shape[0], expected - features.shape[1]), np.nan)
-            features = np.hstack([features, pad])
-        else:
-            raise InvalidInput(
-                f"the model takes {expected} features per record, the request has {features.shape[1]}"
-            )
+    width = int(features.shape[1])
+    if sparse.issparse(features) and width < expected:
+        features = sparse.csr_matrix(
+            features, shape=(features.shape[0], expected)
+        )  # libsvm: absent = missing
+    elif width != expected:
+        raise InvalidInput(f"the model takes {expected} features per record, the request has {width}")
     return np.asarray(model.predict(xgb.DMatrix(features, missing=np.nan)))
 
 
