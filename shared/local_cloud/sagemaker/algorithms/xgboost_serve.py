@@ -46,7 +46,7 @@ def model_fn(model_dir: str) -> xgb.Booster:
         raise FileNotFoundError(f"the model artifact has no {MODEL_FILE} (it holds: {found})")
     booster = xgb.Booster()
     try:
-        booster.load_model(str(path))
+        booster.load_model(bytearray(path.read_bytes()))  # raw bytes: no guessing from the file name
     except xgb.core.XGBoostError:
         # Older containers pickled the Booster; read that too (a trusted artifact: our own job's output).
         with open(path, "rb") as handle:

@@ -156,8 +156,10 @@ def train(opt_ml: Path) -> None:
         raise hpv.UserError(f"XGB train call failed with exception: {str(exc).splitlines()[0]}") from None
     model_dir = opt_ml / "model"
     model_dir.mkdir(parents=True, exist_ok=True)
-    # No extension: xgboost picks its default format (UBJSON); Booster.load_model reads it back.
-    booster.save_model(str(model_dir / MODEL_FILE))
+    # The container's file name has no extension: save as UBJSON (xgboost's default) explicitly.
+    saved = model_dir / f"{MODEL_FILE}.ubj"
+    booster.save_model(str(saved))
+    saved.rename(model_dir / MODEL_FILE)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

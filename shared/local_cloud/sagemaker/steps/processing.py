@@ -1,6 +1,7 @@
 """Processing steps: CreateProcessingJob arguments run as local subprocesses.
 
-Per instance (``ProcessingResources.ClusterConfig.InstanceCount``): S3 inputs are downloaded
+Per instance (``ProcessingResources.ClusterConfig.InstanceCount``, each with its own /opt/ml:
+see ``container.py``): S3 inputs are downloaded
 to their ``LocalPath`` (``ShardedByS3Key``: each instance gets every n-th of the sorted keys;
 ``FullyReplicated``: all), ``/opt/ml/config/resourceconfig.json`` and
 ``processingjobconfig.json`` are written, and ``ContainerEntrypoint + ContainerArguments``
