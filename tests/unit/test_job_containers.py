@@ -152,3 +152,86 @@ def test_serving_answers_csv_libsvm_and_json_like_the_container(tmp_path: Path) 
         call(b"1,2", "text/csv")
     with pytest.raises(xgboost_serve.InvalidInput, match="Content-type text/plain not supported"):
         call(b"1,2,3", "text/plain")
+
+
+def _opt_ml(tmp_path: Path, hyperparameters: dict[str, str], channels: dict[str, str]) -> Path:
+    """A container /opt/ml as the runner lays it out, with CSV channels (label first, no header)."""
+    opt_ml = tmp_path / "opt" / "ml"
+    (opt_ml / "input" / "config").mkdir(parents=True)
+    (opt_ml / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+    (opt_ml / "input" / "config" / "inputdataconfig.json").write_text(
+        json.dumps({name: {"ContentType": kind} for name, kind in channels.items()})
+    )
+    rng = np.random.default_rng(1)
+    for name in channels:
+        x = rng.normal(size=(300, 4))
+        rows = np.column_stack([x[:, 0] * 3 + x[:, 1], x])
+        (opt_ml / "input" / "data" / name).mkdir(parents=True)
+        np.savetxt(opt_ml / "input" / "data" / name / "part.csv", rows, delimiter=",")
+    return opt_ml
+
+
+def test_the_algorithm_prints_the_containers_round_lines_tuning_metric_last(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from shared.local_cloud.sagemaker.algorithms import xgboost_train
+
+    # GIVEN a tuning job's hyperparameters (the objective metric is not in eval_metric)
+    opt_ml = _opt_ml(
+        tmp_path,
+        {
+            "num_round": "8",
+            "max_depth": "2",
+            "eval_metric": "rmse",
+            "_tuning_objective_metric": "validation:mae",
+        },
+        {"train": "text/csv", "validation": "text/csv"},
+    )
+
+    # WHEN the algorithm trains
+    xgboost_train.main(["--opt-ml", str(opt_ml)])
+
+    # THEN every round prints train then validation, the objective's metric last (early stopping watches it)
+    rounds = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
+    assert len(rounds) == 8
+    assert rounds[0].split("\t")[0] == "[0]"
+    assert [field.split(":")[0] for field in rounds[0].split("\t")[1:]] == [
+        "train-rmse", "train-mae", "validation-rmse", "validation-mae",
+    ]  # fmt: skip
+    assert (opt_ml / "model" / "xgboost-model").is_file()
+
+
+def test_a_bad_channel_content_type_writes_the_failure_file(tmp_path: Path) -> None:
+    from shared.local_cloud.sagemaker.algorithms import xgboost_train
+
+    opt_ml = _opt_ml(tmp_path, {"num_round": "3"}, {"train": "application/x-recordio"})
+
+    with pytest.raises(SystemExit):
+        xgboost_train.main(["--opt-ml", str(opt_ml)])
+
+    failure = (opt_ml / "output" / "failure").read_text()
+    assert failure.startswith("ClientError: application/x-recordio is not an accepted ContentType")
+
+
+def test_requirements_already_installed_need_nothing_and_missing_ones_fail_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.local_cloud.sagemaker.errors import StepFailure
+    from shared.local_cloud.sagemaker.steps.requirements import install_requirements
+
+    monkeypatch.setenv("DUALLOOP_HOME", str(tmp_path / "home"))
+    satisfied = tmp_path / "ok.txt"
+    satisfied.write_text("numpy>=1\n# a comment\npandas\n")
+    # GIVEN requirements the interpreter satisfies: nothing to install (works offline)
+    assert install_requirements(satisfied, sys.executable) == []
+
+    # GIVEN one it does not, and no package index (PIP_NO_INDEX: pip never goes to the network)
+    missing = tmp_path / "missing.txt"
+    missing.write_text("numpy\ndualloop-no-such-package==1.0\n")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    with pytest.raises(StepFailure) as error:
+        install_requirements(missing, sys.executable)
+    assert str(error.value).startswith(
+        f"ClientError: missing.txt: dualloop-no-such-package==1.0 not installed in {sys.executable}"
+    )
+    assert not any((tmp_path / "home").rglob("*.complete"))
