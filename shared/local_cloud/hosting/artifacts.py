@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shared.local_cloud.hosting.model_server import DEFAULT_PROGRAM
+from shared.local_cloud.sagemaker.algorithms import BUILTIN_XGBOOST, is_builtin_xgboost
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -61,6 +62,7 @@ class ArtifactStore:
         except Exception as exc:  # botocore's ClientError and friends: the model cannot be served
             raise ArtifactError(f"cannot describe model {model_name}: {exc}") from None
         environment: dict[str, str] = {}
+        spec: Any = {}
         data_url = container.get("ModelDataUrl")
         if package is not None:
             spec = ((package.get("InferenceSpecification") or {}).get("Containers") or [{}])[0]
@@ -70,11 +72,16 @@ class ArtifactStore:
         if not data_url:
             raise ArtifactError(f"model {model_name} has no ModelDataUrl (on itself or its model package)")
         submit = environment.get("SAGEMAKER_SUBMIT_DIRECTORY")
+        program = environment.get("SAGEMAKER_PROGRAM")
+        image = container.get("Image") or (spec.get("Image") if package is not None else None)
+        if not program and is_builtin_xgboost(image):
+            # The built-in algorithm's own serving (no inference script): see sagemaker/algorithms.
+            return LocalModel(model_name, self._fetch(data_url), REPO_CODE_DIR, BUILTIN_XGBOOST, environment)
         return LocalModel(
             name=model_name,
             model_dir=self._fetch(data_url),
             code_dir=self._code_dir(submit),
-            program=environment.get("SAGEMAKER_PROGRAM") or DEFAULT_PROGRAM,
+            program=program or DEFAULT_PROGRAM,
             environment=environment,
         )
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import importlib
 import importlib.util
 import json
 import os
@@ -50,6 +51,7 @@ from typing import IO, Any
 
 WORKERS_ENV = "SAGEMAKER_MODEL_SERVER_WORKERS"
 DEFAULT_PROGRAM = "inference.py"
+BUILTIN_PREFIX = "builtin:"  # the "program" of a built-in algorithm's model (sagemaker/algorithms)
 _REPO_ROOT = Path(__file__).resolve().parents[3]
 _HANDLERS = ("model_fn", "input_fn", "predict_fn", "output_fn")
 
@@ -68,6 +70,10 @@ class Handlers:
 
 
 def load_handlers(code_dir: Path, program: str, model_dir: Path) -> Handlers:
+    if program.startswith(BUILTIN_PREFIX):  # a built-in algorithm's model: the algorithm's own handlers
+        from shared.local_cloud.sagemaker.algorithms import serving_module  # only then: it costs 80 ms
+
+        return _handlers(importlib.import_module(serving_module(program)), model_dir)
     path = code_dir / program
     if not path.is_file():
         raise FileNotFoundError(f"inference program {program} not found in {code_dir}")
@@ -83,6 +89,10 @@ def load_handlers(code_dir: Path, program: str, model_dir: Path) -> Handlers:
     missing = [name for name in _HANDLERS if not callable(getattr(module, name, None))]
     if missing:
         raise AttributeError(f"{program} does not define {', '.join(missing)}")
+    return _handlers(module, model_dir)
+
+
+def _handlers(module: Any, model_dir: Path) -> Handlers:
     invalid = getattr(module, "InvalidInput", None)
     return Handlers(
         model=module.model_fn(str(model_dir)),

@@ -1,6 +1,7 @@
 """Processing steps: CreateProcessingJob arguments run as local subprocesses.
 
-Per instance (``ProcessingResources.ClusterConfig.InstanceCount``): S3 inputs are downloaded
+Per instance (``ProcessingResources.ClusterConfig.InstanceCount``, each with its own /opt/ml:
+see ``container.py``): S3 inputs are downloaded
 to their ``LocalPath`` (``ShardedByS3Key``: each instance gets every n-th of the sorted keys;
 ``FullyReplicated``: all), ``/opt/ml/config/resourceconfig.json`` and
 ``processingjobconfig.json`` are written, and ``ContainerEntrypoint + ContainerArguments``
@@ -28,6 +29,7 @@ from shared.local_cloud.sagemaker.steps.container import (
     base_environment,
     failure_message,
     local_command,
+    new_instance,
     run_instances,
 )
 
@@ -54,7 +56,7 @@ class ProcessingExecutor(ResolvesArguments):
         arn = ctx.services.jobs.job_started(KIND, ctx.job_name, args)
         metadata = {"ProcessingJob": {"Arn": arn}}
         try:
-            instances = [Instance(host, ctx.work_dir / host) for host in hosts]
+            instances = [new_instance(host, ctx.work_dir / host) for host in hosts]
             launches = [
                 self._prepare(ctx, instance, i, hosts, cluster) for i, instance in enumerate(instances)
             ]

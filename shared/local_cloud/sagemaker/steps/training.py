@@ -2,8 +2,8 @@
 
 The container conventions: channels downloaded to ``/opt/ml/input/data/<channel>`` (and
 ``SM_CHANNEL_<CHANNEL>``), ``/opt/ml/input/config/{hyperparameters,resourceconfig,
-inputdataconfig}.json``, ``SM_MODEL_DIR=/opt/ml/model``, ``SM_HPS``/``SM_HP_*``,
-``SM_CURRENT_HOST``/``SM_HOSTS`` and the rest of the ``SM_*`` training environment. After the
+inputdataconfig}.json`` and the ``SM_*`` training environment as the ``sagemaker-training``
+toolkit sets it (``training_env.py``). After the
 run, ``/opt/ml/model`` of ``algo-1`` becomes ``<S3OutputPath>/<job>/output/model.tar.gz``
 (``CompressionType: NONE``: uploaded as is under ``.../output/model/``) and
 ``/opt/ml/output/data`` becomes ``output.tar.gz``; ``MetricDefinitions`` are matched against
@@ -17,11 +17,15 @@ Which script runs, in this order:
 2. an ``sm_drivers`` channel with ``sourcecode.json`` (SDK v3 ``ModelTrainer``): its
    ``command`` + ``args``, or ``python <entry_script> --<hp> <value> ...``, in the ``code``
    channel (the basic script driver's behaviour; ``requirements`` are not installed);
-3. ``AlgorithmSpecification.ContainerEntrypoint`` + ``ContainerArguments``, as given.
+3. ``AlgorithmSpecification.ContainerEntrypoint`` + ``ContainerArguments``, as given;
+4. none of these and a built-in algorithm image the local cloud emulates (``sagemaker-xgboost``,
+   see ``sagemaker/algorithms``): that algorithm, per its container's contract, with its
+   built-in metrics (``train:rmse``, ``validation:auc``...) in ``FinalMetricDataList``.
 
-A built-in algorithm image with none of these cannot run locally: the step fails saying so.
+Any other image with none of these fails with one sentence naming it and what is supported.
+A ``requirements.txt`` in the code directory is installed first (``requirements.py``).
 A non-zero exit fails the step with ``AlgorithmError: <the script's /opt/ml/output/failure,
-or its output's tail>``.
+or its output's tail>`` (a failure text that already says ``ClientError:`` is kept as is).
 """
 
 from __future__ import annotations
@@ -35,34 +39,31 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from shared.local_cloud.sagemaker import s3io
+from shared.local_cloud.sagemaker import algorithms, s3io
+from shared.local_cloud.sagemaker.algorithms import xgboost_hyperparameters
 from shared.local_cloud.sagemaker.errors import StepFailure
 from shared.local_cloud.sagemaker.steps.base import ResolvesArguments, StepContext, StepOutcome, iso_now
 from shared.local_cloud.sagemaker.steps.container import (
+    OPT_ML,
     Instance,
     InstanceResult,
     Launch,
     base_environment,
     failure_message,
     local_command,
+    new_instance,
     read_log,
     run_instances,
 )
+from shared.local_cloud.sagemaker.steps.requirements import install_requirements
+from shared.local_cloud.sagemaker.steps.training_env import decode, training_environment
 
 LOG = logging.getLogger(__name__)
 
 KIND = "TrainingJob"
 FAILURE_FILES = ("/opt/ml/output/failure", "/opt/ml/output/message")
-
-
-def decode(value: Any) -> Any:
-    """A hyperparameter as the SDK's drivers read it: JSON if it parses, else the string."""
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        return value
+_REPO_ROOT = Path(__file__).resolve().parents[4]
+_NUMBER = r"[-+]?(?:[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?|nan|inf)"
 
 
 def cli_args(hyperparameters: Mapping[str, Any]) -> list[str]:
@@ -72,10 +73,6 @@ def cli_args(hyperparameters: Mapping[str, Any]) -> list[str]:
         value = decode(raw)
         out.extend([f"--{key}", value if isinstance(value, str) else json.dumps(value)])
     return out
-
-
-def env_name(channel: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]", "_", channel).upper()
 
 
 class TrainingExecutor(ResolvesArguments):
@@ -90,14 +87,16 @@ class TrainingExecutor(ResolvesArguments):
         arn = ctx.services.jobs.job_started(KIND, ctx.job_name, args)
         metadata = {"TrainingJob": {"Arn": arn}}
         try:
-            instances = [Instance(host, ctx.work_dir / host) for host in hosts]
+            instances = [new_instance(host, ctx.work_dir / host) for host in hosts]
             launches = [self._prepare(ctx, arn, instance, i, hosts) for i, instance in enumerate(instances)]
             max_runtime = (args.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
             results = run_instances(launches, stop=ctx.stop, max_runtime_seconds=max_runtime)
             failed = next((r for r in results if r.returncode != 0), None)
             if failed is not None:
                 message = failure_message(instances[hosts.index(failed.host)], failed, FAILURE_FILES)
-                raise StepFailure(f"AlgorithmError: {message}", metadata=metadata)
+                if not message.startswith(("ClientError:", "AlgorithmError:")):
+                    message = f"AlgorithmError: {message}"
+                raise StepFailure(message, metadata=metadata)
             artifacts = self._upload(ctx, instances[0])
             metrics = _metrics(args, results[0])
         except StepFailure as failure:
@@ -166,56 +165,37 @@ class TrainingExecutor(ResolvesArguments):
         for path in ("/opt/ml/model", "/opt/ml/output/data", "/opt/ml/output/intermediate", "/opt/ml/code"):
             s3io.ensure_dir(instance.path(path))
 
-        command, cwd, user_hps = self._command(ctx, instance, hyperparameters)
-        user_args = cli_args(user_hps)
-        decoded = {k: decode(v) for k, v in user_hps.items()}
-        sm = {
-            "SM_MODEL_DIR": instance.path("/opt/ml/model"),
-            "SM_INPUT_DIR": instance.path("/opt/ml/input"),
-            "SM_INPUT_CONFIG_DIR": instance.path("/opt/ml/input/config"),
-            "SM_OUTPUT_DIR": instance.path("/opt/ml/output"),
-            "SM_OUTPUT_DATA_DIR": instance.path("/opt/ml/output/data"),
-            "SM_OUTPUT_INTERMEDIATE_DIR": instance.path("/opt/ml/output/intermediate"),
-            "SM_MODULE_DIR": cwd,
-            "SM_CURRENT_HOST": instance.host,
-            "SM_CURRENT_INSTANCE_TYPE": resources.get("InstanceType", ""),
-            "SM_HOSTS": json.dumps(hosts),
-            "SM_NUM_CPUS": str(os.cpu_count() or 1),
-            "SM_NUM_GPUS": "0",
-            "SM_NETWORK_INTERFACE_NAME": "eth0",
-            "SM_LOG_LEVEL": "20",
-            "SM_CHANNELS": json.dumps(sorted(channels)),
-            "SM_HPS": json.dumps(decoded),
-            "SM_USER_ARGS": json.dumps(user_args),
-            "SM_RESOURCE_CONFIG": json.dumps(resource_config),
-            "SM_INPUT_DATA_CONFIG": json.dumps(data_config),
-            "TRAINING_JOB_NAME": ctx.job_name,
-            "TRAINING_JOB_ARN": arn,
-        }
-        sm.update({f"SM_CHANNEL_{env_name(name)}": path for name, path in channels.items()})
-        sm.update({f"SM_HP_{env_name(k)}": v for k, v in user_hps.items()})
-        sm["SM_TRAINING_ENV"] = json.dumps(
-            {
-                "current_host": instance.host,
-                "hosts": hosts,
-                "hyperparameters": decoded,
-                "channel_input_dirs": {n: str(p) for n, p in channels.items()},
-                "model_dir": str(sm["SM_MODEL_DIR"]),
-                "output_data_dir": str(sm["SM_OUTPUT_DATA_DIR"]),
-                "job_name": ctx.job_name,
-            }
+        command, cwd, python_path = self._command(ctx, instance, hyperparameters)
+        seen_paths = {
+            path: instance.seen(path)
+            for path in (
+                "/opt/ml/input", "/opt/ml/input/config", "/opt/ml/model", "/opt/ml/output", "/opt/ml/output/data",
+                "/opt/ml/output/intermediate", *(f"/opt/ml/input/data/{name}" for name in channels),
+            )
+        }  # fmt: skip
+        sm = training_environment(
+            resource_config=resource_config,
+            input_data_config=data_config,
+            hyperparameters=hyperparameters,
+            job_name=ctx.job_name,
+            module_dir=_seen_dir(instance, cwd),
+            paths=seen_paths,
         )
+        sm["TRAINING_JOB_NAME"] = ctx.job_name
+        sm["TRAINING_JOB_ARN"] = arn
         env = base_environment(ctx.services.container_env)
         env.update({k: instance.rewrite(str(v)) for k, v in (args.get("Environment") or {}).items()})
-        env.update({k: str(v) for k, v in sm.items()})
+        env.update(sm)
+        if python_path:
+            env["PYTHONPATH"] = os.pathsep.join(python_path)
         env.setdefault("AWS_REGION", ctx.region)
         env.setdefault("AWS_DEFAULT_REGION", ctx.region)
         return Launch(instance=instance, command=command, env=env, cwd=cwd)
 
     def _command(
         self, ctx: StepContext, instance: Instance, hyperparameters: dict[str, str]
-    ) -> tuple[list[str], Path, dict[str, str]]:
-        """(command, working dir, the hyperparameters the user script sees)."""
+    ) -> tuple[list[str], Path, list[str]]:
+        """(command, working dir on the host, PYTHONPATH entries for the job)."""
         python = ctx.services.python
         program = hyperparameters.get("sagemaker_program")
         if program is not None:
@@ -224,7 +204,9 @@ class TrainingExecutor(ResolvesArguments):
             _fetch_code(ctx, submit, code_dir)
             user = {k: v for k, v in hyperparameters.items() if not k.startswith("sagemaker_")}
             entry = str(decode(program))
-            return _script_command(entry, python, cli_args(user)), code_dir, user
+            # The toolkit installs the module dir's requirements.txt before running the entry point.
+            site = install_requirements(code_dir / "requirements.txt", python)
+            return _script_command(entry, python, cli_args(user)), code_dir, site
 
         source_json = instance.path("/opt/ml/input/data/sm_drivers/sourcecode.json")
         if source_json.is_file():
@@ -233,27 +215,27 @@ class TrainingExecutor(ResolvesArguments):
             source_dir = str(source.get("source_dir") or "")
             if source_dir.endswith(".tar.gz"):
                 s3io.extract_tar(code_dir / os.path.basename(source_dir), code_dir)
-            if source.get("requirements"):
-                LOG.warning(
-                    "%s: requirements %r are not installed locally", ctx.node.name, source["requirements"]
-                )
+            site = install_requirements(code_dir / str(source["requirements"]), python, required=True) if (
+                source.get("requirements")) else []  # fmt: skip
             if source.get("command"):
                 parts = [*shlex.split(str(source["command"])), *(str(a) for a in source.get("args") or [])]
-                return local_command(parts, instance, python), code_dir, hyperparameters
+                return local_command(parts, instance, python), code_dir, site
             entry = str(source.get("entry_script") or "")
             if not entry:
                 raise StepFailure("ClientError: sourcecode.json names neither a command nor an entry_script")
-            return _script_command(entry, python, cli_args(hyperparameters)), code_dir, hyperparameters
+            return _script_command(entry, python, cli_args(hyperparameters)), code_dir, site
 
         spec = ctx.arguments.get("AlgorithmSpecification") or {}
         if spec.get("ContainerEntrypoint"):
             command = [*spec["ContainerEntrypoint"], *(spec.get("ContainerArguments") or [])]
-            return local_command(command, instance, python), instance.root, hyperparameters
-        raise StepFailure(
-            f"ClientError: training image {spec.get('TrainingImage')!r} is run with its built-in entry point; the "
-            "local executor runs scripts only (script mode: sagemaker_program, ModelTrainer source_code, or "
-            "ContainerEntrypoint)"
-        )
+            return local_command(command, instance, python), instance.root, []
+        image = spec.get("TrainingImage")
+        if algorithms.is_builtin_xgboost(image):
+            # The "container" is our emulation of the algorithm: its module needs the repo on the path.
+            module = "shared.local_cloud.sagemaker.algorithms.xgboost_train"
+            command = [python, "-m", module, "--opt-ml", instance.seen(OPT_ML)]
+            return command, instance.root, [str(_REPO_ROOT)]
+        raise algorithms.unsupported_image(image if image else spec.get("AlgorithmName"), "training")
 
     def _upload(self, ctx: StepContext, leader: Instance) -> str:
         output = ctx.arguments["OutputDataConfig"]
@@ -271,6 +253,14 @@ class TrainingExecutor(ResolvesArguments):
             archive = s3io.tar_dir(data_dir, ctx.work_dir / "upload" / "output.tar.gz")
             s3io.upload_file(ctx.services.s3, archive, f"{prefix}/output.tar.gz")
         return artifacts
+
+
+def _seen_dir(instance: Instance, host_dir: Path) -> str:
+    """``host_dir`` (under the instance's /opt/ml) as the job sees it."""
+    opt_ml = instance.path(OPT_ML)
+    if host_dir == opt_ml or opt_ml in host_dir.parents:
+        return instance.seen(f"{OPT_ML}/{host_dir.relative_to(opt_ml).as_posix()}".rstrip("/."))
+    return str(host_dir)
 
 
 def _script_command(entry: str, python: str, args: list[str]) -> list[str]:
@@ -294,13 +284,21 @@ def _fetch_code(ctx: StepContext, submit: str, code_dir: Path) -> None:
 
 
 def _metrics(args: Mapping[str, Any], leader: InstanceResult) -> list[dict[str, Any]]:
-    definitions = (args.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []
+    """``MetricDefinitions`` matched against the job's log, as SageMaker matches them against
+    CloudWatch's copy, where a tab reads ``#011``; a built-in algorithm also reports its own
+    metrics (``train:rmse``, ``validation:auc``...). The last match of each is its final value."""
+    spec = args.get("AlgorithmSpecification") or {}
+    definitions = list(spec.get("MetricDefinitions") or [])
+    if algorithms.is_builtin_xgboost(spec.get("TrainingImage")) and not spec.get("ContainerEntrypoint"):
+        known = {str(d["Name"]) for d in definitions}
+        definitions += [d for d in _xgboost_metric_definitions() if d["Name"] not in known]
     if not definitions:
         return []
-    log = read_log(leader.log_path)
+    raw = read_log(leader.log_path)
+    logged = raw.replace("\t", "#011")
     metrics = []
     for definition in definitions:
-        matches = re.findall(str(definition["Regex"]), log)
+        matches = re.findall(str(definition["Regex"]), logged) or re.findall(str(definition["Regex"]), raw)
         if matches:
             last = matches[-1]
             value = last[0] if isinstance(last, tuple) else last
@@ -311,6 +309,17 @@ def _metrics(args: Mapping[str, Any], leader: InstanceResult) -> list[dict[str, 
             except ValueError:
                 LOG.warning("metric %s: %r is not a number", definition["Name"], value)
     return metrics
+
+
+def _xgboost_metric_definitions() -> list[dict[str, str]]:
+    """The XGBoost algorithm's metrics (its container's ``metrics.py``: ``validation:<m>`` and
+    ``train:<m>``, matched on the per-round lines)."""
+    names = xgboost_hyperparameters.MAXIMIZE_METRICS + xgboost_hyperparameters.MINIMIZE_METRICS
+    return [
+        {"Name": f"{channel}:{name}", "Regex": rf".*\[[0-9]+\].*#011{channel}-{re.escape(name)}:({_NUMBER})"}
+        for channel in ("train", "validation")
+        for name in names
+    ]
 
 
 def _check_supported(args: Mapping[str, Any]) -> None:
