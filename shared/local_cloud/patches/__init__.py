@@ -70,6 +70,8 @@ PATCH_MODULES: tuple[str, ...] = (
     "lambda_inprocess",
     "control_plane",
     "sagemaker_pipelines",
+    "sagemaker_jobs",
+    "sfn_sagemaker_integration",
     "sagemaker_hosting",
     "server_speed",
     "cloudwatch_alarms",

@@ -1,0 +1,334 @@
+"""Standalone SageMaker jobs on the local cloud: CreateTrainingJob / CreateProcessingJob called
+with boto3 really run (a script-mode job, as the SDK creates it), report InProgress then
+Completed or Failed with a FailureReason, write their output to CloudWatch Logs, and can be
+stopped. What this cannot catch: the container images themselves (the job runs with the local
+Python, see shared/local_cloud/sagemaker/steps/container.py)."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+
+from shared.local_cloud.sagemaker import jobs
+
+if TYPE_CHECKING:
+    from shared.local_cloud import LocalCloud
+
+pytestmark = pytest.mark.functional
+
+ROLE = "arn:aws:iam::123456789012:role/sagemaker-execution"
+
+TRAIN_SCRIPT = """\
+import argparse, os, sys
+parser = argparse.ArgumentParser()
+parser.add_argument("--rounds", type=int)
+parser.add_argument("--sleep", type=float, default=0)
+args = parser.parse_args()
+if args.rounds < 1:
+    sys.exit("rounds must be at least 1, got %d" % args.rounds)
+import time
+time.sleep(args.sleep)
+rows = open(os.path.join(os.environ["SM_CHANNEL_TRAIN"], "data.csv")).read().splitlines()
+with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w") as out:
+    out.write("rows=%d rounds=%d" % (len(rows), args.rounds))
+print("validation:auc=0.875")
+"""
+
+PROCESS_SCRIPT = """\
+import sys
+source, target = sys.argv[1], sys.argv[2]
+rows = open(source + "/data.csv").read().splitlines()
+open(target + "/count.txt", "w").write(str(len(rows)))
+print("counted", len(rows), "rows")
+"""
+
+
+@pytest.fixture(scope="module")
+def cloud(local_cloud: LocalCloud) -> Iterator[LocalCloud]:
+    """The session's local cloud with the job service attached."""
+    jobs.attach(local_cloud)
+    yield local_cloud
+
+
+@pytest.fixture(scope="module")
+def bucket(cloud: LocalCloud) -> str:
+    name = f"jobs-{uuid.uuid4().hex[:8]}"
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="data/data.csv", Body=b"1,2\n3,4\n5,6\n")
+    s3.put_object(Bucket=name, Key="code/process.py", Body=PROCESS_SCRIPT.encode())
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo("train.py")
+        info.size = len(TRAIN_SCRIPT.encode())
+        archive.addfile(info, io.BytesIO(TRAIN_SCRIPT.encode()))
+    s3.put_object(Bucket=name, Key="code/sourcedir.tar.gz", Body=buffer.getvalue())
+    return name
+
+
+def _name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def _eventually(check: Callable[[], Any], timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def training_request(bucket: str, name: str, *, rounds: int, sleep: float = 0) -> dict[str, Any]:
+    """A script-mode training job as SDK v2's estimators create it (sagemaker_program)."""
+    return {
+        "TrainingJobName": name,
+        "AlgorithmSpecification": {
+            "TrainingImage": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+            "TrainingInputMode": "File",
+            "MetricDefinitions": [{"Name": "validation:auc", "Regex": r"validation:auc=([0-9.]+)"}],
+        },
+        "HyperParameters": {
+            "rounds": str(rounds),
+            "sleep": str(sleep),
+            "sagemaker_program": '"train.py"',
+            "sagemaker_submit_directory": f'"s3://{bucket}/code/sourcedir.tar.gz"',
+        },
+        "InputDataConfig": [
+            {
+                "ChannelName": "train",
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/"}},
+            }
+        ],
+        "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/models"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 300},
+        "RoleArn": ROLE,
+    }
+
+
+def processing_request(bucket: str, name: str) -> dict[str, Any]:
+    return {
+        "ProcessingJobName": name,
+        "AppSpecification": {
+            "ImageUri": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/process.py"],
+            "ContainerArguments": ["/opt/ml/processing/input/data", "/opt/ml/processing/output"],
+        },
+        "ProcessingInputs": [
+            {
+                "InputName": "data",
+                "S3Input": {
+                    "S3Uri": f"s3://{bucket}/data/",
+                    "LocalPath": "/opt/ml/processing/input/data",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                },
+            },
+            {
+                "InputName": "code",
+                "S3Input": {
+                    "S3Uri": f"s3://{bucket}/code/process.py",
+                    "LocalPath": "/opt/ml/processing/input/code",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                },
+            },
+        ],
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": "counts",
+                    "S3Output": {
+                        "S3Uri": f"s3://{bucket}/processed/{name}",
+                        "LocalPath": "/opt/ml/processing/output",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
+        },
+        "ProcessingResources": {
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 10}
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": 300},
+        "RoleArn": ROLE,
+    }
+
+
+def _training_done(name: str) -> dict[str, Any] | None:
+    job = boto3.client("sagemaker").describe_training_job(TrainingJobName=name)
+    return job if job["TrainingJobStatus"] in ("Completed", "Failed", "Stopped") else None
+
+
+def _processing_done(name: str) -> dict[str, Any] | None:
+    job = boto3.client("sagemaker").describe_processing_job(ProcessingJobName=name)
+    return job if job["ProcessingJobStatus"] in ("Completed", "Failed", "Stopped") else None
+
+
+# ---- training -------------------------------------------------------------------------------------
+
+
+def test_training_job_runs_and_its_model_is_in_s3(cloud: LocalCloud, bucket: str) -> None:
+    # GIVEN a script-mode training job created with boto3
+    sm = boto3.client("sagemaker")
+    name = _name("train-ok")
+    sm.create_training_job(**training_request(bucket, name, rounds=3, sleep=0.5))
+
+    # WHEN it has just been accepted THEN it is in progress, with no results yet
+    first = sm.describe_training_job(TrainingJobName=name)
+    assert first["TrainingJobStatus"] == "InProgress"
+    assert "ModelArtifacts" not in first and "FailureReason" not in first
+
+    # WHEN it ends THEN it completed, and the model its script wrote is in S3
+    job = _eventually(lambda: _training_done(name))
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    assert job["SecondaryStatus"] == "Completed"
+    assert [t["Status"] for t in job["SecondaryStatusTransitions"]] == ["Starting", "Training", "Completed"]
+    artifact = job["ModelArtifacts"]["S3ModelArtifacts"]
+    assert artifact == f"s3://{bucket}/models/{name}/output/model.tar.gz"
+    body = boto3.client("s3").get_object(Bucket=bucket, Key=f"models/{name}/output/model.tar.gz")["Body"]
+    with tarfile.open(fileobj=io.BytesIO(body.read()), mode="r:gz") as archive:
+        model = archive.extractfile("model.txt")
+        assert model is not None and model.read() == b"rows=3 rounds=3"
+    assert [(m["MetricName"], m["Value"]) for m in job["FinalMetricDataList"]] == [("validation:auc", 0.875)]
+    assert job["TrainingStartTime"] <= job["TrainingEndTime"]
+    listed = sm.list_training_jobs(NameContains=name)["TrainingJobSummaries"]
+    assert [(s["TrainingJobName"], s["TrainingJobStatus"]) for s in listed] == [(name, "Completed")]
+
+    # AND its output is in CloudWatch Logs, where the SDK tails it
+    logs = boto3.client("logs")
+    streams = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{name}/")
+    (stream,) = streams["logStreams"]
+    assert stream["logStreamName"].startswith(f"{name}/algo-1-")
+    events = logs.get_log_events(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream["logStreamName"], startFromHead=True
+    )["events"]
+    assert "validation:auc=0.875" in [e["message"] for e in events]
+
+
+def test_a_failing_training_job_fails_with_its_reason(cloud: LocalCloud, bucket: str) -> None:
+    # GIVEN a training job whose script exits with an error
+    sm = boto3.client("sagemaker")
+    name = _name("train-bad")
+    sm.create_training_job(**training_request(bucket, name, rounds=0))
+
+    # WHEN it ends THEN it failed, with the script's message as its reason, and wrote no model
+    job = _eventually(lambda: _training_done(name))
+    assert job["TrainingJobStatus"] == "Failed"
+    assert job["SecondaryStatus"] == "Failed"
+    assert job["FailureReason"].startswith("AlgorithmError: ")
+    assert "rounds must be at least 1, got 0" in job["FailureReason"]
+    assert "ModelArtifacts" not in job
+    listed = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"models/{name}/")
+    assert listed["KeyCount"] == 0
+
+
+def test_a_job_is_never_completed_unless_it_ran(cloud: LocalCloud, bucket: str) -> None:
+    # GIVEN a training job whose code cannot be found
+    sm = boto3.client("sagemaker")
+    name = _name("train-nocode")
+    request = training_request(bucket, name, rounds=1)
+    request["HyperParameters"]["sagemaker_submit_directory"] = f'"s3://{bucket}/code/missing.tar.gz"'
+    sm.create_training_job(**request)
+
+    # WHEN it ends THEN it failed (moto alone reports every job Completed at once)
+    job = _eventually(lambda: _training_done(name))
+    assert job["TrainingJobStatus"] == "Failed", job
+    assert job["FailureReason"]
+
+
+def test_a_job_name_is_unique(cloud: LocalCloud, bucket: str) -> None:
+    # GIVEN a training job
+    sm = boto3.client("sagemaker")
+    name = _name("train-twice")
+    sm.create_training_job(**training_request(bucket, name, rounds=1))
+
+    # WHEN another is created with its name THEN SageMaker refuses it (ResourceInUse)
+    with pytest.raises(sm.exceptions.ResourceInUse):
+        sm.create_training_job(**training_request(bucket, name, rounds=1))
+    _eventually(lambda: _training_done(name))
+
+
+def test_stop_training_job_stops_it(cloud: LocalCloud, bucket: str) -> None:
+    # GIVEN a long training job that is running
+    sm = boto3.client("sagemaker")
+    name = _name("train-stop")
+    sm.create_training_job(**training_request(bucket, name, rounds=1, sleep=60))
+    _eventually(lambda: sm.describe_training_job(TrainingJobName=name)["SecondaryStatus"] == "Training")
+
+    # WHEN it is stopped THEN it ends Stopped, well before its script would have finished
+    started = time.monotonic()
+    sm.stop_training_job(TrainingJobName=name)
+    job = _eventually(lambda: _training_done(name), timeout=20)
+    assert job["TrainingJobStatus"] == "Stopped"
+    assert time.monotonic() - started < 15
+    assert "ModelArtifacts" not in job
+
+    # AND stopping it again is refused, as on AWS
+    with pytest.raises(sm.exceptions.ClientError, match="is in status Stopped"):
+        sm.stop_training_job(TrainingJobName=name)
+
+
+def test_stopping_an_unknown_job_is_resource_not_found(cloud: LocalCloud) -> None:
+    sm = boto3.client("sagemaker")
+    with pytest.raises(sm.exceptions.ResourceNotFound):
+        sm.stop_training_job(TrainingJobName=_name("nobody"))
+
+
+# ---- processing -----------------------------------------------------------------------------------
+
+
+def test_processing_job_runs_and_uploads_its_outputs(cloud: LocalCloud, bucket: str) -> None:
+    # GIVEN a processing job created with boto3
+    sm = boto3.client("sagemaker")
+    name = _name("proc")
+    sm.create_processing_job(**processing_request(bucket, name))
+
+    # WHEN it ends THEN it completed, its output is in S3 and Describe shows what was asked
+    job = _eventually(lambda: _processing_done(name))
+    assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+    body = boto3.client("s3").get_object(Bucket=bucket, Key=f"processed/{name}/count.txt")["Body"].read()
+    assert body == b"3"
+    assert job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"] == f"s3://{bucket}/processed/{name}"
+    assert job["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 1
+    assert job["ProcessingStartTime"] <= job["ProcessingEndTime"]
+    assert "FailureReason" not in job
+
+
+# ---- not yet supported ----------------------------------------------------------------------------
+
+
+def test_a_job_type_without_local_executor_fails_saying_so(cloud: LocalCloud, bucket: str) -> None:
+    # GIVEN the local SageMaker has no executor for the Transform step type (yet)
+    from shared.local_cloud.sagemaker.steps import supported_step_types
+
+    if "Transform" in supported_step_types():
+        pytest.skip("the local SageMaker runs transform jobs now")
+    sm = boto3.client("sagemaker")
+    name = _name("transform")
+
+    # WHEN a transform job is created
+    sm.create_transform_job(
+        TransformJobName=name,
+        ModelName="some-model",
+        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/"}}},
+        TransformOutput={"S3OutputPath": f"s3://{bucket}/transformed/"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    )
+
+    # THEN it fails with one sentence naming what is missing, never Completed
+    def done() -> dict[str, Any] | None:
+        job = sm.describe_transform_job(TransformJobName=name)
+        return job if job["TransformJobStatus"] != "InProgress" else None
+
+    job = _eventually(done)
+    assert job["TransformJobStatus"] == "Failed"
+    assert job["FailureReason"].startswith("ClientError: CreateTransformJob is not yet supported locally")
