@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+from sagemaker_jobs_support import processing_request, training_request, upload_code
 
 from shared.local_cloud.sagemaker import jobs
 
@@ -22,32 +23,6 @@ if TYPE_CHECKING:
     from shared.local_cloud import LocalCloud
 
 pytestmark = pytest.mark.functional
-
-ROLE = "arn:aws:iam::123456789012:role/sagemaker-execution"
-
-TRAIN_SCRIPT = """\
-import argparse, os, sys
-parser = argparse.ArgumentParser()
-parser.add_argument("--rounds", type=int)
-parser.add_argument("--sleep", type=float, default=0)
-args = parser.parse_args()
-if args.rounds < 1:
-    sys.exit("rounds must be at least 1, got %d" % args.rounds)
-import time
-time.sleep(args.sleep)
-rows = open(os.path.join(os.environ["SM_CHANNEL_TRAIN"], "data.csv")).read().splitlines()
-with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w") as out:
-    out.write("rows=%d rounds=%d" % (len(rows), args.rounds))
-print("validation:auc=0.875")
-"""
-
-PROCESS_SCRIPT = """\
-import sys
-source, target = sys.argv[1], sys.argv[2]
-rows = open(source + "/data.csv").read().splitlines()
-open(target + "/count.txt", "w").write(str(len(rows)))
-print("counted", len(rows), "rows")
-"""
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +38,7 @@ def bucket(cloud: LocalCloud) -> str:
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=name)
     s3.put_object(Bucket=name, Key="data/data.csv", Body=b"1,2\n3,4\n5,6\n")
-    s3.put_object(Bucket=name, Key="code/process.py", Body=PROCESS_SCRIPT.encode())
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        info = tarfile.TarInfo("train.py")
-        info.size = len(TRAIN_SCRIPT.encode())
-        archive.addfile(info, io.BytesIO(TRAIN_SCRIPT.encode()))
-    s3.put_object(Bucket=name, Key="code/sourcedir.tar.gz", Body=buffer.getvalue())
+    upload_code(name)
     return name
 
 
@@ -85,82 +54,6 @@ def _eventually(check: Callable[[], Any], timeout: float = 60) -> Any:
             return value
         time.sleep(0.05)
     raise AssertionError("condition not met in time")
-
-
-def training_request(bucket: str, name: str, *, rounds: int, sleep: float = 0) -> dict[str, Any]:
-    """A script-mode training job as SDK v2's estimators create it (sagemaker_program)."""
-    return {
-        "TrainingJobName": name,
-        "AlgorithmSpecification": {
-            "TrainingImage": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
-            "TrainingInputMode": "File",
-            "MetricDefinitions": [{"Name": "validation:auc", "Regex": r"validation:auc=([0-9.]+)"}],
-        },
-        "HyperParameters": {
-            "rounds": str(rounds),
-            "sleep": str(sleep),
-            "sagemaker_program": '"train.py"',
-            "sagemaker_submit_directory": f'"s3://{bucket}/code/sourcedir.tar.gz"',
-        },
-        "InputDataConfig": [
-            {
-                "ChannelName": "train",
-                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/"}},
-            }
-        ],
-        "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/models"},
-        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 300},
-        "RoleArn": ROLE,
-    }
-
-
-def processing_request(bucket: str, name: str) -> dict[str, Any]:
-    return {
-        "ProcessingJobName": name,
-        "AppSpecification": {
-            "ImageUri": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
-            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/process.py"],
-            "ContainerArguments": ["/opt/ml/processing/input/data", "/opt/ml/processing/output"],
-        },
-        "ProcessingInputs": [
-            {
-                "InputName": "data",
-                "S3Input": {
-                    "S3Uri": f"s3://{bucket}/data/",
-                    "LocalPath": "/opt/ml/processing/input/data",
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                },
-            },
-            {
-                "InputName": "code",
-                "S3Input": {
-                    "S3Uri": f"s3://{bucket}/code/process.py",
-                    "LocalPath": "/opt/ml/processing/input/code",
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                },
-            },
-        ],
-        "ProcessingOutputConfig": {
-            "Outputs": [
-                {
-                    "OutputName": "counts",
-                    "S3Output": {
-                        "S3Uri": f"s3://{bucket}/processed/{name}",
-                        "LocalPath": "/opt/ml/processing/output",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
-            ]
-        },
-        "ProcessingResources": {
-            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 10}
-        },
-        "StoppingCondition": {"MaxRuntimeInSeconds": 300},
-        "RoleArn": ROLE,
-    }
 
 
 def _training_done(name: str) -> dict[str, Any] | None:
@@ -205,7 +98,9 @@ def test_training_job_runs_and_its_model_is_in_s3(cloud: LocalCloud, bucket: str
 
     # AND its output is in CloudWatch Logs, where the SDK tails it
     logs = boto3.client("logs")
-    streams = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{name}/")
+    streams = logs.describe_log_streams(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{name}/"
+    )
     (stream,) = streams["logStreams"]
     assert stream["logStreamName"].startswith(f"{name}/algo-1-")
     events = logs.get_log_events(
@@ -297,7 +192,9 @@ def test_processing_job_runs_and_uploads_its_outputs(cloud: LocalCloud, bucket: 
     assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
     body = boto3.client("s3").get_object(Bucket=bucket, Key=f"processed/{name}/count.txt")["Body"].read()
     assert body == b"3"
-    assert job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"] == f"s3://{bucket}/processed/{name}"
+    assert (
+        job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"] == f"s3://{bucket}/processed/{name}"
+    )
     assert job["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 1
     assert job["ProcessingStartTime"] <= job["ProcessingEndTime"]
     assert "FailureReason" not in job
@@ -319,7 +216,9 @@ def test_a_job_type_without_local_executor_fails_saying_so(cloud: LocalCloud, bu
     sm.create_transform_job(
         TransformJobName=name,
         ModelName="some-model",
-        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/"}}},
+        TransformInput={
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/"}}
+        },
         TransformOutput={"S3OutputPath": f"s3://{bucket}/transformed/"},
         TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
     )

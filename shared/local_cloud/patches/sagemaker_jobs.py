@@ -320,8 +320,6 @@ def _stop_response(spec: JobKind) -> Any:
     return respond
 
 
-
-
 def apply() -> None:
     for spec in KINDS.values():
         replace(SageMakerResponse, f"create_{spec.snake}", _create_handler(spec))

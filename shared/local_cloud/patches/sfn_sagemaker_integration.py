@@ -127,7 +127,11 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
         return super()._from_error(env=env, ex=ex)  # type: ignore[no-any-return]
 
     def _eval_service_task(
-        self, env: Any, resource_runtime_part: Any, normalised_parameters: dict[str, Any], state_credentials: Any
+        self,
+        env: Any,
+        resource_runtime_part: Any,
+        normalised_parameters: dict[str, Any],
+        state_credentials: Any,
     ) -> None:
         action = self._get_boto_service_action()
         client = self._client(resource_runtime_part.region, state_credentials)
@@ -137,7 +141,11 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
         env.stack.append(as_json_value(response))
 
     def _build_sync_resolver(
-        self, env: Any, resource_runtime_part: Any, normalised_parameters: dict[str, Any], state_credentials: Any
+        self,
+        env: Any,
+        resource_runtime_part: Any,
+        normalised_parameters: dict[str, Any],
+        state_credentials: Any,
     ) -> Callable[[], Any]:
         env.stack.pop()  # the Create* response; the result of a .sync task is the Describe* output
         describe, name_key, status_key = JOBS[self._get_boto_service_action()]

@@ -149,7 +149,9 @@ class JobService:
 
     # ---- one job --------------------------------------------------------------------------------
     def _run(self, key: JobKey, request: Mapping[str, Any], stop: threading.Event) -> None:
-        node = StepNode(name=key.name, type=STEP_TYPES[key.kind], spec={"Arguments": request}, depends_on=frozenset())
+        node = StepNode(
+            name=key.name, type=STEP_TYPES[key.kind], spec={"Arguments": request}, depends_on=frozenset()
+        )
         try:
             executor = executor_for(node)
         except UnknownStepTypeError:
