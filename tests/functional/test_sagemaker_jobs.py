@@ -7,15 +7,17 @@ Python, see shared/local_cloud/sagemaker/steps/container.py)."""
 from __future__ import annotations
 
 import io
+import logging
 import tarfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
-from sagemaker_jobs_support import processing_request, training_request, upload_code
+from sagemaker_jobs_support import ROLE, TRAIN_SCRIPT, processing_request, training_request, upload_code
 
 from shared.local_cloud.sagemaker import jobs
 
@@ -231,3 +233,43 @@ def test_a_job_type_without_local_executor_fails_saying_so(cloud: LocalCloud, bu
     job = _eventually(done)
     assert job["TransformJobStatus"] == "Failed"
     assert job["FailureReason"].startswith("ClientError: CreateTransformJob is not yet supported locally")
+
+
+# ---- the SDK, outside a pipeline ------------------------------------------------------------------
+
+
+def test_sdk_model_trainer_trains_outside_a_pipeline(
+    cloud: LocalCloud, bucket: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a data scientist's ModelTrainer (SDK v3, source_code from a local directory)
+    from sagemaker.core.helper.session_helper import Session
+    from sagemaker.core.shapes import StoppingCondition
+    from sagemaker.train.configs import Compute, InputData, SourceCode
+    from sagemaker.train.model_trainer import ModelTrainer
+
+    (tmp_path / "train.py").write_text(TRAIN_SCRIPT)
+    trainer = ModelTrainer(
+        training_image="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+        source_code=SourceCode(source_dir=str(tmp_path), entry_script="train.py"),
+        role=ROLE,
+        sagemaker_session=Session(boto_session=boto3.Session(), default_bucket=bucket),
+        base_job_name="sdk-trainer",
+        compute=Compute(instance_type="ml.m5.large", instance_count=1),
+        stopping_condition=StoppingCondition(max_runtime_in_seconds=300),
+        hyperparameters={"rounds": 4},
+    )
+
+    # WHEN it trains and waits, as in a notebook
+    with caplog.at_level(logging.INFO, logger="sagemaker.core.resources"):
+        trainer.train(input_data_config=[InputData(channel_name="train", data_source=f"s3://{bucket}/data/")])
+
+    # THEN the job ran: Completed, with the model its script wrote, and the SDK showed its logs
+    job = trainer._latest_training_job
+    assert job.training_job_status == "Completed"
+    artifact = str(job.model_artifacts.s3_model_artifacts)
+    bucket_name, key = artifact.removeprefix("s3://").split("/", 1)
+    body = boto3.client("s3").get_object(Bucket=bucket_name, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
+        model = archive.extractfile("model.txt")
+        assert model is not None and model.read() == b"rows=3 rounds=4"
+    assert "validation:auc=0.875" in caplog.text
