@@ -115,7 +115,7 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
                 env=env,
                 error_name=CustomErrorName(name),
                 event_type=HistoryEventType.TaskFailed,
-                event_details=EventDetails(
+                event_details=EventDetails(  # type: ignore[typeddict-item]
                     taskFailedEventDetails=TaskFailedEventDetails(
                         error=name,
                         cause=str(ex.response["Error"].get("Message", "")),
@@ -166,7 +166,7 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
                     env=env,
                     error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
                     event_type=HistoryEventType.TaskFailed,
-                    event_details=EventDetails(
+                    event_details=EventDetails(  # type: ignore[typeddict-item]
                         taskFailedEventDetails=TaskFailedEventDetails(
                             resource=self._get_sfn_resource(),
                             resourceType=self._get_sfn_resource_type(),

@@ -162,6 +162,7 @@ class JobService:
         recorder = _StandaloneRecorder(key, work_dir, logs)
         arguments = {k: v for k, v in request.items() if k != f"{key.kind}Name"}
         started = time.monotonic()
+        final: tuple[str, str | None, Mapping[str, Any]]
         try:
             context = StepContext(
                 node=node,
