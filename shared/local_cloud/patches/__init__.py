@@ -72,6 +72,7 @@ PATCH_MODULES: tuple[str, ...] = (
     "sagemaker_pipelines",
     "sagemaker_jobs",
     "sfn_sagemaker_integration",
+    "sts_local_identity",
     "sagemaker_hosting",
     "server_speed",
     "cloudwatch_alarms",
