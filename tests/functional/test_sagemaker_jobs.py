@@ -273,3 +273,64 @@ def test_sdk_model_trainer_trains_outside_a_pipeline(
         model = archive.extractfile("model.txt")
         assert model is not None and model.read() == b"rows=3 rounds=4"
     assert "validation:auc=0.875" in caplog.text
+
+
+def test_sdk_script_processor_runs_outside_a_pipeline(
+    cloud: LocalCloud, bucket: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a ScriptProcessor with a local script, as AWS's examples run one from a notebook
+    from sagemaker.core.helper.session_helper import Session
+    from sagemaker.core.processing import ScriptProcessor
+    from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
+
+    script = tmp_path / "count.py"
+    script.write_text(
+        "import sys\n"
+        "rows = open(sys.argv[1] + '/data.csv').read().splitlines()\n"
+        "open(sys.argv[2] + '/count.txt', 'w').write(str(len(rows)))\n"
+        "print('counted', len(rows), 'rows')\n"
+    )
+    destination = f"s3://{bucket}/sdk-processed/{uuid.uuid4().hex[:8]}"
+    processor = ScriptProcessor(
+        role=ROLE,
+        image_uri="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+        command=["python3"],
+        instance_count=1,
+        instance_type="ml.m5.large",
+        base_job_name="sdk-processor",
+        sagemaker_session=Session(boto_session=boto3.Session(), default_bucket=bucket),
+    )
+
+    # WHEN it runs and waits (the SDK prints the job's CloudWatch logs as it waits)
+    processor.run(
+        code=str(script),
+        inputs=[
+            ProcessingInput(
+                input_name="data",
+                s3_input=ProcessingS3Input(
+                    s3_uri=f"s3://{bucket}/data/",
+                    local_path="/opt/ml/processing/input/data",
+                    s3_data_type="S3Prefix",
+                    s3_input_mode="File",
+                ),
+            )
+        ],
+        outputs=[
+            ProcessingOutput(
+                output_name="counts",
+                s3_output=ProcessingS3Output(
+                    s3_uri=destination, local_path="/opt/ml/processing/output", s3_upload_mode="EndOfJob"
+                ),
+            )
+        ],
+        arguments=["/opt/ml/processing/input/data", "/opt/ml/processing/output"],
+    )
+
+    # THEN the job completed and its output is in S3
+    name = processor.latest_job.processing_job_name
+    job = boto3.client("sagemaker").describe_processing_job(ProcessingJobName=name)
+    assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+    bucket_name, prefix = destination.removeprefix("s3://").split("/", 1)
+    body = boto3.client("s3").get_object(Bucket=bucket_name, Key=f"{prefix}/count.txt")["Body"].read()
+    assert body == b"3"
+    assert "counted 3 rows" in capsys.readouterr().out
