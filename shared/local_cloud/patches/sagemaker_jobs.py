@@ -180,7 +180,8 @@ def finish(
         if kind == "ProcessingJob":
             target.exit_message = target.failure_reason
         for key, value in (details or {}).items():
-            setattr(target, _snake(key), copy.deepcopy(value))
+            # moto names most attributes in snake case, a few as AWS does (OverallBestTrainingJob).
+            setattr(target, key if hasattr(target, key) else snake_case(key), copy.deepcopy(value))
         if kind == "TrainingJob":
             messages = {
                 "Completed": "Training job completed",
@@ -202,7 +203,7 @@ def _transition(target: Any, secondary: str, message: str, now: datetime) -> Non
     target.secondary_status = secondary
 
 
-def _snake(pascal: str) -> str:
+def snake_case(pascal: str) -> str:
     out = []
     for i, char in enumerate(pascal):
         if char.isupper() and i and (not pascal[i - 1].isupper() or pascal[i + 1 : i + 2].islower()):
