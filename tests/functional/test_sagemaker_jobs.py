@@ -334,3 +334,24 @@ def test_sdk_script_processor_runs_outside_a_pipeline(
     body = boto3.client("s3").get_object(Bucket=bucket_name, Key=f"{prefix}/count.txt")["Body"].read()
     assert body == b"3"
     assert "counted 3 rows" in capsys.readouterr().out
+
+
+def test_stop_processing_job_stops_it(cloud: LocalCloud, bucket: str) -> None:
+    # GIVEN a processing job whose script sleeps, running
+    sm = boto3.client("sagemaker")
+    name = _name("proc-stop")
+    request = processing_request(bucket, name)
+    request["AppSpecification"]["ContainerEntrypoint"] = ["python3", "-c", "import time; time.sleep(60)"]
+    request["AppSpecification"].pop("ContainerArguments")
+    sm.create_processing_job(**request)
+    _eventually(lambda: "ProcessingStartTime" in sm.describe_processing_job(ProcessingJobName=name))
+
+    # WHEN it is stopped THEN it is Stopping, then Stopped, and uploaded nothing
+    sm.stop_processing_job(ProcessingJobName=name)
+    assert sm.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"] in (
+        "Stopping",
+        "Stopped",
+    )
+    job = _eventually(lambda: _processing_done(name), timeout=20)
+    assert job["ProcessingJobStatus"] == "Stopped"
+    assert boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"processed/{name}/")["KeyCount"] == 0

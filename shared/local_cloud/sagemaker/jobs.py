@@ -129,6 +129,9 @@ class JobService:
         stop = threading.Event()
         with self.lock:
             self.running[key] = stop
+        # A stop that came while the job waited for a worker thread found nothing to stop.
+        if sagemaker_jobs.status(key.account_id, key.region, key.kind, key.name) == "Stopping":
+            stop.set()
         try:
             self._run(key, event.request, stop)
         finally:
@@ -156,6 +159,9 @@ class JobService:
             executor = executor_for(node)
         except UnknownStepTypeError:
             self._end(key, "Failed", unsupported_reason(key.kind, supported_step_types()))
+            return
+        if stop.is_set():
+            self._end(key, "Stopped", None)
             return
         work_dir = Path(tempfile.mkdtemp(prefix=f"dualloop-{key.kind}-{key.name}-"))
         logs = self._client("logs", key.region) if key.kind in LOG_GROUPS else None
