@@ -80,24 +80,14 @@ class JobKey:
 
 
 @dataclass
-class _Outcome:
-    """What the step executor reported for the job itself (it may report child jobs too)."""
-
-    status: str | None = None
-    failure_reason: str | None = None
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass
 class _StandaloneRecorder:
     """The ``JobRecorder`` of one standalone job. The job already exists (its Create* call
     stored it), so reporting it starts or ends that job; any other job the executor starts
     (a tuning job's training jobs) is registered as a pipeline step's would be."""
 
     key: JobKey
-    work_dir: Path
-    logs: CloudWatchLogsClient | None
-    outcome: _Outcome = field(default_factory=_Outcome)
+    # The results the executor reported for the job itself (ModelArtifacts ...).
+    details: Mapping[str, Any] = field(default_factory=dict)
 
     def job_started(self, kind: str, name: str, request: Mapping[str, Any]) -> str:
         if (kind, name) == (self.key.kind, self.key.name):
@@ -112,8 +102,9 @@ class _StandaloneRecorder:
                 self.key.account_id, self.key.region, kind, name, status, failure_reason, details
             )
             return
-        # The service ends the job once the executor has returned; logs go out first.
-        self.outcome = _Outcome(status, failure_reason, dict(details))
+        # The service ends the job (status and reason) once the executor has returned and the
+        # logs are out, so a tail that stops at the terminal status has seen them all.
+        self.details = dict(details)
 
 
 @dataclass
@@ -165,7 +156,7 @@ class JobService:
             return
         work_dir = Path(tempfile.mkdtemp(prefix=f"dualloop-{key.kind}-{key.name}-"))
         logs = self._client("logs", key.region) if key.kind in LOG_GROUPS else None
-        recorder = _StandaloneRecorder(key, work_dir, logs)
+        recorder = _StandaloneRecorder(key)
         arguments = {k: v for k, v in request.items() if k != f"{key.kind}Name"}
         started = time.monotonic()
         final: tuple[str, str | None, Mapping[str, Any]]
@@ -189,9 +180,7 @@ class JobService:
                 stop=stop,
             )
             outcome = executor.run(context)
-            reported = recorder.outcome
-            details = reported.details or _results(key.kind, outcome.properties)
-            final = ("Completed", None, details)
+            final = ("Completed", None, recorder.details or _results(key.kind, outcome.properties))
         except StepStopped:
             final = ("Stopped", None, {})
         except StepFailure as failure:
