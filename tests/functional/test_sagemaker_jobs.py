@@ -355,3 +355,36 @@ def test_stop_processing_job_stops_it(cloud: LocalCloud, bucket: str) -> None:
     job = _eventually(lambda: _processing_done(name), timeout=20)
     assert job["ProcessingJobStatus"] == "Stopped"
     assert boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"processed/{name}/")["KeyCount"] == 0
+
+
+def test_a_running_jobs_output_reaches_cloudwatch_logs_while_it_runs(cloud: LocalCloud, bucket: str) -> None:
+    # GIVEN a processing job that prints, then works for a while
+    sm = boto3.client("sagemaker")
+    logs = boto3.client("logs")
+    name = _name("proc-logs")
+    request = processing_request(bucket, name)
+    request["AppSpecification"]["ContainerEntrypoint"] = [
+        "python3",
+        "-c",
+        "import time; print('first line'); print('second line'); time.sleep(4)",
+    ]
+    request["AppSpecification"].pop("ContainerArguments")
+    sm.create_processing_job(**request)
+
+    def streamed() -> list[str]:
+        streams = logs.describe_log_streams(
+            logGroupName="/aws/sagemaker/ProcessingJobs", logStreamNamePrefix=f"{name}/"
+        )["logStreams"]
+        if not streams:
+            return []
+        events = logs.get_log_events(
+            logGroupName="/aws/sagemaker/ProcessingJobs", logStreamName=streams[0]["logStreamName"]
+        )["events"]
+        return [e["message"] for e in events]
+
+    # WHEN it is running THEN its lines are already in its log stream, as SageMaker streams them
+    lines = _eventually(lambda: streamed() if len(streamed()) >= 2 else None, timeout=30)
+    assert sm.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"] == "InProgress"
+    assert lines[:2] == ["first line", "second line"]
+    assert _eventually(lambda: _processing_done(name))["ProcessingJobStatus"] == "Completed"
+    assert streamed() == ["first line", "second line"]

@@ -9,10 +9,9 @@ executor a pipeline step of the same type uses (``steps.executor_for``), with a
 and reports InProgress, then Completed, Failed (with its ``FailureReason``) or Stopped.
 A job type without a local executor fails at once with one sentence saying so.
 
-As on SageMaker, the job's output goes to CloudWatch Logs (``/aws/sagemaker/TrainingJobs``,
-``ProcessingJobs``, ``TransformJobs``; one stream per instance named ``<job>/<host>-<epoch>``),
-where the SDK's ``wait(logs=True)`` tails it; it is written before the job's status turns
-terminal, so a tail that stops at the terminal status sees all of it.
+As on SageMaker, the job's output goes to CloudWatch Logs while it runs (``job_logs.py``),
+where the SDK's ``wait(logs=True)`` tails it; the last lines are sent before the job's status
+turns terminal, so a tail that stops at the terminal status has seen them all.
 """
 
 from __future__ import annotations
@@ -21,12 +20,11 @@ import logging
 import shutil
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 
@@ -36,11 +34,9 @@ from shared.local_cloud.patches import sagemaker_jobs, sagemaker_pipelines
 from shared.local_cloud.sagemaker.errors import StepFailure, StepStopped, UnknownStepTypeError
 from shared.local_cloud.sagemaker.expressions import ExecutionVariables, Resolver
 from shared.local_cloud.sagemaker.graph import StepNode
+from shared.local_cloud.sagemaker.job_logs import JobLogShipper
 from shared.local_cloud.sagemaker.steps import executor_for, supported_step_types
 from shared.local_cloud.sagemaker.steps.base import Services, StepContext
-
-if TYPE_CHECKING:
-    from mypy_boto3_logs import CloudWatchLogsClient
 
 LOG = logging.getLogger(__name__)
 
@@ -56,12 +52,6 @@ LOG_GROUPS = {
     "TrainingJob": "/aws/sagemaker/TrainingJobs",
     "TransformJob": "/aws/sagemaker/TransformJobs",
 }
-# CloudWatch Logs PutLogEvents: at most 10,000 events and 1,048,576 bytes per call, an event
-# counting its UTF-8 size plus 26 bytes (PutLogEvents API reference).
-_MAX_EVENTS = 10_000
-_MAX_BATCH_BYTES = 1_048_576
-_EVENT_OVERHEAD = 26
-_MAX_EVENT_BYTES = 256 * 1024 - _EVENT_OVERHEAD
 
 
 def unsupported_reason(kind: str, supported: list[str]) -> str:
@@ -155,10 +145,13 @@ class JobService:
             self._end(key, "Stopped", None)
             return
         work_dir = Path(tempfile.mkdtemp(prefix=f"dualloop-{key.kind}-{key.name}-"))
-        logs = self._client("logs", key.region) if key.kind in LOG_GROUPS else None
+        shipper = (
+            JobLogShipper(self._client("logs", key.region), LOG_GROUPS[key.kind], key.name, work_dir).start()
+            if key.kind in LOG_GROUPS
+            else None
+        )
         recorder = _StandaloneRecorder(key)
         arguments = {k: v for k, v in request.items() if k != f"{key.kind}Name"}
-        started = time.monotonic()
         final: tuple[str, str | None, Mapping[str, Any]]
         try:
             context = StepContext(
@@ -189,8 +182,8 @@ class JobService:
             LOG.exception("local %s %s crashed", key.kind, key.name)
             final = ("Failed", f"InternalServerError: {type(exc).__name__}: {exc}", {})
         try:
-            if logs is not None:
-                ship_logs(logs, LOG_GROUPS[key.kind], key.name, work_dir, started_at=started)
+            if shipper is not None:
+                shipper.finish()
         except Exception:
             LOG.exception("could not write the logs of %s %s", key.kind, key.name)
         finally:
@@ -250,38 +243,6 @@ def _literal_resolver(key: JobKey) -> Resolver:
         property_file=no_steps,
         read_json=no_json,
     )
-
-
-def ship_logs(
-    logs: CloudWatchLogsClient, group: str, job_name: str, work_dir: Path, *, started_at: float
-) -> int:
-    """Each instance's output (``<work_dir>/<host>/job.log``) as a stream
-    ``<job>/<host>-<epoch>`` of ``group``; returns the number of events written."""
-    try:
-        logs.create_log_group(logGroupName=group)
-    except logs.exceptions.ResourceAlreadyExistsException:
-        pass
-    epoch = int(time.time() - (time.monotonic() - started_at))
-    written = 0
-    for log_file in sorted(work_dir.glob("*/job.log")):
-        stream = f"{job_name}/{log_file.parent.name}-{epoch}"
-        logs.create_log_stream(logGroupName=group, logStreamName=stream)
-        lines = log_file.read_text(encoding="utf-8", errors="replace").splitlines() or ["(no output)"]
-        now_ms = int(time.time() * 1000)
-        batch: list[dict[str, Any]] = []
-        size = 0
-        for line in lines:
-            message = (line or " ").encode("utf-8")[:_MAX_EVENT_BYTES].decode("utf-8", errors="ignore")
-            cost = len(message.encode("utf-8")) + _EVENT_OVERHEAD
-            if batch and (len(batch) >= _MAX_EVENTS or size + cost > _MAX_BATCH_BYTES):
-                logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)  # type: ignore[arg-type]
-                batch, size = [], 0
-            batch.append({"timestamp": now_ms, "message": message})
-            size += cost
-            written += 1
-        if batch:
-            logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)  # type: ignore[arg-type]
-    return written
 
 
 _attached: dict[int, tuple[JobService, Callable[[], None]]] = {}
