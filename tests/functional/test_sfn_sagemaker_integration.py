@@ -220,3 +220,41 @@ def test_an_api_error_is_named_as_step_functions_names_it(cloud: LocalCloud, buc
     assert execution["status"] == "FAILED"
     assert execution["error"] == "SageMaker.ResourceInUseException"
     assert name in execution["cause"]
+
+
+def test_stopping_the_execution_stops_the_job(cloud: LocalCloud, bucket: str) -> None:
+    # GIVEN createTrainingJob.sync with a job that takes a minute, running
+    name = f"long-{uuid.uuid4().hex[:8]}"
+    machine = _state_machine(
+        {
+            "StartAt": "Train",
+            "States": {
+                "Train": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
+                    "Parameters": training_request(bucket, name, rounds=1, sleep=60),
+                    "End": True,
+                }
+            },
+        }
+    )
+    sfn = boto3.client("stepfunctions")
+    sm = boto3.client("sagemaker")
+    execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if sm.describe_training_job(TrainingJobName=name)["SecondaryStatus"] == "Training":
+                break
+        except sm.exceptions.ClientError:
+            pass
+        assert time.monotonic() < deadline, "the job did not start"
+        time.sleep(0.05)
+
+    # WHEN the execution is stopped THEN the job is stopped too, as Step Functions does
+    sfn.stop_execution(executionArn=execution)
+    deadline = time.monotonic() + 20
+    while sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] in ("InProgress", "Stopping"):
+        assert time.monotonic() < deadline, "the job was not stopped"
+        time.sleep(0.05)
+    assert sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Stopped"

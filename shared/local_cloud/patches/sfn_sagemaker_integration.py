@@ -12,7 +12,8 @@ Step Functions", connect-sagemaker.html):
   ``Parameters`` are the API request in its own PascalCase;
 - request/response: the state's result is the Create* response (the job's ARN);
 - ``.sync``: the task polls Describe* until the job ends; ``Completed`` makes the Describe*
-  output the state's result. A job that ends ``Failed`` or ``Stopped`` fails the task with
+  output the state's result. Stopping the execution stops the job (Stop*Job), as Step
+  Functions does for the jobs its ``.sync`` tasks run. A job that ends ``Failed`` or ``Stopped`` fails the task with
   ``States.TaskFailed`` and the Describe* output (with its ``FailureReason``) as the cause, as
   Step Functions' other ``.sync`` job integrations do (moto's Glue one mirrors it);
 - an error of the Create* call itself is ``SageMaker.<Code>Exception`` for the errors
@@ -26,6 +27,7 @@ behaviour: forwarded as SDK calls.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -57,6 +59,8 @@ from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
 from shared.local_cloud.patches import Replaced, original, replace
 from shared.local_cloud.patches.sfn_aws_sdk_responses import as_json_value
+
+LOG = logging.getLogger(__name__)
 
 # The job APIs this integration runs: the Describe* call and status field of each.
 JOBS: dict[str, tuple[str, str, str]] = {
@@ -151,6 +155,13 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
         describe, name_key, status_key = JOBS[self._get_boto_service_action()]
         client = self._client(resource_runtime_part.region, state_credentials)
         name = normalised_parameters[name_key]
+        stop_action = describe.replace("describe_", "stop_", 1)
+
+        def stop_job() -> None:
+            try:
+                getattr(client, stop_action)(**{name_key: name})
+            except ClientError as exc:  # it ended meanwhile
+                LOG.debug("%s %s: %s", stop_action, name, exc)
 
         def resolve() -> Any:
             description = getattr(client, describe)(**{name_key: name})
@@ -177,7 +188,14 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
                 )
             )
 
+        resolve.stop_job = stop_job  # type: ignore[attr-defined]
         return resolve
+
+    def _eval_sync(self, env: Any, sync_resolver: Any, *args: Any, **kwargs: Any) -> Any:
+        outcome = super()._eval_sync(env, sync_resolver, *args, **kwargs)
+        if not env.is_running() and sync_resolver is not None:  # the execution was stopped
+            sync_resolver.stop_job()
+        return outcome
 
 
 def _state_task_service_for(service_name: str) -> StateTaskService:
