@@ -160,6 +160,10 @@ def test_stop_training_job_stops_it(cloud: LocalCloud, bucket: str) -> None:
     name = _name("train-stop")
     sm.create_training_job(**training_request(bucket, name, rounds=1, sleep=60))
     _eventually(lambda: sm.describe_training_job(TrainingJobName=name)["SecondaryStatus"] == "Training")
+    (running,) = sm.list_training_jobs(NameContains=name)["TrainingJobSummaries"]
+    assert running["TrainingJobStatus"] == "InProgress" and "TrainingEndTime" not in running
+    (listed,) = sm.list_training_jobs(StatusEquals="InProgress", NameContains=name)["TrainingJobSummaries"]
+    assert listed["TrainingJobName"] == name
 
     # WHEN it is stopped THEN it ends Stopped, well before its script would have finished
     started = time.monotonic()
