@@ -95,6 +95,7 @@ def test_training_job_runs_and_its_model_is_in_s3(cloud: LocalCloud, bucket: str
         assert model is not None and model.read() == b"rows=3 rounds=3"
     assert [(m["MetricName"], m["Value"]) for m in job["FinalMetricDataList"]] == [("validation:auc", 0.875)]
     assert job["TrainingStartTime"] <= job["TrainingEndTime"]
+    assert job["TrainingTimeInSeconds"] == job["BillableTimeInSeconds"] >= 1
     listed = sm.list_training_jobs(NameContains=name)["TrainingJobSummaries"]
     assert [(s["TrainingJobName"], s["TrainingJobStatus"]) for s in listed] == [(name, "Completed")]
 

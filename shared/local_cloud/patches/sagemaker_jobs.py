@@ -183,6 +183,12 @@ def finish(
             # moto names most attributes in snake case, a few as AWS does (OverallBestTrainingJob).
             setattr(target, key if hasattr(target, key) else snake_case(key), copy.deepcopy(value))
         if kind == "TrainingJob":
+            started = target.training_start_time
+            if started is not None:
+                # DescribeTrainingJob's TrainingTimeInSeconds and BillableTimeInSeconds (no spot
+                # training locally, so billable is the whole training time), whole seconds.
+                seconds = max(1, int((now - started).total_seconds()))
+                target.training_time_in_seconds = target.billable_time_in_seconds = seconds
             messages = {
                 "Completed": "Training job completed",
                 "Failed": "Training job failed",
