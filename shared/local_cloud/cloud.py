@@ -44,6 +44,7 @@ class LocalCloud:
     quiet: bool = True
     _server: Any = None
     _scheduler: Any = None
+    _sts_proxy: Any = None
     _workers: list[Callable[[], None]] = field(default_factory=list)
 
     # ---- lifecycle ----------------------------------------------------------------------
@@ -54,6 +55,7 @@ class LocalCloud:
                 raise RuntimeError(f"a local cloud is already running in this process at {_running.endpoint}")
             from shared.local_cloud.patches import apply_all, lambda_inprocess, server_speed, sfn_clock
             from shared.local_cloud.scheduler import Scheduler
+            from shared.local_cloud.sts_proxy import StsProxy
 
             apply_all()
             clock.set_factor(self.clock_factor)
@@ -70,6 +72,8 @@ class LocalCloud:
             # The ASL interpreter's own clients call localhost:$MOTO_PORT (see AWS_FACTS).
             os.environ["MOTO_PORT"] = str(self.port)
             self._post("/moto-api/config", _MOTO_CONFIG)
+            # STS for the SageMaker SDK, which calls it by its https URL (see sts_proxy.py).
+            self._sts_proxy = StsProxy(upstream_port=self.port).start()
             lambda_inprocess.runtime_environment.clear()
             lambda_inprocess.runtime_environment.update(self.env())
             # On AWS a handler's log lines go to CloudWatch Logs; here they would interleave
@@ -98,6 +102,9 @@ class LocalCloud:
             self._workers.clear()
             hooks.current().shutdown()
             self._post("/moto-api/reset", {})
+            if self._sts_proxy is not None:
+                self._sts_proxy.stop()
+                self._sts_proxy = None
             self._server.stop()
             self._server = None
             os.environ.pop("MOTO_PORT", None)
@@ -133,6 +140,7 @@ class LocalCloud:
             "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
             "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_KEY,
             "SAGEMAKER_VALIDATE_ROLE": "false",
+            **(self._sts_proxy.env() if self._sts_proxy is not None else {}),
         }
 
     def clock_origin(self) -> dict[str, float]:

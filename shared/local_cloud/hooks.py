@@ -67,8 +67,32 @@ class ModelPackageApprovalChanged:
     description: str | None = None
 
 
+@dataclass(frozen=True)
+class SageMakerJobCreated:
+    """A standalone Create{Processing,Training,Transform,HyperParameterTuning}Job call."""
+
+    account_id: str
+    region: str
+    kind: str  # ProcessingJob | TrainingJob | TransformJob | HyperParameterTuningJob
+    name: str
+    request: dict[str, Any]  # the API request, PascalCase, as sent
+
+
+@dataclass(frozen=True)
+class SageMakerJobStopRequested:
+    account_id: str
+    region: str
+    kind: str
+    name: str
+
+
 HookEvent = (
-    GlueJobRunStarted | PipelineExecutionStarted | EndpointDeploymentRequested | ModelPackageApprovalChanged
+    GlueJobRunStarted
+    | PipelineExecutionStarted
+    | EndpointDeploymentRequested
+    | ModelPackageApprovalChanged
+    | SageMakerJobCreated
+    | SageMakerJobStopRequested
 )
 E = TypeVar("E", bound=HookEvent)
 

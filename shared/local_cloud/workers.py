@@ -11,6 +11,7 @@ from shared.local_cloud.cloud import LocalCloud
 WORKER_MODULES: tuple[str, ...] = (
     "outer_orchestrator.glue.local_worker",
     "shared.local_cloud.sagemaker.worker",
+    "shared.local_cloud.sagemaker.jobs",
     "shared.local_cloud.hosting.worker",
 )
 

@@ -1,0 +1,395 @@
+"""Standalone SageMaker jobs on the local cloud: CreateTrainingJob / CreateProcessingJob called
+with boto3 really run (a script-mode job, as the SDK creates it), report InProgress then
+Completed or Failed with a FailureReason, write their output to CloudWatch Logs, and can be
+stopped. What this cannot catch: the container images themselves (the job runs with the local
+Python, see shared/local_cloud/sagemaker/steps/container.py)."""
+
+from __future__ import annotations
+
+import io
+import logging
+import tarfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from sagemaker_jobs_support import ROLE, TRAIN_SCRIPT, processing_request, training_request, upload_code
+
+from shared.local_cloud.sagemaker import jobs
+
+if TYPE_CHECKING:
+    from shared.local_cloud import LocalCloud
+
+pytestmark = pytest.mark.functional
+
+
+@pytest.fixture(scope="module")
+def cloud(local_cloud: LocalCloud) -> Iterator[LocalCloud]:
+    """The session's local cloud with the job service attached."""
+    jobs.attach(local_cloud)
+    yield local_cloud
+
+
+@pytest.fixture(scope="module")
+def bucket(cloud: LocalCloud) -> str:
+    name = f"jobs-{uuid.uuid4().hex[:8]}"
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="data/data.csv", Body=b"1,2\n3,4\n5,6\n")
+    upload_code(name)
+    return name
+
+
+def _name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def _eventually(check: Callable[[], Any], timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def _training_done(name: str) -> dict[str, Any] | None:
+    job = boto3.client("sagemaker").describe_training_job(TrainingJobName=name)
+    return job if job["TrainingJobStatus"] in ("Completed", "Failed", "Stopped") else None
+
+
+def _processing_done(name: str) -> dict[str, Any] | None:
+    job = boto3.client("sagemaker").describe_processing_job(ProcessingJobName=name)
+    return job if job["ProcessingJobStatus"] in ("Completed", "Failed", "Stopped") else None
+
+
+# ---- training -------------------------------------------------------------------------------------
+
+
+def test_training_job_runs_and_its_model_is_in_s3(cloud: LocalCloud, bucket: str) -> None:
+    # GIVEN a script-mode training job created with boto3
+    sm = boto3.client("sagemaker")
+    name = _name("train-ok")
+    sm.create_training_job(**training_request(bucket, name, rounds=3, sleep=0.5))
+
+    # WHEN it has just been accepted THEN it is in progress, with no results yet
+    first = sm.describe_training_job(TrainingJobName=name)
+    assert first["TrainingJobStatus"] == "InProgress"
+    assert "ModelArtifacts" not in first and "FailureReason" not in first
+
+    # WHEN it ends THEN it completed, and the model its script wrote is in S3
+    job = _eventually(lambda: _training_done(name))
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    assert job["SecondaryStatus"] == "Completed"
+    assert [t["Status"] for t in job["SecondaryStatusTransitions"]] == ["Starting", "Training", "Completed"]
+    artifact = job["ModelArtifacts"]["S3ModelArtifacts"]
+    assert artifact == f"s3://{bucket}/models/{name}/output/model.tar.gz"
+    body = boto3.client("s3").get_object(Bucket=bucket, Key=f"models/{name}/output/model.tar.gz")["Body"]
+    with tarfile.open(fileobj=io.BytesIO(body.read()), mode="r:gz") as archive:
+        model = archive.extractfile("model.txt")
+        assert model is not None and model.read() == b"rows=3 rounds=3"
+    assert [(m["MetricName"], m["Value"]) for m in job["FinalMetricDataList"]] == [("validation:auc", 0.875)]
+    assert job["TrainingStartTime"] <= job["TrainingEndTime"]
+    assert job["TrainingTimeInSeconds"] == job["BillableTimeInSeconds"] >= 1
+    listed = sm.list_training_jobs(NameContains=name)["TrainingJobSummaries"]
+    assert [(s["TrainingJobName"], s["TrainingJobStatus"]) for s in listed] == [(name, "Completed")]
+
+    # AND its output is in CloudWatch Logs, where the SDK tails it
+    logs = boto3.client("logs")
+    streams = logs.describe_log_streams(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{name}/"
+    )
+    (stream,) = streams["logStreams"]
+    assert stream["logStreamName"].startswith(f"{name}/algo-1-")
+    events = logs.get_log_events(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream["logStreamName"], startFromHead=True
+    )["events"]
+    assert "validation:auc=0.875" in [e["message"] for e in events]
+
+
+def test_a_failing_training_job_fails_with_its_reason(cloud: LocalCloud, bucket: str) -> None:
+    # GIVEN a training job whose script exits with an error
+    sm = boto3.client("sagemaker")
+    name = _name("train-bad")
+    sm.create_training_job(**training_request(bucket, name, rounds=0))
+
+    # WHEN it ends THEN it failed, with the script's message as its reason, and wrote no model
+    job = _eventually(lambda: _training_done(name))
+    assert job["TrainingJobStatus"] == "Failed"
+    assert job["SecondaryStatus"] == "Failed"
+    assert job["FailureReason"].startswith("AlgorithmError: ")
+    assert "rounds must be at least 1, got 0" in job["FailureReason"]
+    assert "ModelArtifacts" not in job
+    listed = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"models/{name}/")
+    assert listed["KeyCount"] == 0
+
+
+def test_a_job_is_never_completed_unless_it_ran(cloud: LocalCloud, bucket: str) -> None:
+    # GIVEN a training job whose code cannot be found
+    sm = boto3.client("sagemaker")
+    name = _name("train-nocode")
+    request = training_request(bucket, name, rounds=1)
+    request["HyperParameters"]["sagemaker_submit_directory"] = f'"s3://{bucket}/code/missing.tar.gz"'
+    sm.create_training_job(**request)
+
+    # WHEN it ends THEN it failed (moto alone reports every job Completed at once)
+    job = _eventually(lambda: _training_done(name))
+    assert job["TrainingJobStatus"] == "Failed", job
+    assert job["FailureReason"]
+
+
+def test_a_job_name_is_unique(cloud: LocalCloud, bucket: str) -> None:
+    # GIVEN a training job
+    sm = boto3.client("sagemaker")
+    name = _name("train-twice")
+    sm.create_training_job(**training_request(bucket, name, rounds=1))
+
+    # WHEN another is created with its name THEN SageMaker refuses it (ResourceInUse)
+    with pytest.raises(sm.exceptions.ResourceInUse):
+        sm.create_training_job(**training_request(bucket, name, rounds=1))
+    _eventually(lambda: _training_done(name))
+
+
+def test_stop_training_job_stops_it(cloud: LocalCloud, bucket: str) -> None:
+    # GIVEN a long training job that is running
+    sm = boto3.client("sagemaker")
+    name = _name("train-stop")
+    sm.create_training_job(**training_request(bucket, name, rounds=1, sleep=60))
+    _eventually(lambda: sm.describe_training_job(TrainingJobName=name)["SecondaryStatus"] == "Training")
+    (running,) = sm.list_training_jobs(NameContains=name)["TrainingJobSummaries"]
+    assert running["TrainingJobStatus"] == "InProgress" and "TrainingEndTime" not in running
+    (listed,) = sm.list_training_jobs(StatusEquals="InProgress", NameContains=name)["TrainingJobSummaries"]
+    assert listed["TrainingJobName"] == name
+
+    # WHEN it is stopped THEN it ends Stopped, well before its script would have finished
+    started = time.monotonic()
+    sm.stop_training_job(TrainingJobName=name)
+    job = _eventually(lambda: _training_done(name), timeout=20)
+    assert job["TrainingJobStatus"] == "Stopped"
+    assert time.monotonic() - started < 15
+    assert "ModelArtifacts" not in job
+
+    # AND stopping it again is refused, as on AWS
+    with pytest.raises(sm.exceptions.ClientError, match="is in status Stopped"):
+        sm.stop_training_job(TrainingJobName=name)
+
+
+def test_stopping_an_unknown_job_is_resource_not_found(cloud: LocalCloud) -> None:
+    sm = boto3.client("sagemaker")
+    with pytest.raises(sm.exceptions.ResourceNotFound):
+        sm.stop_training_job(TrainingJobName=_name("nobody"))
+
+
+# ---- processing -----------------------------------------------------------------------------------
+
+
+def test_processing_job_runs_and_uploads_its_outputs(cloud: LocalCloud, bucket: str) -> None:
+    # GIVEN a processing job created with boto3
+    sm = boto3.client("sagemaker")
+    name = _name("proc")
+    sm.create_processing_job(**processing_request(bucket, name))
+
+    # WHEN it ends THEN it completed, its output is in S3 and Describe shows what was asked
+    job = _eventually(lambda: _processing_done(name))
+    assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+    body = boto3.client("s3").get_object(Bucket=bucket, Key=f"processed/{name}/count.txt")["Body"].read()
+    assert body == b"3"
+    assert (
+        job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"] == f"s3://{bucket}/processed/{name}"
+    )
+    assert job["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 1
+    assert job["ProcessingStartTime"] <= job["ProcessingEndTime"]
+    assert "FailureReason" not in job
+
+
+# ---- not yet supported ----------------------------------------------------------------------------
+
+
+def test_a_job_type_without_local_executor_fails_saying_so(cloud: LocalCloud, bucket: str) -> None:
+    # GIVEN the local SageMaker has no executor for the Transform step type (yet)
+    from shared.local_cloud.sagemaker.steps import supported_step_types
+
+    if "Transform" in supported_step_types():
+        pytest.skip("the local SageMaker runs transform jobs now")
+    sm = boto3.client("sagemaker")
+    name = _name("transform")
+
+    # WHEN a transform job is created
+    sm.create_transform_job(
+        TransformJobName=name,
+        ModelName="some-model",
+        TransformInput={
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/"}}
+        },
+        TransformOutput={"S3OutputPath": f"s3://{bucket}/transformed/"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    )
+
+    # THEN it fails with one sentence naming what is missing, never Completed
+    def done() -> dict[str, Any] | None:
+        job = sm.describe_transform_job(TransformJobName=name)
+        return job if job["TransformJobStatus"] != "InProgress" else None
+
+    job = _eventually(done)
+    assert job["TransformJobStatus"] == "Failed"
+    assert job["FailureReason"].startswith("ClientError: CreateTransformJob is not yet supported locally")
+
+
+# ---- the SDK, outside a pipeline ------------------------------------------------------------------
+
+
+def test_sdk_model_trainer_trains_outside_a_pipeline(
+    cloud: LocalCloud, bucket: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a data scientist's ModelTrainer (SDK v3, source_code from a local directory)
+    from sagemaker.core.helper.session_helper import Session
+    from sagemaker.core.shapes import StoppingCondition
+    from sagemaker.train.configs import Compute, InputData, SourceCode
+    from sagemaker.train.model_trainer import ModelTrainer
+
+    (tmp_path / "train.py").write_text(TRAIN_SCRIPT)
+    trainer = ModelTrainer(
+        training_image="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+        source_code=SourceCode(source_dir=str(tmp_path), entry_script="train.py"),
+        role=ROLE,
+        sagemaker_session=Session(boto_session=boto3.Session(), default_bucket=bucket),
+        base_job_name="sdk-trainer",
+        compute=Compute(instance_type="ml.m5.large", instance_count=1),
+        stopping_condition=StoppingCondition(max_runtime_in_seconds=300),
+        hyperparameters={"rounds": 4},
+    )
+
+    # WHEN it trains and waits, as in a notebook
+    with caplog.at_level(logging.INFO, logger="sagemaker.core.resources"):
+        trainer.train(input_data_config=[InputData(channel_name="train", data_source=f"s3://{bucket}/data/")])
+
+    # THEN the job ran: Completed, with the model its script wrote, and the SDK showed its logs
+    job = trainer._latest_training_job
+    assert job.training_job_status == "Completed"
+    artifact = str(job.model_artifacts.s3_model_artifacts)
+    bucket_name, key = artifact.removeprefix("s3://").split("/", 1)
+    body = boto3.client("s3").get_object(Bucket=bucket_name, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
+        model = archive.extractfile("model.txt")
+        assert model is not None and model.read() == b"rows=3 rounds=4"
+    assert "validation:auc=0.875" in caplog.text
+
+
+def test_sdk_script_processor_runs_outside_a_pipeline(
+    cloud: LocalCloud, bucket: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a ScriptProcessor with a local script, as AWS's examples run one from a notebook
+    from sagemaker.core.helper.session_helper import Session
+    from sagemaker.core.processing import ScriptProcessor
+    from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
+
+    script = tmp_path / "count.py"
+    script.write_text(
+        "import sys\n"
+        "rows = open(sys.argv[1] + '/data.csv').read().splitlines()\n"
+        "open(sys.argv[2] + '/count.txt', 'w').write(str(len(rows)))\n"
+        "print('counted', len(rows), 'rows')\n"
+    )
+    destination = f"s3://{bucket}/sdk-processed/{uuid.uuid4().hex[:8]}"
+    processor = ScriptProcessor(
+        role=ROLE,
+        image_uri="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+        command=["python3"],
+        instance_count=1,
+        instance_type="ml.m5.large",
+        base_job_name="sdk-processor",
+        sagemaker_session=Session(boto_session=boto3.Session(), default_bucket=bucket),
+    )
+
+    # WHEN it runs and waits (the SDK prints the job's CloudWatch logs as it waits)
+    processor.run(
+        code=str(script),
+        inputs=[
+            ProcessingInput(
+                input_name="data",
+                s3_input=ProcessingS3Input(
+                    s3_uri=f"s3://{bucket}/data/",
+                    local_path="/opt/ml/processing/input/data",
+                    s3_data_type="S3Prefix",
+                    s3_input_mode="File",
+                ),
+            )
+        ],
+        outputs=[
+            ProcessingOutput(
+                output_name="counts",
+                s3_output=ProcessingS3Output(
+                    s3_uri=destination, local_path="/opt/ml/processing/output", s3_upload_mode="EndOfJob"
+                ),
+            )
+        ],
+        arguments=["/opt/ml/processing/input/data", "/opt/ml/processing/output"],
+    )
+
+    # THEN the job completed and its output is in S3
+    name = processor.latest_job.processing_job_name
+    job = boto3.client("sagemaker").describe_processing_job(ProcessingJobName=name)
+    assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+    bucket_name, prefix = destination.removeprefix("s3://").split("/", 1)
+    body = boto3.client("s3").get_object(Bucket=bucket_name, Key=f"{prefix}/count.txt")["Body"].read()
+    assert body == b"3"
+    assert "counted 3 rows" in capsys.readouterr().out
+
+
+def test_stop_processing_job_stops_it(cloud: LocalCloud, bucket: str) -> None:
+    # GIVEN a processing job whose script sleeps, running
+    sm = boto3.client("sagemaker")
+    name = _name("proc-stop")
+    request = processing_request(bucket, name)
+    request["AppSpecification"]["ContainerEntrypoint"] = ["python3", "-c", "import time; time.sleep(60)"]
+    request["AppSpecification"].pop("ContainerArguments")
+    sm.create_processing_job(**request)
+    _eventually(lambda: "ProcessingStartTime" in sm.describe_processing_job(ProcessingJobName=name))
+
+    # WHEN it is stopped THEN it is Stopping, then Stopped, and uploaded nothing
+    sm.stop_processing_job(ProcessingJobName=name)
+    assert sm.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"] in (
+        "Stopping",
+        "Stopped",
+    )
+    job = _eventually(lambda: _processing_done(name), timeout=20)
+    assert job["ProcessingJobStatus"] == "Stopped"
+    assert boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"processed/{name}/")["KeyCount"] == 0
+
+
+def test_a_running_jobs_output_reaches_cloudwatch_logs_while_it_runs(cloud: LocalCloud, bucket: str) -> None:
+    # GIVEN a processing job that prints, then works for a while
+    sm = boto3.client("sagemaker")
+    logs = boto3.client("logs")
+    name = _name("proc-logs")
+    request = processing_request(bucket, name)
+    request["AppSpecification"]["ContainerEntrypoint"] = [
+        "python3",
+        "-c",
+        "import time; print('first line'); print('second line'); time.sleep(4)",
+    ]
+    request["AppSpecification"].pop("ContainerArguments")
+    sm.create_processing_job(**request)
+
+    def streamed() -> list[str]:
+        streams = logs.describe_log_streams(
+            logGroupName="/aws/sagemaker/ProcessingJobs", logStreamNamePrefix=f"{name}/"
+        )["logStreams"]
+        if not streams:
+            return []
+        events = logs.get_log_events(
+            logGroupName="/aws/sagemaker/ProcessingJobs", logStreamName=streams[0]["logStreamName"]
+        )["events"]
+        return [e["message"] for e in events]
+
+    # WHEN it is running THEN its lines are already in its log stream, as SageMaker streams them
+    lines = _eventually(lambda: streamed() if len(streamed()) >= 2 else None, timeout=30)
+    assert sm.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"] == "InProgress"
+    assert lines[:2] == ["first line", "second line"]
+    assert _eventually(lambda: _processing_done(name))["ProcessingJobStatus"] == "Completed"
+    assert streamed() == ["first line", "second line"]
