@@ -70,6 +70,7 @@ PATCH_MODULES: tuple[str, ...] = (
     "lambda_inprocess",
     "control_plane",
     "sagemaker_pipelines",
+    "sagemaker_callback_steps",
     "sagemaker_hosting",
     "server_speed",
     "cloudwatch_alarms",

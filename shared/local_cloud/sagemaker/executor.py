@@ -71,14 +71,16 @@ from shared.local_cloud.sagemaker.steps.base import (
 )
 
 if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sqs import SQSClient
 
 LOG = logging.getLogger(__name__)
 
 DEFAULT_MAX_PARALLEL = 8
 _TICK_SECONDS = 0.05
-_JOB_STEP_TYPES = frozenset({"Processing", "Training"})
+_JOB_STEP_TYPES = frozenset({"Processing", "Training", "Tuning", "Transform"})
 
 
 @dataclass
@@ -543,6 +545,8 @@ def run_definition(
     max_parallel: int | None = None,
     work_root: Path | None = None,
     keep_work_dir: bool = False,
+    lambda_client: LambdaClient | None = None,
+    sqs: SQSClient | None = None,
 ) -> ExecutionResult:
     """Run a definition once, outside any pipeline resource (no hook, no events): the steps
     still read and write S3 and call SageMaker through the clients given. Pass the same
@@ -563,6 +567,8 @@ def run_definition(
         sagemaker=sagemaker,
         jobs=jobs or ArnOnlyJobRecorder(account_id, region),
         container_env=dict(container_env or {}),
+        lambda_client=lambda_client,
+        sqs=sqs,
     )
     executor = LocalPipelineExecutor(
         definition,

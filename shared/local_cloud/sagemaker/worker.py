@@ -146,6 +146,8 @@ class _PipelineWorker:
             s3=session.client("s3", endpoint_url=self.cloud.endpoint),
             sagemaker=session.client("sagemaker", endpoint_url=self.cloud.endpoint),
             jobs=_CloudJobs(account_id, region),
+            lambda_client=session.client("lambda", endpoint_url=self.cloud.endpoint),
+            sqs=session.client("sqs", endpoint_url=self.cloud.endpoint),
             container_env=self.cloud.env(),
         )
 
