@@ -184,8 +184,12 @@ class LocalPipelineExecutor:
         work_root: Path | None = None,
         keep_work_dir: bool = False,
         aws_now: Callable[[], datetime] | None = None,
+        resume: ExecutionResult | None = None,
     ) -> None:
+        """``resume``: this execution's earlier, failed run (RetryPipelineExecution): its
+        succeeded steps are kept, with their properties, and are not run again."""
         self._definition_source = definition
+        self._resume = resume
         self._identity = identity
         self._services = services
         self._parameters = dict(parameters or {})
@@ -235,12 +239,28 @@ class LocalPipelineExecutor:
             read_json=self._read_json,
             experiment_config=definition.get("PipelineExperimentConfig"),
         )
+        self._reuse_succeeded(graph)
         scratch = self._scratch_dir()
         try:
             return self._walk(graph, executors, caching, retries, resolver, scratch)
         finally:
             if not self._keep_work_dir and self._work_root is None:
                 shutil.rmtree(scratch, ignore_errors=True)
+
+    def _reuse_succeeded(self, graph: PipelineGraph) -> None:
+        if self._resume is None:
+            return
+        for record in self._resume.steps:
+            if record.status != "Succeeded" or record.name not in graph.nodes:
+                continue
+            properties = self._resume.properties.get(record.name)
+            if properties is None:
+                continue
+            with self._lock:
+                self._records[record.name] = record
+                self._properties[record.name] = properties
+                if record.type == "Condition":
+                    self._outcomes[record.name] = properties.get("Outcome") == "True"
 
     def _walk(
         self,
@@ -251,8 +271,9 @@ class LocalPipelineExecutor:
         resolver: Resolver,
         scratch: Path,
     ) -> ExecutionResult:
-        states: dict[str, str] = {}
-        pending = graph.topological_order()
+        with self._lock:
+            states: dict[str, str] = {name: SUCCEEDED for name in self._records}
+        pending = [name for name in graph.topological_order() if name not in states]
         running: dict[Future[str], str] = {}
         failed = stopping = False
         with ThreadPoolExecutor(self._max_parallel, thread_name_prefix="pipeline-step") as pool:

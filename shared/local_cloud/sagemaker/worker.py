@@ -26,10 +26,16 @@ from shared.local_cloud import backend_state, events, hooks
 from shared.local_cloud.cloud import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, LocalCloud
 from shared.local_cloud.patches import sagemaker_pipelines
 from shared.local_cloud.sagemaker.cache import InMemoryStepCache
-from shared.local_cloud.sagemaker.executor import ExecutionIdentity, LocalPipelineExecutor, StepRecord
+from shared.local_cloud.sagemaker.executor import (
+    ExecutionIdentity,
+    ExecutionResult,
+    LocalPipelineExecutor,
+    StepRecord,
+)
 from shared.local_cloud.sagemaker.steps.base import Services
 
 LOG = logging.getLogger(__name__)
+_KEEP_FAILED = 200
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,8 @@ class _PipelineWorker:
     cache: InMemoryStepCache = field(default_factory=InMemoryStepCache)
     running: set[LocalPipelineExecutor] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Failed executions' results, for RetryPipelineExecution (which reuses their succeeded steps).
+    failed: dict[str, ExecutionResult] = field(default_factory=dict)
 
     def on_started(self, event: hooks.PipelineExecutionStarted) -> None:
         observer = _CloudObserver(event.account_id, event.region, "", event.execution_arn)
@@ -99,6 +107,8 @@ class _PipelineWorker:
                 event.account_id, event.region, event.execution_arn
             )
             observer = _CloudObserver(event.account_id, event.region, pipeline.arn, event.execution_arn)
+            with self.lock:
+                resume = self.failed.pop(event.execution_arn, None)
             executor = LocalPipelineExecutor(
                 event.definition,
                 identity=ExecutionIdentity(
@@ -115,6 +125,7 @@ class _PipelineWorker:
                 observer=observer,
                 max_parallel=(execution.parallelism_configuration or {}).get("MaxParallelExecutionSteps"),
                 aws_now=self.cloud.now,
+                resume=resume,
             )
         except Exception as exc:
             LOG.exception("cannot start pipeline execution %s", event.execution_arn)
@@ -123,7 +134,12 @@ class _PipelineWorker:
         with self.lock:
             self.running.add(executor)
         try:
-            executor.run()
+            result = executor.run()
+            if result.status == "Failed":
+                with self.lock:
+                    self.failed[event.execution_arn] = result
+                    while len(self.failed) > _KEEP_FAILED:
+                        self.failed.pop(next(iter(self.failed)))
         except Exception as exc:
             LOG.exception("pipeline execution %s crashed", event.execution_arn)
             observer.execution_changed("Failed", f"local executor error: {type(exc).__name__}: {exc}")
