@@ -61,7 +61,9 @@ if TYPE_CHECKING:
 NEXT_EXECUTION_ID = "<next-execution>"
 NEXT_JOB_NAME = "<next-job>"
 # The attributes that are a step's inputs (a miss there reads "input changed").
-INPUT_ATTRIBUTES = frozenset({"ProcessingInputs", "InputDataConfig", "TransformInput", "TrainingJobDefinition"})
+INPUT_ATTRIBUTES = frozenset(
+    {"ProcessingInputs", "InputDataConfig", "TransformInput", "TrainingJobDefinition"}
+)
 _SHORT = 72
 
 

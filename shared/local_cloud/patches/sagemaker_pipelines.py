@@ -143,10 +143,14 @@ def _retry_pipeline_execution(
             self.account_id, self.region_name, pipeline_execution_arn
         )
     except KeyError:
-        raise ResourceNotFound(message=f"Pipeline execution {pipeline_execution_arn} does not exist.") from None
+        raise ResourceNotFound(
+            message=f"Pipeline execution {pipeline_execution_arn} does not exist."
+        ) from None
     registry = hooks.current()
     if not registry.has_handler(hooks.PipelineExecutionStarted):
-        raise ValidationError(message="the local cloud runs no pipeline executions (no pipeline worker attached)")
+        raise ValidationError(
+            message="the local cloud runs no pipeline executions (no pipeline worker attached)"
+        )
     status = execution.pipeline_execution_status
     if status != "Failed":
         raise ValidationError(
@@ -154,7 +158,9 @@ def _retry_pipeline_execution(
         )
     if parallelism_configuration:
         execution.parallelism_configuration = parallelism_configuration
-    backend_state.set_pipeline_execution_status(self.account_id, self.region_name, pipeline_execution_arn, "Executing")
+    backend_state.set_pipeline_execution_status(
+        self.account_id, self.region_name, pipeline_execution_arn, "Executing"
+    )
     registry.dispatch(
         hooks.PipelineExecutionStarted(
             account_id=self.account_id,
@@ -305,9 +311,15 @@ def finish_job(
         job.hyper_parameter_tuning_end_time = now
         job.best_training_job = _with_datetimes(details.get("BestTrainingJob"))
         job.OverallBestTrainingJob = job.best_training_job
-        job.training_job_status_counters = dict(details.get("TrainingJobStatusCounters") or job.training_job_status_counters)
-        job.objective_status_counters = dict(details.get("ObjectiveStatusCounters") or job.objective_status_counters)
-        job.__dict__[TRIALS_ATTRIBUTE] = [_with_datetimes(t) for t in details.get("TrainingJobSummaries") or []]
+        job.training_job_status_counters = dict(
+            details.get("TrainingJobStatusCounters") or job.training_job_status_counters
+        )
+        job.objective_status_counters = dict(
+            details.get("ObjectiveStatusCounters") or job.objective_status_counters
+        )
+        job.__dict__[TRIALS_ATTRIBUTE] = [
+            _with_datetimes(t) for t in details.get("TrainingJobSummaries") or []
+        ]
         job.last_modified_time = now
         job.failure_reason = failure_reason or ""
         return
@@ -353,7 +365,9 @@ def _list_training_jobs_for_tuning_job(
 ) -> dict[str, Any]:
     job = self.hyper_parameter_tuning_jobs.get(hyper_parameter_tuning_job_name)
     if job is None:
-        raise ValidationError(message=f"Could not find hyper parameter tuning job '{hyper_parameter_tuning_job_name}'.")
+        raise ValidationError(
+            message=f"Could not find hyper parameter tuning job '{hyper_parameter_tuning_job_name}'."
+        )
     trials = [copy.deepcopy(t) for t in job.__dict__.get(TRIALS_ATTRIBUTE, [])]
     if status_equals:
         trials = [t for t in trials if t.get("TrainingJobStatus") == status_equals]
@@ -362,7 +376,9 @@ def _list_training_jobs_for_tuning_job(
     if by == "FinalObjectiveMetricValue":
         # Trials without an objective go last either way (the API reference: "sorted by ... objective").
         scored = [t for t in trials if "FinalHyperParameterTuningJobObjectiveMetric" in t]
-        scored.sort(key=lambda t: t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"], reverse=descending)
+        scored.sort(
+            key=lambda t: t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"], reverse=descending
+        )
         trials = scored + [t for t in trials if "FinalHyperParameterTuningJobObjectiveMetric" not in t]
     else:
         field_name = {"Name": "TrainingJobName", "Status": "TrainingJobStatus"}.get(by, "CreationTime")

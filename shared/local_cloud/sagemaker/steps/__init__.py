@@ -13,6 +13,7 @@ from shared.local_cloud.sagemaker.steps.lambda_step import LambdaExecutor
 from shared.local_cloud.sagemaker.steps.model import ModelExecutor, RegisterModelExecutor
 from shared.local_cloud.sagemaker.steps.processing import ProcessingExecutor
 from shared.local_cloud.sagemaker.steps.training import TrainingExecutor
+from shared.local_cloud.sagemaker.steps.transform import TransformExecutor
 from shared.local_cloud.sagemaker.steps.tuning import TuningExecutor
 from shared.local_cloud.sagemaker.steps.unsupported import UnsupportedStepTypeError, is_unsupported
 
@@ -26,6 +27,7 @@ _FACTORIES: dict[str, Callable[[], StepExecutor]] = {
         RegisterModelExecutor,
         ModelExecutor,
         TuningExecutor,
+        TransformExecutor,
         LambdaExecutor,
         CallbackExecutor,
     )

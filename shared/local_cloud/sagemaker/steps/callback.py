@@ -32,7 +32,9 @@ class CallbackExecutor(ResolvesArguments):
     def run(self, ctx: StepContext) -> StepOutcome:
         sqs = ctx.services.sqs
         if sqs is None:
-            raise StepFailure("ClientError: this executor was given no SQS client, so it cannot run Callback steps")
+            raise StepFailure(
+                "ClientError: this executor was given no SQS client, so it cannot run Callback steps"
+            )
         queue_url = str(ctx.node.spec.get("SqsQueueUrl") or "")
         if not queue_url:
             raise StepFailure("ClientError: a Callback step needs an SqsQueueUrl")

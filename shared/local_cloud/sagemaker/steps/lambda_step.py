@@ -29,7 +29,9 @@ def typed_outputs(
         name = str(item.get("OutputName"))
         kind = str(item.get("OutputType") or "String")
         if kind not in OUTPUT_TYPES:
-            raise StepFailure(f"ClientError: output {name!r}: OutputType {kind!r} is not one of {OUTPUT_TYPES}")
+            raise StepFailure(
+                f"ClientError: output {name!r}: OutputType {kind!r} is not one of {OUTPUT_TYPES}"
+            )
         if name not in returned:
             raise StepFailure(
                 f"ClientError: {source} did not return the output parameter {name!r} "
@@ -67,7 +69,9 @@ class LambdaExecutor(ResolvesArguments):
     def run(self, ctx: StepContext) -> StepOutcome:
         client = ctx.services.lambda_client
         if client is None:
-            raise StepFailure("ClientError: this executor was given no Lambda client, so it cannot run Lambda steps")
+            raise StepFailure(
+                "ClientError: this executor was given no Lambda client, so it cannot run Lambda steps"
+            )
         function_arn = str(ctx.node.spec.get("FunctionArn") or "")
         if not function_arn:
             raise StepFailure("ClientError: a Lambda step needs a FunctionArn")
@@ -86,7 +90,9 @@ class LambdaExecutor(ResolvesArguments):
                 message = f"{error.get('errorType', 'Error')}: {error.get('errorMessage', '')}"
             except (json.JSONDecodeError, AttributeError):
                 message = body[:512]
-            raise StepFailure(f"ClientError: Lambda function {function_arn} failed: {message}", metadata=metadata)
+            raise StepFailure(
+                f"ClientError: Lambda function {function_arn} failed: {message}", metadata=metadata
+            )
         try:
             returned = json.loads(body) if body else {}
         except json.JSONDecodeError:
@@ -96,6 +102,8 @@ class LambdaExecutor(ResolvesArguments):
                 f"ClientError: Lambda function {function_arn} must return a JSON object, returned {body[:200]!r}",
                 metadata=metadata,
             )
-        outputs = typed_outputs(ctx.node.spec.get("OutputParameters") or [], returned, source=f"Lambda function {function_arn}")
+        outputs = typed_outputs(
+            ctx.node.spec.get("OutputParameters") or [], returned, source=f"Lambda function {function_arn}"
+        )
         metadata["Lambda"]["OutputParameters"] = output_list(outputs)
         return StepOutcome(properties={"OutputParameters": outputs}, metadata=metadata)

@@ -62,7 +62,7 @@ class Dimension:
 
     def render(self, x: float) -> str:
         x = min(max(x, self.low), self.high)
-        return str(int(round(x))) if self.kind == "Integer" else repr(float(x))
+        return str(round(x)) if self.kind == "Integer" else repr(float(x))
 
 
 def parse_ranges(ranges: Mapping[str, Any]) -> list[Dimension]:
@@ -114,7 +114,7 @@ class Strategy(Protocol):
 class RandomStrategy:
     def __init__(self, dims: Sequence[Dimension], seed: int | None) -> None:
         self._dims = dims
-        self._rng = random.Random(seed)
+        self._rng = random.Random(seed)  # noqa: S311 - sampling, not secrets
         self._lock = threading.Lock()
 
     def propose(self) -> tuple[Any, dict[str, str]]:
@@ -167,7 +167,9 @@ class BayesianStrategy:
         with self._lock:
             trial = self._study.ask(space)
         return trial, {
-            d.name: (str(trial.params[d.name]) if d.kind == "Categorical" else d.from_unit(trial.params[d.name]))
+            d.name: (
+                str(trial.params[d.name]) if d.kind == "Categorical" else d.from_unit(trial.params[d.name])
+            )
             for d in self._dims
         }
 

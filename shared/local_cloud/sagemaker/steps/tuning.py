@@ -76,7 +76,9 @@ class TuningExecutor(ResolvesArguments):
         metric = str(objective.get("MetricName") or "")
         maximize = objective.get("Type") == "Maximize"
         if not metric:
-            raise StepFailure("ClientError: ValidationException: HyperParameterTuningJobObjective.MetricName is required")
+            raise StepFailure(
+                "ClientError: ValidationException: HyperParameterTuningJobObjective.MetricName is required"
+            )
 
         name = tuning_job_name(ctx)
         started = iso_now()
@@ -90,9 +92,9 @@ class TuningExecutor(ResolvesArguments):
             if isinstance(exc, StepFailure):
                 exc.metadata = exc.metadata or metadata
             raise
+        sign = -1.0 if maximize else 1.0
         ranked = sorted(
-            (t for t in trials if t.objective is not None),
-            key=lambda t: -t.objective if maximize else t.objective,  # type: ignore[operator]
+            (t for t in trials if t.objective is not None), key=lambda t: sign * (t.objective or 0.0)
         )
         unranked = [t for t in trials if t.objective is None]
         summaries = [t.summary for t in [*ranked, *unranked]]
@@ -198,7 +200,9 @@ class TuningExecutor(ResolvesArguments):
                 ObjectiveStatus="Failed",
             )
             return Trial(summary, None)
-        values = [m for m in outcome.properties.get("FinalMetricDataList") or [] if m.get("MetricName") == metric]
+        values = [
+            m for m in outcome.properties.get("FinalMetricDataList") or [] if m.get("MetricName") == metric
+        ]
         summary.update(
             TrainingJobArn=outcome.properties["TrainingJobArn"],
             TrainingEndTime=outcome.properties.get("TrainingEndTime", iso_now()),
@@ -225,4 +229,10 @@ class TuningExecutor(ResolvesArguments):
 def _counters(summaries: list[dict[str, Any]]) -> dict[str, int]:
     completed = sum(1 for s in summaries if s.get("TrainingJobStatus") == "Completed")
     failed = sum(1 for s in summaries if s.get("TrainingJobStatus") == "Failed")
-    return {"Completed": completed, "InProgress": 0, "RetryableError": 0, "NonRetryableError": failed, "Stopped": 0}
+    return {
+        "Completed": completed,
+        "InProgress": 0,
+        "RetryableError": 0,
+        "NonRetryableError": failed,
+        "Stopped": 0,
+    }
