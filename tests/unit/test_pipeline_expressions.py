@@ -636,7 +636,6 @@ def test_unknown_step_type_fails_before_any_step_runs(fake_steps: type[_Recorder
     )
     assert result.status == "Failed"
     assert (
-        "step 'Batch' has type 'Endpoint', which the local executor does not support"
-        in result.failure_reason
+        "step 'Batch' has type 'Endpoint', which the local executor does not support" in result.failure_reason
     )
     assert fake_steps.started == []
