@@ -668,3 +668,124 @@ def test_an_emr_step_fails_the_execution_before_any_step_runs(bucket: str) -> No
     assert status["PipelineExecutionStatus"] == "Failed"
     assert "'Spark' has type 'EMR', which is not supported locally" in status["FailureReason"]
     assert sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"] == []
+
+
+# ---- SelectiveExecutionConfig and ParallelismConfiguration -------------------------------------------------
+
+
+def _counting_lambda(bucket: str) -> str:
+    """A function that counts its invocations per step in S3 and returns value = input + 1."""
+    return _lambda(
+        "import boto3, json, time\n"
+        "def handler(event, context):\n"
+        "    s3 = boto3.client('s3')\n"
+        "    time.sleep(float(event.get('sleep', 0)))\n"
+        f"    s3.put_object(Bucket='{bucket}', Key='calls/' + event['run'] + '/' + event['step'] + '/' + context.aws_request_id, Body=b'')\n"
+        "    return {'value': int(event['value']) + 1, 'finished': time.time()}\n"
+    )
+
+
+def _calls(bucket: str, run: str) -> dict[str, int]:
+    keys = [
+        o["Key"]
+        for o in boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"calls/{run}/").get("Contents", [])
+    ]
+    out: dict[str, int] = {}
+    for key in keys:
+        step = key.split("/")[2]
+        out[step] = out.get(step, 0) + 1
+    return out
+
+
+def test_selective_execution_runs_the_chosen_step_with_the_reference_outputs(bucket: str) -> None:
+    from sagemaker.mlops.workflow.lambda_step import Lambda, LambdaOutput, LambdaOutputTypeEnum, LambdaStep
+    from sagemaker.mlops.workflow.pipeline import Pipeline
+    from sagemaker.mlops.workflow.selective_execution_config import SelectiveExecutionConfig
+
+    # GIVEN A -> B -> C, each a Lambda step adding one to the previous value
+    run = _name("sel")
+    function = Lambda(function_arn=_counting_lambda(bucket))
+
+    def step(name: str, value: Any) -> Any:
+        return LambdaStep(
+            name=name,
+            lambda_func=function,
+            inputs={"run": run, "step": name, "value": value},
+            outputs=[LambdaOutput(output_name="value", output_type=LambdaOutputTypeEnum.Integer)],
+        )
+
+    a = step("A", 1)
+    b = step("B", a.properties.Outputs["value"])
+    c = step("C", b.properties.Outputs["value"])
+    pipeline = Pipeline(name=run, steps=[a, b, c], sagemaker_session=_session(bucket))
+    reference, _ = _run(pipeline)
+    assert _calls(bucket, run) == {"A": 1, "B": 1, "C": 1}
+    # WHEN only B is selected, against the reference execution
+    execution = pipeline.start(
+        selective_execution_config=SelectiveExecutionConfig(
+            source_pipeline_execution_arn=reference.arn, selected_steps=["B"]
+        )
+    )
+    execution.wait(delay=1, max_attempts=60)
+    steps = {s["StepName"]: s for s in execution.list_steps()}
+    # THEN only B ran again, reading A's output from the reference execution; C did not run
+    assert _status(execution.arn)["PipelineExecutionStatus"] == "Succeeded"
+    assert _calls(bucket, run) == {"A": 1, "B": 2, "C": 1}
+    assert steps["A"]["SelectiveExecutionResult"]["SourcePipelineExecutionArn"] == reference.arn
+    assert steps["B"]["Metadata"]["Lambda"]["OutputParameters"] == [{"Name": "value", "Value": "3"}]
+    assert "C" not in steps
+    # AND a selective execution can be the reference of the next one (C reads B's new output)
+    third = pipeline.start(
+        selective_execution_config=SelectiveExecutionConfig(
+            source_pipeline_execution_arn=execution.arn, selected_steps=["C"]
+        )
+    )
+    third.wait(delay=1, max_attempts=60)
+    steps = {s["StepName"]: s for s in third.list_steps()}
+    assert steps["C"]["Metadata"]["Lambda"]["OutputParameters"] == [{"Name": "value", "Value": "4"}]
+    assert _calls(bucket, run) == {"A": 1, "B": 2, "C": 2}
+    # AND selecting a step the pipeline does not have fails before anything runs
+    wrong = boto3.client("sagemaker").start_pipeline_execution(
+        PipelineName=run,
+        SelectiveExecutionConfig={
+            "SourcePipelineExecutionArn": reference.arn,
+            "SelectedSteps": [{"StepName": "Z"}],
+        },
+    )["PipelineExecutionArn"]
+    deadline = time.monotonic() + 20
+    while _status(wrong)["PipelineExecutionStatus"] == "Executing" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "SelectedSteps name steps the pipeline does not have: Z" in _status(wrong)["FailureReason"]
+    assert _calls(bucket, run) == {"A": 1, "B": 2, "C": 2}
+
+
+def test_parallelism_configuration_bounds_independent_steps(bucket: str) -> None:
+    from sagemaker.mlops.workflow.lambda_step import Lambda, LambdaOutput, LambdaOutputTypeEnum, LambdaStep
+    from sagemaker.mlops.workflow.parallelism_config import ParallelismConfiguration
+    from sagemaker.mlops.workflow.pipeline import Pipeline
+
+    # GIVEN four independent 1-second steps
+    run = _name("par")
+    function = Lambda(function_arn=_counting_lambda(bucket))
+    steps = [
+        LambdaStep(
+            name=f"S{i}",
+            lambda_func=function,
+            inputs={"run": run, "step": f"S{i}", "value": i, "sleep": 1},
+            outputs=[LambdaOutput(output_name="finished", output_type=LambdaOutputTypeEnum.Float)],
+        )
+        for i in range(4)
+    ]
+    pipeline = Pipeline(name=run, steps=steps, sagemaker_session=_session(bucket))
+    pipeline.upsert(role_arn=ROLE)
+    # WHEN it runs with MaxParallelExecutionSteps=2
+    started = time.monotonic()
+    execution = pipeline.start(parallelism_config=ParallelismConfiguration(max_parallel_execution_steps=2))
+    execution.wait(delay=1, max_attempts=60)
+    listed = execution.list_steps()
+    # THEN at most two ran at once: the four took two rounds
+    assert _status(execution.arn)["PipelineExecutionStatus"] == "Succeeded"
+    windows = sorted((s["StartTime"], s["EndTime"]) for s in listed)
+    overlapping = max(sum(1 for s, e in windows if s <= start < e) for start, _ in windows)
+    assert overlapping == 2
+    assert time.monotonic() - started >= 2.0

@@ -11,6 +11,10 @@
 - ``RetryPipelineExecution`` (missing): a Failed execution becomes Executing again and is
   handed to the pipeline worker once more (``PipelineExecutionStarted`` with the same ARN),
   which re-runs it from the failed steps, reusing the steps that succeeded.
+- ``StartPipelineExecution`` with ``SelectiveExecutionConfig`` (moto drops it): the config is
+  checked (the source execution must be one of this pipeline's, steps must be named) and
+  kept by ClientRequestToken for the pipeline worker (``selective_config``), which runs only
+  the selected steps, reusing the source execution's outputs for the others.
 - ``register_job`` / ``finish_job``: the processing, training, tuning and transform jobs the
   executor runs are registered in moto's backend, so DescribeProcessingJob /
   DescribeTrainingJob / DescribeHyperParameterTuningJob / DescribeTransformJob answer for the
@@ -44,7 +48,10 @@ _lock = threading.Lock()
 
 
 def REPLACES() -> list[Replaced]:  # noqa: N802
-    return [Replaced(SageMakerModelBackend, "describe_pipeline_execution", "8fc1fbb36d60a56d")]
+    return [
+        Replaced(SageMakerModelBackend, "describe_pipeline_execution", "8fc1fbb36d60a56d"),
+        Replaced(SageMakerResponse, "start_pipeline_execution", "8882a634bed673e4"),
+    ]
 
 
 def _backend(account_id: str, region: str) -> SageMakerModelBackend:
@@ -91,6 +98,38 @@ def _respond_list_pipeline_execution_steps(self: SageMakerResponse) -> Any:
             self._get_param("SortOrder"),
         )
     )
+
+
+# ---- selective execution ------------------------------------------------------------------------------
+_selective: dict[str, dict[str, Any]] = {}
+
+
+def selective_config(client_request_token: str | None) -> dict[str, Any] | None:
+    """The SelectiveExecutionConfig the execution with this token was started with (once)."""
+    if not client_request_token:
+        return None
+    with _lock:
+        return _selective.pop(client_request_token, None)
+
+
+def _respond_start_pipeline_execution(self: SageMakerResponse) -> Any:
+    config = self._get_param("SelectiveExecutionConfig")
+    if config:
+        token = self._get_param("ClientRequestToken")
+        pipeline_name = str(self._get_param("PipelineName")).rsplit("/", 1)[-1]
+        source = str(config.get("SourcePipelineExecutionArn") or "")
+        pipeline = self.sagemaker_backend.pipelines.get(pipeline_name)
+        if pipeline is None or source not in pipeline.pipeline_executions:
+            raise ValidationError(
+                message=f"SourcePipelineExecutionArn {source!r} is not an execution of pipeline {pipeline_name}"
+            )
+        if not config.get("SelectedSteps") or not token:
+            raise ValidationError(
+                message="SelectiveExecutionConfig needs SelectedSteps and a ClientRequestToken"
+            )
+        with _lock:
+            _selective[str(token)] = copy.deepcopy(dict(config))
+    return original(SageMakerResponse, "start_pipeline_execution")(self)
 
 
 # ---- describe / stop ----------------------------------------------------------------------------------
@@ -436,3 +475,4 @@ def apply() -> None:
             )
         setattr(owner, attribute, function)
     replace(SageMakerModelBackend, "describe_pipeline_execution", _describe_pipeline_execution)
+    replace(SageMakerResponse, "start_pipeline_execution", _respond_start_pipeline_execution)

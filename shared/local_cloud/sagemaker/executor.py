@@ -44,6 +44,7 @@ from shared.local_cloud.sagemaker.cache import (
     cacheable,
 )
 from shared.local_cloud.sagemaker.errors import (
+    DefinitionError,
     ExpressionError,
     LocalExecutorError,
     StepFailure,
@@ -96,6 +97,7 @@ class StepRecord:
     end_time: datetime | None = None
     attempt_count: int = 0
     cache_source_execution_arn: str | None = None
+    selective_source_execution_arn: str | None = None
     failure_reason: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -116,6 +118,10 @@ class StepRecord:
             out["EndTime"] = self.end_time
         if self.cache_source_execution_arn:
             out["CacheHitResult"] = {"SourcePipelineExecutionArn": self.cache_source_execution_arn}
+        if self.selective_source_execution_arn:
+            out["SelectiveExecutionResult"] = {
+                "SourcePipelineExecutionArn": self.selective_source_execution_arn
+            }
         if self.failure_reason:
             out["FailureReason"] = self.failure_reason[:1024]
         return out
@@ -159,6 +165,15 @@ class ExecutionResult:
 
 
 @dataclass(frozen=True)
+class SelectiveRun:
+    """SelectiveExecutionConfig: run only ``selected``; the steps they read from are reused
+    from ``source`` (an earlier execution of the same pipeline), never run."""
+
+    selected: frozenset[str]
+    source: ExecutionResult
+
+
+@dataclass(frozen=True)
 class ExecutionIdentity:
     pipeline_name: str
     pipeline_arn: str
@@ -185,11 +200,13 @@ class LocalPipelineExecutor:
         keep_work_dir: bool = False,
         aws_now: Callable[[], datetime] | None = None,
         resume: ExecutionResult | None = None,
+        selective: SelectiveRun | None = None,
     ) -> None:
         """``resume``: this execution's earlier, failed run (RetryPipelineExecution): its
         succeeded steps are kept, with their properties, and are not run again."""
         self._definition_source = definition
         self._resume = resume
+        self._selective = selective
         self._identity = identity
         self._services = services
         self._parameters = dict(parameters or {})
@@ -240,6 +257,12 @@ class LocalPipelineExecutor:
             experiment_config=definition.get("PipelineExperimentConfig"),
         )
         self._reuse_succeeded(graph)
+        try:
+            self._reuse_unselected(graph)
+        except LocalExecutorError as exc:
+            return self._finish(
+                "Failed", f"the local executor cannot run this pipeline definition: {exc}", ()
+            )
         scratch = self._scratch_dir()
         try:
             return self._walk(graph, executors, caching, retries, resolver, scratch)
@@ -262,6 +285,40 @@ class LocalPipelineExecutor:
                 if record.type == "Condition":
                     self._outcomes[record.name] = properties.get("Outcome") == "True"
 
+    def _reuse_unselected(self, graph: PipelineGraph) -> None:
+        """Selective execution: every step that is not selected is either reused from the
+        source execution (if a selected step depends on it) or not run at all."""
+        if self._selective is None:
+            return
+        selected, source = self._selective.selected, self._selective.source
+        unknown = sorted(selected - set(graph.nodes))
+        if unknown:
+            raise DefinitionError(
+                f"SelectedSteps name steps the pipeline does not have: {', '.join(unknown)}"
+            )
+        needed = {dep for name in selected for dep in graph.nodes[name].depends_on} - selected
+        succeeded = {r.name: r for r in source.steps if r.status == "Succeeded"}
+        missing = sorted(n for n in needed if n not in succeeded or n not in source.properties)
+        if missing:
+            raise DefinitionError(
+                f"selected steps read from {', '.join(missing)}, which did not succeed in the source execution "
+                f"{source.execution_arn}: select them too"
+            )
+        for name in sorted(needed):
+            reused = replace(
+                succeeded[name],
+                selective_source_execution_arn=source.execution_arn,
+                cache_source_execution_arn=None,
+                metadata=dict(succeeded[name].metadata),
+            )
+            properties = source.properties[name]
+            with self._lock:
+                self._records[name] = reused
+                self._properties[name] = properties
+                if reused.type == "Condition":
+                    self._outcomes[name] = properties.get("Outcome") == "True"
+            self._observer.step_changed(reused, None)
+
     def _walk(
         self,
         graph: PipelineGraph,
@@ -273,7 +330,11 @@ class LocalPipelineExecutor:
     ) -> ExecutionResult:
         with self._lock:
             states: dict[str, str] = {name: SUCCEEDED for name in self._records}
-        pending = [name for name in graph.topological_order() if name not in states]
+        pending = [
+            name
+            for name in graph.topological_order()
+            if name not in states and (self._selective is None or name in self._selective.selected)
+        ]
         running: dict[Future[str], str] = {}
         failed = stopping = False
         with ThreadPoolExecutor(self._max_parallel, thread_name_prefix="pipeline-step") as pool:

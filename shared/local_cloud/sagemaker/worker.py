@@ -30,12 +30,13 @@ from shared.local_cloud.sagemaker.executor import (
     ExecutionIdentity,
     ExecutionResult,
     LocalPipelineExecutor,
+    SelectiveRun,
     StepRecord,
 )
 from shared.local_cloud.sagemaker.steps.base import Services
 
 LOG = logging.getLogger(__name__)
-_KEEP_FAILED = 200
+_KEEP_RESULTS = 200
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,9 @@ class _PipelineWorker:
     cache: InMemoryStepCache = field(default_factory=InMemoryStepCache)
     running: set[LocalPipelineExecutor] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    # Failed executions' results, for RetryPipelineExecution (which reuses their succeeded steps).
-    failed: dict[str, ExecutionResult] = field(default_factory=dict)
+    # Recent executions' results: RetryPipelineExecution reuses a failed one's succeeded steps,
+    # a selective execution its source execution's outputs.
+    results: dict[str, ExecutionResult] = field(default_factory=dict)
 
     def on_started(self, event: hooks.PipelineExecutionStarted) -> None:
         observer = _CloudObserver(event.account_id, event.region, "", event.execution_arn)
@@ -108,7 +110,8 @@ class _PipelineWorker:
             )
             observer = _CloudObserver(event.account_id, event.region, pipeline.arn, event.execution_arn)
             with self.lock:
-                resume = self.failed.pop(event.execution_arn, None)
+                resume = self.results.pop(event.execution_arn, None)
+            selective = self._selective(execution)
             executor = LocalPipelineExecutor(
                 event.definition,
                 identity=ExecutionIdentity(
@@ -126,6 +129,7 @@ class _PipelineWorker:
                 max_parallel=(execution.parallelism_configuration or {}).get("MaxParallelExecutionSteps"),
                 aws_now=self.cloud.now,
                 resume=resume,
+                selective=selective,
             )
         except Exception as exc:
             LOG.exception("cannot start pipeline execution %s", event.execution_arn)
@@ -135,17 +139,31 @@ class _PipelineWorker:
             self.running.add(executor)
         try:
             result = executor.run()
-            if result.status == "Failed":
-                with self.lock:
-                    self.failed[event.execution_arn] = result
-                    while len(self.failed) > _KEEP_FAILED:
-                        self.failed.pop(next(iter(self.failed)))
+            with self.lock:
+                self.results[event.execution_arn] = result
+                while len(self.results) > _KEEP_RESULTS:
+                    self.results.pop(next(iter(self.results)))
         except Exception as exc:
             LOG.exception("pipeline execution %s crashed", event.execution_arn)
             observer.execution_changed("Failed", f"local executor error: {type(exc).__name__}: {exc}")
         finally:
             with self.lock:
                 self.running.discard(executor)
+
+    def _selective(self, execution: Any) -> SelectiveRun | None:
+        config = sagemaker_pipelines.selective_config(getattr(execution, "client_request_token", None))
+        if config is None:
+            return None
+        source_arn = str(config["SourcePipelineExecutionArn"])
+        with self.lock:
+            source = self.results.get(source_arn)
+        if source is None:
+            raise ValueError(
+                f"the source execution {source_arn} ran before this local cloud started (or is still running): "
+                "its outputs are not known here"
+            )
+        selected = frozenset(str(s["StepName"]) for s in config.get("SelectedSteps") or [])
+        return SelectiveRun(selected, source)
 
     def stop(self) -> None:
         with self.lock:
