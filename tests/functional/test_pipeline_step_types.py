@@ -420,6 +420,32 @@ def test_a_rerun_of_the_tuned_pipeline_is_served_from_the_cache(tuned: dict[str,
     assert steps["HPTuning"]["Metadata"] == tuned["steps"]["HPTuning"]["Metadata"]
 
 
+def test_cache_plan_predicts_the_tuning_and_transform_hits_live_and_from_history(
+    cloud: LocalCloud, tuned: dict[str, Any]
+) -> None:
+    from datetime import UTC, datetime
+
+    from inner_pipeline.cache_plan import Outcome, StoreHistory, plan_cache, store_from_history
+
+    # GIVEN the tuned pipeline after its runs; its definition as deployed
+    name = tuned["name"]
+    sm = boto3.client("sagemaker")
+    definition = json.loads(sm.describe_pipeline(PipelineName=name)["PipelineDefinition"])
+    live = StoreHistory(worker.step_cache(cloud))
+    rebuilt = store_from_history(sm, name, max_executions=10)
+    # WHEN both stores plan the next execution
+    plans = [
+        {s.name: s for s in plan_cache(definition, {}, store, now, pipeline_name=name).steps}
+        for store, now in ((live, cloud.now()), (StoreHistory(rebuilt.store), datetime.now(UTC)))
+    ]
+    # THEN the Tuning step (cached) is a predicted hit in both; Lambda-free steps without
+    # CacheConfig run every time or are disabled, never "hit"
+    for plan in plans:
+        assert plan["HPTuning"].outcome is Outcome.HIT, plan["HPTuning"].reason
+        assert plan["HPTuning"].source_execution_arn == tuned["execution"].arn
+        assert plan["ScoreBatch"].outcome is not Outcome.HIT
+
+
 # ---- Lambda and Callback ------------------------------------------------------------------------------
 
 
