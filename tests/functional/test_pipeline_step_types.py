@@ -815,3 +815,44 @@ def test_parallelism_configuration_bounds_independent_steps(bucket: str) -> None
     overlapping = max(sum(1 for s, e in windows if s <= start < e) for start, _ in windows)
     assert overlapping == 2
     assert time.monotonic() - started >= 2.0
+
+
+def test_stop_pipeline_execution_stops_a_waiting_callback_step(bucket: str) -> None:
+    from sagemaker.mlops.workflow.callback_step import CallbackOutput, CallbackOutputTypeEnum, CallbackStep
+    from sagemaker.mlops.workflow.pipeline import Pipeline
+
+    # GIVEN a Callback step nobody answers
+    queue_url = boto3.client("sqs").create_queue(QueueName=_name("unanswered"))["QueueUrl"]
+    step = CallbackStep(
+        name="Wait",
+        sqs_queue_url=queue_url,
+        inputs={},
+        outputs=[CallbackOutput(output_name="x", output_type=CallbackOutputTypeEnum.String)],
+    )
+    pipeline = Pipeline(name=_name("stop"), steps=[step], sagemaker_session=_session(bucket))
+    pipeline.upsert(role_arn=ROLE)
+    execution = pipeline.start()
+    sm = boto3.client("sagemaker")
+
+    def step_status() -> str | None:
+        listed = sm.list_pipeline_execution_steps(PipelineExecutionArn=execution.arn)[
+            "PipelineExecutionSteps"
+        ]
+        return listed[0]["StepStatus"] if listed else None
+
+    deadline = time.monotonic() + 20
+    while step_status() != "Executing" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    token = json.loads(
+        boto3.client("sqs").receive_message(QueueUrl=queue_url, WaitTimeSeconds=5)["Messages"][0]["Body"]
+    )["token"]
+    # WHEN the execution is stopped
+    sm.stop_pipeline_execution(PipelineExecutionArn=execution.arn, ClientRequestToken=uuid.uuid4().hex)
+    deadline = time.monotonic() + 20
+    while _status(execution.arn)["PipelineExecutionStatus"] != "Stopped" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # THEN the execution and its step are Stopped, and the token no longer answers
+    assert _status(execution.arn)["PipelineExecutionStatus"] == "Stopped"
+    assert step_status() == "Stopped"
+    with pytest.raises(sm.exceptions.ResourceNotFound):
+        sm.send_pipeline_execution_step_success(CallbackToken=token, OutputParameters=[])

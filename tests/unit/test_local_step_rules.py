@@ -236,3 +236,88 @@ def test_unsupported_step_types_name_the_type_and_why(step_type: str, why: str) 
         UnsupportedStepTypeError, match=f"type '{step_type}', which is not supported locally: .*{why}"
     ):
         executor_for(node)
+
+
+# ---- transform batching -----------------------------------------------------------------------------------
+
+
+def _plan(**overrides: Any) -> Any:
+    from shared.local_cloud.sagemaker.steps.transform import _Plan
+
+    args: dict[str, Any] = {
+        "ModelName": "m",
+        "TransformInput": {
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://b/in/"}},
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
+        "TransformOutput": {"S3OutputPath": "s3://b/out", "AssembleWith": "Line"},
+        "BatchStrategy": "MultiRecord",
+        "MaxPayloadInMB": 1,
+    }
+    args.update(overrides)
+    return _Plan.from_arguments(args)
+
+
+def test_multi_record_batches_fill_max_payload_and_single_record_sends_one() -> None:
+    record = b"x" * (300 * 1024)  # 300 KB: three fit in 1 MB, four do not
+    records = [record] * 7
+    assert [len(b) for b in _plan().batches(records, "k")] == [3, 3, 1]
+    assert [len(b) for b in _plan(BatchStrategy="SingleRecord").batches(records, "k")] == [1] * 7
+    with pytest.raises(StepFailure, match="over MaxPayloadInMB"):
+        list(_plan().batches([b"x" * (2 * 1024 * 1024)], "k"))
+
+
+def test_split_types_none_line_and_recordio() -> None:
+    assert _plan().split(b"a\nb\n\nc") == [b"a", b"b", b"c"]
+    none = _plan(
+        TransformInput={"DataSource": {"S3DataSource": {"S3Uri": "s3://b/in/"}}, "SplitType": "None"}
+    )
+    assert none.split(b"a\nb") == [b"a\nb"]
+    with pytest.raises(StepFailure, match="SplitType RecordIO is not supported locally"):
+        _plan(
+            TransformInput={"DataSource": {"S3DataSource": {"S3Uri": "s3://b/in/"}}, "SplitType": "RecordIO"}
+        )
+
+
+def test_input_filter_join_and_output_filter_on_csv() -> None:
+    plan = _plan(DataProcessing={"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"})
+    assert plan.prepare(b"id-7,0.5,0.25") == b"0.5,0.25"
+    assert plan.finish(b"id-7,0.5,0.25", b"0.93") == b"id-7,0.93"
+
+
+# ---- selective execution ------------------------------------------------------------------------------
+
+
+def test_selective_execution_refuses_a_step_whose_input_the_source_never_produced() -> None:
+    from datetime import UTC, datetime
+
+    from shared.local_cloud.sagemaker.executor import (
+        ExecutionIdentity,
+        ExecutionResult,
+        LocalPipelineExecutor,
+        SelectiveRun,
+    )
+    from shared.local_cloud.sagemaker.steps.base import ArnOnlyJobRecorder, Services
+
+    definition = {
+        "Version": "2020-12-01",
+        "Steps": [
+            {"Name": "A", "Type": "Fail", "Arguments": {"ErrorMessage": "a"}},
+            {"Name": "B", "Type": "Fail", "Arguments": {"ErrorMessage": "b"}, "DependsOn": ["A"]},
+        ],
+    }
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/"
+    source = ExecutionResult(f"{arn}src", "Failed", "x", (), ("A", "B"), {})
+    executor = LocalPipelineExecutor(
+        definition,
+        identity=ExecutionIdentity(
+            "p", arn.split("/execution", maxsplit=1)[0], f"{arn}new", "123456789012", "us-east-1", datetime.now(UTC)
+        ),
+        services=Services(s3=None, sagemaker=None, jobs=ArnOnlyJobRecorder("123456789012", "us-east-1")),  # type: ignore[arg-type]
+        selective=SelectiveRun(frozenset({"B"}), source),
+    )
+    result = executor.run()
+    assert result.status == "Failed"
+    assert "read from A, which did not succeed in the source execution" in (result.failure_reason or "")
+    assert result.steps == ()
