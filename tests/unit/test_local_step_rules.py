@@ -312,7 +312,12 @@ def test_selective_execution_refuses_a_step_whose_input_the_source_never_produce
     executor = LocalPipelineExecutor(
         definition,
         identity=ExecutionIdentity(
-            "p", arn.split("/execution", maxsplit=1)[0], f"{arn}new", "123456789012", "us-east-1", datetime.now(UTC)
+            "p",
+            arn.split("/execution", maxsplit=1)[0],
+            f"{arn}new",
+            "123456789012",
+            "us-east-1",
+            datetime.now(UTC),
         ),
         services=Services(s3=None, sagemaker=None, jobs=ArnOnlyJobRecorder("123456789012", "us-east-1")),  # type: ignore[arg-type]
         selective=SelectiveRun(frozenset({"B"}), source),
