@@ -62,7 +62,7 @@ NEXT_EXECUTION_ID = "<next-execution>"
 NEXT_JOB_NAME = "<next-job>"
 # The attributes that are a step's inputs (a miss there reads "input changed").
 INPUT_ATTRIBUTES = frozenset(
-    {"ProcessingInputs", "InputDataConfig", "TransformInput", "TrainingJobDefinition"}
+    {"ProcessingInputs", "InputDataConfig", "TransformInput", "TrainingJobDefinition.InputDataConfig"}
 )
 _SHORT = 72
 
@@ -88,7 +88,8 @@ class Difference:
 
     @property
     def is_input(self) -> bool:
-        return self.path.split("[", 1)[0].split(".", 1)[0] in INPUT_ATTRIBUTES
+        parts = self.path.split("[", 1)[0].split(".")
+        return parts[0] in INPUT_ATTRIBUTES or ".".join(parts[:2]) in INPUT_ATTRIBUTES
 
     def __str__(self) -> str:
         return f"{self.path} {_shown(self.before)} → {_shown(self.after)}"

@@ -326,3 +326,11 @@ def test_selective_execution_refuses_a_step_whose_input_the_source_never_produce
     assert result.status == "Failed"
     assert "read from A, which did not succeed in the source execution" in (result.failure_reason or "")
     assert result.steps == ()
+
+
+def test_cache_plan_calls_a_tuning_steps_training_data_an_input_and_its_static_hyperparameters_not() -> None:
+    from inner_pipeline.cache_plan import Difference
+
+    assert Difference("TrainingJobDefinition.InputDataConfig[train].DataSource", "a", "b").is_input
+    assert not Difference("TrainingJobDefinition.StaticHyperParameters.eta", "1", "2").is_input
+    assert Difference("TransformInput.DataSource.S3DataSource.S3Uri", "a", "b").is_input
