@@ -79,6 +79,8 @@ class TransformExecutor(ResolvesArguments):
             model = store.model(plan.model_name)
         except ArtifactError as exc:
             raise StepFailure(f"ClientError: {exc}") from None
+        # SEAM (branch sm-jobs): a model without SAGEMAKER_PROGRAM (the built-in XGBoost image) is
+        # served by whatever the model server loads for it; sm-jobs adds the built-in serving module.
         keys = s3io.list_keys(s3, plan.input_uri)
         if not keys:
             raise StepFailure(f"ClientError: no input objects under {plan.input_uri}")
