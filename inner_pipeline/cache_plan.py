@@ -33,13 +33,13 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.local_cloud.sagemaker.cache import (
-    CACHE_KEY_ATTRIBUTES,
     CacheEntry,
     CachePolicy,
     InMemoryStepCache,
     StepCache,
     cache_key,
     cacheable,
+    key_attributes,
 )
 from shared.local_cloud.sagemaker.errors import DefinitionError, ExpressionError, LocalExecutorError
 from shared.local_cloud.sagemaker.expressions import (
@@ -61,7 +61,9 @@ if TYPE_CHECKING:
 NEXT_EXECUTION_ID = "<next-execution>"
 NEXT_JOB_NAME = "<next-job>"
 # The attributes that are a step's inputs (a miss there reads "input changed").
-INPUT_ATTRIBUTES = frozenset({"ProcessingInputs", "InputDataConfig"})
+INPUT_ATTRIBUTES = frozenset(
+    {"ProcessingInputs", "InputDataConfig", "TransformInput", "TrainingJobDefinition.InputDataConfig"}
+)
 _SHORT = 72
 
 
@@ -86,7 +88,8 @@ class Difference:
 
     @property
     def is_input(self) -> bool:
-        return self.path.split("[", 1)[0].split(".", 1)[0] in INPUT_ATTRIBUTES
+        parts = self.path.split("[", 1)[0].split(".")
+        return parts[0] in INPUT_ATTRIBUTES or ".".join(parts[:2]) in INPUT_ATTRIBUTES
 
     def __str__(self) -> str:
         return f"{self.path} {_shown(self.before)} → {_shown(self.after)}"
@@ -296,7 +299,7 @@ def _plan_step(
     base = replace(base, expire_after=expire_text)
 
     arguments = node.spec.get("Arguments") or {}
-    key_arguments = {a: arguments[a] for a in CACHE_KEY_ATTRIBUTES[node.type] if a in arguments}
+    key_arguments = {a: arguments[a] for a in key_attributes(node.type) if a in arguments}
     waiting = tuple(sorted(step_references(key_arguments) - set(known)))
     if waiting:
         names = ", ".join(waiting)
@@ -346,7 +349,7 @@ def _explain_miss(
             age=age,
         )
     latest = max(entries, key=lambda e: e.finished_at)
-    attributes = CACHE_KEY_ATTRIBUTES[node.type]
+    attributes = key_attributes(node.type)
     differences = tuple(
         d for a in attributes for d in _differences(a, latest.properties.get(a), resolved.get(a))
     )
@@ -420,7 +423,12 @@ def _age(age: timedelta) -> str:
 
 # ---- a store rebuilt from an execution history ----------------------------------------------------
 
-_JOB_TYPES = {"ProcessingJob": "Processing", "TrainingJob": "Training"}
+_JOB_TYPES = {
+    "ProcessingJob": "Processing",
+    "TrainingJob": "Training",
+    "TuningJob": "Tuning",
+    "TransformJob": "Transform",
+}
 
 
 @dataclass
@@ -516,7 +524,7 @@ def _record_execution(
         except (ExpressionError, LocalExecutorError):
             continue
         job_properties = json_safe(_describe_job(sagemaker, kind, job_name))
-        keyed = {a: arguments[a] for a in CACHE_KEY_ATTRIBUTES[node.type] if a in arguments}
+        keyed = {a: arguments[a] for a in key_attributes(node.type) if a in arguments}
         if "CacheHitResult" in step:
             # The outputs downstream steps read are the source run's (its job's Describe*).
             properties[name] = {**job_properties, **keyed}
@@ -550,6 +558,15 @@ def _job_of(step: Mapping[str, Any]) -> tuple[str, str] | None:
 def _describe_job(sagemaker: SageMakerClient, kind: str, name: str) -> Mapping[str, Any]:
     if kind == "ProcessingJob":
         return dict(sagemaker.describe_processing_job(ProcessingJobName=name))
+    if kind == "TuningJob":
+        described = dict(sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name))
+        # A TuningStep's properties also hold ListTrainingJobsForHyperParameterTuningJob's answer.
+        summaries = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName=name, SortBy="FinalObjectiveMetricValue", MaxResults=100
+        )["TrainingJobSummaries"]
+        return {**described, "TrainingJobSummaries": summaries}
+    if kind == "TransformJob":
+        return dict(sagemaker.describe_transform_job(TransformJobName=name))
     return dict(sagemaker.describe_training_job(TrainingJobName=name))
 
 

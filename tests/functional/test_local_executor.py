@@ -407,13 +407,13 @@ def test_fail_step_in_the_else_branch_fails_the_execution(cloud: LocalCloud, buc
 
 def test_unknown_step_type_fails_with_an_error_naming_it(cloud: LocalCloud, bucket: str) -> None:
     definition = _gated_definition(bucket)
-    definition["Steps"].append({"Name": "Score", "Type": "Transform", "Arguments": {}})
+    definition["Steps"].append({"Name": "Score", "Type": "Endpoint", "Arguments": {}})
 
     described = _wait(_start(_pipeline(definition)))
 
     assert described["PipelineExecutionStatus"] == "Failed"
     assert (
-        "step 'Score' has type 'Transform', which the local executor does not support"
+        "step 'Score' has type 'Endpoint', which the local executor does not support"
         in described["FailureReason"]
     )
 

@@ -631,12 +631,11 @@ def test_unknown_step_type_fails_before_any_step_runs(fake_steps: type[_Recorder
     result = _run(
         _definition(
             {"Name": "A", "Type": "Fake", "Arguments": {}},
-            {"Name": "Batch", "Type": "Transform", "Arguments": {}},
+            {"Name": "Batch", "Type": "Endpoint", "Arguments": {}},
         )
     )
     assert result.status == "Failed"
     assert (
-        "step 'Batch' has type 'Transform', which the local executor does not support"
-        in result.failure_reason
+        "step 'Batch' has type 'Endpoint', which the local executor does not support" in result.failure_reason
     )
     assert fake_steps.started == []

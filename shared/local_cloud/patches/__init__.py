@@ -73,6 +73,7 @@ PATCH_MODULES: tuple[str, ...] = (
     "sagemaker_jobs",
     "sfn_sagemaker_integration",
     "sts_local_identity",
+    "sagemaker_callback_steps",
     "sagemaker_hosting",
     "server_speed",
     "cloudwatch_alarms",

@@ -8,9 +8,19 @@
 - ``StopPipelineExecution`` (missing): an Executing execution becomes Stopping (with the
   status-change event); the executor sees it, stops its jobs and ends the execution Stopped.
   Stopping an execution that has ended is a ValidationException, as on AWS.
-- ``register_job`` / ``finish_job``: the processing and training jobs the executor runs are
-  registered in moto's backend, so DescribeProcessingJob / DescribeTrainingJob answer for the
+- ``RetryPipelineExecution`` (missing): a Failed execution becomes Executing again and is
+  handed to the pipeline worker once more (``PipelineExecutionStarted`` with the same ARN),
+  which re-runs it from the failed steps, reusing the steps that succeeded.
+- ``StartPipelineExecution`` with ``SelectiveExecutionConfig`` (moto drops it): the config is
+  checked (the source execution must be one of this pipeline's, steps must be named) and
+  kept by ClientRequestToken for the pipeline worker (``selective_config``), which runs only
+  the selected steps, reusing the source execution's outputs for the others.
+- ``register_job`` / ``finish_job``: the processing, training, tuning and transform jobs the
+  executor runs are registered in moto's backend, so DescribeProcessingJob /
+  DescribeTrainingJob / DescribeHyperParameterTuningJob / DescribeTransformJob answer for the
   ARNs in the steps' metadata with the real status and failure reason.
+- ``ListTrainingJobsForHyperParameterTuningJob`` (missing): a tuning job's trials, as the
+  tuning step recorded them.
 
 New attributes are set only if moto does not have them: ``apply`` refuses to shadow an
 implementation a newer moto may bring (review this module then).
@@ -24,20 +34,24 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from moto.sagemaker.exceptions import ValidationError
+from moto.sagemaker.exceptions import ResourceNotFound, ValidationError
 from moto.sagemaker.models import FakePipelineExecution, SageMakerModelBackend, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import get_pipeline_execution_from_arn
 
-from shared.local_cloud import backend_state
+from shared.local_cloud import backend_state, hooks
 from shared.local_cloud.patches import Replaced, original, replace
 
 STEPS_ATTRIBUTE = "dualloop_steps"
+TRIALS_ATTRIBUTE = "dualloop_training_job_summaries"
 _lock = threading.Lock()
 
 
 def REPLACES() -> list[Replaced]:  # noqa: N802
-    return [Replaced(SageMakerModelBackend, "describe_pipeline_execution", "8fc1fbb36d60a56d")]
+    return [
+        Replaced(SageMakerModelBackend, "describe_pipeline_execution", "8fc1fbb36d60a56d"),
+        Replaced(SageMakerResponse, "start_pipeline_execution", "8882a634bed673e4"),
+    ]
 
 
 def _backend(account_id: str, region: str) -> SageMakerModelBackend:
@@ -86,6 +100,38 @@ def _respond_list_pipeline_execution_steps(self: SageMakerResponse) -> Any:
     )
 
 
+# ---- selective execution ------------------------------------------------------------------------------
+_selective: dict[str, dict[str, Any]] = {}
+
+
+def selective_config(client_request_token: str | None) -> dict[str, Any] | None:
+    """The SelectiveExecutionConfig the execution with this token was started with (once)."""
+    if not client_request_token:
+        return None
+    with _lock:
+        return _selective.pop(client_request_token, None)
+
+
+def _respond_start_pipeline_execution(self: SageMakerResponse) -> Any:
+    config = self._get_param("SelectiveExecutionConfig")
+    if config:
+        token = self._get_param("ClientRequestToken")
+        pipeline_name = str(self._get_param("PipelineName")).rsplit("/", 1)[-1]
+        source = str(config.get("SourcePipelineExecutionArn") or "")
+        pipeline = self.sagemaker_backend.pipelines.get(pipeline_name)
+        if pipeline is None or source not in pipeline.pipeline_executions:
+            raise ValidationError(
+                message=f"SourcePipelineExecutionArn {source!r} is not an execution of pipeline {pipeline_name}"
+            )
+        if not config.get("SelectedSteps") or not token:
+            raise ValidationError(
+                message="SelectiveExecutionConfig needs SelectedSteps and a ClientRequestToken"
+            )
+        with _lock:
+            _selective[str(token)] = copy.deepcopy(dict(config))
+    return original(SageMakerResponse, "start_pipeline_execution")(self)
+
+
 # ---- describe / stop ----------------------------------------------------------------------------------
 def _describe_pipeline_execution(self: SageMakerModelBackend, pipeline_execution_arn: str) -> dict[str, Any]:
     out: dict[str, Any] = original(SageMakerModelBackend, "describe_pipeline_execution")(
@@ -121,6 +167,61 @@ def _respond_stop_pipeline_execution(self: SageMakerResponse) -> Any:
     return ActionResult(
         self.sagemaker_backend.stop_pipeline_execution(  # type: ignore[attr-defined]
             self._get_param("PipelineExecutionArn"), self._get_param("ClientRequestToken")
+        )
+    )
+
+
+def _retry_pipeline_execution(
+    self: SageMakerModelBackend,
+    pipeline_execution_arn: str,
+    client_request_token: str | None = None,
+    parallelism_configuration: dict[str, int] | None = None,
+) -> dict[str, str]:
+    try:
+        pipeline, execution = backend_state.pipeline_execution(
+            self.account_id, self.region_name, pipeline_execution_arn
+        )
+    except KeyError:
+        raise ResourceNotFound(
+            message=f"Pipeline execution {pipeline_execution_arn} does not exist."
+        ) from None
+    registry = hooks.current()
+    if not registry.has_handler(hooks.PipelineExecutionStarted):
+        raise ValidationError(
+            message="the local cloud runs no pipeline executions (no pipeline worker attached)"
+        )
+    status = execution.pipeline_execution_status
+    if status != "Failed":
+        raise ValidationError(
+            message=f"Pipeline execution {pipeline_execution_arn} is {status}; only a Failed execution can be retried."
+        )
+    if parallelism_configuration:
+        execution.parallelism_configuration = parallelism_configuration
+    backend_state.set_pipeline_execution_status(
+        self.account_id, self.region_name, pipeline_execution_arn, "Executing"
+    )
+    registry.dispatch(
+        hooks.PipelineExecutionStarted(
+            account_id=self.account_id,
+            region=self.region_name,
+            pipeline_name=pipeline.pipeline_name,
+            execution_arn=pipeline_execution_arn,
+            definition=execution.pipeline_definition_for_execution,
+            parameters={p["Name"]: p["Value"] for p in execution.pipeline_parameters or []},
+            display_name=execution.pipeline_execution_display_name,
+        )
+    )
+    return {"PipelineExecutionArn": pipeline_execution_arn}
+
+
+def _respond_retry_pipeline_execution(self: SageMakerResponse) -> Any:
+    from moto.core.responses import ActionResult
+
+    return ActionResult(
+        self.sagemaker_backend.retry_pipeline_execution(  # type: ignore[attr-defined]
+            self._get_param("PipelineExecutionArn"),
+            self._get_param("ClientRequestToken"),
+            self._get_param("ParallelismConfiguration"),
         )
     )
 
@@ -181,6 +282,48 @@ def register_job(account_id: str, region: str, kind: str, name: str, request: Ma
         job.secondary_status_transitions = []
         job.model_artifacts = None
         job.environment = r.get("Environment")
+    elif kind == "HyperParameterTuningJob":
+        backend.create_hyper_parameter_tuning_job(
+            hyper_parameter_tuning_job_name=name,
+            hyper_parameter_tuning_job_config=r.get("HyperParameterTuningJobConfig") or {},
+            training_job_definition=r.get("TrainingJobDefinition"),
+            training_job_definitions=r.get("TrainingJobDefinitions"),
+            warm_start_config=r.get("WarmStartConfig"),
+            tags=r.get("Tags"),
+            autotune=r.get("Autotune"),
+        )
+        job = backend.hyper_parameter_tuning_jobs[name]
+        # moto fills in a canned best job and counters; a running tuning job has none yet.
+        job.hyper_parameter_tuning_job_status = "InProgress"
+        job.hyper_parameter_tuning_end_time = None
+        job.best_training_job = None
+        job.OverallBestTrainingJob = None
+        job.consumed_resources = {}
+        job.training_job_status_counters = {
+            k: 0 for k in ("Completed", "InProgress", "RetryableError", "NonRetryableError", "Stopped")
+        }
+        job.objective_status_counters = {"Succeeded": 0, "Pending": 0, "Failed": 0}
+        job.__dict__[TRIALS_ATTRIBUTE] = []
+    elif kind == "TransformJob":
+        job = backend.create_transform_job(
+            transform_job_name=name,
+            model_name=r.get("ModelName"),  # type: ignore[arg-type]
+            max_concurrent_transforms=r.get("MaxConcurrentTransforms"),  # type: ignore[arg-type]
+            model_client_config=r.get("ModelClientConfig"),  # type: ignore[arg-type]
+            max_payload_in_mb=r.get("MaxPayloadInMB"),  # type: ignore[arg-type]
+            batch_strategy=r.get("BatchStrategy"),  # type: ignore[arg-type]
+            environment=r.get("Environment"),  # type: ignore[arg-type]
+            transform_input=r.get("TransformInput") or {},
+            transform_output=r.get("TransformOutput") or {},
+            data_capture_config=r.get("DataCaptureConfig"),  # type: ignore[arg-type]
+            transform_resources=r.get("TransformResources") or {},
+            data_processing=r.get("DataProcessing"),  # type: ignore[arg-type]
+            tags=r.get("Tags"),  # type: ignore[arg-type]
+            experiment_config=r.get("ExperimentConfig"),  # type: ignore[arg-type]
+        )
+        job.transform_job_status = "InProgress"
+        job.transform_start_time = now
+        job.transform_end_time = None
     else:
         raise ValueError(f"unknown job kind {kind!r}")
     return str(job.arn)
@@ -201,6 +344,28 @@ def finish_job(
         job: Any = backend.processing_jobs[name]
         job.processing_job_status = status
         job.processing_end_time = now
+    elif kind == "HyperParameterTuningJob":
+        job = backend.hyper_parameter_tuning_jobs[name]
+        job.hyper_parameter_tuning_job_status = status
+        job.hyper_parameter_tuning_end_time = now
+        job.best_training_job = _with_datetimes(details.get("BestTrainingJob"))
+        job.OverallBestTrainingJob = job.best_training_job
+        job.training_job_status_counters = dict(
+            details.get("TrainingJobStatusCounters") or job.training_job_status_counters
+        )
+        job.objective_status_counters = dict(
+            details.get("ObjectiveStatusCounters") or job.objective_status_counters
+        )
+        job.__dict__[TRIALS_ATTRIBUTE] = [
+            _with_datetimes(t) for t in details.get("TrainingJobSummaries") or []
+        ]
+        job.last_modified_time = now
+        job.failure_reason = failure_reason or ""
+        return
+    elif kind == "TransformJob":
+        job = backend.transform_jobs[name]
+        job.transform_job_status = status
+        job.transform_end_time = now
     else:
         job = backend.training_jobs[name]
         job.training_job_status = status
@@ -214,7 +379,85 @@ def finish_job(
     job.exit_message = failure_reason
 
 
+_TIME_FIELDS = ("CreationTime", "TrainingStartTime", "TrainingEndTime")
+
+
+def _with_datetimes(summary: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A training job summary with its ISO times as datetimes (moto serializes timestamps)."""
+    if summary is None:
+        return None
+    out = dict(summary)
+    for key in _TIME_FIELDS:
+        if isinstance(out.get(key), str):
+            out[key] = datetime.fromisoformat(str(out[key]).replace("Z", "+00:00"))
+    return out
+
+
+def _list_training_jobs_for_tuning_job(
+    self: SageMakerModelBackend,
+    hyper_parameter_tuning_job_name: str,
+    next_token: str | None = None,
+    max_results: int | None = None,
+    sort_by: str | None = None,
+    sort_order: str | None = None,
+    status_equals: str | None = None,
+) -> dict[str, Any]:
+    job = self.hyper_parameter_tuning_jobs.get(hyper_parameter_tuning_job_name)
+    if job is None:
+        raise ValidationError(
+            message=f"Could not find hyper parameter tuning job '{hyper_parameter_tuning_job_name}'."
+        )
+    trials = [copy.deepcopy(t) for t in job.__dict__.get(TRIALS_ATTRIBUTE, [])]
+    if status_equals:
+        trials = [t for t in trials if t.get("TrainingJobStatus") == status_equals]
+    by = sort_by or "CreationTime"
+    descending = (sort_order or "Descending") == "Descending"
+    if by == "FinalObjectiveMetricValue":
+        # Trials without an objective go last either way (the API reference: "sorted by ... objective").
+        scored = [t for t in trials if "FinalHyperParameterTuningJobObjectiveMetric" in t]
+        scored.sort(
+            key=lambda t: t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"], reverse=descending
+        )
+        trials = scored + [t for t in trials if "FinalHyperParameterTuningJobObjectiveMetric" not in t]
+    else:
+        field_name = {"Name": "TrainingJobName", "Status": "TrainingJobStatus"}.get(by, "CreationTime")
+        trials.sort(key=lambda t: t.get(field_name) or "", reverse=descending)
+    start = int(next_token or 0)
+    size = int(max_results or 10)
+    out: dict[str, Any] = {"TrainingJobSummaries": trials[start : start + size]}
+    if start + size < len(trials):
+        out["NextToken"] = str(start + size)
+    return out
+
+
+def _respond_list_training_jobs_for_tuning_job(self: SageMakerResponse) -> Any:
+    from moto.core.responses import ActionResult
+
+    return ActionResult(
+        self.sagemaker_backend.list_training_jobs_for_hyper_parameter_tuning_job(  # type: ignore[attr-defined]
+            self._get_param("HyperParameterTuningJobName"),
+            self._get_param("NextToken"),
+            self._get_param("MaxResults"),
+            self._get_param("SortBy"),
+            self._get_param("SortOrder"),
+            self._get_param("StatusEquals"),
+        )
+    )
+
+
 _ADDITIONS: list[tuple[type, str, Any]] = [
+    (SageMakerModelBackend, "retry_pipeline_execution", _retry_pipeline_execution),
+    (SageMakerResponse, "retry_pipeline_execution", _respond_retry_pipeline_execution),
+    (
+        SageMakerModelBackend,
+        "list_training_jobs_for_hyper_parameter_tuning_job",
+        _list_training_jobs_for_tuning_job,
+    ),
+    (
+        SageMakerResponse,
+        "list_training_jobs_for_hyper_parameter_tuning_job",
+        _respond_list_training_jobs_for_tuning_job,
+    ),
     (SageMakerModelBackend, "list_pipeline_execution_steps", _list_pipeline_execution_steps),
     (SageMakerResponse, "list_pipeline_execution_steps", _respond_list_pipeline_execution_steps),
     (SageMakerModelBackend, "stop_pipeline_execution", _stop_pipeline_execution),
@@ -232,3 +475,4 @@ def apply() -> None:
             )
         setattr(owner, attribute, function)
     replace(SageMakerModelBackend, "describe_pipeline_execution", _describe_pipeline_execution)
+    replace(SageMakerResponse, "start_pipeline_execution", _respond_start_pipeline_execution)

@@ -41,7 +41,8 @@ from typing import Any, Protocol
 
 from shared.local_cloud.sagemaker.errors import DefinitionError
 
-# The attributes SageMaker compares per step type (only the types this executor runs).
+# The attributes SageMaker compares per step type (only the cacheable types this executor runs;
+# Lambda and Callback steps are not cached on SageMaker either).
 CACHE_KEY_ATTRIBUTES: Mapping[str, tuple[str, ...]] = {
     "Processing": ("AppSpecification", "Environment", "ProcessingInputs"),
     "Training": (
@@ -53,6 +54,18 @@ CACHE_KEY_ATTRIBUTES: Mapping[str, tuple[str, ...]] = {
         "HyperParameters",
         "InputDataConfig",
     ),
+    # Only these children of TrainingJobDefinition count ("Default cache key attributes by
+    # pipeline step type", Tuning step); a dotted name is a child attribute.
+    "Tuning": (
+        "HyperParameterTuningJobConfig",
+        "TrainingJobDefinition.AlgorithmSpecification",
+        "TrainingJobDefinition.HyperParameterRanges",
+        "TrainingJobDefinition.InputDataConfig",
+        "TrainingJobDefinition.StaticHyperParameters",
+        "TrainingJobDefinition.TuningObjective",
+        "TrainingJobDefinitions",
+    ),
+    "Transform": ("DataProcessing", "Environment", "ModelName", "TransformInput"),
 }
 
 _DURATION = re.compile(
@@ -60,6 +73,11 @@ _DURATION = re.compile(
     r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$",
     re.IGNORECASE,
 )
+
+
+def key_attributes(step_type: str) -> tuple[str, ...]:
+    """The top-level arguments a step type's cache key reads (a child counts as its parent)."""
+    return tuple(dict.fromkeys(a.split(".", 1)[0] for a in CACHE_KEY_ATTRIBUTES[step_type]))
 
 
 def cacheable(step_type: str) -> bool:
@@ -71,9 +89,16 @@ def cache_key(step_type: str, resolved_arguments: Mapping[str, Any]) -> str:
     attributes = CACHE_KEY_ATTRIBUTES.get(step_type)
     if attributes is None:
         raise ValueError(f"step type {step_type!r} has no cache key")
-    signature = {"StepType": step_type, **{a: resolved_arguments.get(a) for a in attributes}}
+    signature = {"StepType": step_type, **{a: _attribute(resolved_arguments, a) for a in attributes}}
     canonical = json.dumps(signature, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _attribute(arguments: Mapping[str, Any], dotted: str) -> Any:
+    value: Any = arguments
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
 
 
 def parse_duration(text: str) -> timedelta:

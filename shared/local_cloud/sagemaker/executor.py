@@ -44,6 +44,7 @@ from shared.local_cloud.sagemaker.cache import (
     cacheable,
 )
 from shared.local_cloud.sagemaker.errors import (
+    DefinitionError,
     ExpressionError,
     LocalExecutorError,
     StepFailure,
@@ -71,14 +72,16 @@ from shared.local_cloud.sagemaker.steps.base import (
 )
 
 if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sqs import SQSClient
 
 LOG = logging.getLogger(__name__)
 
 DEFAULT_MAX_PARALLEL = 8
 _TICK_SECONDS = 0.05
-_JOB_STEP_TYPES = frozenset({"Processing", "Training"})
+_JOB_STEP_TYPES = frozenset({"Processing", "Training", "Tuning", "Transform"})
 
 
 @dataclass
@@ -94,6 +97,7 @@ class StepRecord:
     end_time: datetime | None = None
     attempt_count: int = 0
     cache_source_execution_arn: str | None = None
+    selective_source_execution_arn: str | None = None
     failure_reason: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -114,6 +118,10 @@ class StepRecord:
             out["EndTime"] = self.end_time
         if self.cache_source_execution_arn:
             out["CacheHitResult"] = {"SourcePipelineExecutionArn": self.cache_source_execution_arn}
+        if self.selective_source_execution_arn:
+            out["SelectiveExecutionResult"] = {
+                "SourcePipelineExecutionArn": self.selective_source_execution_arn
+            }
         if self.failure_reason:
             out["FailureReason"] = self.failure_reason[:1024]
         return out
@@ -157,6 +165,15 @@ class ExecutionResult:
 
 
 @dataclass(frozen=True)
+class SelectiveRun:
+    """SelectiveExecutionConfig: run only ``selected``; the steps they read from are reused
+    from ``source`` (an earlier execution of the same pipeline), never run."""
+
+    selected: frozenset[str]
+    source: ExecutionResult
+
+
+@dataclass(frozen=True)
 class ExecutionIdentity:
     pipeline_name: str
     pipeline_arn: str
@@ -182,8 +199,14 @@ class LocalPipelineExecutor:
         work_root: Path | None = None,
         keep_work_dir: bool = False,
         aws_now: Callable[[], datetime] | None = None,
+        resume: ExecutionResult | None = None,
+        selective: SelectiveRun | None = None,
     ) -> None:
+        """``resume``: this execution's earlier, failed run (RetryPipelineExecution): its
+        succeeded steps are kept, with their properties, and are not run again."""
         self._definition_source = definition
+        self._resume = resume
+        self._selective = selective
         self._identity = identity
         self._services = services
         self._parameters = dict(parameters or {})
@@ -233,12 +256,68 @@ class LocalPipelineExecutor:
             read_json=self._read_json,
             experiment_config=definition.get("PipelineExperimentConfig"),
         )
+        self._reuse_succeeded(graph)
+        try:
+            self._reuse_unselected(graph)
+        except LocalExecutorError as exc:
+            return self._finish(
+                "Failed", f"the local executor cannot run this pipeline definition: {exc}", ()
+            )
         scratch = self._scratch_dir()
         try:
             return self._walk(graph, executors, caching, retries, resolver, scratch)
         finally:
             if not self._keep_work_dir and self._work_root is None:
                 shutil.rmtree(scratch, ignore_errors=True)
+
+    def _reuse_succeeded(self, graph: PipelineGraph) -> None:
+        if self._resume is None:
+            return
+        for record in self._resume.steps:
+            if record.status != "Succeeded" or record.name not in graph.nodes:
+                continue
+            properties = self._resume.properties.get(record.name)
+            if properties is None:
+                continue
+            with self._lock:
+                self._records[record.name] = record
+                self._properties[record.name] = properties
+                if record.type == "Condition":
+                    self._outcomes[record.name] = properties.get("Outcome") == "True"
+
+    def _reuse_unselected(self, graph: PipelineGraph) -> None:
+        """Selective execution: every step that is not selected is either reused from the
+        source execution (if a selected step depends on it) or not run at all."""
+        if self._selective is None:
+            return
+        selected, source = self._selective.selected, self._selective.source
+        unknown = sorted(selected - set(graph.nodes))
+        if unknown:
+            raise DefinitionError(
+                f"SelectedSteps name steps the pipeline does not have: {', '.join(unknown)}"
+            )
+        needed = {dep for name in selected for dep in graph.nodes[name].depends_on} - selected
+        succeeded = {r.name: r for r in source.steps if r.status == "Succeeded"}
+        missing = sorted(n for n in needed if n not in succeeded or n not in source.properties)
+        if missing:
+            raise DefinitionError(
+                f"selected steps read from {', '.join(missing)}, which did not succeed in the source execution "
+                f"{source.execution_arn}: select them too"
+            )
+        for name in sorted(needed):
+            reused = replace(
+                succeeded[name],
+                selective_source_execution_arn=source.execution_arn,
+                cache_source_execution_arn=None,
+                metadata=dict(succeeded[name].metadata),
+            )
+            properties = source.properties[name]
+            with self._lock:
+                self._records[name] = reused
+                self._properties[name] = properties
+                if reused.type == "Condition":
+                    self._outcomes[name] = properties.get("Outcome") == "True"
+            self._observer.step_changed(reused, None)
 
     def _walk(
         self,
@@ -249,8 +328,13 @@ class LocalPipelineExecutor:
         resolver: Resolver,
         scratch: Path,
     ) -> ExecutionResult:
-        states: dict[str, str] = {}
-        pending = graph.topological_order()
+        with self._lock:
+            states: dict[str, str] = {name: SUCCEEDED for name in self._records}
+        pending = [
+            name
+            for name in graph.topological_order()
+            if name not in states and (self._selective is None or name in self._selective.selected)
+        ]
         running: dict[Future[str], str] = {}
         failed = stopping = False
         with ThreadPoolExecutor(self._max_parallel, thread_name_prefix="pipeline-step") as pool:
@@ -543,6 +627,8 @@ def run_definition(
     max_parallel: int | None = None,
     work_root: Path | None = None,
     keep_work_dir: bool = False,
+    lambda_client: LambdaClient | None = None,
+    sqs: SQSClient | None = None,
 ) -> ExecutionResult:
     """Run a definition once, outside any pipeline resource (no hook, no events): the steps
     still read and write S3 and call SageMaker through the clients given. Pass the same
@@ -563,6 +649,8 @@ def run_definition(
         sagemaker=sagemaker,
         jobs=jobs or ArnOnlyJobRecorder(account_id, region),
         container_env=dict(container_env or {}),
+        lambda_client=lambda_client,
+        sqs=sqs,
     )
     executor = LocalPipelineExecutor(
         definition,

@@ -26,10 +26,17 @@ from shared.local_cloud import backend_state, events, hooks
 from shared.local_cloud.cloud import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, LocalCloud
 from shared.local_cloud.patches import sagemaker_pipelines
 from shared.local_cloud.sagemaker.cache import InMemoryStepCache
-from shared.local_cloud.sagemaker.executor import ExecutionIdentity, LocalPipelineExecutor, StepRecord
+from shared.local_cloud.sagemaker.executor import (
+    ExecutionIdentity,
+    ExecutionResult,
+    LocalPipelineExecutor,
+    SelectiveRun,
+    StepRecord,
+)
 from shared.local_cloud.sagemaker.steps.base import Services
 
 LOG = logging.getLogger(__name__)
+_KEEP_RESULTS = 200
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,9 @@ class _PipelineWorker:
     cache: InMemoryStepCache = field(default_factory=InMemoryStepCache)
     running: set[LocalPipelineExecutor] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Recent executions' results: RetryPipelineExecution reuses a failed one's succeeded steps,
+    # a selective execution its source execution's outputs.
+    results: dict[str, ExecutionResult] = field(default_factory=dict)
 
     def on_started(self, event: hooks.PipelineExecutionStarted) -> None:
         observer = _CloudObserver(event.account_id, event.region, "", event.execution_arn)
@@ -99,6 +109,9 @@ class _PipelineWorker:
                 event.account_id, event.region, event.execution_arn
             )
             observer = _CloudObserver(event.account_id, event.region, pipeline.arn, event.execution_arn)
+            with self.lock:
+                resume = self.results.pop(event.execution_arn, None)
+            selective = self._selective(execution)
             executor = LocalPipelineExecutor(
                 event.definition,
                 identity=ExecutionIdentity(
@@ -115,6 +128,8 @@ class _PipelineWorker:
                 observer=observer,
                 max_parallel=(execution.parallelism_configuration or {}).get("MaxParallelExecutionSteps"),
                 aws_now=self.cloud.now,
+                resume=resume,
+                selective=selective,
             )
         except Exception as exc:
             LOG.exception("cannot start pipeline execution %s", event.execution_arn)
@@ -123,13 +138,32 @@ class _PipelineWorker:
         with self.lock:
             self.running.add(executor)
         try:
-            executor.run()
+            result = executor.run()
+            with self.lock:
+                self.results[event.execution_arn] = result
+                while len(self.results) > _KEEP_RESULTS:
+                    self.results.pop(next(iter(self.results)))
         except Exception as exc:
             LOG.exception("pipeline execution %s crashed", event.execution_arn)
             observer.execution_changed("Failed", f"local executor error: {type(exc).__name__}: {exc}")
         finally:
             with self.lock:
                 self.running.discard(executor)
+
+    def _selective(self, execution: Any) -> SelectiveRun | None:
+        config = sagemaker_pipelines.selective_config(getattr(execution, "client_request_token", None))
+        if config is None:
+            return None
+        source_arn = str(config["SourcePipelineExecutionArn"])
+        with self.lock:
+            source = self.results.get(source_arn)
+        if source is None:
+            raise ValueError(
+                f"the source execution {source_arn} ran before this local cloud started (or is still running): "
+                "its outputs are not known here"
+            )
+        selected = frozenset(str(s["StepName"]) for s in config.get("SelectedSteps") or [])
+        return SelectiveRun(selected, source)
 
     def stop(self) -> None:
         with self.lock:
@@ -146,6 +180,8 @@ class _PipelineWorker:
             s3=session.client("s3", endpoint_url=self.cloud.endpoint),
             sagemaker=session.client("sagemaker", endpoint_url=self.cloud.endpoint),
             jobs=_CloudJobs(account_id, region),
+            lambda_client=session.client("lambda", endpoint_url=self.cloud.endpoint),
+            sqs=session.client("sqs", endpoint_url=self.cloud.endpoint),
             container_env=self.cloud.env(),
         )
 

@@ -7,10 +7,15 @@ from collections.abc import Callable
 from shared.local_cloud.sagemaker.errors import UnknownStepTypeError
 from shared.local_cloud.sagemaker.graph import StepNode
 from shared.local_cloud.sagemaker.steps.base import StepContext, StepExecutor, StepOutcome
+from shared.local_cloud.sagemaker.steps.callback import CallbackExecutor
 from shared.local_cloud.sagemaker.steps.control import ConditionExecutor, FailExecutor
+from shared.local_cloud.sagemaker.steps.lambda_step import LambdaExecutor
 from shared.local_cloud.sagemaker.steps.model import ModelExecutor, RegisterModelExecutor
 from shared.local_cloud.sagemaker.steps.processing import ProcessingExecutor
 from shared.local_cloud.sagemaker.steps.training import TrainingExecutor
+from shared.local_cloud.sagemaker.steps.transform import TransformExecutor
+from shared.local_cloud.sagemaker.steps.tuning import TuningExecutor
+from shared.local_cloud.sagemaker.steps.unsupported import UnsupportedStepTypeError, is_unsupported
 
 _FACTORIES: dict[str, Callable[[], StepExecutor]] = {
     factory.step_type: factory
@@ -21,6 +26,10 @@ _FACTORIES: dict[str, Callable[[], StepExecutor]] = {
         FailExecutor,
         RegisterModelExecutor,
         ModelExecutor,
+        TuningExecutor,
+        TransformExecutor,
+        LambdaExecutor,
+        CallbackExecutor,
     )
 }
 
@@ -31,6 +40,8 @@ def supported_step_types() -> list[str]:
 
 def executor_for(node: StepNode) -> StepExecutor:
     factory = _FACTORIES.get(node.type)
+    if factory is None and is_unsupported(node.type):
+        raise UnsupportedStepTypeError(node.type, node.name)
     if factory is None:
         raise UnknownStepTypeError(node.type, node.name, supported_step_types())
     return factory()

@@ -16,8 +16,10 @@ from shared.local_cloud.sagemaker.expressions import ExecutionVariables, Resolve
 from shared.local_cloud.sagemaker.graph import StepNode
 
 if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sqs import SQSClient
 
 
 class JobRecorder(Protocol):
@@ -41,7 +43,12 @@ class ArnOnlyJobRecorder:
     region: str
 
     def job_started(self, kind: str, name: str, request: Mapping[str, Any]) -> str:
-        resource = {"ProcessingJob": "processing-job", "TrainingJob": "training-job"}[kind]
+        resource = {
+            "ProcessingJob": "processing-job",
+            "TrainingJob": "training-job",
+            "HyperParameterTuningJob": "hyper-parameter-tuning-job",
+            "TransformJob": "transform-job",
+        }[kind]
         return f"arn:aws:sagemaker:{self.region}:{self.account_id}:{resource}/{name}"
 
     def job_finished(
@@ -57,6 +64,9 @@ class Services:
     s3: S3Client
     sagemaker: SageMakerClient
     jobs: JobRecorder
+    # Lambda and Callback steps only: a step that needs one and has none fails saying so.
+    lambda_client: LambdaClient | None = None
+    sqs: SQSClient | None = None
     # Added to the job processes' environment (the local cloud's AWS_ENDPOINT_URL etc.).
     container_env: Mapping[str, str] = field(default_factory=dict)
     python: str = sys.executable

@@ -1,0 +1,99 @@
+"""Addition: ``SendPipelineExecutionStepSuccess`` / ``SendPipelineExecutionStepFailure``
+(missing in moto 5.2.5), which answer a pipeline's Callback step.
+
+The token is the one the Callback step put on its SQS queue; the waiting step is found in
+``shared.local_cloud.sagemaker.callbacks``. Limits from botocore's SageMaker model
+(2017-07-24): CallbackToken is 10 alphanumerics, at most 50 OutputParameters with a Name of
+<= 256 and a Value of <= 1,024 characters, FailureReason <= 256 characters. A token no step
+waits on (never issued, or already answered) is ResourceNotFound.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from moto.sagemaker.exceptions import ResourceNotFound, ValidationError
+from moto.sagemaker.models import SageMakerModelBackend
+from moto.sagemaker.responses import SageMakerResponse
+
+from shared.local_cloud.patches import Replaced
+from shared.local_cloud.sagemaker import callbacks
+
+_TOKEN = re.compile(r"^[a-zA-Z0-9]{10}$")
+
+
+def REPLACES() -> list[Replaced]:  # noqa: N802
+    return []
+
+
+def _answer(token: str, answer: callbacks.Answer) -> dict[str, str]:
+    if not isinstance(token, str) or not _TOKEN.match(token):
+        raise ValidationError(message="CallbackToken must be 10 letters or digits")
+    try:
+        return {"PipelineExecutionArn": callbacks.answer(token, answer)}
+    except callbacks.UnknownCallbackToken:
+        raise ResourceNotFound(message=f"No step is waiting on callback token {token}") from None
+
+
+def _send_step_success(
+    self: SageMakerModelBackend, callback_token: str, output_parameters: list[dict[str, Any]] | None
+) -> dict[str, str]:
+    outputs = list(output_parameters or [])
+    if len(outputs) > 50:
+        raise ValidationError(message="OutputParameters has more than 50 items")
+    for item in outputs:
+        name, value = str(item.get("Name", "")), str(item.get("Value", ""))
+        if len(name) > 256 or len(value) > 1024:
+            raise ValidationError(
+                message=f"output parameter {name[:40]!r}: Name is at most 256 and Value at most 1024 characters"
+            )
+    given = {str(item["Name"]): str(item["Value"]) for item in outputs}
+    return _answer(callback_token, callbacks.Answer(True, given))
+
+
+def _send_step_failure(
+    self: SageMakerModelBackend, callback_token: str, failure_reason: str | None
+) -> dict[str, str]:
+    if failure_reason is not None and len(failure_reason) > 256:
+        raise ValidationError(message="FailureReason is at most 256 characters")
+    return _answer(callback_token, callbacks.Answer(False, failure_reason=failure_reason))
+
+
+def _respond_success(self: SageMakerResponse) -> Any:
+    from moto.core.responses import ActionResult
+
+    return ActionResult(
+        self.sagemaker_backend.send_pipeline_execution_step_success(  # type: ignore[attr-defined]
+            self._get_param("CallbackToken"), self._get_param("OutputParameters")
+        )
+    )
+
+
+def _respond_failure(self: SageMakerResponse) -> Any:
+    from moto.core.responses import ActionResult
+
+    return ActionResult(
+        self.sagemaker_backend.send_pipeline_execution_step_failure(  # type: ignore[attr-defined]
+            self._get_param("CallbackToken"), self._get_param("FailureReason")
+        )
+    )
+
+
+_ADDITIONS: list[tuple[type, str, Any]] = [
+    (SageMakerModelBackend, "send_pipeline_execution_step_success", _send_step_success),
+    (SageMakerResponse, "send_pipeline_execution_step_success", _respond_success),
+    (SageMakerModelBackend, "send_pipeline_execution_step_failure", _send_step_failure),
+    (SageMakerResponse, "send_pipeline_execution_step_failure", _respond_failure),
+]
+
+
+def apply() -> None:
+    for owner, attribute, function in _ADDITIONS:
+        existing = owner.__dict__.get(attribute)
+        if existing is not None and existing is not function:
+            raise RuntimeError(
+                f"moto now implements {owner.__name__}.{attribute}: review "
+                "shared/local_cloud/patches/sagemaker_callback_steps.py (delete the addition if moto's is complete)"
+            )
+        setattr(owner, attribute, function)
