@@ -369,13 +369,13 @@ GLUE_RUN = {
         ),
         (
             "InnerPipelineFailed",
-            "step CheckQuality failed: Quality gate failed: auc 0.93 is below the threshold 0.9999",
+            "step CheckQuality failed: Quality gate failed: auc 0.93 is not ≥ the threshold 0.9999",
             "quality gate",
         ),
         (
             # The condition's Fail step is the step that fails when the gate is missed.
             "InnerPipelineFailed",
-            "step QualityGateFailed failed: auc 0.61 is below the threshold 0.75",
+            "step QualityGateFailed failed: auc 0.61 is not ≥ the threshold 0.75",
             "quality gate",
         ),
         (
