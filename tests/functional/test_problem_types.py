@@ -90,7 +90,11 @@ def test_wine_multiclass_is_trained_gated_and_registered(local_cloud: LocalCloud
     # GIVEN wine (3 classes 0, 1, 2) and a config declaring a multiclass target
     data, features = _write_dataset(tmp_path, load_wine, "cultivar")
     config = _config(
-        tmp_path, features, "cultivar", dataset={"problem_type": "multiclass"}, quality={"metric": "weighted_f1"}
+        tmp_path,
+        features,
+        "cultivar",
+        dataset={"problem_type": "multiclass"},
+        quality={"metric": "weighted_f1"},
     )
 
     # WHEN the pipeline runs on it
@@ -174,6 +178,7 @@ def test_a_regression_target_with_text_fails_preprocess_in_one_sentence(
 
     # THEN Preprocess fails naming the column, the value, the line and what was expected
     assert code == 1
-    assert "target column 'progression' must be a number (regression), found 'high' at line 5" in (
-        run["failure_reason"]
+    assert (
+        "target column 'progression' must be a number (regression), found 'high' at line 5"
+        in (run["failure_reason"])
     )
