@@ -25,6 +25,7 @@ import yaml
 from sklearn.datasets import load_diabetes, load_wine
 from typer.testing import CliRunner, Result
 
+from outer_orchestrator.status import collect
 from shared.config import load_config
 from shared.local_cloud import LocalCloud
 from shared.naming import Names
@@ -131,6 +132,9 @@ def test_diabetes_regression_is_trained_gated_and_registered(local_cloud: LocalC
     assert metrics["rmse"] == pytest.approx(metrics["mse"] ** 0.5)
     assert 20.0 < metrics["rmse"] <= 100.0
     assert len(_packages(config)) == 1
+    # AND `dualloop status` shows the package with its gated metric
+    (package,) = collect(load_config(config)).packages
+    assert package["quality"] == f"rmse {metrics['rmse']:.4g}"
 
 
 def test_a_missed_regression_gate_fails_naming_rmse_its_value_and_the_threshold(
