@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 import boto3
@@ -120,7 +121,7 @@ def collect(cfg: DualloopConfig, session: boto3.Session | None = None, limit: in
     return status
 
 
-def _gate_value(s3: Any, package: dict[str, Any]) -> str | None:
+def _gate_value(s3: Any, package: Mapping[str, Any]) -> str | None:
     """The gated metric and its value from the package's ModelQuality report ("rmse 52.3")."""
     metric = package.get("CustomerMetadataProperties", {}).get("QualityMetric")
     uri = package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")

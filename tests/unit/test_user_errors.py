@@ -383,6 +383,13 @@ GLUE_RUN = {
             "step Preprocess failed: AlgorithmError: a.csv: missing target column 'is_fraud'",
             "fix what the reason names in the data",
         ),
+        (
+            # A numeric target under the default binary problem type: the config, not the data.
+            "InnerPipelineFailed",
+            "step Preprocess failed: AlgorithmError: d.csv: target column 'progression' must be 0 or 1, "
+            "found '151' at line 2",
+            "set the problem type your target has in config",
+        ),
         ("InnerPipelineFailed", "step Train failed: AlgorithmError: boom", "Pipeline step Train failed"),
         ("ModelNotApproved", "The registered model was rejected", "approval_timeout_seconds"),
         ("DeploymentRolledBack", "An endpoint alarm fired", "previous model still serves"),
