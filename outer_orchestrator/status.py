@@ -8,8 +8,8 @@ APIs, so it works against the local cloud and AWS alike.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
