@@ -350,3 +350,23 @@ def test_binary_text_labels_make_the_second_sorted_class_positive(tmp_path: Path
     assert contract["classes"] == ["no", "yes"]
     baseline = json.loads(next((tmp_path / "out" / "baseline").glob("*.json")).read_text())
     assert baseline["target"]["counts"] == {"0": 20, "1": 20}
+
+
+def test_a_regression_baseline_summarises_and_merges_its_target_exactly() -> None:
+    common = _module("common")
+    schema = common.parse_schema(REGRESSION)
+    # GIVEN two instances' shards of a numeric target
+    first = pd.DataFrame({"id": ["a", "b"], "y": [1.5, 4.0], "x": [1.0, 2.0]})
+    second = pd.DataFrame({"id": ["c"], "y": [-2.0], "x": [3.0]})
+
+    # WHEN each is baselined and the baselines merged (what the drift job does)
+    merged = common.merge_baselines(
+        [
+            common.compute_baseline(first, schema, host="algo-1"),
+            common.compute_baseline(second, schema, host="algo-2"),
+        ]
+    )
+
+    # THEN the target's summary is the one of all rows, and the features merge as before
+    assert merged["target"] == {"column": "y", "count": 3, "sum": 3.5, "min": -2.0, "max": 4.0}
+    assert merged["features"]["x"]["count"] == 3
