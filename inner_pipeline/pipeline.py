@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from inner_pipeline.packaging import CodeLocation, package_code, upload_code
-from shared.config import DualloopConfig
+from shared.config import REPORT_SECTIONS, DualloopConfig, ProblemType
 from shared.naming import Names
 
 if TYPE_CHECKING:
@@ -130,6 +130,8 @@ def job_tags(config: DualloopConfig) -> list[dict[str, str]]:
 def schema_json(config: DualloopConfig) -> str:
     """The dataset schema as the scripts read it (compact, keys sorted: stable bytes)."""
     data = config.dataset.model_dump(mode="json", exclude_none=True)
+    if data["problem_type"] == ProblemType.BINARY:
+        del data["problem_type"]  # the scripts' default: a binary pipeline keeps its cache keys
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
@@ -429,7 +431,7 @@ def _train_step(ctx: _Context, preprocess: Any) -> Any:
             "eta": p["Eta"].to_string(),
             "num_round": p["NumRound"].to_string(),
             "subsample": json.dumps(cfg.hyperparameters.subsample),
-            "scale_pos_weight": json.dumps(cfg.hyperparameters.scale_pos_weight),
+            **_class_weight(cfg),
             "seed": "0",
             # JSON-encoded once more: the training toolkit json-decodes every value before it
             # passes it as --schema, and a decoded object would arrive as "k=v,k=v". Inline is
@@ -447,6 +449,13 @@ def _train_step(ctx: _Context, preprocess: Any) -> Any:
         ]
     )
     return TrainingStep(STEP_TRAIN, step_args=step_args, cache_config=_cache(), retry_policies=_job_retries())
+
+
+def _class_weight(cfg: DualloopConfig) -> dict[str, str]:
+    # scale_pos_weight weighs a binary target's positive class; other objectives have none.
+    if cfg.dataset.problem_type is not ProblemType.BINARY:
+        return {}
+    return {"scale_pos_weight": json.dumps(cfg.hyperparameters.scale_pos_weight)}
 
 
 def _evaluate_step(ctx: _Context, preprocess: Any, train: Any) -> tuple[Any, Any]:
@@ -528,25 +537,34 @@ def _register_step(ctx: _Context, preprocess: Any, train: Any, evaluate: Any) ->
 
 
 def _quality_gate(ctx: _Context, report: Any, register: Any) -> Any:
-    from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
+    from sagemaker.core.workflow.conditions import (
+        ConditionGreaterThanOrEqualTo,
+        ConditionLessThanOrEqualTo,
+    )
     from sagemaker.core.workflow.functions import Join, JsonGet
     from sagemaker.mlops.workflow import ConditionStep, FailStep
 
-    metric, threshold = ctx.config.quality.metric, ctx.params["MetricThreshold"]
-    value = JsonGet(
-        step_name=STEP_EVALUATE,
-        property_file=report,
-        json_path=f"binary_classification_metrics.{metric}.value",
-    )
+    quality = ctx.config.quality
+    metric, threshold = quality.metric, ctx.params["MetricThreshold"]
+    section = REPORT_SECTIONS[ctx.config.dataset.problem_type]
+    value = JsonGet(step_name=STEP_EVALUATE, property_file=report, json_path=f"{section}.{metric}.value")
+    # Errors (rmse, mae, mse) pass at most the threshold, scores (auc, r2, ...) at least.
+    condition = ConditionLessThanOrEqualTo if quality.lower_is_better else ConditionGreaterThanOrEqualTo
     failed = FailStep(
         STEP_QUALITY_FAILED,
         error_message=Join(
-            on=" ", values=[f"Quality gate failed: {metric}", value, "is below the threshold", threshold]
+            on=" ",
+            values=[
+                f"Quality gate failed: {metric}",
+                value,
+                f"is not {quality.direction} the threshold",
+                threshold,
+            ],
         ),
     )
     return ConditionStep(
         STEP_CHECK_QUALITY,
-        conditions=[ConditionGreaterThanOrEqualTo(left=value, right=threshold)],
+        conditions=[condition(left=value, right=threshold)],
         if_steps=[register],
         else_steps=[failed],
     )

@@ -269,12 +269,18 @@ def status_cmd(
     for e in state.executions:
         runs.add_row(e["name"], e["trigger"], e["status"], e["started"], e["error"] or "")
     out.print(runs)
-    packages = Table("version", "approval", "deployed to", "rolled back", title="model packages")
+    packages = Table("version", "approval", "quality", "deployed to", "rolled back", title="model packages")
     for p in state.packages:
         deployed = p["deployed_to"] or ""
         if deployed:
             deployed += " (serving)" if p["serving"] else " (replaced since)"
-        packages.add_row(str(p["version"]), p["approval"] or "", deployed, escape(p["rolled_back"] or ""))
+        packages.add_row(
+            str(p["version"]),
+            p["approval"] or "",
+            p["quality"] or "",
+            deployed,
+            escape(p["rolled_back"] or ""),
+        )
     out.print(packages)
     if state.endpoint:
         e = state.endpoint

@@ -8,12 +8,14 @@ APIs, so it works against the local cloud and AWS alike.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 
 from shared.config import DualloopConfig
+from shared.contracts import EvaluationReport
 from shared.naming import Names
 
 
@@ -76,6 +78,7 @@ def collect(cfg: DualloopConfig, session: boto3.Session | None = None, limit: in
                     "deployed_to": metadata.get("dualloop:deployed-endpoint"),
                     "endpoint_config": metadata.get("dualloop:endpoint-config"),
                     "rolled_back": metadata.get("dualloop:rollback-reason"),
+                    "quality": _gate_value(session.client("s3"), package),
                     "arn": summary["ModelPackageArn"],
                 }
             )
@@ -116,6 +119,23 @@ def collect(cfg: DualloopConfig, session: boto3.Session | None = None, limit: in
         if not _missing(exc):
             raise
     return status
+
+
+def _gate_value(s3: Any, package: Mapping[str, Any]) -> str | None:
+    """The gated metric and its value from the package's ModelQuality report ("rmse 52.3")."""
+    metric = package.get("CustomerMetadataProperties", {}).get("QualityMetric")
+    uri = package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
+    if not metric or not uri:
+        return None
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    try:
+        report = EvaluationReport.model_validate_json(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except Exception as exc:
+        if _missing(exc) or "NoSuchKey" in str(exc):
+            return None
+        raise
+    value = report.metrics().get(metric)
+    return None if value is None else f"{metric} {value:.4g}"
 
 
 def _latest_drift(s3: Any, names: Names) -> dict[str, Any] | None:

@@ -8,14 +8,23 @@ A bad value fails fast with a ``ConfigError`` that names the field.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -56,6 +65,46 @@ class FeatureType(StrEnum):
     CATEGORICAL = "categorical"
 
 
+class ProblemType(StrEnum):
+    """What the target is: two classes, several classes, or a number."""
+
+    BINARY = "binary"
+    MULTICLASS = "multiclass"
+    REGRESSION = "regression"
+
+
+# The sections and metric names of SageMaker Model Monitor's model-quality metrics
+# (docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-model-quality-metrics.html), which
+# the evaluation report uses and the quality gate reads: metric -> (lowest, highest) value.
+REPORT_SECTIONS: dict[ProblemType, str] = {
+    ProblemType.BINARY: "binary_classification_metrics",
+    ProblemType.MULTICLASS: "multiclass_classification_metrics",
+    ProblemType.REGRESSION: "regression_metrics",
+}
+GATE_METRICS: dict[ProblemType, dict[str, tuple[float, float]]] = {
+    ProblemType.BINARY: {m: (0.0, 1.0) for m in ("auc", "accuracy", "precision", "recall", "f1")},
+    ProblemType.MULTICLASS: {
+        m: (0.0, 1.0) for m in ("accuracy", "weighted_precision", "weighted_recall", "weighted_f1")
+    },
+    ProblemType.REGRESSION: {
+        "rmse": (0.0, math.inf),
+        "mae": (0.0, math.inf),
+        "mse": (0.0, math.inf),
+        "r2": (-math.inf, 1.0),
+    },
+}
+# Errors: the gate passes when the value is at most the threshold; scores: at least.
+LOWER_IS_BETTER = frozenset({"rmse", "mae", "mse"})
+# The gate when config names none: scale-free metrics only, so a default threshold means
+# the same on any data (r2 >= 0: better than always predicting the mean).
+DEFAULT_GATE: dict[ProblemType, tuple[str, float]] = {
+    ProblemType.BINARY: ("auc", 0.80),
+    ProblemType.MULTICLASS: ("accuracy", 0.80),
+    ProblemType.REGRESSION: ("r2", 0.0),
+}
+_ALL_METRICS = sorted({m for metrics in GATE_METRICS.values() for m in metrics})
+
+
 class Feature(_Section):
     name: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
     type: FeatureType = FeatureType.NUMERIC
@@ -69,6 +118,10 @@ class DataSchema(_Section):
 
     id_column: str = "transaction_id"
     target_column: str = "is_fraud"
+    problem_type: ProblemType = ProblemType.BINARY
+    # Classification only: the target's labels in code order (binary: negative, positive).
+    # Learned from the data (sorted) when absent; needed with several processing instances.
+    classes: tuple[str, ...] | None = None
     features: tuple[Feature, ...] = (
         Feature(name="amount"),
         Feature(
@@ -102,6 +155,17 @@ class DataSchema(_Section):
             raise ValueError("at least one feature is required")
         if self.target_column in names or self.id_column in names:
             raise ValueError("target_column and id_column must not be listed as features")
+        if self.classes is not None:
+            if self.problem_type is ProblemType.REGRESSION:
+                raise ValueError("classes are for classification; a regression target has none")
+            if len(set(self.classes)) != len(self.classes):
+                raise ValueError(f"classes lists a label twice: {list(self.classes)}")
+            if self.problem_type is ProblemType.BINARY and len(self.classes) != 2:
+                raise ValueError(
+                    f"a binary target has 2 classes (negative, positive), not {list(self.classes)}"
+                )
+            if self.problem_type is ProblemType.MULTICLASS and len(self.classes) < 2:
+                raise ValueError(f"a multiclass target needs at least 2 classes, got {list(self.classes)}")
         return self
 
     @property
@@ -120,10 +184,41 @@ class Instances(_Section):
 
 
 class Quality(_Section):
-    """The inner loop's gate on the evaluation report."""
+    """The inner loop's gate on the evaluation report.
 
-    metric: Literal["auc", "accuracy", "precision", "recall", "f1"] = "auc"
-    threshold: float = Field(default=0.80, ge=0.0, le=1.0)
+    Without a metric the problem type's default applies (``DEFAULT_GATE``); an error metric
+    (rmse, mae, mse) has no default threshold, since its scale is the target's.
+    """
+
+    metric: str = "auc"
+    threshold: float = 0.80
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, metric: str) -> str:
+        if metric not in _ALL_METRICS:
+            raise ValueError(f"{metric!r} is not one of {', '.join(_ALL_METRICS)}")
+        return metric
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold_in_range(cls, threshold: float, info: ValidationInfo) -> float:
+        metric = info.data.get("metric")  # absent when the metric itself was bad
+        if metric is None:
+            return threshold
+        lowest, highest = next(r[metric] for r in GATE_METRICS.values() if metric in r)
+        if not (math.isfinite(threshold) and lowest <= threshold <= highest):
+            raise ValueError(f"out of range for {metric}, which runs from {lowest} to {highest}")
+        return threshold
+
+    @property
+    def lower_is_better(self) -> bool:
+        return self.metric in LOWER_IS_BETTER
+
+    @property
+    def direction(self) -> str:
+        """How the value must compare with the threshold for the gate to pass."""
+        return "≤" if self.lower_is_better else "≥"
 
 
 class Hyperparameters(_Section):
@@ -189,6 +284,43 @@ class DualloopConfig(BaseSettings):
     pipeline_timeout_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 24 * 3600)
     ruleset: str = "transactions.dqdl"
     notification_emails: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_gate(cls, data: Any) -> Any:
+        """Fill in the quality gate the problem type implies when config leaves it out."""
+        if not isinstance(data, dict):
+            return data
+        dataset, quality = data.get("dataset"), data.get("quality")
+        kind = (
+            dataset.get("problem_type")
+            if isinstance(dataset, dict)
+            else getattr(dataset, "problem_type", None)
+        )
+        if kind not in set(ProblemType) or not (quality is None or isinstance(quality, dict)):
+            return data  # a bad problem type is reported by its own field; a Quality is complete
+        metric, threshold = DEFAULT_GATE[ProblemType(kind)]
+        quality = dict(quality or {})
+        if "metric" not in quality:
+            quality["metric"] = metric
+        if "threshold" not in quality and quality["metric"] == metric:
+            quality["threshold"] = threshold
+        elif "threshold" not in quality and quality["metric"] in LOWER_IS_BETTER:
+            raise ValueError(
+                f"quality.threshold is required with quality.metric {quality['metric']!r}: "
+                "its scale is your target's (the largest error you accept)"
+            )
+        return {**data, "quality": quality}
+
+    @model_validator(mode="after")
+    def _gate_fits_problem(self) -> DualloopConfig:
+        kind = self.dataset.problem_type
+        if self.quality.metric not in GATE_METRICS[kind]:
+            raise ValueError(
+                f"quality.metric {self.quality.metric!r} does not apply to a {kind.value} problem; "
+                f"use one of {', '.join(GATE_METRICS[kind])}"
+            )
+        return self
 
     @field_validator("project")
     @classmethod

@@ -109,6 +109,41 @@ class PipelineOutcome(_Frozen):
     metrics: dict[str, float]
 
 
+class MetricValue(BaseModel):
+    """One metric of SageMaker's model-quality statistics: its value and bootstrap spread."""
+
+    model_config = ConfigDict(frozen=True)
+    value: float
+    standard_deviation: float | None = None
+
+
+class EvaluationReport(BaseModel):
+    """evaluation.json, the Evaluate step's report and the Model Registry's ModelQuality
+    statistics, in Model Monitor's model-quality metrics layout: one section per problem type
+    (docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-model-quality-metrics.html)."""
+
+    # Other keys (flat copies of the values, row counts, a confusion matrix) are allowed.
+    model_config = ConfigDict(extra="allow", frozen=True)
+    binary_classification_metrics: dict[str, Any] | None = None
+    multiclass_classification_metrics: dict[str, Any] | None = None
+    regression_metrics: dict[str, Any] | None = None
+
+    def metrics(self) -> dict[str, float]:
+        """Every ``{"value": ...}`` metric of the section present (a confusion matrix is not one)."""
+        for section in (
+            self.binary_classification_metrics,
+            self.multiclass_classification_metrics,
+            self.regression_metrics,
+        ):
+            if section is not None:
+                return {
+                    name: MetricValue.model_validate(m).value
+                    for name, m in section.items()
+                    if isinstance(m, dict) and "value" in m
+                }
+        return {}
+
+
 class ApprovalOutcome(_Frozen):
     """What the approval relay sends back to ``AwaitApproval`` on approval."""
 

@@ -576,6 +576,13 @@ def _inner_failure(cause: str) -> str:
             "hyperparameters (try them with `dualloop inner run --param ...`), or change quality.threshold "
             "if it is too strict, and run again."
         )
+    if step == "Preprocess" and re.search(
+        r"target column '[^']*' must be|binary target|multiclass target", cause
+    ):
+        return (
+            "The target does not fit dataset.problem_type (binary, multiclass or regression): set the "
+            "problem type your target has in config, or fix the value the reason names, and run again."
+        )
     if step == "Preprocess":
         return "The pipeline rejected the training data: fix what the reason names in the data and run again."
     if step:

@@ -16,6 +16,10 @@ Preprocess through the training channel into the model artifact::
                   {"name": "merchant_category", "type": "categorical",
                    "categories": ["electronics", "gas", ...]}, ...]}
 
+``problem_type`` (binary, multiclass or regression; binary when absent) and, for
+classification, ``classes`` (the target's labels in code order: a label is written to the
+split files as its index, and serving answers with the label) travel with it.
+
 A row is encoded as float32 values in ``features`` order: numeric values as they are,
 a categorical value as its index in ``categories``; missing values and categories not in
 the list become NaN, which XGBoost treats as missing (so an unknown category at inference
@@ -42,6 +46,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 FORMAT_VERSION = 1
+BINARY, MULTICLASS, REGRESSION = "binary", "multiclass", "regression"
+PROBLEM_TYPES = (BINARY, MULTICLASS, REGRESSION)
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 PREPROCESSING_FILE = "preprocessing.json"
@@ -69,6 +75,9 @@ class Schema:
     id_column: str
     target_column: str
     features: tuple[FeatureSpec, ...]
+    problem_type: str = BINARY
+    # Classification only: the target's labels in code order. None until learned.
+    classes: tuple[str, ...] | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -81,7 +90,15 @@ class Schema:
             if f.categories is not None:
                 item["categories"] = list(f.categories)
             features.append(item)
-        return {"id_column": self.id_column, "target_column": self.target_column, "features": features}
+        out: dict[str, Any] = {
+            "id_column": self.id_column,
+            "target_column": self.target_column,
+            "problem_type": self.problem_type,
+            "features": features,
+        }
+        if self.classes is not None:
+            out["classes"] = list(self.classes)
+        return out
 
     def with_vocabularies(self, frame: pd.DataFrame) -> Schema:
         """Fill in missing categorical vocabularies with the sorted values seen in ``frame``."""
@@ -92,7 +109,54 @@ class Schema:
                 features.append(replace(f, categories=tuple(sorted(str(v) for v in seen))))
             else:
                 features.append(f)
-        return replace(self, features=tuple(features))
+        classes = self.classes
+        if self.problem_type != REGRESSION and classes is None:
+            classes = learn_classes(frame[self.target_column], self)
+        return replace(self, features=tuple(features), classes=classes)
+
+
+def label_strings(series: pd.Series) -> pd.Series:
+    """Target labels as stripped strings, numbers without a spurious ".0" (1.0 is label "1")."""
+    text = category_strings(series).str.strip()
+    number = pd.to_numeric(text, errors="coerce")
+    integral = number.notna() & np.isfinite(number) & (np.mod(number.fillna(0.5), 1) == 0)
+    return text.mask(integral, number.where(integral).astype("Int64").astype("string"))
+
+
+def learn_classes(series: pd.Series, schema: Schema) -> tuple[str, ...]:
+    """The sorted labels seen (numerically when all are numbers); binary 0/1 stays ("0", "1")."""
+    seen = list(label_strings(series).dropna().unique())
+    numbers = pd.to_numeric(pd.Series(seen, dtype="string"), errors="coerce")
+    order = np.argsort(numbers.to_numpy(dtype=np.float64, na_value=np.nan)) if numbers.notna().all() else None
+    classes = tuple(str(seen[i]) for i in order) if order is not None else tuple(sorted(str(v) for v in seen))
+    if schema.problem_type == BINARY:
+        if order is not None:  # numeric labels: the 0/1 convention, other numbers are bad rows
+            return ("0", "1")
+        if len(classes) != 2:
+            raise DataError(
+                f"binary target '{schema.target_column}' must hold 2 classes, found {len(classes)}: "
+                f"{_sample(classes)} (set dataset.problem_type: multiclass for more)"
+            )
+    elif len(classes) < 2:
+        raise DataError(
+            f"multiclass target '{schema.target_column}' holds a single class {_sample(classes)}: "
+            "a classifier needs at least 2"
+        )
+    return classes
+
+
+def _sample(values: Sequence[str]) -> str:
+    return ", ".join(repr(v) for v in values[:5]) + (", ..." if len(values) > 5 else "")
+
+
+def encode_labels(series: pd.Series, schema: Schema) -> tuple[np.ndarray, np.ndarray]:
+    """(labels as float64: class codes or regression values, mask of rows whose label is bad)."""
+    if schema.problem_type == REGRESSION:
+        values, bad = to_numeric(series)
+        return values, bad | np.isnan(values)
+    assert schema.classes is not None, "classes must be learned before encoding labels"
+    codes = pd.Categorical(label_strings(series), categories=list(schema.classes)).codes
+    return codes.astype(np.float64), codes < 0
 
 
 def parse_schema(text: str | dict[str, Any]) -> Schema:
@@ -107,9 +171,20 @@ def parse_schema(text: str | dict[str, Any]) -> Schema:
         raise DataError("schema must be a JSON object with id_column, target_column and features")
     try:
         features = tuple(_parse_feature(f) for f in data["features"])
-        schema = Schema(str(data["id_column"]), str(data["target_column"]), features)
+        classes = data.get("classes")
+        schema = Schema(
+            str(data["id_column"]),
+            str(data["target_column"]),
+            features,
+            problem_type=str(data.get("problem_type", BINARY)),
+            classes=None if classes is None else tuple(str(c) for c in classes),
+        )
     except (KeyError, TypeError) as exc:
         raise DataError(f"schema is missing or has a malformed field: {exc}") from None
+    if schema.problem_type not in PROBLEM_TYPES:
+        raise DataError(
+            f"schema problem_type {schema.problem_type!r} is not one of {', '.join(PROBLEM_TYPES)}"
+        )
     names = schema.feature_names
     if not names:
         raise DataError("schema lists no features")
@@ -173,6 +248,10 @@ def read_preprocessing(path: Path) -> Schema:
     schema = parse_schema(data)
     if any(f.type == CATEGORICAL and f.categories is None for f in schema.features):
         raise DataError(f"{path} lacks the vocabulary of a categorical feature")
+    if schema.problem_type == BINARY and schema.classes is None:
+        return replace(schema, classes=("0", "1"))  # written before problem types: 0/1 labels
+    if schema.problem_type == MULTICLASS and schema.classes is None:
+        raise DataError(f"{path} lacks the classes of its multiclass target")
     return schema
 
 
@@ -211,10 +290,13 @@ def to_numeric(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def write_split(path: Path, labels: np.ndarray, features: np.ndarray) -> None:
-    """Label, then features as float32 (what XGBoost computes with); NaN as an empty cell."""
+    """Label, then features as float32 (what XGBoost computes with); NaN as an empty cell.
+
+    Integer labels (class codes) are written as integers, float ones (regression) as they are.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     # Arrow's CSV writer is several times faster than pandas' and prints float32 shortest.
-    columns = [pa.array(labels.astype(np.int64))]
+    columns = [pa.array(labels if np.issubdtype(labels.dtype, np.floating) else labels.astype(np.int64))]
     columns += [pa.array(features[:, j], from_pandas=True) for j in range(features.shape[1])]
     table = pa.table(columns, names=[f"c{j}" for j in range(len(columns))])
     pa_csv.write_csv(table, path, pa_csv.WriteOptions(include_header=False))
@@ -270,7 +352,8 @@ def split_assignment(
 #    "hosts": ["algo-1"],                  # instances whose rows it summarises
 #    "row_count": 3000,
 #    "histogram_bins": 10,                 # quantile bins asked for (fewer for discrete data)
-#    "target": {"column": "is_fraud", "counts": {"0": 2950, "1": 50}},
+#    "target": {"column": "is_fraud", "counts": {"0": 2950, "1": 50}},   # rows per class code
+#                                          # (regression: {"column", "count", "sum", "min", "max"})
 #    "features": {
 #      "amount": {"type": "numeric", "count": 2998, "missing": 2,   # count = non-missing
 #                 "mean": 101.2, "std": 97.1, "min": 0.5, "max": 2210.0,   # std: population
@@ -324,17 +407,48 @@ def compute_baseline(frame: pd.DataFrame, schema: Schema, host: str, bins: int =
                 "missing": int(strings.isna().sum()),
                 "frequencies": {str(k): int(v) for k, v in sorted(counts.items())},
             }
-    target = frame[schema.target_column].to_numpy()
     return {
         "format_version": FORMAT_VERSION,
         "hosts": [host],
         "row_count": len(frame),
         "histogram_bins": bins,
-        "target": {
-            "column": schema.target_column,
-            "counts": {"0": int((target == 0).sum()), "1": int((target == 1).sum())},
-        },
+        "target": _target_summary(frame[schema.target_column].to_numpy(), schema),
         "features": features,
+    }
+
+
+def _target_summary(target: np.ndarray, schema: Schema) -> dict[str, Any]:
+    """Classification: rows per class code; regression: count, sum, min, max (they merge exactly)."""
+    if schema.problem_type == REGRESSION:
+        values = target.astype(np.float64)
+        return {
+            "column": schema.target_column,
+            "count": int(values.size),
+            "sum": float(values.sum()),
+            "min": float(values.min()) if values.size else None,
+            "max": float(values.max()) if values.size else None,
+        }
+    classes = schema.classes or ()
+    return {
+        "column": schema.target_column,
+        "counts": {str(code): int((target == code).sum()) for code in range(len(classes))},
+    }
+
+
+def _merge_targets(targets: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    if "counts" in targets[0]:
+        keys = sorted({k for t in targets for k in t["counts"]}, key=int)
+        return {
+            "column": targets[0]["column"],
+            "counts": {k: sum(int(t["counts"].get(k, 0)) for t in targets) for k in keys},
+        }
+    present = [t for t in targets if t["count"]]
+    return {
+        "column": targets[0]["column"],
+        "count": sum(int(t["count"]) for t in targets),
+        "sum": sum(float(t["sum"]) for t in targets),
+        "min": min((float(t["min"]) for t in present), default=None),
+        "max": max((float(t["max"]) for t in present), default=None),
     }
 
 
@@ -396,16 +510,12 @@ def merge_baselines(baselines: Sequence[dict[str, Any]], bins: int | None = None
             )
         features[name] = merged
 
-    target_column = baselines[0]["target"]["column"]
     return {
         "format_version": FORMAT_VERSION,
         "hosts": sorted({h for b in baselines for h in b["hosts"]}),
         "row_count": sum(int(b["row_count"]) for b in baselines),
         "histogram_bins": bins,
-        "target": {
-            "column": target_column,
-            "counts": {k: sum(int(b["target"]["counts"].get(k, 0)) for b in baselines) for k in ("0", "1")},
-        },
+        "target": _merge_targets([b["target"] for b in baselines]),
         "features": features,
     }
 

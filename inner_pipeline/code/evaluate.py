@@ -1,5 +1,12 @@
 """Evaluate step: score the test split with the trained model and write evaluation.json.
 
+The report's section follows preprocessing.json's ``problem_type``, as SageMaker Model
+Monitor's model-quality metrics name them (docs.aws.amazon.com/sagemaker/latest/dg/
+model-monitor-model-quality-metrics.html): ``binary_classification_metrics`` (below),
+``multiclass_classification_metrics`` (accuracy, weighted_precision, weighted_recall,
+weighted_f1, confusion_matrix keyed by class label) or ``regression_metrics`` (mse, rmse,
+mae, r2); every metric is ``{"value": ..., "standard_deviation": ...}``.
+
 Reads ``--model-dir`` (``model.tar.gz`` as SageMaker delivers a training job's artifact, or
 an already extracted ``xgboost-model.json`` + ``preprocessing.json``) and every part file
 under ``--test-dir``; writes ``--output-dir``/evaluation.json::
@@ -22,8 +29,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import tarfile
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +40,16 @@ import numpy as np
 import xgboost as xgb
 from common import (
     MODEL_FILE,
+    MULTICLASS,
     PREPROCESSING_FILE,
+    REGRESSION,
     ArgumentParser,
     DataError,
     read_preprocessing,
     read_split,
     run_job,
 )
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 
 METRICS = ("accuracy", "auc", "precision", "recall", "f1")
 
@@ -68,18 +79,25 @@ def main(args: argparse.Namespace) -> None:
         schema = read_preprocessing(model_dir / PREPROCESSING_FILE)
         booster = xgb.Booster(model_file=str(model_dir / MODEL_FILE))
     labels, features = read_split(args.test_dir, len(schema.features))
-    if len(np.unique(labels)) < 2:
-        raise DataError(
-            f"the test split ({len(labels)} rows) holds only label {int(labels[0])}; AUC is undefined"
-        )
     scores = booster.predict(xgb.DMatrix(features, feature_names=schema.feature_names))
-
-    report = evaluation_report(
-        labels.astype(np.int64), scores, args.threshold, args.bootstrap_samples, args.seed
-    )
+    if schema.problem_type == REGRESSION:
+        report = regression_report(labels.astype(np.float64), scores, args.bootstrap_samples, args.seed)
+    elif schema.problem_type == MULTICLASS:
+        report = multiclass_report(
+            labels.astype(np.int64), scores, schema.classes or (), args.bootstrap_samples, args.seed
+        )
+    else:
+        if len(np.unique(labels)) < 2:
+            raise DataError(
+                f"the test split ({len(labels)} rows) holds only label {int(labels[0])}; AUC is undefined"
+            )
+        report = evaluation_report(
+            labels.astype(np.int64), scores, args.threshold, args.bootstrap_samples, args.seed
+        )
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps({m: report[m] for m in METRICS}))
+    section = next(v for k, v in report.items() if k.endswith("_metrics"))
+    print(json.dumps({m: v["value"] for m, v in section.items() if "value" in v}))
 
 
 def _unpack(model_dir: Path, scratch: Path) -> Path:
@@ -138,6 +156,79 @@ def evaluation_report(
         "threshold": threshold,
         "test_rows": len(labels),
         "bootstrap_samples": samples,
+    }
+
+
+def regression_report(labels: np.ndarray, predictions: np.ndarray, samples: int, seed: int) -> dict[str, Any]:
+    """``regression_metrics`` with bootstrap standard deviations, flat copies at the top."""
+    section = _bootstrapped(_regression_metrics, labels, predictions, samples, seed)
+    return {
+        "regression_metrics": section,
+        **{m: v["value"] for m, v in section.items()},
+        "test_rows": len(labels),
+        "bootstrap_samples": samples,
+    }
+
+
+def _regression_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
+    errors = predictions.astype(np.float64) - labels
+    mse = float(np.mean(errors**2))
+    variance = float(np.sum((labels - labels.mean()) ** 2))
+    # r2 of a constant target is undefined; sklearn reports 0 then (1 when perfect), so do we.
+    r2 = 1.0 - float(np.sum(errors**2)) / variance if variance > 0 else float(mse == 0)
+    return {"mse": mse, "rmse": math.sqrt(mse), "mae": float(np.mean(np.abs(errors))), "r2": r2}
+
+
+def multiclass_report(
+    labels: np.ndarray, probabilities: np.ndarray, classes: Sequence[str], samples: int, seed: int
+) -> dict[str, Any]:
+    """``multiclass_classification_metrics``: the predicted class is the most probable one."""
+    predicted = np.asarray(probabilities).reshape(len(labels), len(classes)).argmax(axis=1)
+    codes = list(range(len(classes)))
+
+    def metrics(actual: np.ndarray, guess: np.ndarray) -> dict[str, float]:
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            actual, guess, labels=codes, average="weighted", zero_division=0
+        )
+        return {
+            "accuracy": float(np.mean(actual == guess)),
+            "weighted_precision": float(precision),
+            "weighted_recall": float(recall),
+            "weighted_f1": float(f1),
+        }
+
+    section: dict[str, Any] = _bootstrapped(metrics, labels, predicted, samples, seed)
+    flat = {m: v["value"] for m, v in section.items()}
+    section["confusion_matrix"] = {
+        classes[a]: {classes[g]: int(np.sum((labels == a) & (predicted == g))) for g in codes} for a in codes
+    }
+    return {
+        "multiclass_classification_metrics": section,
+        **flat,
+        "classes": list(classes),
+        "test_rows": len(labels),
+        "bootstrap_samples": samples,
+    }
+
+
+def _bootstrapped(
+    metrics: Callable[[np.ndarray, np.ndarray], dict[str, float]],
+    labels: np.ndarray,
+    predictions: np.ndarray,
+    samples: int,
+    seed: int,
+) -> dict[str, dict[str, float]]:
+    """Each metric's value and the standard deviation over a seeded bootstrap of the rows."""
+    values = metrics(labels, predictions)
+    rng = np.random.default_rng(seed)
+    replicates: dict[str, list[float]] = {m: [] for m in values}
+    for _ in range(samples):
+        rows = rng.integers(0, len(labels), len(labels))
+        for name, value in metrics(labels[rows], predictions[rows]).items():
+            replicates[name].append(value)
+    return {
+        name: {"value": values[name], "standard_deviation": float(np.std(replicates[name], ddof=1))}
+        for name in values
     }
 
 

@@ -12,12 +12,16 @@ Requests (``Content-Type``):
   or a bare list of such records; other keys (an id, say) are ignored. A record may also be
   a list of values in feature order. ``null`` is a missing value.
 
-Responses (``Accept``; ``*/*`` or none means JSON):
+Responses (``Accept``; ``*/*`` or none means JSON), by preprocessing.json's ``problem_type``:
 
-- ``application/json``: ``{"predictions": [{"score": 0.03, "label": 0}, ...]}``
-- ``text/csv``: one score per line.
+- binary, ``application/json``: ``{"predictions": [{"score": 0.03, "label": 0}, ...]}``;
+  ``text/csv``: one score per line. ``label`` is the positive class (classes[1]) when
+  ``score >= threshold`` (0.5, or ``$DECISION_THRESHOLD``), else the negative one.
+- multiclass, JSON: ``{"predictions": [{"label": "b", "probabilities": {"a": 0.1, "b": 0.8,
+  "c": 0.1}}, ...]}`` (label: the most probable class); CSV: one label per line.
+- regression, JSON: ``{"predictions": [{"value": 151.2}, ...]}``; CSV: one value per line.
 
-``label`` is ``score >= threshold`` with threshold 0.5, or ``$DECISION_THRESHOLD``.
+A label that is an integer (the demo's 0 and 1) is answered as a JSON number.
 
 Speed: a request whose values are all plain (numbers in ordinary decimal notation, known or
 unknown categories, missing values) is encoded straight into the model's float32 matrix with
@@ -56,10 +60,13 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from common import (  # noqa: E402
+    BINARY,
     CATEGORICAL,
     MODEL_FILE,
+    MULTICLASS,
     NUMERIC,
     PREPROCESSING_FILE,
+    REGRESSION,
     Schema,
     encode_features,
     read_preprocessing,
@@ -132,24 +139,69 @@ def input_fn(request_body: str | bytes, content_type: str | None) -> Request:
     return Request(JSON, payload)
 
 
-def predict_fn(data: Request, model: Model) -> np.ndarray:
+@dataclass(frozen=True)
+class Prediction:
+    """The model's output with what ``output_fn`` needs to word it (it gets no model)."""
+
+    values: np.ndarray  # binary: scores; multiclass: (rows, classes) probabilities; regression: values
+    problem_type: str
+    classes: tuple[str, ...]
+
+
+def predict_fn(data: Request, model: Model) -> np.ndarray | Prediction:
+    """A 0/1 binary model's scores as a bare array (what the demo always served); else a
+    ``Prediction`` carrying the problem type and classes."""
+    schema = model.schema
     features = model.encoder.encode(data) if model.inplace else None
     if features is not None:  # plain values: finite, so inplace_predict scores as a DMatrix would
-        return np.asarray(model.booster.inplace_predict(features))
-    # The reference path validates (raising InvalidInput), encodes and scores as it always did;
-    # a DMatrix also refuses values beyond float32's range (inf), which inplace_predict would score.
-    features = encode_features(_to_frame(data, model.schema), model.schema)
-    return np.asarray(model.booster.predict(xgb.DMatrix(features, feature_names=model.schema.feature_names)))
+        values = np.asarray(model.booster.inplace_predict(features))
+    else:
+        # The reference path validates (raising InvalidInput), encodes and scores as it always
+        # did; a DMatrix also refuses values beyond float32's range (inf), which inplace_predict
+        # would score.
+        features = encode_features(_to_frame(data, schema), schema)
+        values = np.asarray(model.booster.predict(xgb.DMatrix(features, feature_names=schema.feature_names)))
+    classes = schema.classes or ("0", "1")
+    if schema.problem_type == BINARY and classes == ("0", "1"):
+        return values
+    return Prediction(values, schema.problem_type, classes)
 
 
-def output_fn(prediction: np.ndarray, accept: str | None) -> str:
+def output_fn(prediction: Prediction | np.ndarray, accept: str | None) -> str:
     kind = response_content_type(accept)
+    if not isinstance(prediction, Prediction):  # a bare array of scores: a binary model's
+        prediction = Prediction(np.asarray(prediction), BINARY, ("0", "1"))
     # Shortest text that round-trips the model's float32 output: no spurious digits.
-    scores = [float(str(s)) for s in np.asarray(prediction, dtype=np.float32)]
+    values = np.asarray(prediction.values, dtype=np.float32)
+    labels = [_label(c) for c in prediction.classes]
+    if prediction.problem_type == MULTICLASS:
+        rows = values.reshape(-1, len(labels))
+        best = [labels[i] for i in rows.argmax(axis=1)]
+        if kind == CSV:
+            return "".join(f"{label}\n" for label in best)
+        return json.dumps(
+            {
+                "predictions": [
+                    {
+                        "label": label,
+                        "probabilities": {str(c): float(str(p)) for c, p in zip(labels, row, strict=True)},
+                    }
+                    for label, row in zip(best, rows, strict=True)
+                ]
+            }
+        )
+    numbers = [float(str(s)) for s in values]
     if kind == CSV:
-        return "".join(f"{s}\n" for s in scores)
+        return "".join(f"{s}\n" for s in numbers)
+    if prediction.problem_type == REGRESSION:
+        return json.dumps({"predictions": [{"value": v} for v in numbers]})
     threshold = _threshold()
-    return json.dumps({"predictions": [{"score": s, "label": int(s >= threshold)} for s in scores]})
+    return json.dumps({"predictions": [{"score": s, "label": labels[int(s >= threshold)]} for s in numbers]})
+
+
+def _label(text: str) -> str | int:
+    """A class label as the client sent it in training data: integers as numbers."""
+    return int(text) if re.fullmatch(r"-?\d+", text) else text
 
 
 def response_content_type(accept: str | None) -> str:

@@ -39,14 +39,17 @@ import pandas as pd
 import pyarrow.parquet as pq
 from common import (
     CATEGORICAL,
+    MULTICLASS,
     NUMERIC,
     PREPROCESSING_FILE,
+    REGRESSION,
     SPLITS,
     ArgumentParser,
     DataError,
     Schema,
     compute_baseline,
     encode_features,
+    encode_labels,
     parse_schema,
     read_resource_config,
     run_job,
@@ -57,6 +60,8 @@ from common import (
 )
 
 CSV_SUFFIXES = (".csv",)
+# Bookkeeping columns: each row's file and index in it (dunder names no schema column takes).
+_FILE, _ROW = "__file__", "__row__"
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
@@ -98,8 +103,15 @@ def main(args: argparse.Namespace) -> None:
                 "learned from data could differ"
             )
 
+    if len(hosts) > 1 and schema.problem_type == MULTICLASS and schema.classes is None:
+        raise DataError(
+            f"with {len(hosts)} processing instances the schema must list the target's 'classes': "
+            "each instance sees only its shard, so classes learned from data could differ"
+        )
+
     frame = read_input(args.input_dir, schema, hosts=len(hosts))
     schema = schema.with_vocabularies(frame)
+    frame[schema.target_column] = validate_target(frame, schema)
 
     split = split_assignment(frame[schema.id_column], len(frame), args.train_ratio, args.validation_ratio)
     labels = frame[schema.target_column].to_numpy()
@@ -117,6 +129,32 @@ def main(args: argparse.Namespace) -> None:
     baseline_path.write_text(json.dumps(baseline, indent=2) + "\n")
     counts = {name: int((split == code).sum()) for code, name in enumerate(SPLITS)}
     print(f"{host}: {len(frame)} rows -> {counts}")
+
+
+def validate_target(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
+    """The target encoded for training (class codes as int8, regression values as float64).
+
+    A label the problem type cannot take fails with the file and line it came from.
+    """
+    raw = frame[schema.target_column]
+    labels, bad = encode_labels(raw, schema)
+    if bad.any():
+        i = int(np.argmax(bad))
+        file = str(frame[_FILE].iloc[i])
+        where = _position(int(frame[_ROW].iloc[i]), file.lower().endswith(CSV_SUFFIXES))
+        if schema.problem_type == REGRESSION:
+            expected = "a number (regression)"
+        elif schema.classes == ("0", "1") and schema.problem_type == "binary":
+            expected = "0 or 1"
+        else:
+            expected = f"one of the classes {', '.join(repr(c) for c in (schema.classes or ()))}"
+        raise DataError(
+            f"{file}: target column '{schema.target_column}' must be {expected}, "
+            f"found {_shown(raw.iloc[i])} at {where}"
+        )
+    if schema.problem_type == REGRESSION:
+        return np.asarray(labels, dtype=np.float64)
+    return np.asarray(labels, dtype=np.int8 if len(schema.classes or ()) <= 127 else np.int32)
 
 
 def read_schema(args: argparse.Namespace) -> Schema:
@@ -178,21 +216,17 @@ def _read_file(path: Path, root: Path, schema: Schema) -> pd.DataFrame:
         raw = pq.read_table(path, columns=columns).to_pandas()
 
     out = pd.DataFrame(index=raw.index)
+    # Where each row came from, for messages about rows judged after all files are read.
+    out[_FILE] = name
+    out[_ROW] = np.arange(len(raw), dtype=np.int64)
     ids = raw[schema.id_column]
     if ids.isna().any():
         i = int(np.argmax(ids.isna()))
         raise DataError(f"{name}: id column '{schema.id_column}' is empty at {_position(i, is_csv)}")
     out[schema.id_column] = ids.astype(str)
 
-    target, bad = to_numeric(raw[schema.target_column])
-    invalid = bad | ~np.isin(target, (0.0, 1.0))
-    if invalid.any():
-        i = int(np.argmax(invalid))
-        raise DataError(
-            f"{name}: target column '{schema.target_column}' must be 0 or 1, "
-            f"found {_shown(raw[schema.target_column].iloc[i])} at {_position(i, is_csv)}"
-        )
-    out[schema.target_column] = target.astype(np.int8)
+    # Labels stay raw here: classes are learned over every file before they are encoded.
+    out[schema.target_column] = raw[schema.target_column]
 
     for f in schema.features:
         if f.type == NUMERIC:

@@ -1,4 +1,9 @@
-"""Train step: an XGBoost binary classifier on the splits Preprocess wrote.
+"""Train step: an XGBoost model on the splits Preprocess wrote.
+
+The objective follows preprocessing.json's ``problem_type``: ``binary:logistic`` (binary),
+``multi:softprob`` with ``num_class`` = len(classes) (multiclass: serving answers every
+class's probability), ``reg:squarederror`` (regression). ``scale_pos_weight`` applies to
+binary only.
 
 Hyperparameters come, in rising priority, from the defaults below,
 ``$SM_INPUT_CONFIG_DIR/hyperparameters.json`` (values JSON-encoded strings, as SageMaker
@@ -28,10 +33,14 @@ from pathlib import Path
 import numpy as np
 import xgboost as xgb
 from common import (
+    BINARY,
     MODEL_FILE,
+    MULTICLASS,
     PREPROCESSING_FILE,
+    REGRESSION,
     ArgumentParser,
     DataError,
+    Schema,
     parse_schema,
     read_preprocessing,
     read_split,
@@ -108,22 +117,23 @@ def main(args: argparse.Namespace) -> None:
     n_features = len(schema.features)
     y_train, x_train = read_split(train_dir, n_features)
     y_valid, x_valid = read_split(validation_dir, n_features)
-    if len(np.unique(y_train)) < 2:
-        raise DataError(f"the train split holds only label {int(y_train[0])}; both classes are needed")
+    if schema.problem_type != REGRESSION and len(np.unique(y_train)) < 2:
+        only = (schema.classes or ())[int(y_train[0])]
+        raise DataError(f"the train split holds only class {only!r}; a classifier needs at least 2")
 
     names = schema.feature_names
     dtrain = xgb.DMatrix(x_train, label=y_train, feature_names=names)
     dvalid = xgb.DMatrix(x_valid, label=y_valid, feature_names=names)
-    params = {
-        "objective": "binary:logistic",
-        "eval_metric": ["logloss", "auc"],  # the last one drives early stopping
+    params: dict[str, object] = {
+        **objective(schema),
         "tree_method": "hist",
         "max_depth": args.max_depth,
         "eta": args.eta,
         "subsample": args.subsample,
-        "scale_pos_weight": args.scale_pos_weight,
         "seed": args.seed,
     }
+    if schema.problem_type == BINARY:
+        params["scale_pos_weight"] = args.scale_pos_weight
     callbacks = []
     if args.early_stopping_rounds > 0:
         # save_best: otherwise the booster keeps the rounds after the best one.
@@ -140,7 +150,22 @@ def main(args: argparse.Namespace) -> None:
     model_dir.mkdir(parents=True, exist_ok=True)
     booster.save_model(model_dir / MODEL_FILE)
     shutil.copyfile(train_dir / PREPROCESSING_FILE, model_dir / PREPROCESSING_FILE)
-    print(f"trained on {len(y_train)} rows ({int(y_train.sum())} positive); model in {model_dir}")
+    print(f"trained a {schema.problem_type} model on {len(y_train)} rows; model in {model_dir}")
+
+
+def objective(schema: Schema) -> dict[str, object]:
+    """XGBoost's objective and evaluation metrics for the problem type (the last metric
+    drives early stopping)."""
+    if schema.problem_type == REGRESSION:
+        return {"objective": "reg:squarederror", "eval_metric": ["rmse"]}
+    if schema.problem_type == MULTICLASS:
+        classes = schema.classes or ()
+        return {
+            "objective": "multi:softprob",
+            "num_class": len(classes),
+            "eval_metric": ["merror", "mlogloss"],
+        }
+    return {"objective": "binary:logistic", "eval_metric": ["logloss", "auc"]}
 
 
 def _check(args: argparse.Namespace) -> None:

@@ -17,7 +17,7 @@ from aws_lambda_powertools import Logger
 
 from outer_orchestrator.handlers import callbacks
 from outer_orchestrator.handlers.events import PipelineStatusChange, parse
-from shared.contracts import PipelineOutcome
+from shared.contracts import EvaluationReport, PipelineOutcome
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -104,8 +104,7 @@ def _metrics(s3: S3Client, package: Any) -> dict[str, float]:
         return {}
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    metrics = report.get("binary_classification_metrics", {})
-    return {name: float(m["value"]) for name, m in metrics.items() if isinstance(m, dict) and "value" in m}
+    return EvaluationReport.model_validate(report).metrics()
 
 
 def failure_reason(sagemaker: SageMakerClient, execution_arn: str) -> str:

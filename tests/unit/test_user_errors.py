@@ -369,19 +369,26 @@ GLUE_RUN = {
         ),
         (
             "InnerPipelineFailed",
-            "step CheckQuality failed: Quality gate failed: auc 0.93 is below the threshold 0.9999",
+            "step CheckQuality failed: Quality gate failed: auc 0.93 is not ≥ the threshold 0.9999",
             "quality gate",
         ),
         (
             # The condition's Fail step is the step that fails when the gate is missed.
             "InnerPipelineFailed",
-            "step QualityGateFailed failed: auc 0.61 is below the threshold 0.75",
+            "step QualityGateFailed failed: auc 0.61 is not ≥ the threshold 0.75",
             "quality gate",
         ),
         (
             "InnerPipelineFailed",
             "step Preprocess failed: AlgorithmError: a.csv: missing target column 'is_fraud'",
             "fix what the reason names in the data",
+        ),
+        (
+            # A numeric target under the default binary problem type: the config, not the data.
+            "InnerPipelineFailed",
+            "step Preprocess failed: AlgorithmError: d.csv: target column 'progression' must be 0 or 1, "
+            "found '151' at line 2",
+            "set the problem type your target has in config",
         ),
         ("InnerPipelineFailed", "step Train failed: AlgorithmError: boom", "Pipeline step Train failed"),
         ("ModelNotApproved", "The registered model was rejected", "approval_timeout_seconds"),
