@@ -27,7 +27,7 @@ path, ``_to_frame`` + ``common.encode_features``, which decides and words every 
 paths give equal features and bit-identical scores (``tests/unit/test_inference_speed_paths.py``).
 
 A request the client got wrong (unsupported content type or accept, empty body, bad JSON,
-JSON nested deeper than the parser goes or holding ``NaN``/``Infinity``, wrong number of
+JSON nested deeper than the parser goes, wrong number of
 values, a non-numeric or non-finite value for a numeric feature, a number beyond float32,
 which the model computes with, a missing feature) raises ``InvalidInput`` naming the row and
 column, so a model server can answer 4XX: a client's mistake must never look like the model
@@ -123,9 +123,7 @@ def input_fn(request_body: str | bytes, content_type: str | None) -> Request:
             raise InvalidInput(f"request body is not valid CSV: {exc}") from None
         return Request(CSV, rows)
     try:
-        payload = json.loads(request_body, parse_constant=_not_json)
-    except InvalidInput:
-        raise
+        payload = json.loads(request_body)
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"request body is not valid JSON: {exc}") from None
     except RecursionError:
@@ -178,11 +176,6 @@ def response_content_type(accept: str | None) -> str:
 
 def _media_type(value: str | None) -> str:
     return (value or "").split(";")[0].strip().lower()
-
-
-def _not_json(constant: str) -> Any:
-    """``json.loads`` reads NaN and Infinity, which RFC 8259 JSON does not have."""
-    raise InvalidInput(f"{constant} is not JSON; send null for a missing value, or a finite number")
 
 
 def _threshold() -> float:
