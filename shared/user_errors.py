@@ -514,8 +514,10 @@ _OUTCOMES = {
         "and `dualloop run` retrains."
     ),
     "DeploymentRolledBack": (
-        "An endpoint alarm fired during the blue/green bake, so the previous model still serves: read the "
-        "endpoint's FailureReason and alarms with `dualloop status`, fix the model and retrain."
+        "An endpoint alarm fired during the blue/green bake, so the previous model still serves: "
+        "`dualloop status` shows which (the endpoint's FailureReason); the 5XX alarm means the new model failed "
+        "on requests (its log names the exception; clients' malformed requests are 4XX and never fire it), "
+        "the latency alarm that it answered too slowly: fix that in the model and retrain."
     ),
     "DeploymentFailed": (
         "The endpoint did not reach InService on the new model (the previous one, if any, still serves): "
