@@ -13,7 +13,8 @@ The reads, by kind (the relays' roles allow exactly these, resource-scoped):
 - model package: ``sagemaker:DescribeModelPackage`` → ``ModelApprovalStatus``, ``ModelPackageGroupName``;
 - execution: ``states:DescribeExecution`` → ``status``, ``stateMachineArn``;
 - pipeline execution: ``sagemaker:DescribePipelineExecution`` → ``PipelineExecutionStatus``,
-  ``PipelineArn``.
+  ``PipelineArn``;
+- alarm: ``cloudwatch:DescribeAlarms`` → ``StateValue`` (an alarm is its own owner: its name).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any, Literal
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-Kind = Literal["model package", "execution", "pipeline execution"]
+Kind = Literal["model package", "execution", "pipeline execution", "alarm"]
 
 # What each service answers when the resource does not exist (botocore's service models:
 # DescribeModelPackage and DescribePipelineExecution raise ResourceNotFound or, for a malformed
@@ -76,6 +77,14 @@ def read_pipeline_execution(sagemaker: Any, arn: str) -> Fact:
     pipeline = described.get("PipelineArn")
     owner = str(pipeline).rsplit("/", 1)[-1] if pipeline else None
     return Fact(arn, owner, described.get("PipelineExecutionStatus"), described)
+
+
+def read_alarm(cloudwatch: Any, name: str) -> Fact:
+    found = (
+        cloudwatch.describe_alarms(AlarmNames=[name], AlarmTypes=["MetricAlarm"]).get("MetricAlarms") or []
+    )
+    described: Mapping[str, Any] = found[0] if found else {}
+    return Fact(name, described.get("AlarmName"), described.get("StateValue"), described)
 
 
 def establish(claim: Claim, read: Callable[[str], Fact], logger: Logger) -> Fact | None:
