@@ -430,6 +430,8 @@ def describe_config_error(exc: Exception, target: Target | None = None) -> str:
         return f"Config file {match.group(1)} is not valid {match.group(2)} ({detail}): fix it and run again."
     if text.endswith("does not exist"):
         return f"{_capitalised(text)}: fix DUALLOOP_CONFIG_FILE (or --config) and run again."
+    if text.startswith("environment variable DUALLOOP_"):  # shared.config.unknown_variables
+        return f"{_capitalised(text)}, and run again."
     return f"{_capitalised(' '.join(lines))}: fix it and run again."
 
 
