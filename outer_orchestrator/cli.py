@@ -149,7 +149,7 @@ def run(
         str | None, typer.Option(help="Raw data: a local file/folder to upload, or an s3:// URI.")
     ] = None,
     rows: Annotated[
-        int, typer.Option(help="Without --data: how many demo transactions to generate.")
+        int, typer.Option(min=1, help="Without --data: how many demo transactions to generate.")
     ] = 20000,
     approve: Annotated[str, typer.Option(help="auto | prompt | wait (for `dualloop approve`).")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document, no progress.")] = False,

@@ -136,6 +136,26 @@ def test_a_bad_stage_in_the_environment(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("variable", "closest"),
+    [("DUALLOOP_QUALITY_THRESHOLD", "DUALLOOP_QUALITY__THRESHOLD"), ("DUALLOOP_STAGES", "DUALLOOP_STAGE")],
+)
+def test_an_unknown_dualloop_variable_is_refused_naming_the_closest(
+    tmp_path: Path, variable: str, closest: str
+) -> None:
+    # GIVEN a variable that is no setting (ignored without a word before), WHEN any command loads the config
+    env = {**_base_env(tmp_path), variable: "0.99", "DUALLOOP_TARGET": "aws"}
+    # THEN it is refused by name, with the closest valid one, before anything runs
+    outcome = dualloop(env, "drift", "run")
+    assert_clean(
+        outcome,
+        2,
+        f"Environment variable {variable} is not a dualloop setting (the closest is {closest}); "
+        "rename or unset it, and run again.",
+    )
+    assert outcome.seconds < 10
+
+
 # ---- in this process, through main(), against the local cloud -----------------------------------
 
 
@@ -356,6 +376,29 @@ def test_inner_run_rejects_bad_input_before_starting_anything(
     outcome = main("inner", "run", "--input", str(path))
     assert_clean(outcome, 2, message.format(path=path))
     assert outcome.seconds < 5  # no cloud, no pipeline
+
+
+def test_run_refuses_a_negative_row_count_before_provisioning(main: Dualloop) -> None:
+    outcome = main("run", "--rows", "-5")
+    assert outcome.code == 2 and "Traceback" not in outcome.err
+    assert "Invalid value for '--rows'" in outcome.err and "greater than or equal to 1" in outcome.err
+    assert outcome.seconds < 5  # no cloud, no provisioning
+    machines = boto3.client("stepfunctions").list_state_machines()["stateMachines"]
+    assert all(main.project not in m["name"] for m in machines)
+
+
+@pytest.mark.parametrize("value", ["2", "-0.1"])
+def test_inner_run_refuses_a_metric_threshold_no_score_can_reach(main: Dualloop, value: str) -> None:
+    outcome = main("inner", "run", "--param", f"MetricThreshold={value}")
+    bound = "less than or equal to 1" if value == "2" else "greater than or equal to 0"
+    assert_clean(
+        outcome,
+        2,
+        f"--param MetricThreshold={value}: input should be {bound} (the gate's metrics, auc, accuracy, "
+        "precision, recall and f1, are scores from 0 to 1)",
+    )
+    machines = boto3.client("stepfunctions").list_state_machines()["stateMachines"]
+    assert all(main.project not in m["name"] for m in machines)
 
 
 def test_inner_run_explains_a_failed_step(capsys: pytest.CaptureFixture[str]) -> None:
