@@ -502,6 +502,9 @@ def _code(exc: BaseException) -> str | None:
 
 # ---- outer-loop outcomes ---------------------------------------------------------------------------
 
+# How the local Glue runner words a run whose Spark driver died (outer_orchestrator/glue/local_worker.py).
+SPARK_DRIVER_STOPPED = "the local Spark driver (JVM) stopped"
+
 _OUTCOMES = {
     "DataQualityFailed": (
         "The data failed the quality gate and no pipeline ran: fix the data, or the ruleset "
@@ -599,6 +602,11 @@ def _states_failure(error: str, cause: str) -> str:
     job = _glue_job_run(cause)
     if job is not None:
         name, message = str(job.get("JobName", "")), str(job.get("ErrorMessage", "")).strip()
+        if SPARK_DRIVER_STOPPED in message:  # the runtime failed, not the data or the ruleset
+            return (
+                f"Glue job {name} failed because {SPARK_DRIVER_STOPPED} (killed, or out of memory): run again, "
+                "a new Spark driver starts; if it keeps stopping, free memory or use fewer rows (--rows)."
+            )
         if name.endswith("-ingest"):
             return (
                 f"Ingest failed on the raw data ({message or 'the Glue job failed'}): check that the raw data "
