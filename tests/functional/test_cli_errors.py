@@ -26,6 +26,7 @@ import boto3
 import pytest
 
 from shared.local_cloud import LocalCloud
+from shared.naming import Names
 
 pytestmark = pytest.mark.functional
 
@@ -399,6 +400,46 @@ def test_inner_run_refuses_a_metric_threshold_no_score_can_reach(main: Dualloop,
     )
     machines = boto3.client("stepfunctions").list_state_machines()["stateMachines"]
     assert all(main.project not in m["name"] for m in machines)
+
+
+def test_a_second_run_while_one_runs_says_already_running_and_leaves_its_jobs_alone(main: Dualloop) -> None:
+    import json
+
+    from outer_orchestrator.cli import ALREADY_RUNNING
+    from outer_orchestrator.local_stack import LocalStack
+    from shared.config import load_config
+
+    # GIVEN a provisioned project whose lock is held by a retrain that is still RUNNING
+    cfg = load_config()
+    LocalStack(cfg).provision()
+    names = Names(cfg)
+    sfn, glue = boto3.client("stepfunctions"), boto3.client("glue")
+    waiting = sfn.create_state_machine(
+        name=f"{main.project}-holder",
+        definition=json.dumps(
+            {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": True}}}
+        ),
+        roleArn="arn:aws:iam::123456789012:role/local-test",
+    )["stateMachineArn"]
+    holder = sfn.start_execution(stateMachineArn=waiting)["executionArn"]
+    boto3.client("dynamodb").put_item(
+        TableName=names.lock_table, Item={"lock_id": {"S": "retrain"}, "execution_arn": {"S": holder}}
+    )
+    created = glue.get_job(JobName=names.ingest_job)["Job"]["CreatedOn"]
+    try:
+        # WHEN a second `dualloop run` starts
+        outcome = main("run", "--rows", "200")
+    finally:
+        sfn.stop_execution(executionArn=holder)
+    # THEN it says AlreadyRunning with its own exit code, before provisioning anything again
+    assert_clean(
+        outcome,
+        ALREADY_RUNNING,
+        f"AlreadyRunning: retrain {holder} holds the lock, so this one did nothing; follow it with "
+        "`dualloop status` and run again once it has ended.",
+    )
+    assert ALREADY_RUNNING not in (0, 1, 2)
+    assert glue.get_job(JobName=names.ingest_job)["Job"]["CreatedOn"] == created  # the running retrain's job
 
 
 def test_inner_run_explains_a_failed_step(capsys: pytest.CaptureFixture[str]) -> None:
