@@ -22,6 +22,7 @@ import importlib.util
 import inspect
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -148,8 +149,10 @@ class LocalGlue:
     def stop(self) -> None:
         with self._lock:
             if self._spark is not None:
-                self._spark.stop()
+                with contextlib.suppress(Exception):  # a dead driver cannot be stopped, only forgotten
+                    self._spark.stop()
                 self._spark = None
+            shutil.rmtree(self._scripts, ignore_errors=True)  # the fetched job scripts
 
 
 def _warm_up(spark: SparkSession, folder: Path) -> None:

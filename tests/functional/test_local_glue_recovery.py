@@ -72,6 +72,7 @@ _SCRIPT = textwrap.dedent(
     outcomes["after_that"] = run()
     outcomes["new_driver"] = glue_worker.spark().sparkContext._gateway.proc.pid != killed
     cloud.stop()
+    outcomes["scripts_left"] = glue_worker._scripts.exists()
     print(json.dumps(outcomes))
     """
 )
@@ -99,6 +100,7 @@ def test_a_killed_spark_driver_is_replaced_and_the_next_run_succeeds(tmp_path: P
     )
     assert outcomes["after_that"] == ["SUCCEEDED", ""], outcomes
     assert outcomes["new_driver"] is True
+    assert outcomes["scripts_left"] is False  # the runner's temporary folder goes with the cloud
 
     # and the next step a user reads blames the driver, not the data
     from shared.user_errors import explain_outcome
