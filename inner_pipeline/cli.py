@@ -162,9 +162,22 @@ def _params_or_exit(pairs: list[str] | None) -> dict[str, str]:
 
 def _check_or_exit(definition: dict[str, Any], given: dict[str, str]) -> dict[str, Any]:
     try:
-        return check_parameters(definition, given)
+        values = check_parameters(definition, given)
     except ParameterError as exc:
         raise fail(f"--param: {exc}") from None
+    if "MetricThreshold" in given:  # the gate compares a score in [0, 1]: 2 would fail every model, late
+        from pydantic import ValidationError
+
+        from shared.config import Quality
+
+        try:
+            Quality(threshold=values["MetricThreshold"])
+        except ValidationError as exc:
+            raise fail(
+                f"--param MetricThreshold={given['MetricThreshold']}: {exc.errors()[0]['msg'].lower()} "
+                "(the gate's metrics, auc, accuracy, precision, recall and f1, are scores from 0 to 1)"
+            ) from None
+    return values
 
 
 def declared_definition(cfg: DualloopConfig) -> dict[str, Any]:

@@ -11,10 +11,12 @@ from typing import Annotated
 
 import boto3
 import typer
+from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.markup import escape
 
 from outer_orchestrator import approvals
+from outer_orchestrator.handlers.release_lock import HOLDER_ATTRIBUTE, LOCK_KEY
 from outer_orchestrator.progress import LiveProgress
 from outer_orchestrator.runner import ApprovePolicy, Retrain, RunResult, check_data_path, upload_data
 from shared.config import ConfigError, DualloopConfig, load_config
@@ -74,6 +76,44 @@ def local_cloud_for_command(stack: ExitStack, *, warm: bool = False) -> None:
     cloud = stack.enter_context(LocalCloud())
     attach_all(cloud, warm=warm)
     os.environ.update(cloud.env())
+
+
+# `dualloop run`'s exit code when another retrain holds the lock and this one did nothing
+# (README: "Exit codes"); 0 is a retrain that succeeded, 1 one that failed, 2 a usage mistake.
+ALREADY_RUNNING = 3
+
+
+def running_retrain(cfg: DualloopConfig) -> str | None:
+    """The execution holding the retrain lock, if Step Functions says it is still RUNNING."""
+    names = Names(cfg)
+    try:
+        item = (
+            boto3.client("dynamodb", region_name=cfg.region)
+            .get_item(TableName=names.lock_table, Key=LOCK_KEY, ConsistentRead=True)
+            .get("Item")
+        )
+        if not item or HOLDER_ATTRIBUTE not in item:
+            return None
+        holder = str(item[HOLDER_ATTRIBUTE]["S"])
+        status = boto3.client("stepfunctions", region_name=cfg.region).describe_execution(executionArn=holder)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("ResourceNotFoundException", "ExecutionDoesNotExist"):
+            return None  # not provisioned yet, or a lock whose execution is gone: AcquireLock decides
+        raise
+    return holder if status["status"] == "RUNNING" else None
+
+
+def already_running(holder: str | None, as_json: bool) -> typer.Exit:
+    """Say that this start did nothing (another retrain holds the lock) and exit ALREADY_RUNNING."""
+    message = (
+        f"AlreadyRunning: retrain {holder or '(another execution)'} holds the lock, so this one did nothing; "
+        "follow it with `dualloop status` and run again once it has ended."
+    )
+    if as_json:
+        typer.echo(json.dumps({"status": "AlreadyRunning", "holder": holder, "message": message}, indent=2))
+    else:
+        console.print(f"[yellow]{escape(message)}[/yellow]")
+    return typer.Exit(ALREADY_RUNNING)
 
 
 def provision_local(cfg: DualloopConfig) -> None:
@@ -149,7 +189,7 @@ def run(
         str | None, typer.Option(help="Raw data: a local file/folder to upload, or an s3:// URI.")
     ] = None,
     rows: Annotated[
-        int, typer.Option(help="Without --data: how many demo transactions to generate.")
+        int, typer.Option(min=1, help="Without --data: how many demo transactions to generate.")
     ] = 20000,
     approve: Annotated[str, typer.Option(help="auto | prompt | wait (for `dualloop approve`).")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document, no progress.")] = False,
@@ -163,9 +203,15 @@ def run(
         check_data_path(Path(data))  # before minutes of provisioning, not after
     with ExitStack() as stack:
         local_cloud_for_command(stack, warm=True)
+        # Before provisioning: re-provisioning replaces the Glue jobs a running retrain is using.
+        holder = running_retrain(cfg)
+        if holder is not None:
+            raise already_running(holder, as_json)
         provision_local(cfg)
         raw_uri = stage_data(cfg, data, rows, run_id := uuid.uuid4().hex[:12])
         result = start_and_follow(cfg, raw_uri, run_id, approve, as_json)  # type: ignore[arg-type]
+        if result.status == "SUCCEEDED" and any(s.get("name") == "AlreadyRunning" for s in result.states):
+            raise already_running(running_retrain(cfg), as_json)  # started meanwhile: the ASL's lock said so
         summarise(result, as_json)
     raise typer.Exit(0 if result.status == "SUCCEEDED" else 1)
 

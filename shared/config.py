@@ -3,15 +3,19 @@
 Values come, in rising priority, from the defaults below, an optional YAML or TOML file
 (``DUALLOOP_CONFIG_FILE`` or ``load_config(path)``) and ``DUALLOOP_*`` environment
 variables (nested fields with ``__``: ``DUALLOOP_DEPLOYMENT__TRAFFIC_TYPE=LINEAR``).
-A bad value fails fast with a ``ConfigError`` that names the field.
+A bad value fails fast with a ``ConfigError`` that names the field, and so does a
+``DUALLOOP_*`` variable that is no setting (a nested one written with one underscore where
+two are needed would otherwise be ignored without a word): the error names the closest valid one.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -34,6 +38,28 @@ from pydantic_settings import (
 )
 
 CONFIG_FILE_ENV = "DUALLOOP_CONFIG_FILE"
+ENV_PREFIX = "DUALLOOP_"
+# DUALLOOP_* variables that are no setting: each is read by the code named beside it
+# (tests/unit/test_config.py keeps this list equal to the names the code reads).
+OTHER_VARIABLES = frozenset(
+    {
+        CONFIG_FILE_ENV,
+        "DUALLOOP_HOME",  # the local cloud's state directory (shared/local_cloud/cli.py)
+        "DUALLOOP_TARGET",  # "aws": the CLI talks to AWS (shared/cli.py, shared/graph_cli.py)
+        "DUALLOOP_LOCAL_CLOCK_FACTOR",  # shared/local_cloud/clock.py
+        "DUALLOOP_LOCAL_MAX_INSTANCES",  # shared/local_cloud/hosting/deployment.py
+        "DUALLOOP_LOCAL_CLOUD_FAST_SERVER",  # shared/local_cloud/patches/server_speed.py
+        "DUALLOOP_LOCAL_CLOUD_KEEPALIVE",  # shared/local_cloud/patches/server_speed.py
+        "DUALLOOP_LAMBDA_LOG_LEVEL",  # shared/local_cloud/cloud.py
+        "DUALLOOP_DRIFT_ENDPOINT",  # the endpoint a drift job watches (outer_orchestrator/drift/job.py)
+        # The handler functions' environment (outer_orchestrator/handlers, set by infra and the local stack).
+        "DUALLOOP_PIPELINE_NAME",
+        "DUALLOOP_TOKEN_TABLE",
+        "DUALLOOP_TOPIC_ARN",
+        "DUALLOOP_STATE_MACHINE_ARN",
+        "DUALLOOP_LOCK_TABLE",
+    }
+)
 
 # S3 bucket naming rules (general purpose buckets).
 _BUCKET_RE = re.compile(r"^(?!xn--)(?!.*\.\.)(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -395,6 +421,9 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> DualloopCon
     ``path`` (YAML or TOML) takes the place of ``DUALLOOP_CONFIG_FILE``; environment
     variables still win over the file, and ``overrides`` win over both.
     """
+    unknown = unknown_variables(os.environ)
+    if unknown:
+        raise ConfigError("; ".join(unknown))
     try:
         if path is None:
             return DualloopConfig(**overrides)
@@ -402,6 +431,45 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> DualloopCon
         return DualloopConfig.model_validate(_deep_merge(merged, overrides))
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """One sentence per ``DUALLOOP_*`` variable that is neither a setting nor in ``OTHER_VARIABLES``."""
+    problems = []
+    for name in sorted(environ):
+        upper = name.upper()  # pydantic-settings reads names case-insensitively
+        if not upper.startswith(ENV_PREFIX) or upper in OTHER_VARIABLES or _is_setting(upper):
+            continue
+        closest = difflib.get_close_matches(upper, sorted(_known_variables()), n=1, cutoff=0.6)
+        hint = f"the closest is {closest[0]}" if closest else "see the configuration table in README.md"
+        problems.append(f"environment variable {name} is not a dualloop setting ({hint}); rename or unset it")
+    return problems
+
+
+def _is_setting(name: str) -> bool:
+    """``DUALLOOP_<FIELD>`` or ``DUALLOOP_<SECTION>__<FIELD>...`` naming a field of the config."""
+    model: type[BaseModel] = DualloopConfig
+    parts = name.removeprefix(ENV_PREFIX).lower().split("__")
+    for depth, part in enumerate(parts, start=1):
+        field = model.model_fields.get(part)
+        if field is None:
+            return False
+        if depth < len(parts):
+            inner = field.annotation
+            if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+                return False
+            model = inner
+    return True
+
+
+def _known_variables() -> set[str]:
+    names = set(OTHER_VARIABLES)
+    for name, field in DualloopConfig.model_fields.items():
+        names.add(f"{ENV_PREFIX}{name.upper()}")
+        inner = field.annotation
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            names.update(f"{ENV_PREFIX}{name.upper()}__{sub.upper()}" for sub in inner.model_fields)
+    return names
 
 
 def _env_values() -> dict[str, Any]:

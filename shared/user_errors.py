@@ -430,6 +430,8 @@ def describe_config_error(exc: Exception, target: Target | None = None) -> str:
         return f"Config file {match.group(1)} is not valid {match.group(2)} ({detail}): fix it and run again."
     if text.endswith("does not exist"):
         return f"{_capitalised(text)}: fix DUALLOOP_CONFIG_FILE (or --config) and run again."
+    if text.startswith("environment variable DUALLOOP_"):  # shared.config.unknown_variables
+        return f"{_capitalised(text)}, and run again."
     return f"{_capitalised(' '.join(lines))}: fix it and run again."
 
 
@@ -500,6 +502,9 @@ def _code(exc: BaseException) -> str | None:
 
 # ---- outer-loop outcomes ---------------------------------------------------------------------------
 
+# How the local Glue runner words a run whose Spark driver died (outer_orchestrator/glue/local_worker.py).
+SPARK_DRIVER_STOPPED = "the local Spark driver (JVM) stopped"
+
 _OUTCOMES = {
     "DataQualityFailed": (
         "The data failed the quality gate and no pipeline ran: fix the data, or the ruleset "
@@ -514,8 +519,10 @@ _OUTCOMES = {
         "and `dualloop run` retrains."
     ),
     "DeploymentRolledBack": (
-        "An endpoint alarm fired during the blue/green bake, so the previous model still serves: read the "
-        "endpoint's FailureReason and alarms with `dualloop status`, fix the model and retrain."
+        "An endpoint alarm fired during the blue/green bake, so the previous model still serves: "
+        "`dualloop status` shows which (the endpoint's FailureReason); the 5XX alarm means the new model failed "
+        "on requests (its log names the exception; clients' malformed requests are 4XX and never fire it), "
+        "the latency alarm that it answered too slowly: fix that in the model and retrain."
     ),
     "DeploymentFailed": (
         "The endpoint did not reach InService on the new model (the previous one, if any, still serves): "
@@ -602,6 +609,11 @@ def _states_failure(error: str, cause: str) -> str:
     job = _glue_job_run(cause)
     if job is not None:
         name, message = str(job.get("JobName", "")), str(job.get("ErrorMessage", "")).strip()
+        if SPARK_DRIVER_STOPPED in message:  # the runtime failed, not the data or the ruleset
+            return (
+                f"Glue job {name} failed because {SPARK_DRIVER_STOPPED} (killed, or out of memory): run again, "
+                "a new Spark driver starts; if it keeps stopping, free memory or use fewer rows (--rows)."
+            )
         if name.endswith("-ingest"):
             return (
                 f"Ingest failed on the raw data ({message or 'the Glue job failed'}): check that the raw data "

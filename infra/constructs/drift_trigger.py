@@ -63,10 +63,16 @@ class DriftTrigger(Construct):
             description="dualloop drift trigger: read drift reports, start a retrain",
         )
         reports = data.artifacts.arn_for_objects(f"{REPORT_PREFIX}*")
+        # The handler believes no event: it reads the alarm's state first. A metric alarm's ARN
+        # scopes DescribeAlarms (only composite alarms need "*", per the DescribeAlarms API reference).
+        alarm = f"arn:aws:cloudwatch:{names.region}:{names.account}:alarm:{names.drift_alarm}"
         policy = iam.Policy(
             self,
             "Policy",
             statements=[
+                iam.PolicyStatement(
+                    sid="ConfirmAlarmState", actions=["cloudwatch:DescribeAlarms"], resources=[alarm]
+                ),
                 iam.PolicyStatement(
                     sid="StartRetrain",
                     actions=["states:StartExecution"],

@@ -8,8 +8,10 @@ names that execution (a conditional delete): a newer retrain's lock is never tou
 repeated delivery does nothing. The local twin (``outer_orchestrator/local_stack.py``)
 wires the same rule to the same handler.
 
-The role may delete the lock item and nothing else of the project's data; the project key
-is there to decrypt (the function's environment, the lock table's items).
+The role may delete the lock item and nothing else of the project's data, and describe this
+state machine's executions (the handler believes no event: it reads the execution's status
+before it releases anything); the project key is there to decrypt (the function's
+environment, the lock table's items).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from infra.constructs.relays import (
     powertools_layer,
     write_own_logs,
 )
+from infra.nag import acknowledge
 from shared.config import DualloopConfig
 from shared.naming import Names
 
@@ -61,10 +64,17 @@ class LockRelease(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="dualloop lock release: delete the retrain lock of an execution that ended abnormally",
         )
+        # Execution ARNs: arn:aws:states:<region>:<account>:execution:<state machine name>:<execution name>
+        executions = names.state_machine_arn.replace(":stateMachine:", ":execution:") + ":*"
         policy = iam.Policy(
             self,
             "Policy",
             statements=[
+                iam.PolicyStatement(
+                    sid="ConfirmExecutionStatus",
+                    actions=["states:DescribeExecution"],
+                    resources=[executions],
+                ),
                 iam.PolicyStatement(
                     sid="ReleaseLock",
                     actions=["dynamodb:DeleteItem"],
@@ -80,6 +90,11 @@ class LockRelease(Construct):
             ],
         )
         policy.attach_to_role(self.role)
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{executions}]",
+            "Execution names are minted per retrain; scoped to this project's state machine.",
+        )
 
         self.function = handler_function(
             self,

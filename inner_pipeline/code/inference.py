@@ -31,9 +31,12 @@ path, ``_to_frame`` + ``common.encode_features``, which decides and words every 
 paths give equal features and bit-identical scores (``tests/unit/test_inference_speed_paths.py``).
 
 A request the client got wrong (unsupported content type or accept, empty body, bad JSON,
-wrong number of values, a non-numeric value for a numeric feature, a missing feature) raises
-``InvalidInput`` naming the row and column, so a model server can answer 4XX. Rows are
-numbered from 1, not counting a header. Nothing else raises ``InvalidInput``.
+JSON nested deeper than the parser goes, wrong number of
+values, a non-numeric or non-finite value for a numeric feature, a number beyond float32,
+which the model computes with, a missing feature) raises ``InvalidInput`` naming the row and
+column, so a model server can answer 4XX: a client's mistake must never look like the model
+failing (a 5XX fires the rollback alarm of a blue/green bake). Rows are numbered from 1, not
+counting a header. Nothing else raises ``InvalidInput``.
 """
 
 from __future__ import annotations
@@ -130,6 +133,12 @@ def input_fn(request_body: str | bytes, content_type: str | None) -> Request:
         payload = json.loads(request_body)
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidInput(
+            'request body is JSON nested too deeply to read; send {"instances": [...]} of flat records'
+        ) from None
+    except ValueError as exc:  # an integer beyond Python's 4,300 digits (sys.get_int_max_str_digits)
+        raise InvalidInput(f"request body holds a number too long to read: {exc}") from None
     if isinstance(payload, dict):
         if "instances" not in payload:
             raise InvalidInput('JSON request must be {"instances": [...]} or a list of records')
@@ -263,6 +272,14 @@ def _to_frame(request: Request, schema: Schema) -> pd.DataFrame:
             if bad.any():
                 i = int(np.argmax(bad))
                 raise InvalidInput(f"row {i + 1}, column '{f.name}': {series.iloc[i]!r} is not a number")
+            with np.errstate(over="ignore"):  # encode_features' float32 cast would make these inf
+                beyond = np.isinf(values.astype(np.float32)) & np.isfinite(values)
+            if beyond.any():
+                i = int(np.argmax(beyond))
+                raise InvalidInput(
+                    f"row {i + 1}, column '{f.name}': {series.iloc[i]!r} is beyond the model's float32 "
+                    "range (about ±3.4e38)"
+                )
             frame[f.name] = values
         else:
             frame[f.name] = series

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
@@ -22,7 +24,7 @@ from pyspark.sql import SparkSession
 
 from outer_orchestrator.glue import io
 from outer_orchestrator.glue.runtime import get_spark, resolve_args
-from outer_orchestrator.glue.transforms import drop_exact_duplicates, normalise, read_raw
+from outer_orchestrator.glue.transforms import DataReadError, drop_exact_duplicates, normalise, read_raw
 from shared.config import DataSchema
 
 __all__ = ["MANIFEST_NAME", "IngestManifest", "main"]
@@ -53,6 +55,27 @@ class IngestManifest(BaseModel):
     created_at: AwareDatetime
 
 
+# Spark 3.5's MALFORMED_RECORD_IN_PARSING (FAILFAST): raised by the first action that parses
+# every column, inside a Py4JJavaError whose first line only names the JVM call ("o254.count").
+_MALFORMED = re.compile(r"Malformed records are detected in record parsing: (.*?)\.?\s*Parse Mode", re.S)
+
+
+@contextmanager
+def _malformed_records_named(source: str) -> Iterator[None]:
+    """Turn Spark's failure on a malformed record into one sentence naming the record."""
+    try:
+        yield
+    except Exception as exc:
+        match = _MALFORMED.search(str(exc))
+        if match is None:
+            raise
+        record = " ".join(match.group(1).split())[:300]
+        raise DataReadError(
+            f"{source}: a record does not parse ({record}): a CSV row must have the header's number of "
+            "fields (and close its quotes), a JSON line must be one object; fix or remove it"
+        ) from None
+
+
 def main(argv: Sequence[str] | None = None, spark: SparkSession | None = None) -> IngestManifest:
     """Run the job. ``argv`` is ``sys.argv``-style (``--KEY value`` pairs; other tokens ignored)."""
     args = resolve_args(sys.argv[1:] if argv is None else argv, ["raw_uri", "curated_uri"], {"schema": ""})
@@ -60,7 +83,7 @@ def main(argv: Sequence[str] | None = None, spark: SparkSession | None = None) -
     raw_uri, curated_uri = args["raw_uri"], args["curated_uri"]
     spark = get_spark("dualloop-ingest", spark)
 
-    with io.spark_input(spark, raw_uri) as source:
+    with io.spark_input(spark, raw_uri) as source, _malformed_records_named(raw_uri):
         curated = normalise(read_raw(spark, source, source=raw_uri), schema).persist()
         try:
             rows_read = curated.count()

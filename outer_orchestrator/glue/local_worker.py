@@ -8,14 +8,21 @@ SUCCEEDED, or FAILED with the error message, which ``get_job_run`` reports. Runs
 serialised: one local Spark driver, like a job with MaxConcurrentRuns = 1. Spark logs only
 errors (``spark-log4j2.properties``): a job's failure reaches the user as the run's
 ErrorMessage, not as JVM log lines.
+
+A driver whose JVM died (killed, out of memory) is noticed before the next run, forgotten
+(PySpark would hand the dead session out again and every later run would fail with
+``ConnectionRefusedError``) and replaced; a run during which it died fails with a reason
+that says so (``SPARK_DRIVER_STOPPED``), not one that blames the data.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -26,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from shared.local_cloud import backend_state, hooks
+from shared.user_errors import SPARK_DRIVER_STOPPED
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -43,6 +51,10 @@ class LocalGlue:
         self._scripts = Path(tempfile.mkdtemp(prefix="dualloop-glue-"))
 
     def spark(self) -> SparkSession:
+        if self._spark is not None and not _alive(self._spark):
+            LOG.warning("the local Spark driver (JVM) is gone: starting a new one")
+            _forget(self._spark)
+            self._spark = None
         if self._spark is None:
             from pyspark.sql import SparkSession
 
@@ -95,6 +107,10 @@ class LocalGlue:
                     module.main(argv)
             except BaseException as exc:
                 reason = _reason(exc)
+                if self._spark is not None and not _alive(self._spark):
+                    reason = (
+                        f"{SPARK_DRIVER_STOPPED} during the run ({reason}); the next run starts a new one"
+                    )
                 LOG.warning("glue job %s run %s failed: %s", event.job_name, event.run_id, reason)
                 backend_state.set_glue_job_run_state(
                     event.account_id, event.region, event.job_name, event.run_id, "FAILED", reason
@@ -133,8 +149,10 @@ class LocalGlue:
     def stop(self) -> None:
         with self._lock:
             if self._spark is not None:
-                self._spark.stop()
+                with contextlib.suppress(Exception):  # a dead driver cannot be stopped, only forgotten
+                    self._spark.stop()
                 self._spark = None
+            shutil.rmtree(self._scripts, ignore_errors=True)  # the fetched job scripts
 
 
 def _warm_up(spark: SparkSession, folder: Path) -> None:
@@ -151,6 +169,37 @@ def _warm_up(spark: SparkSession, folder: Path) -> None:
         spark.read.parquet(str(folder / "out")).count()
     finally:
         frame.unpersist()
+
+
+def _alive(spark: SparkSession) -> bool:
+    """Whether the session's JVM still answers (a dead one refuses the py4j connection)."""
+    try:
+        context: Any = spark.sparkContext
+        return not context._jsc.sc().isStopped()
+    except Exception:  # Py4JNetworkError, ConnectionRefusedError, Py4JError: the JVM is gone
+        return False
+
+
+def _forget(spark: SparkSession) -> None:
+    """Drop a dead session and its gateway, so the next ``getOrCreate`` starts a new JVM.
+
+    PySpark keeps the active context, its gateway and the session as class attributes and
+    hands them out again; stopping them needs the JVM, so they are reset here.
+    """
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    gateway: Any = SparkContext._gateway
+    process = getattr(gateway, "proc", None)
+    if process is not None and process.poll() is None:
+        process.kill()  # half alive (not answering): do not leave it behind
+    with contextlib.suppress(Exception):
+        gateway.shutdown()
+    context: Any = SparkContext
+    context._gateway = context._jvm = context._active_spark_context = None
+    session: Any = SparkSession
+    session._instantiatedSession = session._activeSession = None
+    del spark
 
 
 def _reason(exc: BaseException) -> str:

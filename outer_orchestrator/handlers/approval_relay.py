@@ -1,8 +1,12 @@
 """Relay: a model package was approved or rejected → answer the outer loop's ``AwaitApproval``.
 
-Triggered by ``SageMaker Model Package State Change`` for the project's group. The token
-is looked up by package ARN and deleted with a conditional delete, so a duplicate event
-(AWS may deliver one) or a late one after a timeout finds nothing and does nothing.
+Triggered by ``SageMaker Model Package State Change`` for the project's group. The event is
+only a claim: the package's group and approval status are read from the model registry
+(``facts``), and an event the registry does not confirm (forged, or out of order: approved,
+then rejected before the event arrived) is logged and ignored; the decision and its
+description relayed are the registry's. The token is looked up by package ARN and deleted
+with a conditional delete, so a duplicate event (AWS may deliver one) or a late one after a
+timeout finds nothing and does nothing.
 """
 
 from __future__ import annotations
@@ -14,22 +18,29 @@ import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from outer_orchestrator.handlers import callbacks
+from outer_orchestrator.handlers import callbacks, facts
 from outer_orchestrator.handlers.events import ModelPackageStateChange, parse
 from shared.contracts import ApprovalOutcome
 
 logger = Logger(service="dualloop-approval-relay")
 
 
-def handler(event: dict[str, Any], context: Any, *, dynamodb: Any = None, sfn: Any = None) -> dict[str, Any]:
+def handler(
+    event: dict[str, Any], context: Any, *, dynamodb: Any = None, sfn: Any = None, sagemaker: Any = None
+) -> dict[str, Any]:
     detail = parse(ModelPackageStateChange, event).detail
     if detail.group_name != os.environ["DUALLOOP_MODEL_PACKAGE_GROUP"]:
         return _skip("another model package group", detail.group_name)
     if detail.approval_status == "PendingManualApproval":
         return _skip("no decision yet", detail.model_package_arn)
+    claim = facts.Claim("model package", detail.model_package_arn, detail.group_name, detail.approval_status)
+    sagemaker = sagemaker or boto3.client("sagemaker")
+    fact = facts.establish(claim, lambda arn: facts.read_model_package(sagemaker, arn), logger)
+    if fact is None:
+        return _skip("not confirmed by the model registry", detail.model_package_arn)
     dynamodb = dynamodb or boto3.client("dynamodb")
     answered = answer_decision(
-        dynamodb, sfn, detail.model_package_arn, detail.approval_status, detail.description
+        dynamodb, sfn, detail.model_package_arn, str(fact.status), fact.described.get("ApprovalDescription")
     )
     if answered is None:
         return _skip("no retrain is waiting for this package", detail.model_package_arn)

@@ -7,6 +7,10 @@ starts the state machine with ``RetrainInput(trigger="drift", reason={alarm, why
 scores, report_uri})``; configuration comes from the ``DUALLOOP_*`` environment, as for the
 drift job.
 
+The event is only a claim: the alarm's state is read with DescribeAlarms (``facts``), and
+an ALARM CloudWatch does not confirm (forged, or stale: the alarm is back to OK) starts
+nothing; the reason passed on is CloudWatch's ``StateReason``, not the event's.
+
 Idempotent: the execution is named after the alarm transition (its state timestamp), so a
 duplicate delivery of the same event (EventBridge delivers at least once) either gets the
 running execution back (same name, same input) or ``ExecutionAlreadyExists``, and starts
@@ -29,11 +33,13 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from outer_orchestrator.handlers import facts
 from shared.config import DualloopConfig, load_config
 from shared.contracts import RetrainInput
 from shared.naming import Names
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions import SFNClient
 
@@ -122,6 +128,7 @@ def handler(
     s3: S3Client | None = None,
     sfn: SFNClient | None = None,
     cfg: DualloopConfig | None = None,
+    cloudwatch: CloudWatchClient | None = None,
 ) -> dict[str, Any]:
     detail = AlarmEvent.model_validate(event).detail
     cfg = cfg or load_config()
@@ -130,6 +137,11 @@ def handler(
         return _skip("another alarm", detail.alarm_name)
     if detail.state.value != "ALARM":
         return _skip(f"the alarm is {detail.state.value}", detail.alarm_name)
+    claim = facts.Claim("alarm", detail.alarm_name, names.drift_alarm, "ALARM")
+    reader = cloudwatch or boto3.client("cloudwatch", region_name=cfg.region)
+    fact = facts.establish(claim, lambda name: facts.read_alarm(reader, name), logger)
+    if fact is None:
+        return _skip("not confirmed by CloudWatch", detail.alarm_name)
     endpoint = detail.endpoint or names.endpoint
     s3 = s3 or boto3.client("s3", region_name=cfg.region)
     found = latest_report(s3, names.artifact_bucket, endpoint)
@@ -146,7 +158,7 @@ def handler(
         trigger="drift",
         raw_uri=None,
         alarm=detail.alarm_name,
-        why=detail.state.reason,
+        why=fact.described.get("StateReason"),
         features=features,
         scores=scores,
         report_uri=report_uri,

@@ -3,7 +3,10 @@
 Triggered by ``SageMaker Model Building Pipeline Execution Status Change``. The task token
 travels as the pipeline parameter ``CallbackToken``; executions without one (a data
 scientist's own run) and other pipelines are ignored. Success carries the registered
-model package and its metrics; failure carries the failed step's reason.
+model package and its metrics; failure carries the failed step's reason. The event is only a
+claim: the execution's pipeline and status are read with DescribePipelineExecution
+(``facts``), and an event SageMaker does not confirm (a forged ``Failed`` for a healthy
+retrain, a late ``Executing``) is logged and ignored.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from aws_lambda_powertools import Logger
 
-from outer_orchestrator.handlers import callbacks
+from outer_orchestrator.handlers import callbacks, facts
 from outer_orchestrator.handlers.events import PipelineStatusChange, parse
 from shared.contracts import EvaluationReport, PipelineOutcome
 
@@ -36,6 +39,9 @@ def handler(
     if not detail.is_terminal:
         return _skip("not finished", detail.current_status)
     sagemaker = sagemaker or boto3.client("sagemaker")
+    claim = facts.Claim("pipeline execution", detail.pipeline_execution_arn, expected, detail.current_status)
+    if facts.establish(claim, lambda arn: facts.read_pipeline_execution(sagemaker, arn), logger) is None:
+        return _skip("not confirmed by SageMaker", detail.pipeline_execution_arn)
     token = _callback_token(sagemaker, detail.pipeline_execution_arn)
     if not token:
         return _skip("not started by the outer loop", detail.pipeline_execution_arn)

@@ -12,6 +12,11 @@ since taken the lock keeps it, and a duplicate or late delivery (EventBridge del
 least once, and this event is best effort) finds nothing of its own and does nothing. A
 FAILED execution that did release its lock, or never took it, is the same no-op.
 
+The event is only a claim: the execution's state machine and status are read with
+DescribeExecution (``facts``), and an event Step Functions does not confirm (forged: a
+FAILED for a retrain still RUNNING would free its lock and let a second retrain deploy over
+it) is logged and ignored.
+
 The event is parsed with models of this module (not ``events.Event``), as the drift trigger
 does: a loader may run the module without registering it.
 """
@@ -26,8 +31,11 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from outer_orchestrator.handlers import facts
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_stepfunctions import SFNClient
 
 logger = Logger(service="dualloop-release-lock")
 
@@ -94,12 +102,22 @@ def release(dynamodb: DynamoDBClient, table: str, execution_arn: str) -> bool:
     return True
 
 
-def handler(event: dict[str, Any], context: Any, *, dynamodb: DynamoDBClient | None = None) -> dict[str, Any]:
+def handler(
+    event: dict[str, Any],
+    context: Any,
+    *,
+    dynamodb: DynamoDBClient | None = None,
+    sfn: SFNClient | None = None,
+) -> dict[str, Any]:
     detail = ExecutionStatusEvent.model_validate(event).detail
     why = skip_reason(detail, os.environ["DUALLOOP_STATE_MACHINE_ARN"])
     if why is not None:
         logger.info("ignored event", extra={"why": why, "execution_arn": detail.execution_arn})
         return {"released": False, "ignored": why}
+    claim = facts.Claim("execution", detail.execution_arn, detail.state_machine_arn, detail.status)
+    reader = sfn or boto3.client("stepfunctions")
+    if facts.establish(claim, lambda arn: facts.read_execution(reader, arn), logger) is None:
+        return {"released": False, "ignored": "not confirmed by Step Functions"}
     table = os.environ["DUALLOOP_LOCK_TABLE"]
     released = release(dynamodb or boto3.client("dynamodb"), table, detail.execution_arn)
     logger.info(

@@ -31,6 +31,9 @@ rule type by rule type, and says where it deliberately differs.
 [1] Rows count when at least one of the columns is non-null; groups are null-safe.
 [2] A null fails every form except ``!=`` and ``not in`` (as Glue documents); ``= NULL``,
     ``!= NULL`` and ``in [.., NULL]`` name nulls explicitly. EMPTY and WHITESPACES_ONLY too.
+    A non-finite number (NaN, ±Infinity) fails every numeric form, and a Mean, Sum or
+    StandardDeviation that is not finite fails its rule: Spark orders NaN above every number
+    and compares infinity as one, so ``>= 0`` alone would pass a column of them.
 [3] For ``>``, ``>=``, ``<``, ``<=``, ``=`` and ``between`` without a threshold. ``!=``, ``in``,
     ``not in``, ``not between`` or a threshold are per-row compliance, a null counting as
     length 0 (Deequ's ``in`` handling).
@@ -191,8 +194,8 @@ def _check(
 ) -> RuleOutcome:
     if value is None:
         return _no_rows(rule, metrics)
-    if math.isnan(value):
-        return _outcome(rule, False, metrics, f"{name} is NaN, which does not satisfy '{cond}'.")
+    if not math.isfinite(value):  # NaN or ±inf: a column holding a non-finite value
+        return _outcome(rule, False, metrics, f"{name} is {value}, not a finite number, so '{cond}' fails.")
     return _outcome(rule, cond.holds(value), metrics, f"{name} {value:g} does not satisfy '{cond}'.")
 
 
@@ -320,26 +323,29 @@ def _number_predicate(c: Column, cond: NumberCondition) -> Column:
     nums = [_lit(o) for o in cond.operands if o is not None]
     has_null = None in cond.operands
     op = cond.op
+    # A present value that is a finite number: Spark orders NaN above +inf, so |v| < inf is
+    # false for NaN and ±inf, and null (stays null: isNotNull / isNull decide those rows).
+    v = c.isNotNull() & (sf.abs(c.cast("double")) < sf.lit(math.inf))
     comparisons: dict[str, Callable[[], Column]] = {
-        ">": lambda: c.isNotNull() & (c > nums[0]),
-        ">=": lambda: c.isNotNull() & (c >= nums[0]),
-        "<": lambda: c.isNotNull() & (c < nums[0]),
-        "<=": lambda: c.isNotNull() & (c <= nums[0]),
-        "=": lambda: c.isNull() if has_null else c.isNotNull() & (c == nums[0]),
-        "!=": lambda: c.isNotNull() if has_null else c.isNull() | (c != nums[0]),
-        "between": lambda: c.isNotNull() & (c > nums[0]) & (c < nums[1]),
-        "not between": lambda: c.isNotNull() & ((c <= nums[0]) | (c >= nums[1])),
+        ">": lambda: v & (c > nums[0]),
+        ">=": lambda: v & (c >= nums[0]),
+        "<": lambda: v & (c < nums[0]),
+        "<=": lambda: v & (c <= nums[0]),
+        "=": lambda: c.isNull() if has_null else v & (c == nums[0]),
+        "!=": lambda: v if has_null else c.isNull() | (v & (c != nums[0])),
+        "between": lambda: v & (c > nums[0]) & (c < nums[1]),
+        "not between": lambda: v & ((c <= nums[0]) | (c >= nums[1])),
     }
     if op in comparisons:
         return comparisons[op]()
     if op == "in":
         if not nums:
             return c.isNull()
-        return (c.isin(nums) | c.isNull()) if has_null else (c.isNotNull() & c.isin(nums))
+        return ((v & c.isin(nums)) | c.isNull()) if has_null else (v & c.isin(nums))
     # not in
     if not nums:
-        return c.isNotNull()
-    return (c.isNotNull() & ~c.isin(nums)) if has_null else (c.isNull() | ~c.isin(nums))
+        return v
+    return (v & ~c.isin(nums)) if has_null else (c.isNull() | (v & ~c.isin(nums)))
 
 
 def _string_predicate(c: Column, cond: StringCondition) -> Column:

@@ -26,6 +26,7 @@ import boto3
 import pytest
 
 from shared.local_cloud import LocalCloud
+from shared.naming import Names
 
 pytestmark = pytest.mark.functional
 
@@ -134,6 +135,26 @@ def test_a_bad_stage_in_the_environment(tmp_path: Path) -> None:
         "Invalid dualloop configuration: stage: Input should be 'dev' or 'prod' (got 'qa'): "
         "fix DUALLOOP_STAGE and run again.",
     )
+
+
+@pytest.mark.parametrize(
+    ("variable", "closest"),
+    [("DUALLOOP_QUALITY_THRESHOLD", "DUALLOOP_QUALITY__THRESHOLD"), ("DUALLOOP_STAGES", "DUALLOOP_STAGE")],
+)
+def test_an_unknown_dualloop_variable_is_refused_naming_the_closest(
+    tmp_path: Path, variable: str, closest: str
+) -> None:
+    # GIVEN a variable that is no setting (ignored without a word before), WHEN any command loads the config
+    env = {**_base_env(tmp_path), variable: "0.99", "DUALLOOP_TARGET": "aws"}
+    # THEN it is refused by name, with the closest valid one, before anything runs
+    outcome = dualloop(env, "drift", "run")
+    assert_clean(
+        outcome,
+        2,
+        f"Environment variable {variable} is not a dualloop setting (the closest is {closest}); "
+        "rename or unset it, and run again.",
+    )
+    assert outcome.seconds < 10
 
 
 # ---- in this process, through main(), against the local cloud -----------------------------------
@@ -356,6 +377,69 @@ def test_inner_run_rejects_bad_input_before_starting_anything(
     outcome = main("inner", "run", "--input", str(path))
     assert_clean(outcome, 2, message.format(path=path))
     assert outcome.seconds < 5  # no cloud, no pipeline
+
+
+def test_run_refuses_a_negative_row_count_before_provisioning(main: Dualloop) -> None:
+    outcome = main("run", "--rows", "-5")
+    assert outcome.code == 2 and "Traceback" not in outcome.err
+    assert "Invalid value for '--rows'" in outcome.err and "greater than or equal to 1" in outcome.err
+    assert outcome.seconds < 5  # no cloud, no provisioning
+    machines = boto3.client("stepfunctions").list_state_machines()["stateMachines"]
+    assert all(main.project not in m["name"] for m in machines)
+
+
+@pytest.mark.parametrize("value", ["2", "-0.1"])
+def test_inner_run_refuses_a_metric_threshold_no_score_can_reach(main: Dualloop, value: str) -> None:
+    outcome = main("inner", "run", "--param", f"MetricThreshold={value}")
+    bound = "less than or equal to 1" if value == "2" else "greater than or equal to 0"
+    assert_clean(
+        outcome,
+        2,
+        f"--param MetricThreshold={value}: input should be {bound} (the gate's metrics, auc, accuracy, "
+        "precision, recall and f1, are scores from 0 to 1)",
+    )
+    machines = boto3.client("stepfunctions").list_state_machines()["stateMachines"]
+    assert all(main.project not in m["name"] for m in machines)
+
+
+def test_a_second_run_while_one_runs_says_already_running_and_leaves_its_jobs_alone(main: Dualloop) -> None:
+    import json
+
+    from outer_orchestrator.cli import ALREADY_RUNNING
+    from outer_orchestrator.local_stack import LocalStack
+    from shared.config import load_config
+
+    # GIVEN a provisioned project whose lock is held by a retrain that is still RUNNING
+    cfg = load_config()
+    LocalStack(cfg).provision()
+    names = Names(cfg)
+    sfn, glue = boto3.client("stepfunctions"), boto3.client("glue")
+    waiting = sfn.create_state_machine(
+        name=f"{main.project}-holder",
+        definition=json.dumps(
+            {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": True}}}
+        ),
+        roleArn="arn:aws:iam::123456789012:role/local-test",
+    )["stateMachineArn"]
+    holder = sfn.start_execution(stateMachineArn=waiting)["executionArn"]
+    boto3.client("dynamodb").put_item(
+        TableName=names.lock_table, Item={"lock_id": {"S": "retrain"}, "execution_arn": {"S": holder}}
+    )
+    created = glue.get_job(JobName=names.ingest_job)["Job"]["CreatedOn"]
+    try:
+        # WHEN a second `dualloop run` starts
+        outcome = main("run", "--rows", "200")
+    finally:
+        sfn.stop_execution(executionArn=holder)
+    # THEN it says AlreadyRunning with its own exit code, before provisioning anything again
+    assert_clean(
+        outcome,
+        ALREADY_RUNNING,
+        f"AlreadyRunning: retrain {holder} holds the lock, so this one did nothing; follow it with "
+        "`dualloop status` and run again once it has ended.",
+    )
+    assert ALREADY_RUNNING not in (0, 1, 2)
+    assert glue.get_job(JobName=names.ingest_job)["Job"]["CreatedOn"] == created  # the running retrain's job
 
 
 def test_inner_run_explains_a_failed_step(capsys: pytest.CaptureFixture[str]) -> None:

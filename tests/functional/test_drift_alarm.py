@@ -199,6 +199,31 @@ def test_drift_back_under_the_threshold_returns_the_alarm_to_ok_without_a_retrai
     assert _executions(p.names) == []
 
 
+def test_a_forged_drift_alarm_starts_no_retrain(project: Project) -> None:
+    p = project
+    # GIVEN the drift alarm, not in ALARM (no drift was ever published)
+    assert _alarm(p)["StateValue"] != "ALARM"
+    forged = {
+        "id": "forged-1",
+        "source": "aws.cloudwatch",
+        "detail-type": "CloudWatch Alarm State Change",
+        "detail": {
+            "alarmName": p.names.drift_alarm,
+            "state": {"value": "ALARM", "reason": "forged", "timestamp": "2026-11-24T08:00:00.000+0000"},
+        },
+    }
+    # WHEN an event claims it went to ALARM
+    response = boto3.client("lambda").invoke(
+        FunctionName=drift_trigger.function_name(p.names), Payload=json.dumps(forged).encode()
+    )
+    answer = json.loads(response["Payload"].read())
+    # THEN CloudWatch does not confirm it, and no retrain starts
+    assert "FunctionError" not in response, answer
+    assert answer == {"started": False, "ignored": "not confirmed by CloudWatch"}
+    time.sleep(0.3)
+    assert _executions(p.names) == []
+
+
 def test_metrics_no_alarm_watches_cost_no_evaluation(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -335,6 +335,91 @@ def test_canary_update_moves_traffic_to_green_without_losing_a_request(
     assert not blue_pids & set(endpoints.current().pids)  # type: ignore[union-attr]
 
 
+# What a careless or hostile client sends: each is the client's mistake, so a 4XX.
+BAD_BODIES = [
+    ("1e39," + ROW.split(",", 1)[1], "text/csv"),  # beyond float32: XGBoost said "Input data contains inf"
+    ("[" * 100_000 + "]" * 100_000, "application/json"),  # RecursionError in the JSON parser
+    (f'[[{"9" * 5000}, "gas", 1, 1, 1, 1, 1, 0]]', "application/json"),  # beyond Python's int digits
+    ("inf," + ROW.split(",", 1)[1], "text/csv"),
+    ("1,2", "text/csv"),
+    (ROW, "text/plain"),
+]
+
+
+def test_clients_bad_requests_during_a_bake_are_4xx_and_the_deployment_completes(
+    local_cloud: LocalCloud, models: Models, endpoint: Endpoint
+) -> None:
+    # GIVEN a canary update whose rollback alarm fires on one 5XX, and a client sending bad requests
+    sm = boto3.client("sagemaker")
+    started = local_cloud.now()
+    green = models.registry.endpoint_config(models.good_again)
+    rt = boto3.client("sagemaker-runtime", config=NO_RETRIES)
+    refused: list[dict[str, Any]] = []
+    stop = threading.Event()
+
+    def misbehave() -> None:
+        while not stop.is_set():
+            for body, content_type in BAD_BODIES:
+                try:
+                    rt.invoke_endpoint(EndpointName=endpoint.name, Body=body, ContentType=content_type)
+                except ClientError as exc:
+                    refused.append(exc.response)
+
+    client = threading.Thread(target=misbehave, daemon=True)
+    # WHEN the bad requests keep coming during the bake
+    with Stream(endpoint.name) as stream:
+        client.start()
+        try:
+            described, baking = _update_and_watch(
+                sm, endpoint, green, _deployment(endpoint, canary=50, bake=4.0)
+            )
+        finally:
+            stop.set()
+            client.join(timeout=30)
+
+    # THEN each was a ModelError carrying the model's 400 with its reason, the 5XX alarm stayed quiet,
+    # and the deployment completed
+    assert baking and len(refused) >= len(BAD_BODIES)
+    assert {r["Error"]["Code"] for r in refused} == {"ModelError"}
+    assert {r["OriginalStatusCode"] for r in refused} == {400}
+    messages = " ".join(r["Error"]["Message"] for r in refused)
+    for reason in ("is beyond the model's float32 range", "nested too deeply", "number too long",
+                   "'inf' is not a number", "row 1 has 2 values", "unsupported content type"):  # fmt: skip
+        assert reason in messages
+    assert described["EndpointStatus"] == "InService" and described["EndpointConfigName"] == green, (
+        described.get("FailureReason")
+    )
+    assert stream.failures == []
+    alarm = boto3.client("cloudwatch").describe_alarms(AlarmNames=[endpoint.error_alarm])["MetricAlarms"][0]
+    assert alarm["StateValue"] != "ALARM"
+    # and CloudWatch counted them as the client's errors, none as the model's
+    cw = boto3.client("cloudwatch")
+    dims: Any = [{"Name": "EndpointName", "Value": endpoint.name}, {"Name": "VariantName", "Value": VARIANT}]
+
+    def total(metric: str) -> float:
+        points = cw.get_metric_statistics(
+            Namespace="AWS/SageMaker", MetricName=metric, Dimensions=dims,
+            StartTime=started - timedelta(minutes=2), EndTime=local_cloud.now() + timedelta(minutes=2), Period=60, Statistics=["Sum"],
+        )["Datapoints"]  # fmt: skip
+        return sum(p["Sum"] for p in points)
+
+    deadline = time.monotonic() + 10
+    while total("Invocation4XXErrors") < len(refused) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert total("Invocation4XXErrors") >= len(refused)
+    assert total("Invocation5XXErrors") == 0
+
+
+def test_a_body_over_the_6_mb_payload_limit_is_refused_before_the_model(endpoint: Endpoint) -> None:
+    rt = boto3.client("sagemaker-runtime", config=NO_RETRIES)
+    # GIVEN a body of exactly 6,291,456 bytes: it reaches the model (which refuses this one as bad CSV)
+    with pytest.raises(rt.exceptions.ModelError, match="not valid CSV"):
+        rt.invoke_endpoint(EndpointName=endpoint.name, Body="1" * 6_291_456, ContentType="text/csv")
+    # WHEN a body is one byte over, THEN the service refuses it, naming the limit, and no model sees it
+    with pytest.raises(rt.exceptions.ValidationError, match="less than or equal to 6291456"):
+        rt.invoke_endpoint(EndpointName=endpoint.name, Body="1" * 6_291_457, ContentType="text/csv")
+
+
 def test_broken_green_trips_the_5xx_alarm_and_rolls_back(models: Models, endpoint: Endpoint) -> None:
     sm, sqs, bus = boto3.client("sagemaker"), boto3.client("sqs"), boto3.client("events")
     queue = sqs.create_queue(QueueName=f"hosting-alarms-{uuid.uuid4().hex[:6]}")["QueueUrl"]

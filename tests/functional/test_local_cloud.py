@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from shared.local_cloud import LocalCloud, hooks
 
@@ -516,3 +517,19 @@ def test_clients_work_with_aws_defaults_mode_set(
     monkeypatch.setenv("AWS_DEFAULTS_MODE", "standard")
     s3 = boto3.Session(region_name="us-east-1").client("s3", endpoint_url=local_cloud.endpoint)
     assert "Buckets" in s3.list_buckets()
+
+
+def test_put_events_over_256_kb_is_refused_as_on_aws(local_cloud: LocalCloud) -> None:
+    # GIVEN entries sized as EventBridge sizes them (Source + DetailType + Detail + Resources)
+    events = boto3.client("events")
+    base = {"Source": "dualloop.test", "DetailType": "big", "Resources": ["arn:x"]}
+    fixed = sum(len(v) for v in ("dualloop.test", "big", "arn:x")) + len('{"p": ""}')
+    at_limit = {**base, "Detail": json.dumps({"p": "x" * (256 * 1024 - fixed)})}
+    # WHEN an entry is exactly 256 KB, THEN it is accepted
+    assert events.put_events(Entries=[at_limit])["FailedEntryCount"] == 0
+    # WHEN the request is one byte over (or two entries add up to more), THEN it is refused
+    over = {**base, "Detail": json.dumps({"p": "x" * (256 * 1024 - fixed + 1)})}
+    half = {**base, "Detail": json.dumps({"p": "x" * (128 * 1024)})}
+    for entries in ([over], [half, half]):
+        with pytest.raises(ClientError, match="Total size of the entries in the request is over the limit"):
+            events.put_events(Entries=entries)

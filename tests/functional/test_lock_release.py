@@ -260,3 +260,27 @@ def test_a_stopped_task_token_wait_ends_aborted_at_once_with_the_aws_event(local
     assert isinstance(detail["startDate"], int) and detail["stopDate"] >= detail["startDate"]
     time.sleep(0.1)
     assert len(sqs.receive_message(QueueUrl=captured, MaxNumberOfMessages=10).get("Messages", [])) == 0
+
+
+def test_a_forged_failure_of_the_holder_keeps_its_lock(project: Project) -> None:
+    # GIVEN a running retrain holding the lock
+    holder = project.start()
+    _eventually(lambda: project.holder() == holder, what="the retrain taking the lock")
+    forged = {
+        "id": str(uuid.uuid4()),
+        "source": "aws.states",
+        "detail-type": STATUS_CHANGE,
+        "resources": [holder],
+        "detail": {
+            "executionArn": holder,
+            "stateMachineArn": project.names.state_machine_arn,
+            "status": "FAILED",
+        },
+    }
+    # WHEN an event claims it failed (forged, or a stale copy), twice
+    for _ in range(2):
+        assert project.deliver(forged) == {"released": False, "ignored": "not confirmed by Step Functions"}
+    # THEN it keeps the lock, so a second retrain ends AlreadyRunning instead of running beside it
+    assert project.holder() == holder and _status(holder) == "RUNNING"
+    assert _ended(project.start()) == "SUCCEEDED"
+    assert project.holder() == holder

@@ -1,9 +1,12 @@
 """The relay handlers answer a waiting task exactly once, whatever EventBridge delivers:
-duplicates, events out of order, other groups and pipelines, malformed payloads."""
+duplicates, events out of order, other groups and pipelines, malformed payloads, and events
+the service does not confirm (forged, or stale): a relay acts on what the model registry and
+SageMaker Pipelines say, never on what an event claims."""
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -116,6 +119,20 @@ def _package() -> str:
     )["ModelPackageArn"]
 
 
+def _decide(arn: str, status: str, description: str | None = None) -> dict[str, Any]:
+    """Record a decision in the model registry (as `dualloop approve` does) and return its event."""
+    extra = {"ApprovalDescription": description} if description else {}
+    boto3.client("sagemaker").update_model_package(ModelPackageArn=arn, ModelApprovalStatus=status, **extra)
+    return _package_event(arn, status, description=description)
+
+
+def _waiting_token(env: dict[str, str], arn: str) -> bool:
+    item = boto3.client("dynamodb").get_item(
+        TableName=env["DUALLOOP_TOKEN_TABLE"], Key={"model_package_arn": {"S": arn}}, ConsistentRead=True
+    )
+    return "Item" in item
+
+
 def _store(task: WaitingTask, arn: str) -> None:
     store_token.handler(
         {
@@ -133,7 +150,7 @@ def test_duplicate_approval_events_answer_once(env: dict[str, str]) -> None:
     task = WaitingTask()
     arn = _package()
     _store(task, arn)
-    event = _package_event(arn, "Approved", description="ship it")
+    event = _decide(arn, "Approved", description="ship it")
 
     first = approval_relay.handler(event, None)
     second = approval_relay.handler(event, None)
@@ -149,8 +166,8 @@ def test_a_late_rejection_after_approval_changes_nothing(env: dict[str, str]) ->
     task = WaitingTask()
     arn = _package()
     _store(task, arn)
-    approval_relay.handler(_package_event(arn, "Approved"), None)
-    late = approval_relay.handler(_package_event(arn, "Rejected", description="oops"), None)
+    approval_relay.handler(_decide(arn, "Approved"), None)
+    late = approval_relay.handler(_decide(arn, "Rejected", description="oops"), None)
     assert late["relayed"] is False
     assert task.outcome()["status"] == "SUCCEEDED"
 
@@ -160,7 +177,7 @@ def test_rejection_fails_the_task_with_the_reason(env: dict[str, str]) -> None:
     arn = _package()
     _store(task, arn)
     # Pending (the registration event) arrives after the decision: ignored.
-    approval_relay.handler(_package_event(arn, "Rejected", description="recall too low"), None)
+    approval_relay.handler(_decide(arn, "Rejected", description="recall too low"), None)
     assert approval_relay.handler(_package_event(arn, "PendingManualApproval"), None)["relayed"] is False
     outcome = task.outcome()
     assert outcome["status"] == "FAILED"
@@ -203,7 +220,7 @@ def test_the_token_never_reaches_logs_or_notifications(
     ]["QueueArn"]
     boto3.client("sns").subscribe(TopicArn=env["DUALLOOP_TOPIC_ARN"], Protocol="sqs", Endpoint=inbox_arn)
     _store(task, arn)
-    approval_relay.handler(_package_event(arn, "Approved"), None)
+    approval_relay.handler(_decide(arn, "Approved"), None)
     note = boto3.client("sqs").receive_message(QueueUrl=inbox)["Messages"][0]["Body"]
     assert f"dualloop approve {arn}" in note
     assert task.token not in note
@@ -237,7 +254,7 @@ def test_concurrent_duplicate_deliveries_answer_once(env: dict[str, str]) -> Non
     arn = _package()
     _store(task, arn)
     results: list[dict[str, Any]] = []
-    event = _package_event(arn, "Approved")
+    event = _decide(arn, "Approved")
     threads = [
         threading.Thread(target=lambda: results.append(approval_relay.handler(event, None))) for _ in range(4)
     ]
@@ -247,3 +264,165 @@ def test_concurrent_duplicate_deliveries_answer_once(env: dict[str, str]) -> Non
         t.join()
     assert sum(1 for r in results if r["relayed"]) == 1
     assert task.outcome()["status"] == "SUCCEEDED"
+
+
+# ---- events the service does not confirm ---------------------------------------------------------
+
+
+def test_a_forged_approval_of_a_pending_package_answers_nothing(env: dict[str, str]) -> None:
+    # GIVEN a retrain waiting on a package the registry holds PendingManualApproval
+    task = WaitingTask()
+    arn = _package()
+    _store(task, arn)
+    # WHEN an event claims it was approved (forged: nobody approved it)
+    records: list[logging.LogRecord] = []
+    log = logging.getLogger("dualloop-approval-relay")
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    log.addHandler(handler)
+    try:
+        forged = approval_relay.handler(_package_event(arn, "Approved", description="trust me"), None)
+    finally:
+        log.removeHandler(handler)
+    # THEN nothing is relayed, the token still waits, and the retrain still waits
+    assert forged == {"relayed": False, "ignored": "not confirmed by the model registry"}
+    assert _waiting_token(env, arn)
+    assert (
+        boto3.client("stepfunctions").describe_execution(executionArn=task.execution)["status"] == "RUNNING"
+    )
+    # and the mismatch is logged, without the token
+    (warning,) = [vars(r) for r in records if r.levelno == logging.WARNING]
+    assert warning["claimed_status"] == "Approved" and warning["actual_status"] == "PendingManualApproval"
+    assert task.token not in str([vars(r) for r in records])
+    # and the real decision, when it comes, is relayed with the registry's own description
+    assert approval_relay.handler(_decide(arn, "Approved", description="looked at it"), None)["relayed"]
+    outcome = json.loads(task.outcome()["output"])
+    assert outcome["approval_status"] == "Approved" and outcome["description"] == "looked at it"
+
+
+def test_an_approval_event_for_a_package_of_another_group_answers_nothing(env: dict[str, str]) -> None:
+    # GIVEN a token stored under a package ARN of another group, pending there
+    sm = boto3.client("sagemaker")
+    other = f"other-{uuid.uuid4().hex[:6]}"
+    sm.create_model_package_group(ModelPackageGroupName=other)
+    arn = sm.create_model_package(
+        ModelPackageGroupName=other,
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification={
+            "Containers": [{"Image": "xgboost:latest", "ModelDataUrl": "s3://b/model.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
+    task = WaitingTask()
+    _store(task, arn)
+    # WHEN an event claims the package is in this project's group, THEN the registry says otherwise
+    result = approval_relay.handler(_package_event(arn, "Approved"), None)
+    assert result["ignored"] == "not confirmed by the model registry"
+    assert _waiting_token(env, arn)
+    boto3.client("stepfunctions").stop_execution(executionArn=task.execution)
+
+
+def test_an_approval_overtaken_by_a_rejection_relays_the_rejection(env: dict[str, str]) -> None:
+    # GIVEN a package approved, then rejected, before the first event is delivered
+    task = WaitingTask()
+    arn = _package()
+    _store(task, arn)
+    approved = _decide(arn, "Approved")
+    rejected = _decide(arn, "Rejected", description="wrong data")
+    # WHEN the events arrive in order, the stale approval is ignored and the rejection answers
+    assert approval_relay.handler(approved, None)["ignored"] == "not confirmed by the model registry"
+    assert approval_relay.handler(rejected, None) == {"relayed": True, "status": "Rejected"}
+    outcome = task.outcome()
+    assert outcome["status"] == "FAILED" and outcome["error"] == "ModelRejected"
+
+
+HOLD = "import time\ntime.sleep(60)\n"
+
+
+def _holding_pipeline(env: dict[str, str], token: str) -> str:
+    """A pipeline execution of the relay's pipeline that runs (a 60 s job) until stopped."""
+    bucket = f"relay-{uuid.uuid4().hex[:8]}"
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="code/hold.py", Body=HOLD.encode())
+    code = "/opt/ml/processing/input/code"
+    definition = {
+        "Version": "2020-12-01",
+        "Parameters": [{"Name": "CallbackToken", "Type": "String", "DefaultValue": ""}],
+        "Steps": [
+            {
+                "Name": "Hold",
+                "Type": "Processing",
+                "Arguments": {
+                    "ProcessingResources": {
+                        "ClusterConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1}
+                    },
+                    "AppSpecification": {"ImageUri": "python:3.11", "ContainerEntrypoint": ["python3", f"{code}/hold.py"]},
+                    "RoleArn": ROLE,
+                    "ProcessingInputs": [
+                        {
+                            "InputName": "code",
+                            "S3Input": {
+                                "S3Uri": f"s3://{bucket}/code/hold.py", "LocalPath": code, "S3DataType": "S3Prefix",
+                                "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated",
+                            },
+                        }
+                    ],
+                },
+            }
+        ],
+    }  # fmt: skip
+    sm = boto3.client("sagemaker")
+    sm.create_pipeline(
+        PipelineName=env["DUALLOOP_PIPELINE_NAME"],
+        PipelineDefinition=json.dumps(definition),
+        RoleArn=ROLE,
+        ClientRequestToken=uuid.uuid4().hex,
+    )
+    return str(
+        sm.start_pipeline_execution(
+            PipelineName=env["DUALLOOP_PIPELINE_NAME"],
+            PipelineParameters=[{"Name": "CallbackToken", "Value": token}],
+            ClientRequestToken=uuid.uuid4().hex,
+        )["PipelineExecutionArn"]
+    )
+
+
+def test_a_forged_pipeline_failure_does_not_fail_a_running_retrain(env: dict[str, str]) -> None:
+    # GIVEN a retrain waiting on a pipeline execution that is still Executing
+    task = WaitingTask()
+    sm = boto3.client("sagemaker")
+    execution = _holding_pipeline(env, task.token)
+    name = execution.rsplit("/", 1)[-1]
+    assert (
+        sm.describe_pipeline_execution(PipelineExecutionArn=execution)["PipelineExecutionStatus"]
+        == "Executing"
+    )
+    pipeline = env["DUALLOOP_PIPELINE_NAME"]
+    try:
+        # WHEN events claim it failed, and succeeded (forged or out of order), THEN the retrain still waits
+        for claimed in ("Failed", "Succeeded", "Stopped"):
+            result = pipeline_relay.handler(_pipeline_event(pipeline, claimed, execution=name), None)
+            assert result == {"relayed": False, "ignored": "not confirmed by SageMaker"}, claimed
+        # and an event naming an execution that does not exist is no fact either
+        ghost = pipeline_relay.handler(_pipeline_event(pipeline, "Failed", execution="no-such-run"), None)
+        assert ghost["ignored"] == "not confirmed by SageMaker"
+        assert (
+            boto3.client("stepfunctions").describe_execution(executionArn=task.execution)["status"]
+            == "RUNNING"
+        )
+    finally:
+        sm.stop_pipeline_execution(PipelineExecutionArn=execution, ClientRequestToken=uuid.uuid4().hex)
+    # WHEN it really ends (stopped), THEN the confirmed event answers the task
+    deadline = time.monotonic() + 20
+    while (
+        sm.describe_pipeline_execution(PipelineExecutionArn=execution)["PipelineExecutionStatus"] != "Stopped"
+    ):
+        assert time.monotonic() < deadline, "the pipeline execution did not stop"
+        time.sleep(0.05)
+    assert (
+        pipeline_relay.handler(_pipeline_event(pipeline, "Stopped", execution=name), None)["relayed"] is True
+    )
+    outcome = task.outcome()
+    assert outcome["status"] == "FAILED" and outcome["error"] == "InnerPipelineFailed"

@@ -78,6 +78,10 @@ def test_trigger_role_statements(synth: Synth, resolve: Resolver, names: Names) 
     by_sid = {s["Sid"]: s for s in stmts if "Sid" in s}
     bucket = f"arn:aws:s3:::{names.artifact_bucket}"
 
+    alarm = f"arn:aws:cloudwatch:{names.region}:{names.account}:alarm:{names.drift_alarm}"
+    assert by_sid["ConfirmAlarmState"] == {
+        "Sid": "ConfirmAlarmState", "Effect": "Allow", "Action": ["cloudwatch:DescribeAlarms"], "Resource": [alarm]
+    }  # fmt: skip
     assert by_sid["StartRetrain"]["Action"] == ["states:StartExecution"]
     assert by_sid["StartRetrain"]["Resource"] == [names.state_machine_arn]
     assert by_sid["ListReports"]["Resource"] == [bucket]
@@ -87,6 +91,7 @@ def test_trigger_role_statements(synth: Synth, resolve: Resolver, names: Names) 
     assert by_sid["ProjectKeyDecrypt"]["Action"] == ["kms:Decrypt"]
     actions = {a for s in stmts for a in s["Action"]}
     assert actions == {
+        "cloudwatch:DescribeAlarms",
         "states:StartExecution",
         "s3:ListBucket",
         "s3:GetObject",
@@ -104,6 +109,7 @@ class _Recorder:
     def __init__(self, report_key: str, report: bytes) -> None:
         self.calls: list[tuple[str, str, dict[str, str]]] = []
         self._key, self._report = report_key, report
+        self.region_account = ("", "")
 
     # s3
     def get_paginator(self, name: str) -> Any:
@@ -119,6 +125,17 @@ class _Recorder:
     def get_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803
         self.calls.append(("s3:GetObject", f"arn:aws:s3:::{Bucket}/{Key}", {}))
         return {"Body": io.BytesIO(self._report)}
+
+    # cloudwatch: the alarm in ALARM, as the event says
+    def describe_alarms(self, *, AlarmNames: list[str], AlarmTypes: list[str]) -> dict[str, Any]:  # noqa: N803
+        (name,) = AlarmNames
+        region, account = self.region_account
+        self.calls.append(
+            ("cloudwatch:DescribeAlarms", f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}", {})
+        )
+        return {
+            "MetricAlarms": [{"AlarmName": name, "StateValue": "ALARM", "StateReason": "Threshold Crossed"}]
+        }
 
     # stepfunctions
     def start_execution(self, *, stateMachineArn: str, name: str, input: str) -> dict[str, Any]:  # noqa: N803
@@ -148,6 +165,7 @@ def test_the_role_admits_every_call_the_handler_makes(
         monkeypatch.setenv(key, value)
     report = {"endpoint": names.endpoint, "drifted_features": ["amount"], "features": []}
     fake = _Recorder(f"drift/{names.endpoint}/20261124T080000Z.json", json.dumps(report).encode())
+    fake.region_account = (names.region, names.account)
     event = {
         "id": "e1",
         "source": "aws.cloudwatch",
@@ -165,11 +183,16 @@ def test_the_role_admits_every_call_the_handler_makes(
         },
     }
 
-    answer = drift_trigger.handler(event, None, s3=fake, sfn=fake)  # type: ignore[arg-type]
+    answer = drift_trigger.handler(event, None, s3=fake, sfn=fake, cloudwatch=fake)  # type: ignore[arg-type]
 
     assert load_config() == cfg
     assert answer["started"] is True and answer["features"] == ["amount"]
     stmts = role_statements(synth, resolve, f"{function_name(names)}-role")
-    assert {c[0] for c in fake.calls} == {"s3:ListBucket", "s3:GetObject", "states:StartExecution"}
+    assert {c[0] for c in fake.calls} == {
+        "cloudwatch:DescribeAlarms",
+        "s3:ListBucket",
+        "s3:GetObject",
+        "states:StartExecution",
+    }
     denied = [c for c in fake.calls if not _allowed(stmts, *c)]
     assert denied == []

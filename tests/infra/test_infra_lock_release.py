@@ -107,7 +107,9 @@ def test_function_runs_the_handler_naming_the_lock_and_the_state_machine(
     assert not (code_dir / "shared" / "local_cloud").exists()
 
 
-def test_role_may_delete_the_lock_and_nothing_else(synth: Synth, resolve: Resolver, names: Names) -> None:
+def test_role_may_delete_the_lock_and_describe_its_executions_and_nothing_else(
+    synth: Synth, resolve: Resolver, names: Names
+) -> None:
     stmts = role_statements(synth, resolve, names.lock_release_role)
     by_sid = {s["Sid"]: s for s in stmts if "Sid" in s}
 
@@ -118,6 +120,10 @@ def test_role_may_delete_the_lock_and_nothing_else(synth: Synth, resolve: Resolv
     assert by_sid["WriteOwnLogs"]["Resource"] == [
         f"arn:aws:logs:{names.region}:{names.account}:log-group:/aws/lambda/{names.lock_release_function}:*"
     ]
+    # The handler reads an ended execution's status before it believes the event (only this state machine's).
+    executions = f"arn:aws:states:{names.region}:{names.account}:execution:{names.state_machine}:*"
+    assert by_sid["ConfirmExecutionStatus"]["Action"] == ["states:DescribeExecution"]
+    assert by_sid["ConfirmExecutionStatus"]["Resource"] == [executions]
     data_actions = [
         (a, r)
         for s in stmts
@@ -125,8 +131,12 @@ def test_role_may_delete_the_lock_and_nothing_else(synth: Synth, resolve: Resolv
         for r in s["Resource"]
         if a.split(":")[0] in ("dynamodb", "s3", "states", "sagemaker", "sns", "glue")
     ]
-    assert data_actions == [("dynamodb:DeleteItem", by_sid["ReleaseLock"]["Resource"][0])]
+    assert sorted(data_actions) == [
+        ("dynamodb:DeleteItem", by_sid["ReleaseLock"]["Resource"][0]),
+        ("states:DescribeExecution", executions),
+    ]
     assert {a for s in stmts for a in s["Action"]} == {
+        "states:DescribeExecution",
         "dynamodb:DeleteItem",
         "kms:Decrypt",
         "kms:DescribeKey",

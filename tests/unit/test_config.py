@@ -131,3 +131,67 @@ def test_bucket_overrides_are_used() -> None:
     names = Names(load_config(raw_bucket="team-landing-zone"))
     assert names.raw_bucket == "team-landing-zone"
     assert names.asl_substitutions()["RawBucket"] == "team-landing-zone"
+
+
+@pytest.mark.parametrize(
+    ("variable", "closest"),
+    [
+        ("DUALLOOP_QUALITY_THRESHOLD", "DUALLOOP_QUALITY__THRESHOLD"),  # one underscore where two are needed
+        ("DUALLOOP_DEPLOYMENT__TRAFIC_TYPE", "DUALLOOP_DEPLOYMENT__TRAFFIC_TYPE"),
+        ("DUALLOOP_STAG", "DUALLOOP_STAGE"),
+        ("DUALLOOP_QUALITY__THRESHOLD__X", "DUALLOOP_QUALITY__THRESHOLD"),  # a number has no fields
+    ],
+)
+def test_an_unknown_variable_is_refused_naming_the_closest(
+    monkeypatch: pytest.MonkeyPatch, variable: str, closest: str
+) -> None:
+    # GIVEN a DUALLOOP_* variable that is no setting, WHEN the config loads, THEN it is refused by name
+    monkeypatch.setenv(variable, "0.99")
+    with pytest.raises(ConfigError) as caught:
+        load_config()
+    assert f"environment variable {variable} is not a dualloop setting (the closest is {closest})" in str(
+        caught.value
+    )
+
+
+def test_an_unknown_variable_with_nothing_close_points_to_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.user_errors import describe_config_error
+
+    monkeypatch.setenv("DUALLOOP_ZZZZZZZZZZZZZZZZZZ", "1")
+    with pytest.raises(ConfigError) as caught:
+        load_config()
+    sentence = describe_config_error(caught.value)
+    assert sentence == (
+        "Environment variable DUALLOOP_ZZZZZZZZZZZZZZZZZZ is not a dualloop setting (see the configuration "
+        "table in README.md); rename or unset it, and run again."
+    )
+
+
+def test_settings_and_the_variables_the_code_reads_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.config import OTHER_VARIABLES
+
+    monkeypatch.setenv("DUALLOOP_QUALITY__THRESHOLD", "0.8")
+    monkeypatch.setenv("dualloop_stage", "prod")  # pydantic-settings reads names case-insensitively
+    monkeypatch.setenv("DUALLOOP_DRIFT", '{"window_hours": 2}')  # a whole section as JSON
+    for name in OTHER_VARIABLES - {"DUALLOOP_CONFIG_FILE"}:
+        monkeypatch.setenv(name, "x")
+    cfg = load_config()
+    assert cfg.quality.threshold == 0.8 and cfg.stage is Stage.PROD and cfg.drift.window_hours == 2
+
+
+def test_every_dualloop_variable_the_code_reads_is_a_setting_or_listed() -> None:
+    # The product code (not tests) names DUALLOOP_* variables as literals: each must pass the check,
+    # or a user (or a Lambda's environment) setting it would be refused.
+    import re
+
+    from shared.config import unknown_variables
+
+    root = Path(__file__).resolve().parents[2]
+    names = {
+        m
+        for folder in ("shared", "outer_orchestrator", "inner_pipeline", "infra")
+        for path in (root / folder).rglob("*.py")
+        for m in re.findall(r"\bDUALLOOP_[A-Z0-9_]*[A-Z0-9]\b", path.read_text())
+    }
+    assert len(names) > 10
+    assert unknown_variables(dict.fromkeys(names, "x")) == []

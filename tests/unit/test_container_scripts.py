@@ -665,6 +665,18 @@ GOOD = "12.5,grocery,14,3.0,1,3,1.0,0"
         ("[7]", "application/json", "row 1 is neither a record"),
         (b"\xff\xfe", "text/csv", "not UTF-8"),
         ("x" * 200_000, "text/csv", "not valid CSV"),
+        # Beyond float32 (what the model computes with): XGBoost would refuse "inf" with a 5XX.
+        ("1e39,grocery,14,3.0,1,3,1.0,0", "text/csv", "row 1, column 'amount': '1e39' is beyond"),
+        ("12.5,grocery,14,-3.5e38,1,3,1.0,0", "text/csv", "column 'distance_from_home_km': '-3.5e38'"),
+        ('[[1e39, "gas", 1, 1, 1, 1, 1, 0]]', "application/json", "row 1, column 'amount': 1e+39 is beyond"),
+        (f'[[{"9" * 50}, "gas", 1, 1, 1, 1, 1, 0]]', "application/json", "is beyond the model's float32"),
+        ("inf,grocery,14,3.0,1,3,1.0,0", "text/csv", "'inf' is not a number"),
+        ("nan,grocery,14,3.0,1,3,1.0,0", "text/csv", "'nan' is not a number"),
+        ('[[-Infinity, "gas", 1, 1, 1, 1, 1, 0]]', "application/json", "-inf is not a number"),
+        # The JSON parser's own limits: recursion depth, and Python's 4,300-digit integers.
+        ("[" * 100_000 + "]" * 100_000, "application/json", "nested too deeply"),
+        ('{"instances": ' + "[" * 100_000 + "]" * 100_000 + "}", "application/json", "nested too deeply"),
+        (f'[[{"9" * 5000}, "gas", 1, 1, 1, 1, 1, 0]]', "application/json", "number too long"),
     ],
 )
 def test_malformed_requests_raise_invalid_input(

@@ -262,3 +262,29 @@ def test_uniqueness_groups_values_as_spark_does(spark: SparkSession) -> None:
     )
     result = evaluate_dqdl('Rules = [ IsUnique "x", IsUnique "t", DistinctValuesCount "x" = 1 ]', df)
     assert [r.outcome for r in result.rules] == [F, P, P]
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf"), float("nan")])
+def test_non_finite_values_fail_every_numeric_rule(spark: SparkSession, bad: float) -> None:
+    # GIVEN a numeric column with one non-finite value among good ones (Spark orders NaN above
+    # every number and inf compares as a number, so "x >= 0" used to pass a column of inf)
+    df = spark.createDataFrame([(1.0,), (2.0,), (bad,)], "x double")
+    rules = [
+        'ColumnValues "x" >= 0',
+        'ColumnValues "x" <= 100',
+        'ColumnValues "x" between -1 and 100',
+        'ColumnValues "x" != 7',
+        'ColumnValues "x" not in [7, 8]',
+        'ColumnValues "x" not between 5 and 6',
+        'ColumnValues "x" in [1, 2, NULL]',
+        'ColumnValues "x" != NULL',
+        'Mean "x" > 0',
+        'Sum "x" < 1e12',
+        'StandardDeviation "x" >= 0',
+    ]
+    # WHEN the rules are evaluated, THEN each fails: a non-finite value satisfies no range
+    result = evaluate_dqdl(f"Rules = [ {', '.join(rules)} ]", df)
+    assert [(r.rule, r.outcome) for r in result.rules] == [(rule, F) for rule in rules]
+    compliance = result.rules[0].evaluated_metrics["Column.x.ColumnValues.Compliance"]
+    assert compliance == pytest.approx(2 / 3)
+    assert "not a finite number" in (result.rules[8].failure_message or "")

@@ -206,6 +206,26 @@ def test_a_value_that_does_not_cast_fails_naming_the_column(spark: SparkSession,
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(("extra", "line"), [(",EXTRA", "tx-ragged"), ("", "tx-short,1")])
+def test_a_ragged_csv_fails_in_one_sentence_naming_the_record(
+    spark: SparkSession, tmp_path: Path, extra: str, line: str
+) -> None:
+    # GIVEN a CSV with a row of more (or fewer) fields than its header
+    write_csv(tmp_path / "raw" / "data.csv", transactions(20))
+    with open(tmp_path / "raw" / "data.csv", "a") as out:
+        if extra:
+            out.write("tx-ragged,12.5,gas,3,1.0,1,2,1.0,0,0" + extra + "\n")
+        else:
+            out.write(line + "\n")
+    # WHEN it is ingested, THEN the job fails with a DataReadError, not a Py4JJavaError from count()
+    with pytest.raises(DataReadError) as info:
+        ingest.main(["--raw_uri", str(tmp_path / "raw"), "--curated_uri", str(tmp_path / "out")], spark=spark)
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path / 'raw'}: a record does not parse (") and "\n" not in message
+    assert "number of fields" in message and "Py4J" not in message
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_fractional_label_fails_and_missing_columns_are_named(spark: SparkSession, tmp_path: Path) -> None:
     rows = transactions(10)
     rows[2]["is_fraud"] = 0.5

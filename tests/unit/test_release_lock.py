@@ -67,6 +67,18 @@ class _DynamoDB:
         return {}
 
 
+class _StepFunctions:
+    """DescribeExecution as Step Functions answers it: the execution's real state machine and status."""
+
+    def __init__(self, status: str, machine: str = MACHINE) -> None:
+        self.status, self.machine = status, machine
+        self.calls: list[str] = []
+
+    def describe_execution(self, *, executionArn: str) -> dict[str, Any]:  # noqa: N803 - boto3's name
+        self.calls.append(executionArn)
+        return {"executionArn": executionArn, "stateMachineArn": self.machine, "status": self.status}
+
+
 @pytest.fixture(autouse=True)
 def _env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DUALLOOP_STATE_MACHINE_ARN", MACHINE)
@@ -89,7 +101,7 @@ def test_the_lock_item_is_the_asls() -> None:
 def test_an_abnormal_end_deletes_the_lock_only_if_the_execution_holds_it(status: str) -> None:
     dynamodb = _DynamoDB()
 
-    answer = release_lock.handler(_event(status), None, dynamodb=dynamodb)  # type: ignore[arg-type]
+    answer = release_lock.handler(_event(status), None, dynamodb=dynamodb, sfn=_StepFunctions(status))  # type: ignore[arg-type]
 
     assert answer == {"released": True, "status": status}
     assert dynamodb.calls == [
@@ -125,7 +137,7 @@ def test_another_state_machine_touches_nothing() -> None:
 def test_a_lock_held_by_another_execution_or_none_is_left_alone() -> None:
     dynamodb = _DynamoDB(error="ConditionalCheckFailedException")
 
-    answer = release_lock.handler(_event("ABORTED"), None, dynamodb=dynamodb)  # type: ignore[arg-type]
+    answer = release_lock.handler(_event("ABORTED"), None, dynamodb=dynamodb, sfn=_StepFunctions("ABORTED"))  # type: ignore[arg-type]
 
     assert answer == {"released": False, "status": "ABORTED"}
     assert len(dynamodb.calls) == 1
@@ -135,7 +147,7 @@ def test_other_dynamodb_errors_surface_for_a_retried_delivery() -> None:
     dynamodb = _DynamoDB(error="ProvisionedThroughputExceededException")
 
     with pytest.raises(ClientError):
-        release_lock.handler(_event("FAILED"), None, dynamodb=dynamodb)  # type: ignore[arg-type]
+        release_lock.handler(_event("FAILED"), None, dynamodb=dynamodb, sfn=_StepFunctions("FAILED"))  # type: ignore[arg-type]
 
 
 def test_a_malformed_event_is_an_error() -> None:
@@ -144,3 +156,36 @@ def test_a_malformed_event_is_an_error() -> None:
 
     with pytest.raises(ValueError, match="executionArn"):
         release_lock.handler(event, None, dynamodb=_DynamoDB())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("claimed", "actual", "machine"),
+    [
+        ("FAILED", "RUNNING", MACHINE),  # forged: the holder is alive, and keeps its lock
+        ("ABORTED", "SUCCEEDED", MACHINE),  # a stale claim about an execution that ended otherwise
+        ("FAILED", "FAILED", MACHINE.replace("dualloop-dev", "other-dev")),  # someone else's execution
+    ],
+)
+def test_an_end_step_functions_does_not_confirm_touches_nothing(
+    claimed: str, actual: str, machine: str
+) -> None:
+    # GIVEN an event claiming the holder ended, WHEN DescribeExecution says otherwise
+    dynamodb, sfn = _DynamoDB(), _StepFunctions(actual, machine)
+
+    answer = release_lock.handler(_event(claimed), None, dynamodb=dynamodb, sfn=sfn)  # type: ignore[arg-type]
+
+    # THEN the lock is not touched
+    assert answer == {"released": False, "ignored": "not confirmed by Step Functions"}
+    assert sfn.calls == [EXECUTION] and dynamodb.calls == []
+
+
+def test_an_execution_step_functions_does_not_know_touches_nothing() -> None:
+    class _Unknown(_StepFunctions):
+        def describe_execution(self, *, executionArn: str) -> dict[str, Any]:  # noqa: N803
+            raise ClientError(
+                {"Error": {"Code": "ExecutionDoesNotExist", "Message": "no"}}, "DescribeExecution"
+            )
+
+    dynamodb = _DynamoDB()
+    answer = release_lock.handler(_event("FAILED"), None, dynamodb=dynamodb, sfn=_Unknown("FAILED"))  # type: ignore[arg-type]
+    assert answer["ignored"] == "not confirmed by Step Functions" and dynamodb.calls == []

@@ -419,6 +419,14 @@ def test_every_outcome_has_one_next_step(error: str, cause: str | None, expected
     assert "\n" not in sentence and sentence.endswith(".") and ": " in sentence
 
 
+def test_a_rollback_is_not_blamed_on_clients_bad_requests() -> None:
+    # GIVEN a deployment rolled back by an alarm, WHEN the user reads the next step,
+    # THEN it tells the model's 5XX from a client's 4XX, which cannot have caused it
+    sentence = explain_outcome("DeploymentRolledBack", "An endpoint alarm fired") or ""
+    assert "5XX alarm means the new model failed" in sentence
+    assert "malformed requests are 4XX and never fire it" in sentence
+
+
 def test_no_error_no_advice() -> None:
     assert explain_outcome(None, None) is None
     assert explain_outcome("", "whatever") is None

@@ -67,6 +67,7 @@ PATCH_MODULES: tuple[str, ...] = (
     "sfn_task_failure_cause",
     "sfn_execution_events",
     "eventbridge_targets",
+    "eventbridge_entry_size",
     "lambda_inprocess",
     "control_plane",
     "sagemaker_pipelines",

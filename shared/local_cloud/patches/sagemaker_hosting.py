@@ -14,6 +14,8 @@
   4XX or 5XX, so malformed input never comes back as a 5XX. moto's server routes the
   runtime's requests here by path (``/endpoints/<name>/invocations``), since both APIs sign
   as ``sagemaker``.
+  A body over 6 MB (6,291,456 bytes: ``InvokeEndpointInput.Body`` ``max`` in botocore's
+  sagemaker-runtime model) is a ``ValidationError`` before any model sees it.
 - ``DeleteEndpoint``: also takes the endpoint off the data plane (its servers stop once drained).
 - ``set_endpoint_state``: how the hosting worker reports Creating/Updating/InService/Failed,
   variant weights and counts, and ``FailureReason``; it emits ``SageMaker Endpoint State
@@ -45,6 +47,9 @@ from shared.local_cloud.hosting import endpoints, policy
 from shared.local_cloud.patches import Replaced, original, replace
 
 _INVOCATIONS = re.compile(r"/endpoints/(?P<name>[^/]+)/invocations$")
+# botocore data/sagemaker-runtime/2017-05-13/service-2.json: InvokeEndpointInput.Body "max": 6291456
+# (the 6 MB payload limit of real-time inference); botocore does not check it, the service does.
+MAX_INVOKE_BODY = 6_291_456
 _KEEP: Any = object()
 _lock = threading.Lock()
 
@@ -192,6 +197,18 @@ def _delete_endpoint(self: SageMakerModelBackend, endpoint_name: str) -> None:
 
 # ---- InvokeEndpoint ----------------------------------------------------------------------------
 def _invoke_endpoint(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
+    body = self.raw_body if isinstance(self.raw_body, bytes) else str(self.raw_body or "").encode()
+    if len(body) > MAX_INVOKE_BODY:
+        message = (
+            "1 validation error detected: Value at 'body' failed to satisfy constraint: Member must have "
+            f"length less than or equal to {MAX_INVOKE_BODY} (the request has {len(body)} bytes; send fewer "
+            "rows per request, or use batch transform or asynchronous inference for larger payloads)"
+        )
+        return (
+            400,
+            {"status": "400", "x-amzn-ErrorType": "ValidationError", "Content-Type": "application/json"},
+            json.dumps({"message": message}),
+        )
     router = endpoints.current()
     if router is None:  # no hosting worker: moto's canned answers
         if isinstance(self.body, bytes):
@@ -205,7 +222,7 @@ def _invoke_endpoint(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
     try:
         answer = router.invoke(
             key,
-            self.raw_body if isinstance(self.raw_body, bytes) else str(self.raw_body or "").encode(),
+            body,
             h.get("Content-Type"),
             h.get("Accept"),
             target_variant=h.get("X-Amzn-SageMaker-Target-Variant"),
