@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -421,3 +422,62 @@ def test_a_model_over_the_threshold_stops_at_the_fail_step(passed: dict[str, Any
     assert not {"RegisterDiabetesModel", "TransformDiabetes"} & set(steps)
     packages = boto3.client("sagemaker").list_model_packages(ModelPackageGroupName=passed["name"])
     assert len(packages["ModelPackageSummaryList"]) == 1  # the first run's only
+
+
+def test_the_registered_model_deployed_as_the_outer_loop_deploys_answers_on_a_local_endpoint(
+    passed: dict[str, Any], bucket: str
+) -> None:
+    # GIVEN the package the pipeline registered, approved (what the approval relay does)
+    sm = boto3.client("sagemaker")
+    name = passed["name"]
+    (summary,) = sm.list_model_packages(ModelPackageGroupName=name)["ModelPackageSummaryList"]
+    package_arn = summary["ModelPackageArn"]
+    sm.update_model_package(ModelPackageArn=package_arn, ModelApprovalStatus="Approved")
+
+    # WHEN it is deployed with the outer loop's calls (outer_loop.asl.json: CreateModel from the
+    # package alone, CreateEndpointConfig with data capture, CreateEndpoint, DescribeEndpoint)
+    model = f"{name}-deployed"
+    sm.create_model(
+        ModelName=model, ExecutionRoleArn=ROLE, PrimaryContainer={"ModelPackageName": package_arn}
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName=model,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": model,
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+        DataCaptureConfig={
+            "EnableCapture": True,
+            "InitialSamplingPercentage": 100,
+            "DestinationS3Uri": f"s3://{bucket}/datacapture",
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"]},
+        },
+    )
+    sm.create_endpoint(EndpointName=model, EndpointConfigName=model)
+    try:
+        deadline = time.monotonic() + 90
+        while (status := sm.describe_endpoint(EndpointName=model)["EndpointStatus"]) not in (
+            "InService",
+            "Failed",
+        ):
+            assert time.monotonic() < deadline, f"endpoint still {status}"
+            time.sleep(0.1)
+        assert status == "InService", sm.describe_endpoint(EndpointName=model).get("FailureReason")
+
+        # THEN it answers CSV with the very predictions the pipeline's batch transform wrote
+        rows = _read(f"s3://{bucket}/{name}/batch/batch.csv").decode().split()[:5]
+        answer = boto3.client("sagemaker-runtime").invoke_endpoint(
+            EndpointName=model, Body="\n".join(rows), ContentType="text/csv"
+        )
+        online = [float(v) for v in answer["Body"].read().decode().split()]
+        batch = [
+            float(v) for v in _read(f"s3://{bucket}/{name}/transform/batch.csv.out").decode().split()[:5]
+        ]
+        assert online == pytest.approx(batch, rel=1e-6)
+    finally:
+        sm.delete_endpoint(EndpointName=model)
