@@ -207,37 +207,224 @@ def test_processing_job_runs_and_uploads_its_outputs(cloud: LocalCloud, bucket: 
     assert "FailureReason" not in job
 
 
-# ---- not yet supported ----------------------------------------------------------------------------
+# ---- built-in XGBoost: transform and tuning jobs ---------------------------------------------------
+
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
 
-def test_a_job_type_without_local_executor_fails_saying_so(cloud: LocalCloud, bucket: str) -> None:
-    # GIVEN the local SageMaker has no executor for the Transform step type (yet)
-    from shared.local_cloud.sagemaker.steps import supported_step_types
+@pytest.fixture(scope="module")
+def diabetes(bucket: str) -> str:
+    """scikit-learn's bundled diabetes data as the built-in XGBoost reads it: CSV, label first, no
+    header (train/validation); the batch input has the features only, one row per line."""
+    from sklearn.datasets import load_diabetes
 
-    if "Transform" in supported_step_types():
-        pytest.skip("the local SageMaker runs transform jobs now")
+    x, y = load_diabetes(return_X_y=True)
+    rows = [[label, *features] for label, features in zip(y, x, strict=True)]
+
+    def csv(table: list[list[float]]) -> bytes:
+        return "\n".join(",".join(f"{v:.6f}" for v in row) for row in table).encode()
+
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=bucket, Key="xgb/train/train.csv", Body=csv(rows[:300]))
+    s3.put_object(Bucket=bucket, Key="xgb/validation/validation.csv", Body=csv(rows[300:400]))
+    s3.put_object(Bucket=bucket, Key="xgb/batch/batch.csv", Body=csv([row[1:] for row in rows[400:425]]))
+    return f"s3://{bucket}/xgb"
+
+
+def _xgboost_job(data: str, output: str, **hyperparameters: str) -> dict[str, Any]:
+    """A built-in XGBoost training job definition (no entry point), as CreateTrainingJob takes it."""
+
+    def channel(name: str) -> dict[str, Any]:
+        source = {
+            "S3DataType": "S3Prefix",
+            "S3Uri": f"{data}/{name}/",
+            "S3DataDistributionType": "FullyReplicated",
+        }
+        return {"ChannelName": name, "ContentType": "text/csv", "DataSource": {"S3DataSource": source}}
+
+    return {
+        "AlgorithmSpecification": {"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
+        "RoleArn": ROLE,
+        "InputDataConfig": [channel("train"), channel("validation")],
+        "OutputDataConfig": {"S3OutputPath": output},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 300},
+        "HyperParameters": hyperparameters,
+    }
+
+
+@pytest.fixture(scope="module")
+def xgboost_model(bucket: str, diabetes: str) -> str:
+    """A built-in XGBoost model, trained by a standalone training job, as a SageMaker model."""
     sm = boto3.client("sagemaker")
-    name = _name("transform")
+    name = _name("xgb")
+    request = _xgboost_job(
+        diabetes, f"s3://{bucket}/xgb-models", objective="reg:squarederror", num_round="20"
+    )
+    sm.create_training_job(TrainingJobName=name, **request)
+    job = _eventually(lambda: _training_done(name))
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    sm.create_model(
+        ModelName=name,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": job["ModelArtifacts"]["S3ModelArtifacts"]},
+    )
+    return name
 
-    # WHEN a transform job is created
-    sm.create_transform_job(
-        TransformJobName=name,
-        ModelName="some-model",
-        TransformInput={
-            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/"}}
+
+def _transform_request(name: str, model: str, data: str, output: str) -> dict[str, Any]:
+    return {
+        "TransformJobName": name,
+        "ModelName": model,
+        "TransformInput": {
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": data}},
+            "ContentType": "text/csv",
+            "SplitType": "Line",
         },
-        TransformOutput={"S3OutputPath": f"s3://{bucket}/transformed/"},
-        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        "TransformOutput": {"S3OutputPath": output, "Accept": "text/csv", "AssembleWith": "Line"},
+        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        "BatchStrategy": "MultiRecord",
+    }
+
+
+def _transform_done(name: str) -> dict[str, Any] | None:
+    job = boto3.client("sagemaker").describe_transform_job(TransformJobName=name)
+    return job if job["TransformJobStatus"] in ("Completed", "Failed", "Stopped") else None
+
+
+def test_a_transform_job_on_a_model_that_does_not_exist_fails_with_sagemakers_message(
+    cloud: LocalCloud, bucket: str, diabetes: str
+) -> None:
+    # GIVEN a transform job naming a model nobody created
+    sm = boto3.client("sagemaker")
+    name = _name("transform-nomodel")
+    sm.create_transform_job(
+        **_transform_request(name, "no-such-model", f"{diabetes}/batch/", f"s3://{bucket}/t/")
     )
 
-    # THEN it fails with one sentence naming what is missing, never Completed
-    def done() -> dict[str, Any] | None:
-        job = sm.describe_transform_job(TransformJobName=name)
-        return job if job["TransformJobStatus"] != "InProgress" else None
-
-    job = _eventually(done)
+    # WHEN it ends THEN it failed, as SageMaker words it, and wrote nothing
+    job = _eventually(lambda: _transform_done(name))
     assert job["TransformJobStatus"] == "Failed"
-    assert job["FailureReason"].startswith("ClientError: CreateTransformJob is not yet supported locally")
+    assert (
+        job["FailureReason"]
+        == 'ClientError: Could not find model "arn:aws:sagemaker:us-east-1:123456789012:model/no-such-model".'
+    )
+    assert "Contents" not in boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix="t/")
+
+
+def test_a_transform_job_on_a_built_in_xgboost_model_writes_one_prediction_per_row(
+    cloud: LocalCloud, bucket: str, diabetes: str, xgboost_model: str
+) -> None:
+    # GIVEN a standalone transform job on the built-in XGBoost model (no inference script)
+    sm = boto3.client("sagemaker")
+    name = _name("transform-xgb")
+    output = f"s3://{bucket}/transformed/{name}"
+    sm.create_transform_job(**_transform_request(name, xgboost_model, f"{diabetes}/batch/", output))
+
+    # WHEN it ends THEN it completed, with one prediction per input row in S3
+    job = _eventually(lambda: _transform_done(name))
+    assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+    body = (
+        boto3.client("s3").get_object(Bucket=bucket, Key=f"transformed/{name}/batch.csv.out")["Body"].read()
+    )
+    predictions = [float(line) for line in body.decode().splitlines()]
+    assert len(predictions) == 25
+    assert all(20 < p < 350 for p in predictions)  # diabetes targets range 25..346
+    assert len(set(predictions)) > 1  # a model, not a constant
+
+
+def test_create_transform_job_sync_from_step_functions_waits_for_the_built_in_model(
+    cloud: LocalCloud, bucket: str, diabetes: str, xgboost_model: str
+) -> None:
+    # GIVEN a state machine with the optimised createTransformJob.sync integration
+    import json
+
+    request = _transform_request(
+        "unused", xgboost_model, f"{diabetes}/batch/", f"s3://{bucket}/sfn-transformed"
+    )
+    del request["TransformJobName"]
+    request["TransformJobName.$"] = "$$.Execution.Name"
+    sfn = boto3.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name=_name("transform-sync"),
+        roleArn=ROLE,
+        definition=json.dumps(
+            {
+                "StartAt": "Score",
+                "States": {
+                    "Score": {
+                        "Type": "Task",
+                        "Resource": "arn:aws:states:::sagemaker:createTransformJob.sync",
+                        "Parameters": request,
+                        "End": True,
+                    }
+                },
+            }
+        ),
+    )["stateMachineArn"]
+
+    # WHEN it runs
+    execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    described = _eventually(
+        lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d, timeout=90
+    )
+
+    # THEN the task waited for the job: its result is the completed job's description, and the output is there
+    assert described["status"] == "SUCCEEDED", described
+    result = json.loads(described["output"])
+    assert result["TransformJobStatus"] == "Completed"
+    key = "sfn-transformed/batch.csv.out"
+    lines = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()
+    assert len(lines) == 25
+
+
+def test_a_standalone_tuning_job_runs_its_trials_as_training_jobs(
+    cloud: LocalCloud, bucket: str, diabetes: str
+) -> None:
+    # GIVEN a tuning job of the built-in XGBoost, objective validation:rmse, 3 trials, 2 at a time
+    sm = boto3.client("sagemaker")
+    name = _name("hpo")[:32]  # HyperParameterTuningJobName: at most 32 characters
+    definition = _xgboost_job(
+        diabetes, f"s3://{bucket}/hpo-models", objective="reg:squarederror", num_round="10"
+    )
+    definition["StaticHyperParameters"] = definition.pop("HyperParameters")
+    sm.create_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name,
+        HyperParameterTuningJobConfig={
+            "Strategy": "Grid",
+            "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "validation:rmse"},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": 2},
+            "ParameterRanges": {
+                "CategoricalParameterRanges": [{"Name": "max_depth", "Values": ["1", "3", "5"]}]
+            },
+        },
+        TrainingJobDefinition=definition,
+    )
+
+    # WHEN it ends
+    def done() -> dict[str, Any] | None:
+        job = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+        return job if job["HyperParameterTuningJobStatus"] not in ("InProgress", "Stopping") else None
+
+    job = _eventually(done, timeout=120)
+
+    # THEN it completed with three trials, each a training job DescribeTrainingJob knows, completed with its metric
+    assert job["HyperParameterTuningJobStatus"] == "Completed", job.get("FailureReason")
+    assert job["TrainingJobStatusCounters"]["Completed"] == 3
+    trials = sm.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    summaries = trials["TrainingJobSummaries"]
+    assert sorted(t["TunedHyperParameters"]["max_depth"] for t in summaries) == ["1", "3", "5"]
+    for trial in summaries:
+        described = sm.describe_training_job(TrainingJobName=trial["TrainingJobName"])
+        assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
+        assert described["HyperParameters"]["max_depth"] == trial["TunedHyperParameters"]["max_depth"]
+        assert described["ModelArtifacts"]["S3ModelArtifacts"].endswith("/output/model.tar.gz")
+        assert "validation:rmse" in [m["MetricName"] for m in described["FinalMetricDataList"]]
+    listed = {s["TrainingJobName"] for s in sm.list_training_jobs(MaxResults=100)["TrainingJobSummaries"]}
+    assert {t["TrainingJobName"] for t in summaries} <= listed
+    best = job["BestTrainingJob"]
+    values = [t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for t in summaries]
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == min(values)
 
 
 # ---- the SDK, outside a pipeline ------------------------------------------------------------------

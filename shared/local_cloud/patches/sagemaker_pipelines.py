@@ -382,6 +382,12 @@ def finish_job(
 _TIME_FIELDS = ("CreationTime", "TrainingStartTime", "TrainingEndTime")
 
 
+def set_tuning_trials(account_id: str, region: str, name: str, summaries: list[Mapping[str, Any]]) -> None:
+    """The training jobs a (standalone) tuning job ran, for ListTrainingJobsForHyperParameterTuningJob."""
+    job = _backend(account_id, region).hyper_parameter_tuning_jobs[name]
+    job.__dict__[TRIALS_ATTRIBUTE] = [_with_datetimes(t) for t in summaries]
+
+
 def _with_datetimes(summary: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """A training job summary with its ISO times as datetimes (moto serializes timestamps)."""
     if summary is None:

@@ -188,7 +188,13 @@ class JobService:
             LOG.exception("could not write the logs of %s %s", key.kind, key.name)
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
-        self._end(key, *final)
+        status, reason, details = final
+        if key.kind == "HyperParameterTuningJob":
+            # Its trials are listed by ListTrainingJobsForHyperParameterTuningJob, not described.
+            details = dict(details)
+            trials = details.pop("TrainingJobSummaries", None) or []
+            sagemaker_pipelines.set_tuning_trials(key.account_id, key.region, key.name, trials)
+        self._end(key, status, reason, details)
 
     def _end(
         self, key: JobKey, status: str, reason: str | None, details: Mapping[str, Any] | None = None

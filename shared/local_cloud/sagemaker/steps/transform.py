@@ -4,9 +4,10 @@ The model is the one named by ``ModelName`` (a ModelStep's CreateModel: its Prim
 image, ``ModelDataUrl`` and environment), fetched and served by the local hosting's model
 server process (``hosting/model_server.py``: ``model_fn``/``input_fn``/``predict_fn``/
 ``output_fn`` of the model's ``SAGEMAKER_PROGRAM``), exactly as a local endpoint serves it.
-Seam: a built-in algorithm image (no ``SAGEMAKER_PROGRAM``) is served with whatever the model
-server loads for it; the built-in XGBoost serving module comes with the job runner's
-algorithms package (branch sm-jobs), not from here.
+A built-in XGBoost model (its image, no ``SAGEMAKER_PROGRAM``) is served by the algorithm's own
+handlers (``hosting/artifacts.py`` picks ``algorithms/xgboost_serve.py``), as on an endpoint.
+A ``ModelName`` that does not exist fails the job with SageMaker's message
+(``Could not find model "<model ARN>".``, as aws/deep-learning-containers#586 quotes it).
 
 Semantics (API reference ``CreateTransformJob``, ``TransformInput``, ``TransformOutput``,
 ``DataProcessing``; developer guide "Batch transform" and "Associate prediction results
@@ -30,6 +31,8 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
+
+from botocore.exceptions import ClientError
 
 from shared.local_cloud.hosting.artifacts import ArtifactError, ArtifactStore
 from shared.local_cloud.hosting.model_server import ModelServerProcess, ServerFailed
@@ -75,12 +78,11 @@ class TransformExecutor(ResolvesArguments):
     def _transform(self, ctx: StepContext, plan: _Plan) -> None:
         s3 = ctx.services.s3
         store = ArtifactStore(ctx.services.sagemaker, s3, s3io.ensure_dir(ctx.work_dir / "model"))
+        _require_model(ctx, plan.model_name)
         try:
             model = store.model(plan.model_name)
         except ArtifactError as exc:
             raise StepFailure(f"ClientError: {exc}") from None
-        # SEAM (branch sm-jobs): a model without SAGEMAKER_PROGRAM (the built-in XGBoost image) is
-        # served by whatever the model server loads for it; sm-jobs adds the built-in serving module.
         keys = s3io.list_keys(s3, plan.input_uri)
         if not keys:
             raise StepFailure(f"ClientError: no input objects under {plan.input_uri}")
@@ -135,6 +137,17 @@ class TransformExecutor(ResolvesArguments):
                 yield plan.finish(record, output)
         if plan.assemble_with == "Line" and not first:
             yield b"\n"
+
+
+def _require_model(ctx: StepContext, model_name: str) -> None:
+    """SageMaker's own words for a missing model, rather than DescribeModel's error."""
+    try:
+        ctx.services.sagemaker.describe_model(ModelName=model_name)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ValidationException":
+            raise
+        arn = f"arn:aws:sagemaker:{ctx.region}:{ctx.account_id}:model/{model_name}"
+        raise StepFailure(f'ClientError: Could not find model "{arn}".') from None
 
 
 def _post(server: ModelServerProcess, payload: bytes, plan: _Plan) -> tuple[int, bytes, str]:

@@ -46,7 +46,11 @@ class Trial:
 
 def tuning_job_name(ctx: StepContext) -> str:
     """<= 32 characters, as CreateHyperParameterTuningJob requires (botocore model:
-    HyperParameterTuningJobName max 32); unique per attempt."""
+    HyperParameterTuningJobName max 32); unique per attempt. A standalone tuning job (no
+    pipeline execution) keeps the name its CreateHyperParameterTuningJob gave it, so its trials
+    and results land on that job."""
+    if not ctx.execution.pipeline_arn:
+        return ctx.job_name
     suffix = "".join(secrets.choice(_ALPHABET) for _ in range(8))
     return f"{ctx.execution.execution_id[:12]}-{ctx.node.name[:10]}-{suffix}".lower()
 
