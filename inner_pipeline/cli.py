@@ -160,22 +160,22 @@ def _params_or_exit(pairs: list[str] | None) -> dict[str, str]:
         raise fail(f"--param: {exc}") from None
 
 
-def _check_or_exit(definition: dict[str, Any], given: dict[str, str]) -> dict[str, Any]:
+def _check_or_exit(definition: dict[str, Any], given: dict[str, str], metric: str) -> dict[str, Any]:
     try:
         values = check_parameters(definition, given)
     except ParameterError as exc:
         raise fail(f"--param: {exc}") from None
-    if "MetricThreshold" in given:  # the gate compares a score in [0, 1]: 2 would fail every model, late
+    if "MetricThreshold" in given:  # a threshold no model can reach fails every run, late, at the gate
         from pydantic import ValidationError
 
         from shared.config import Quality
 
         try:
-            Quality(threshold=values["MetricThreshold"])
+            Quality(metric=metric, threshold=values["MetricThreshold"])
         except ValidationError as exc:
             raise fail(
-                f"--param MetricThreshold={given['MetricThreshold']}: {exc.errors()[0]['msg'].lower()} "
-                "(the gate's metrics, auc, accuracy, precision, recall and f1, are scores from 0 to 1)"
+                f"--param MetricThreshold={given['MetricThreshold']}: "
+                f"{exc.errors()[0]['msg'].removeprefix('Value error, ')} (quality.metric names the gate's metric)"
             ) from None
     return values
 
@@ -411,7 +411,7 @@ def run(
     _check_input_options(given, data, rows)
     check_local_input(cfg, data)
     names = Names(cfg)
-    _check_or_exit(declared_definition(cfg), given)  # seconds, before a cloud and an upsert
+    _check_or_exit(declared_definition(cfg), given, cfg.quality.metric)  # seconds, before a cloud and an upsert
     with _cloud():
         # Imported under _cloud's redirect: the in-process relay Lambda logs through the same
         # powertools logger (by service name), whose handler keeps the stdout of first import.
@@ -427,7 +427,7 @@ def run(
         definition = json.loads(
             sagemaker.describe_pipeline(PipelineName=names.pipeline)["PipelineDefinition"]
         )
-        _check_or_exit(definition, given)
+        _check_or_exit(definition, given, cfg.quality.metric)
         uri = given.get("InputDataUri") or input_uri(cfg, data, rows, upload=True)
         parameters = {**given, "InputDataUri": uri}
         started = time.monotonic()
@@ -597,7 +597,7 @@ def cache_plan_cmd(
         else:
             text = pipeline_definition(cfg)
         definition = json.loads(text)
-        _check_or_exit(definition, given)
+        _check_or_exit(definition, given, cfg.quality.metric)
         parameters = {
             **given,
             "InputDataUri": given.get("InputDataUri") or input_uri(cfg, data, rows, upload=False),
