@@ -411,7 +411,8 @@ def run(
     _check_input_options(given, data, rows)
     check_local_input(cfg, data)
     names = Names(cfg)
-    _check_or_exit(declared_definition(cfg), given, cfg.quality.metric)  # seconds, before a cloud and an upsert
+    # Checked in seconds, before a cloud and an upsert.
+    _check_or_exit(declared_definition(cfg), given, cfg.quality.metric)
     with _cloud():
         # Imported under _cloud's redirect: the in-process relay Lambda logs through the same
         # powertools logger (by service name), whose handler keeps the stdout of first import.
