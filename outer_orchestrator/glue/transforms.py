@@ -118,8 +118,11 @@ def read_raw(spark: SparkSession, uri: str, *, source: str | None = None) -> Dat
 
 
 def _rename(df: DataFrame) -> DataFrame:
+    # Spark's CSV reader names a blank header "_c<index>" (CSVUtils); the rule names it by its
+    # position, as Preprocess does, so it is given back blank.
+    headers = ["" if c == f"_c{i}" else c for i, c in enumerate(df.columns)]
     try:
-        return df.toDF(*column_names(df.columns))
+        return df.toDF(*column_names(headers))
     except HeaderClashError as exc:
         raise SchemaMismatchError(str(exc)) from None
 
