@@ -63,6 +63,7 @@ from inner_pipeline.cache_plan import (
     store_from_history,
 )
 from outer_orchestrator.cli import config_or_exit, local_cloud_for_command, quiet_libraries
+from shared.column_names import HeaderClashError, column_names
 from shared.config import DualloopConfig
 from shared.local_cloud.sagemaker.errors import LocalExecutorError
 from shared.naming import Names
@@ -260,7 +261,11 @@ def check_local_input(cfg: DualloopConfig, data: str | None) -> None:
     required = [schema.id_column, schema.target_column, *schema.feature_names]
     for file in files:
         header = _header(file)
-        absent = [c for c in required if c not in header]
+        try:
+            names = column_names(header)  # the header rule Preprocess applies
+        except HeaderClashError as exc:
+            raise fail(f"--input: {file}: {exc}") from None
+        absent = [c for c in required if c not in names]
         if absent:
             raise fail(
                 f"--input: {file} lacks the column(s) {', '.join(absent)} "
@@ -275,7 +280,10 @@ def _header(file: Path) -> list[str]:
     try:
         if file.suffix.lower() in (".parquet", ".pq"):
             return list(pq.read_schema(file).names)
-        return [str(c) for c in pd.read_csv(file, nrows=0).columns]
+        # The header row as written, as Preprocess reads it (pandas renames blank and repeated ones).
+        return [
+            str(c) for c in pd.read_csv(file, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0]
+        ]
     except pd.errors.EmptyDataError:
         raise fail(f"--input: {file} is empty: a CSV file needs a header row and data rows") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:

@@ -37,6 +37,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from shared.column_names import column_name
+
 CONFIG_FILE_ENV = "DUALLOOP_CONFIG_FILE"
 ENV_PREFIX = "DUALLOOP_"
 # DUALLOOP_* variables that are no setting: each is read by the code named beside it
@@ -132,12 +134,24 @@ DEFAULT_GATE: dict[ProblemType, tuple[str, float]] = {
 _ALL_METRICS = sorted({m for metrics in GATE_METRICS.values() for m in metrics})
 
 
+def _header_rule(value: Any) -> Any:
+    """A column named as in the data (``mean radius``) or as the header rule makes it
+    (``mean_radius``, see ``shared.column_names``): either way, the rule's name."""
+    return column_name(value) if isinstance(value, str) else value
+
+
 class Feature(_Section):
-    name: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
+    # Any header; stored as the header rule's name, which is what this pattern describes.
+    name: str = Field(pattern=r"^[a-z0-9]+(_[a-z0-9]+)*$")
     type: FeatureType = FeatureType.NUMERIC
     # A categorical feature's vocabulary. Needed when preprocessing runs on several
     # instances: each sees one shard, and all must encode categories alike.
     categories: tuple[str, ...] | None = None
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _column_name(cls, value: Any) -> Any:
+        return _header_rule(value)
 
 
 class DataSchema(_Section):
@@ -171,6 +185,11 @@ class DataSchema(_Section):
         Feature(name="amount_to_avg_ratio"),
         Feature(name="is_online"),
     )
+
+    @field_validator("id_column", "target_column", mode="before")
+    @classmethod
+    def _column_name(cls, value: Any) -> Any:
+        return _header_rule(value)
 
     @model_validator(mode="after")
     def _unique_columns(self) -> DataSchema:

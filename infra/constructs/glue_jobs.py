@@ -47,11 +47,16 @@ class GlueJobs(Construct):
             description="dualloop Glue jobs: read raw, write curated and quality reports",
         )
         # What the job scripts import (outer_orchestrator.glue.*, outer_orchestrator.quality.*,
-        # shared.config's DataSchema), shipped as one zip on --extra-py-files with the package
-        # layout intact. The local-cloud worker stays out: it imports moto.
+        # shared.config's DataSchema, shared.column_names' header rule), shipped as one zip on
+        # --extra-py-files with the package layout intact. The local-cloud worker stays out: it imports moto.
         helpers_dir = sources.stage_packages(
             "glue-helpers",
-            ["outer_orchestrator/glue", "outer_orchestrator/quality", "shared/config.py"],
+            [
+                "outer_orchestrator/glue",
+                "outer_orchestrator/quality",
+                "shared/config.py",
+                "shared/column_names.py",
+            ],
             exclude=[
                 *(f"outer_orchestrator/glue/{s}" for s in _JOB_SCRIPTS),
                 "outer_orchestrator/glue/local_worker.py",

@@ -7,10 +7,14 @@ training (``common.encode_features``), so an unknown category is treated as miss
 Requests (``Content-Type``):
 
 - ``text/csv``: one row per line, values in feature order (preprocessing.json), no header;
-  a first row equal to the feature names is skipped. An empty cell is a missing value.
+  a first row that names the features is skipped. An empty cell is a missing value.
 - ``application/json``: ``{"instances": [{"amount": 12.5, "merchant_category": "gas", ...}]}``
   or a bare list of such records; other keys (an id, say) are ignored. A record may also be
   a list of values in feature order. ``null`` is a missing value.
+
+Keys and header cells are names by the header rule (``column_names.py``), as in training:
+``{"mean radius": 17.99}`` is feature ``mean_radius``; two keys of a record with one name
+(``"Mean Radius"`` and ``"mean_radius"``) are the client's error.
 
 Responses (``Accept``; ``*/*`` or none means JSON), by preprocessing.json's ``problem_type``:
 
@@ -49,6 +53,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +67,7 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
+from column_names import HeaderClashError, UnnamedHeaderError, column_name, column_names  # noqa: E402
 from common import (  # noqa: E402
     BINARY,
     CATEGORICAL,
@@ -238,7 +244,7 @@ def _to_frame(request: Request, schema: Schema) -> pd.DataFrame:
     """Validate the request against the schema; raw values per feature, numerics as float64."""
     names = schema.feature_names
     rows = request.rows
-    if request.content_type == CSV and rows and [v.strip() for v in rows[0]] == names:
+    if request.content_type == CSV and rows and _names_features(rows[0], names):
         rows = rows[1:]  # a header row
     if not rows:
         raise InvalidInput("the request holds no rows")
@@ -252,10 +258,11 @@ def _to_frame(request: Request, schema: Schema) -> pd.DataFrame:
                 )
             cells = row
         elif isinstance(row, dict):
-            absent = [n for n in names if n not in row]
+            record = _by_column_name(row, number)
+            absent = [n for n in names if n not in record]
             if absent:
                 raise InvalidInput(f"row {number} lacks feature(s) {', '.join(absent)}")
-            cells = [row[n] for n in names]
+            cells = [record[n] for n in names]
         else:
             raise InvalidInput(f"row {number} is neither a record (object) nor a list of values")
         for name, value in zip(names, cells, strict=True):
@@ -284,6 +291,35 @@ def _to_frame(request: Request, schema: Schema) -> pd.DataFrame:
         else:
             frame[f.name] = series
     return frame
+
+
+def _names_features(row: list[str], names: list[str] | tuple[str, ...]) -> bool:
+    """Whether a CSV row is a header: its cells name the features, by the header rule."""
+    if len(row) != len(names):
+        return False
+    try:
+        return all(column_name(cell) == name for cell, name in zip(row, names, strict=True))
+    except UnnamedHeaderError:
+        return False
+
+
+def _another_key_names_a_feature(record: dict[str, Any], names: frozenset[str]) -> bool:
+    for key in record:
+        if key not in names:
+            try:
+                if column_name(key) in names:
+                    return True
+            except UnnamedHeaderError:
+                continue
+    return False
+
+
+def _by_column_name(record: dict[str, Any], number: int) -> dict[str, Any]:
+    """A JSON record keyed by the header rule's names; two keys with one name are an error."""
+    try:
+        return dict(zip(column_names(list(record)), record.values(), strict=True))
+    except HeaderClashError as exc:
+        raise InvalidInput(f"row {number}: {exc}") from None
 
 
 # ---- the fast path ------------------------------------------------------------------------
@@ -364,6 +400,10 @@ class FastEncoder:
     names: tuple[str, ...]
     vocabularies: tuple[dict[str, int] | None, ...]
 
+    @cached_property
+    def name_set(self) -> frozenset[str]:
+        return frozenset(self.names)
+
     @classmethod
     def of(cls, schema: Schema) -> FastEncoder:
         vocabularies: list[dict[str, int] | None] = []
@@ -395,7 +435,7 @@ class FastEncoder:
 
     def _csv(self, rows: list[list[str]]) -> list[list[str]]:
         names = self.names
-        if rows and len(rows[0]) == len(names) and tuple(v.strip() for v in rows[0]) == names:
+        if rows and _names_features(rows[0], names):
             rows = rows[1:]  # a header row
         width = len(names)
         if any(len(row) != width for row in rows):
@@ -410,7 +450,9 @@ class FastEncoder:
                 try:
                     cells = [row[n] for n in names]
                 except KeyError:
-                    raise _NotPlain from None
+                    raise _NotPlain from None  # keys as written: the reference maps them
+                if len(row) > len(names) and _another_key_names_a_feature(row, self.name_set):
+                    raise _NotPlain  # the reference words the clash
             elif isinstance(row, list) and len(row) == len(names):
                 cells = row
             else:

@@ -1,7 +1,8 @@
 """Preprocess step: validate raw transactions, split them, encode them, baseline them.
 
-Reads every CSV (with header) and Parquet file under ``--input-dir`` (recursively), checks
-them against the dataset schema, and writes under ``--output-dir``::
+Reads every CSV (with header) and Parquet file under ``--input-dir`` (recursively), names
+their columns by the header rule (``column_names.py``: ``mean radius`` is ``mean_radius``),
+checks them against the dataset schema, and writes under ``--output-dir``::
 
     train/part-<host>.csv          label first, then encoded features; no header
     validation/part-<host>.csv     (the XGBoost CSV convention; empty when a shard has no rows)
@@ -37,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+from column_names import HeaderClashError, column_names
 from common import (
     CATEGORICAL,
     MULTICLASS,
@@ -196,24 +198,39 @@ def _read_file(path: Path, root: Path, schema: Schema) -> pd.DataFrame:
     is_csv = path.suffix.lower() in CSV_SUFFIXES
     columns = [schema.id_column, schema.target_column, *schema.feature_names]
     try:
-        header = list(pd.read_csv(path, nrows=0).columns) if is_csv else pq.read_schema(path).names
+        # The header row as written (pandas would rename blank and repeated headers).
+        header = (
+            [
+                str(h)
+                for h in pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0]
+            ]
+            if is_csv
+            else pq.read_schema(path).names
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as exc:
         if is_csv and isinstance(exc, pd.errors.EmptyDataError):
             raise DataError(f"{name}: empty CSV file (a header row is required)") from None
         raise DataError(f"{name}: cannot read file: {exc}") from None
-    if schema.target_column not in header:
+    # Headers become column names by the one rule every reader applies (column_names.py).
+    try:
+        names = column_names(header)
+    except HeaderClashError as exc:
+        raise DataError(f"{name}: {exc}") from None
+    if schema.target_column not in names:
         raise DataError(f"{name}: missing target column '{schema.target_column}'")
-    if schema.id_column not in header:
+    if schema.id_column not in names:
         raise DataError(f"{name}: missing id column '{schema.id_column}'")
-    absent = [c for c in schema.feature_names if c not in header]
+    absent = [c for c in schema.feature_names if c not in names]
     if absent:
         raise DataError(f"{name}: missing feature column(s) {', '.join(repr(c) for c in absent)}")
 
+    original = dict(zip(names, header, strict=True))
     if is_csv:
         # Everything as text first, so a bad value is found and reported rather than guessed.
-        raw = pd.read_csv(path, usecols=columns, dtype=str, keep_default_na=True)
+        raw = pd.read_csv(path, header=0, names=names, usecols=columns, dtype=str, keep_default_na=True)
     else:
-        raw = pq.read_table(path, columns=columns).to_pandas()
+        raw = pq.read_table(path, columns=[original[c] for c in columns]).to_pandas()
+        raw = raw.rename(columns={original[c]: c for c in columns})
 
     out = pd.DataFrame(index=raw.index)
     # Where each row came from, for messages about rows judged after all files are read.

@@ -13,8 +13,9 @@ per request::
 ``encoding`` is CSV or JSON (the text as sent) or BASE64 (any other content, or a body that is
 not valid UTF-8); ``observedContentType`` says how to read it. Inputs are read as the serving
 handler reads them (``inner_pipeline/code/inference.py``): CSV rows of raw values in feature
-order (a header row equal to the feature names is skipped), or JSON ``{"instances": [...]}``
-/ a bare list of records, each an object by feature name or a list in feature order.
+order (a header row naming the features is skipped), or JSON ``{"instances": [...]}``
+/ a bare list of records, each an object by feature name or a list in feature order. Keys and
+header cells are names by the header rule (``shared.column_names``), as the handler reads them.
 
 Only the hour prefixes that overlap the window are listed, and a line whose ``inferenceTime``
 falls outside the window is skipped (a prefix's hour can start before the window does). A line
@@ -38,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from shared.column_names import HeaderClashError, UnnamedHeaderError, column_name, column_names
 from shared.config import DataSchema, FeatureType
 
 if TYPE_CHECKING:
@@ -192,7 +194,7 @@ class _Reader:
             rows = [row for row in csv.reader(io.StringIO(text)) if row]
         except csv.Error as exc:
             raise MalformedRecord(f"not valid CSV: {exc}") from None
-        if rows and [v.strip() for v in rows[0]] == self.names:
+        if rows and _names_features(rows[0], self.names):
             rows = rows[1:]
         return self._convert(rows)
 
@@ -208,10 +210,14 @@ class _Reader:
         rows = []
         for number, item in enumerate(payload, start=1):
             if isinstance(item, dict):
-                absent = [n for n in self.names if n not in item]
+                try:
+                    record = dict(zip(column_names(list(item)), item.values(), strict=True))
+                except HeaderClashError as exc:
+                    raise MalformedRecord(f"row {number}: {exc}") from None
+                absent = [n for n in self.names if n not in record]
                 if absent:
                     raise MalformedRecord(f"row {number} lacks feature(s) {', '.join(absent)}")
-                rows.append([item[n] for n in self.names])
+                rows.append([record[n] for n in self.names])
             elif isinstance(item, list):
                 rows.append(item)
             else:
@@ -235,6 +241,16 @@ class _Reader:
             except MalformedRecord as exc:
                 raise MalformedRecord(f"row {number}: {exc}") from None
         return out
+
+
+def _names_features(row: list[str], names: list[str]) -> bool:
+    """As the handler's: a CSV row whose cells name the features, by the header rule, is a header."""
+    if len(row) != len(names):
+        return False
+    try:
+        return all(column_name(cell) == name for cell, name in zip(row, names, strict=True))
+    except UnnamedHeaderError:
+        return False
 
 
 def _decode(data: str, encoding: str) -> str:

@@ -1,15 +1,14 @@
 """The ingest job's logic as plain DataFrame functions (testable with any SparkSession).
 
 ``read_raw`` reads CSV (with a header), JSON lines or Parquet, chosen by file extension;
-``normalise`` maps messy column names onto the configured :class:`DataSchema` and casts
+``normalise`` maps messy column names onto the configured :class:`DataSchema` (by the header
+rule of ``shared.column_names``, the one every reader of user data applies) and casts
 each column to its type, failing loudly on values that do not cast; ``drop_exact_duplicates``
 removes repeated rows.
 """
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -17,6 +16,7 @@ import pyspark.sql.functions as sf
 from pyspark.sql.types import BooleanType, DataType, NumericType, StringType
 
 from outer_orchestrator.glue import io
+from shared.column_names import HeaderClashError, column_name, column_names
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -53,12 +53,8 @@ class CastError(ValueError):
 
 
 def snake_case(name: str) -> str:
-    """``" Transaction ID"`` -> ``transaction_id``; ``amountToAvgRatio`` -> ``amount_to_avg_ratio``."""
-    s = name.strip()
-    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", s)  # HTTPStatus -> HTTP_Status
-    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)  # camelCase -> camel_Case
-    s = re.sub(r"[^0-9A-Za-z]+", "_", s)
-    return s.strip("_").lower()
+    """``" Transaction ID"`` -> ``transaction_id``: the shared header rule (``shared.column_names``)."""
+    return column_name(name)
 
 
 def _data_files(uri: str) -> list[str]:
@@ -122,13 +118,13 @@ def read_raw(spark: SparkSession, uri: str, *, source: str | None = None) -> Dat
 
 
 def _rename(df: DataFrame) -> DataFrame:
-    names = [snake_case(c) for c in df.columns]
-    clashes = [n for n, count in Counter(names).items() if count > 1]
-    if clashes:
-        pairs = list(zip(df.columns, names, strict=True))
-        detail = "; ".join(f"{[c for c, n in pairs if n == clash]} -> {clash!r}" for clash in clashes)
-        raise SchemaMismatchError(f"several columns normalise to one name: {detail}")
-    return df.toDF(*names)
+    # Spark's CSV reader names a blank header "_c<index>" (CSVUtils); the rule names it by its
+    # position, as Preprocess does, so it is given back blank.
+    headers = ["" if c == f"_c{i}" else c for i, c in enumerate(df.columns)]
+    try:
+        return df.toDF(*column_names(headers))
+    except HeaderClashError as exc:
+        raise SchemaMismatchError(str(exc)) from None
 
 
 def _number(c: Column, dtype: DataType, column: str) -> tuple[Column, Column | None]:
@@ -149,7 +145,7 @@ def _number(c: Column, dtype: DataType, column: str) -> tuple[Column, Column | N
 
 
 def normalise(df: DataFrame, schema: DataSchema) -> DataFrame:
-    """Columns renamed to snake_case and cast to the schema's types, in schema order.
+    """Columns renamed by the header rule and cast to the schema's types, in schema order.
 
     id -> trimmed string; numeric features -> double; categorical -> trimmed lower-case
     string; target -> int. Empty strings become null (missing, not wrong). A value that

@@ -27,6 +27,7 @@ from outer_orchestrator.glue.transforms import (
     DataReadError,
     SchemaMismatchError,
     detect_format,
+    normalise,
     read_raw,
     snake_case,
 )
@@ -242,6 +243,29 @@ def test_a_fractional_label_fails_and_missing_columns_are_named(spark: SparkSess
         ingest.main(
             ["--raw_uri", str(tmp_path / "nohour"), "--curated_uri", str(tmp_path / "o2")], spark=spark
         )
+
+
+def test_ingest_names_columns_by_the_header_rule_and_fails_on_a_clash(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    # GIVEN a CSV with original headers and a blank one (an index DataFrame.to_csv wrote)
+    schema = DataSchema(
+        id_column="Sample ID",
+        target_column="target",
+        features=({"name": "mean radius"}, {"name": "column_1"}),  # type: ignore[arg-type]
+    )
+    (tmp_path / "ok").mkdir()
+    (tmp_path / "ok" / "data.csv").write_text(",Sample ID,mean radius,target\n7,a,1.5,1\n")
+    # WHEN it is normalised THEN the columns carry the rule's names, the blank one its position
+    out = normalise(read_raw(spark, str(tmp_path / "ok")), schema)
+    assert out.columns == ["sample_id", "mean_radius", "column_1", "target"]
+    assert out.first() == ("a", 1.5, 7.0, 1)
+    # GIVEN two headers with one name WHEN normalised THEN the error names both. (Headers equal
+    # but for case Spark itself renames apart, "mean radius1", before the rule sees them.)
+    (tmp_path / "clash").mkdir()
+    (tmp_path / "clash" / "data.csv").write_text("Sample ID,mean radius,mean_radius,target\na,1,2,1\n")
+    with pytest.raises(SchemaMismatchError, match="columns 'mean radius' and 'mean_radius' both become"):
+        normalise(read_raw(spark, str(tmp_path / "clash")), schema)
 
 
 # ---- data quality ----------------------------------------------------------------------------
