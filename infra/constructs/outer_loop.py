@@ -134,6 +134,15 @@ class OuterLoop(Construct):
                 actions=["sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint"],
                 resources=[endpoint, endpoint_configs],
             ),
+            # UpdateEndpoint with AutoRollbackConfiguration: SageMaker checks the caller may read
+            # the rollback alarms ("Ensure that your IAM execution role has permission to perform
+            # the cloudwatch:DescribeAlarms action on the auto-rollback alarms you specify":
+            # docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html).
+            iam.PolicyStatement(
+                sid="RollbackAlarms",
+                actions=["cloudwatch:DescribeAlarms"],
+                resources=[names.alarm_arn(alarm) for alarm in names.endpoint_alarms],
+            ),
             # FindEndpoint, DescribeEndpoint
             iam.PolicyStatement(
                 sid="DescribeEndpoint", actions=["sagemaker:DescribeEndpoint"], resources=[endpoint]
@@ -199,8 +208,12 @@ class OuterLoop(Construct):
             definition_body=sfn.DefinitionBody.from_string(sources.ASL_FILE.read_text()),
             definition_substitutions=names.asl_substitutions(),
             role=self.role,
+            # Every state transition and error is logged, but no execution data: the
+            # TaskScheduled parameters of the .waitForTaskToken tasks hold task tokens, which
+            # anyone allowed to read this group could answer (states:SendTaskSuccess has no
+            # resource scope). Inputs and outputs stay in the execution history (DescribeExecution).
             logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False
             ),
             tracing_enabled=True,
             removal_policy=removal,

@@ -28,7 +28,8 @@ from constructs import Construct
 from infra import sources
 from infra.constructs.arns import Arns
 from infra.constructs.data import DataPlane, removal_policy
-from infra.nag import acknowledge
+from infra.nag import acknowledge, logical_id
+from inner_pipeline.pipeline import EVALUATION_FILE, STEP_EVALUATE
 from shared.config import DualloopConfig, Stage
 from shared.naming import Names
 
@@ -114,6 +115,15 @@ class Relays(Construct):
                     actions=["sagemaker:DescribeModelPackage"],
                     resources=[model_packages],
                 ),
+                # The pipeline relay reads each registered model's evaluation report (its
+                # ModelMetrics), which the Evaluate step writes under the execution's prefix
+                # (a cache hit points at an earlier execution's). Only GetObject: CDK's
+                # grant_read would add s3:List* and s3:GetBucket*, which no relay calls.
+                iam.PolicyStatement(
+                    sid="ReadEvaluationReports",
+                    actions=["s3:GetObject"],
+                    resources=[data.artifacts.arn_for_objects(evaluation_reports(cfg))],
+                ),
                 iam.PolicyStatement(
                     sid="AnswerTaskTokens",
                     actions=["states:SendTaskSuccess", "states:SendTaskFailure"],
@@ -149,6 +159,11 @@ class Relays(Construct):
             (
                 model_packages,
                 "Model package versions are numbered by the registry; scoped to this project's group.",
+            ),
+            (
+                f"<{logical_id(data.artifacts)}.Arn>/{evaluation_reports(cfg)}",
+                "Evaluation reports sit under each pipeline execution's own prefix (execution ids are "
+                "minted per run); only the evaluation.json objects.",
             ),
         ):
             acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
@@ -246,6 +261,11 @@ class Relays(Construct):
     @staticmethod
     def _target(fn: lambda_.IFunction) -> targets.LambdaFunction:
         return targets.LambdaFunction(fn, retry_attempts=EVENT_RETRY_ATTEMPTS, max_event_age=EVENT_MAX_AGE)
+
+
+def evaluation_reports(cfg: DualloopConfig) -> str:
+    """The key pattern of the Evaluate step's reports (inner_pipeline.pipeline's execution_uri)."""
+    return f"{cfg.artifact_prefix}executions/*/{STEP_EVALUATE}/evaluation/{EVALUATION_FILE}"
 
 
 def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:

@@ -79,14 +79,14 @@ def _strings(node: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...
     return [(path, node)] if isinstance(node, str) else []
 
 
-def test_state_machine_logs_everything_encrypted_and_traces(
+def test_state_machine_logs_transitions_encrypted_and_traces(
     synth: Synth, resolve: Resolver, names: Names
 ) -> None:
     props = _state_machine(synth, resolve, names)
     assert props["TracingConfiguration"] == {"Enabled": True}
     logging = props["LoggingConfiguration"]
     assert logging["Level"] == "ALL"
-    assert logging["IncludeExecutionData"] is True
+    assert logging["IncludeExecutionData"] is False  # task tokens: test_infra_green_on_aws.py
     (destination,) = logging["Destinations"]
     log_group_arn = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]
     _, log_group = synth.one(
@@ -164,6 +164,9 @@ def _expected_grants(asl: dict[str, Any], names: Names) -> set[tuple[str, str]]:
                 action = "sagemaker:" + integration.split(":")[-1][0].upper() + integration.split(":")[-1][1:]
                 grants.add((action, f"{sm}:endpoint/{p['EndpointName']}"))
                 grants.add((action, endpoint_configs))  # authorised on the config it is given, too
+                if "DeploymentConfig.$" in p:  # auto-rollback alarms: SageMaker describes them as the caller
+                    for alarm in names.endpoint_alarms:
+                        grants.add(("cloudwatch:DescribeAlarms", names.alarm_arn(alarm)))
             case "aws-sdk:sagemaker:describeEndpoint":
                 grants.add(("sagemaker:DescribeEndpoint", f"{sm}:endpoint/{p['EndpointName']}"))
             case _:
