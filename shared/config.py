@@ -115,7 +115,10 @@ class Instances(_Section):
     training_instance_type: str = Field(default="ml.m5.xlarge", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
     training_instance_count: int = Field(default=1, ge=1, le=100)
     inference_instance_type: str = Field(default="ml.m5.large", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
-    inference_instance_count: int = Field(default=1, ge=1, le=100)
+    # Two by default: a canary (or linear step) must be a strict part of the fleet (see
+    # DualloopConfig._blue_green_fits_the_fleet), and AWS recommends two or more instances per
+    # production variant for availability across Availability Zones.
+    inference_instance_count: int = Field(default=2, ge=1, le=100)
     max_runtime_seconds: int = Field(default=3600, ge=60, le=432000)
 
 
@@ -139,7 +142,9 @@ class Deployment(_Section):
 
     traffic_type: TrafficType = TrafficType.CANARY
     canary_percent: int = Field(default=10, ge=1, le=50)
-    linear_step_percent: int = Field(default=20, ge=5, le=50)
+    # TrafficRoutingConfig.LinearStepSize: "Value must be 10-50% of the variant's total
+    # instance count" (SageMaker API reference, TrafficRoutingConfig).
+    linear_step_percent: int = Field(default=20, ge=10, le=50)
     wait_interval_seconds: int = Field(default=300, ge=0, le=3600)
     termination_wait_seconds: int = Field(default=120, ge=0, le=3600)
     max_execution_timeout_seconds: int = Field(default=3600, ge=600, le=28800)
@@ -189,6 +194,22 @@ class DualloopConfig(BaseSettings):
     pipeline_timeout_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 24 * 3600)
     ruleset: str = "transactions.dqdl"
     notification_emails: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _blue_green_fits_the_fleet(self) -> DualloopConfig:
+        # TrafficRoutingConfig.CanarySize/LinearStepSize: "Value must be less than or equal to
+        # 50% of the variant's total instance count" (SageMaker API reference); a step is at
+        # least one instance, so CANARY and LINEAR need two or more.
+        kind, count = self.deployment.traffic_type, self.instances.inference_instance_count
+        if kind is not TrafficType.ALL_AT_ONCE and count < 2:
+            size = "CanarySize" if kind is TrafficType.CANARY else "LinearStepSize"
+            raise ValueError(
+                f"deployment.traffic_type {kind.value} needs instances.inference_instance_count of 2 or "
+                f"more (got {count}): SageMaker refuses it, since {size} 'must be less than or equal to "
+                "50% of the variant's total instance count'. Raise the instance count, or use "
+                "deployment.traffic_type ALL_AT_ONCE (still baked and rolled back on the alarms)"
+            )
+        return self
 
     @field_validator("project")
     @classmethod
