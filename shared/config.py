@@ -192,6 +192,9 @@ class DualloopConfig(BaseSettings):
     drift: Drift = Field(default_factory=Drift)
     approval_timeout_seconds: int = Field(default=7 * 24 * 3600, ge=60, le=365 * 24 * 3600)
     pipeline_timeout_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 24 * 3600)
+    # RunInnerPipeline waits for the pipeline relay this long at a time, then checks the
+    # pipeline itself: a lost event costs at most this, not the whole pipeline timeout.
+    pipeline_check_interval_seconds: int = Field(default=1800, ge=60, le=24 * 3600)
     ruleset: str = "transactions.dqdl"
     notification_emails: tuple[str, ...] = ()
 

@@ -57,6 +57,9 @@ class OuterLoop(Construct):
         self.token_table = self._table(
             "TokenTable", names.token_table, "model_package_arn", data, removal, ttl="expires_at"
         )
+        self.pipeline_token_table = self._table(
+            "PipelineTokenTable", names.pipeline_token_table, "callback_key", data, removal, ttl="expires_at"
+        )
 
         self.topic = sns.Topic(
             self,
@@ -77,6 +80,7 @@ class OuterLoop(Construct):
             names=names,
             data=data,
             token_table=self.token_table,
+            pipeline_token_table=self.pipeline_token_table,
             topic=self.topic,
             reserved_concurrency=relay_reserved_concurrency,
         )
@@ -110,11 +114,11 @@ class OuterLoop(Construct):
             ),
             # ReadQualityReport
             iam.PolicyStatement(sid="QualityReports", actions=["s3:GetObject"], resources=[quality_reports]),
-            # RunInnerPipeline
+            # RunInnerPipeline (the function stores the task token and starts the pipeline)
             iam.PolicyStatement(
                 sid="StartPipeline",
-                actions=["sagemaker:StartPipelineExecution"],
-                resources=[arn.sagemaker(f"pipeline/{names.pipeline}")],
+                actions=["lambda:InvokeFunction"],
+                resources=[self.relays.functions["pipeline_callback"].function_arn],
             ),
             # RejectOnTimeout, MarkDeployed
             iam.PolicyStatement(

@@ -4,6 +4,9 @@
 - approval relay: model package approval change → SendTaskSuccess/Failure (AwaitApproval);
 - store token: invoked by AwaitApproval, stores the task token by model package ARN and
   tells approvers.
+- pipeline callback: invoked by RunInnerPipeline, stores the task token by execution name
+  and starts the pipeline with that key (and answers at once, on a later check, a pipeline
+  whose event was lost).
 
 The code asset is the repo's ``outer_orchestrator`` handlers plus ``shared``, without the
 workstation-only parts; Powertools comes from the AWS-published layer.
@@ -70,6 +73,7 @@ class Relays(Construct):
         names: Names,
         data: DataPlane,
         token_table: dynamodb.ITable,
+        pipeline_token_table: dynamodb.ITable,
         topic: sns.ITopic,
         reserved_concurrency: int | None = None,
     ) -> None:
@@ -111,6 +115,11 @@ class Relays(Construct):
                     resources=[pipeline_executions],
                 ),
                 iam.PolicyStatement(
+                    sid="StartPipeline",
+                    actions=["sagemaker:StartPipelineExecution"],
+                    resources=[arn.sagemaker(f"pipeline/{names.pipeline}")],
+                ),
+                iam.PolicyStatement(
                     sid="ReadModelPackages",
                     actions=["sagemaker:DescribeModelPackage"],
                     resources=[model_packages],
@@ -135,6 +144,16 @@ class Relays(Construct):
                     sid="TaskTokens",
                     actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
                     resources=[token_table.table_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="PipelineTaskTokens",
+                    actions=[
+                        "dynamodb:GetItem",
+                        "dynamodb:PutItem",
+                        "dynamodb:UpdateItem",
+                        "dynamodb:DeleteItem",
+                    ],
+                    resources=[pipeline_token_table.table_arn],
                 ),
                 iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[topic.topic_arn]),
                 iam.PolicyStatement(
@@ -171,6 +190,7 @@ class Relays(Construct):
         powertools = powertools_layer(self)
         environment = {
             "DUALLOOP_TOKEN_TABLE": names.token_table,
+            "DUALLOOP_PIPELINE_TOKEN_TABLE": names.pipeline_token_table,
             "DUALLOOP_TOPIC_ARN": names.topic_arn,
             "DUALLOOP_PIPELINE_NAME": names.pipeline,
             "DUALLOOP_MODEL_PACKAGE_GROUP": names.model_package_group,
@@ -188,6 +208,12 @@ class Relays(Construct):
                 names.approval_relay_function,
                 "approval_relay",
                 "Model package approval change -> SendTaskSuccess/Failure to AwaitApproval",
+            ),
+            _Spec(
+                "PipelineCallback",
+                names.pipeline_callback_function,
+                "pipeline_callback",
+                "RunInnerPipeline: store the task token by execution name, start the pipeline with that key",
             ),
             _Spec(
                 "StoreToken",
