@@ -120,6 +120,10 @@ class OuterLoop(Construct):
                 actions=["lambda:InvokeFunction"],
                 resources=[self.relays.functions["pipeline_callback"].function_arn],
             ),
+            # ConfirmApproval: the package is still Approved right before it is deployed
+            iam.PolicyStatement(
+                sid="ReadModelPackage", actions=["sagemaker:DescribeModelPackage"], resources=[model_packages]
+            ),
             # RejectOnTimeout, MarkDeployed
             iam.PolicyStatement(
                 sid="UpdateModelPackage", actions=["sagemaker:UpdateModelPackage"], resources=[model_packages]

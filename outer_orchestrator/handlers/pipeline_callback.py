@@ -14,7 +14,6 @@ costs at most one check interval, never the whole pipeline timeout.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import boto3
@@ -46,6 +45,7 @@ class StartRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     task_token: str
+    pipeline_name: str
     callback_key: str = Field(max_length=1024)
     execution_arn: str
     input_data_uri: str
@@ -76,7 +76,7 @@ def handler(
         return _check(dynamodb, sagemaker, sfn, s3, request, earlier.pipeline_execution_arn)
     try:
         started = sagemaker.start_pipeline_execution(
-            PipelineName=os.environ["DUALLOOP_PIPELINE_NAME"],
+            PipelineName=request.pipeline_name,
             PipelineExecutionDisplayName=request.callback_key,
             ClientRequestToken=request.client_request_token,
             PipelineParameters=[

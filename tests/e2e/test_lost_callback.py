@@ -49,7 +49,9 @@ def test_a_dropped_pipeline_event_still_ends_the_retrain_within_one_check_interv
 
     # WHEN a retrain runs
     started = time.monotonic()
-    result = retrain.follow(retrain.start(upload_data(cfg, path, uuid.uuid4().hex[:8])), approve="auto", timeout=600)
+    result = retrain.follow(
+        retrain.start(upload_data(cfg, path, uuid.uuid4().hex[:8])), approve="auto", timeout=600
+    )
     took = time.monotonic() - started
 
     # THEN it deploys anyway: RunInnerPipeline timed out at least once, was entered again, and

@@ -4,6 +4,7 @@ refuses one that would not fit, as SageMaker does (issue 13, item 5)."""
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from typing import Any
 
@@ -52,7 +53,9 @@ def test_a_2048_character_parameter_value_is_refused_as_sagemaker_does(local_clo
     assert TOKEN_2048 not in error["Message"]
     assert sm.list_pipeline_executions(PipelineName=name)["PipelineExecutionSummaries"] == []
     # A value of exactly 1,024 characters is fine.
-    sm.start_pipeline_execution(PipelineName=name, PipelineParameters=[{"Name": "CallbackToken", "Value": "k" * 1024}])
+    sm.start_pipeline_execution(
+        PipelineName=name, PipelineParameters=[{"Name": "CallbackToken", "Value": "k" * 1024}]
+    )
 
 
 @pytest.fixture
@@ -88,6 +91,7 @@ class FakeSfn:
 def _request(key: str) -> dict[str, Any]:
     return {
         "task_token": TOKEN_2048,
+        "pipeline_name": os.environ["DUALLOOP_PIPELINE_NAME"],
         "callback_key": key,
         "execution_arn": f"arn:aws:states:us-east-1:123456789012:execution:sm:{key}",
         "input_data_uri": "s3://b/curated/",
@@ -163,3 +167,28 @@ def test_the_relay_answers_the_token_stored_under_the_key(env: dict[str, str]) -
         TableName=env["DUALLOOP_PIPELINE_TOKEN_TABLE"], Key={"callback_key": {"S": key}}
     )
     assert "Item" not in item
+
+
+@pytest.mark.parametrize(("code", "retried"), [("ThrottlingException", True), ("ValidationException", False)])
+def test_throttling_is_retried_and_a_refusal_fails_the_task_at_once(
+    env: dict[str, str], code: str, retried: bool
+) -> None:
+    # GIVEN SageMaker answering StartPipelineExecution with an unmodeled error
+    from botocore.stub import Stubber
+
+    sm = boto3.client("sagemaker")
+    stub = Stubber(sm)
+    stub.add_client_error("start_pipeline_execution", service_error_code=code, service_message="no")
+    sfn = FakeSfn()
+    key = f"run-{uuid.uuid4().hex[:8]}"
+    with stub:
+        if retried:
+            # WHEN it throttles THEN the Lambda raises the error the ASL retries
+            with pytest.raises(pipeline_callback.PipelineStartThrottled):
+                pipeline_callback.handler(_request(key), None, sagemaker=sm, sfn=sfn)
+            assert sfn.answers == []
+        else:
+            # WHEN it refuses the request THEN the task fails now, with SageMaker's reason, no retry
+            out = pipeline_callback.handler(_request(key), None, sagemaker=sm, sfn=sfn)
+            assert out == {"started": False, "error": code}
+            assert sfn.answers == [("failure", TOKEN_2048, "InnerPipelineNotStarted")]

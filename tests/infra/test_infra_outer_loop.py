@@ -154,6 +154,10 @@ def _expected_grants(asl: dict[str, Any], names: Names) -> set[tuple[str, str]]:
                 grants.add(
                     ("sagemaker:UpdateModelPackage", f"{sm}:model-package/{names.model_package_group}/*")
                 )
+            case "aws-sdk:sagemaker:describeModelPackage":
+                grants.add(
+                    ("sagemaker:DescribeModelPackage", f"{sm}:model-package/{names.model_package_group}/*")
+                )
             case "aws-sdk:sagemaker:createModel":
                 prefix = _group(r"'([^']+)\{\}'", p["ModelName.$"])
                 grants.add(("sagemaker:CreateModel", f"{sm}:model/{prefix}*"))
@@ -299,6 +303,7 @@ def test_glue_role_reads_raw_writes_curated_and_reads_only_its_code(
         ("pipeline_relay_function", "pipeline_relay"),
         ("approval_relay_function", "approval_relay"),
         ("store_token_function", "store_token"),
+        ("pipeline_callback_function", "pipeline_callback"),
     ],
 )
 def test_relay_functions(
@@ -423,7 +428,11 @@ def test_sagemaker_events_reach_the_relays_with_retries(
 
 @pytest.mark.parametrize(
     ("table_attr", "key", "ttl"),
-    [("lock_table", "lock_id", None), ("token_table", "model_package_arn", "expires_at")],
+    [
+        ("lock_table", "lock_id", None),
+        ("token_table", "model_package_arn", "expires_at"),
+        ("pipeline_token_table", "callback_key", "expires_at"),
+    ],
 )
 def test_tables(synth: Synth, names: Names, table_attr: str, key: str, ttl: str | None) -> None:
     _, table = synth.one("AWS::DynamoDB::Table", TableName=getattr(names, table_attr))
