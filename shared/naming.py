@@ -63,6 +63,11 @@ class Names:
         return f"{self.base}-task-tokens"
 
     @property
+    def dead_letter_queue(self) -> str:
+        """Events the asynchronous Lambdas and EventBridge targets gave up on (and its alarm)."""
+        return f"{self.base}-dead-letters"
+
+    @property
     def pipeline_token_table(self) -> str:
         """RunInnerPipeline's task tokens, by callback key (never a pipeline parameter)."""
         return f"{self.base}-pipeline-tokens"

@@ -24,6 +24,7 @@ from constructs import Construct
 from infra import sources
 from infra.constructs.arns import Arns
 from infra.constructs.data import DataPlane, removal_policy
+from infra.constructs.dead_letters import DeadLetters
 from infra.constructs.drift_trigger import DriftTrigger
 from infra.constructs.glue_jobs import ASL_CURATED_PREFIX, GlueJobs
 from infra.constructs.inner_loop import InnerLoop
@@ -72,6 +73,7 @@ class OuterLoop(Construct):
         for email in cfg.notification_emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
 
+        self.dead_letters = DeadLetters(self, "DeadLetters", names=names, data=data, topic=self.topic)
         self.glue = GlueJobs(self, "Glue", cfg=cfg, names=names, data=data)
         self.relays = Relays(
             self,
@@ -82,6 +84,7 @@ class OuterLoop(Construct):
             token_table=self.token_table,
             pipeline_token_table=self.pipeline_token_table,
             topic=self.topic,
+            dead_letters=self.dead_letters.queue,
             reserved_concurrency=relay_reserved_concurrency,
         )
         store_token = self.relays.functions["store_token"]
@@ -254,7 +257,13 @@ class OuterLoop(Construct):
             description="EventBridge rules that start a dualloop retrain",
         )
         self.drift_trigger = DriftTrigger(
-            self, "DriftTrigger", cfg=cfg, names=names, data=data, state_machine=self.state_machine
+            self,
+            "DriftTrigger",
+            cfg=cfg,
+            names=names,
+            data=data,
+            state_machine=self.state_machine,
+            dead_letters=self.dead_letters.queue,
         )
         self.drift_rule = events.Rule(
             self,
@@ -274,6 +283,7 @@ class OuterLoop(Construct):
                     self.drift_trigger.function,
                     retry_attempts=EVENT_RETRY_ATTEMPTS,
                     max_event_age=EVENT_MAX_AGE,
+                    dead_letter_queue=self.dead_letters.queue,
                 )
             ],
         )
@@ -313,6 +323,7 @@ class OuterLoop(Construct):
             role=self.events_role,
             retry_attempts=EVENT_RETRY_ATTEMPTS,
             max_event_age=EVENT_MAX_AGE,
+            dead_letter_queue=self.dead_letters.queue,
         )
 
     def _table(

@@ -25,6 +25,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -75,6 +76,7 @@ class Relays(Construct):
         token_table: dynamodb.ITable,
         pipeline_token_table: dynamodb.ITable,
         topic: sns.ITopic,
+        dead_letters: sqs.IQueue,
         reserved_concurrency: int | None = None,
     ) -> None:
         """``reserved_concurrency``: per relay function; None (the default) reserves nothing.
@@ -222,6 +224,9 @@ class Relays(Construct):
                 "AwaitApproval: store the task token by model package ARN, notify approvers",
             ),
         )
+        self.dead_letters = dead_letters
+        # Invoked asynchronously by EventBridge: what they fail on, after Lambda's retries, is kept.
+        asynchronous = {"pipeline_relay", "approval_relay"}
         code = handler_code(self, cfg, *(spec.module for spec in specs))
         self.functions: dict[str, lambda_.Function] = {}
         for spec in specs:
@@ -240,6 +245,7 @@ class Relays(Construct):
                 ),
                 environment=environment,
                 reserved_concurrent_executions=reserved_concurrency,
+                dead_letter_queue=dead_letters if spec.module in asynchronous else None,
             )
             fn.node.add_dependency(policy)
             self.functions[spec.module] = fn
@@ -284,9 +290,13 @@ class Relays(Construct):
             targets=[self._target(self.functions["approval_relay"])],
         )
 
-    @staticmethod
-    def _target(fn: lambda_.IFunction) -> targets.LambdaFunction:
-        return targets.LambdaFunction(fn, retry_attempts=EVENT_RETRY_ATTEMPTS, max_event_age=EVENT_MAX_AGE)
+    def _target(self, fn: lambda_.IFunction) -> targets.LambdaFunction:
+        return targets.LambdaFunction(
+            fn,
+            retry_attempts=EVENT_RETRY_ATTEMPTS,
+            max_event_age=EVENT_MAX_AGE,
+            dead_letter_queue=self.dead_letters,
+        )
 
 
 def evaluation_reports(cfg: DualloopConfig) -> str:

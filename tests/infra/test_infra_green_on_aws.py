@@ -90,3 +90,47 @@ def test_no_task_token_reaches_the_state_machine_logs(synth: Synth, resolve: Res
     # THEN transitions are logged, but no execution data (inputs, outputs, task parameters)
     assert logging["Level"] == "ALL"
     assert logging["IncludeExecutionData"] is False
+
+
+def _function(synth: Synth, resolve: Resolver, name: str) -> dict[str, Any]:
+    _, fn = synth.one("AWS::Lambda::Function", FunctionName=name)
+    props: dict[str, Any] = resolve(fn["Properties"])
+    return props
+
+
+def test_every_asynchronous_lambda_and_rule_target_keeps_what_it_failed_on(
+    synth: Synth, resolve: Resolver, names: Names
+) -> None:
+    # GIVEN the one dead-letter queue
+    queue_id, queue = synth.one("AWS::SQS::Queue", QueueName=names.dead_letter_queue)
+    queue_arn = resolve({"Fn::GetAtt": [queue_id, "Arn"]})
+    assert "KmsMasterKeyId" in queue["Properties"]  # SSE-KMS with the project key
+    # WHEN we read the functions EventBridge invokes asynchronously, and every rule's targets
+    asynchronous = [
+        names.pipeline_relay_function,
+        names.approval_relay_function,
+        names.lock_release_function,
+        f"{names.base}-drift-trigger",
+        names.drift_function,
+    ]
+    # THEN each function sends what it gave up on to the queue, and so does each rule target
+    for name in asynchronous:
+        assert _function(synth, resolve, name)["DeadLetterConfig"] == {"TargetArn": queue_arn}, name
+    for rule_id, rule in synth.resources("AWS::Events::Rule").items():
+        for target in resolve(rule["Properties"]).get("Targets", []):
+            assert target.get("DeadLetterConfig", {}).get("Arn") == queue_arn, rule_id
+    # The functions the state machine invokes synchronously report to it instead.
+    for name in (names.store_token_function, names.pipeline_callback_function):
+        assert "DeadLetterConfig" not in _function(synth, resolve, name), name
+
+
+def test_a_dead_letter_raises_an_alarm_that_notifies(synth: Synth, resolve: Resolver, names: Names) -> None:
+    # GIVEN the alarm on the dead-letter queue WHEN one message is visible THEN it alarms to the topic
+    queue_id, _ = synth.one("AWS::SQS::Queue", QueueName=names.dead_letter_queue)
+    _, alarm = synth.one("AWS::CloudWatch::Alarm", AlarmName=names.dead_letter_queue)
+    props = resolve(alarm["Properties"])
+    assert props["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    queue_name = resolve({"Fn::GetAtt": [queue_id, "QueueName"]})
+    assert props["Dimensions"] == [{"Name": "QueueName", "Value": queue_name}]
+    assert (props["Threshold"], props["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    assert props["AlarmActions"] == [names.topic_arn]

@@ -320,6 +320,7 @@ def test_relay_functions(
     assert props["Role"] == names.lambda_role_arn
     assert props["Environment"]["Variables"] == {
         "DUALLOOP_TOKEN_TABLE": names.token_table,
+        "DUALLOOP_PIPELINE_TOKEN_TABLE": names.pipeline_token_table,
         "DUALLOOP_TOPIC_ARN": names.topic_arn,
         "DUALLOOP_PIPELINE_NAME": names.pipeline,
         "DUALLOOP_MODEL_PACKAGE_GROUP": names.model_package_group,
@@ -420,7 +421,8 @@ def test_sagemaker_events_reach_the_relays_with_retries(
     (target,) = props["Targets"]
     assert target["Arn"] == names.function_arn(getattr(names, function_attr))
     assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
-    assert "DeadLetterConfig" not in target
+    queue_id, _ = synth.one("AWS::SQS::Queue", QueueName=names.dead_letter_queue)
+    assert target["DeadLetterConfig"]["Arn"] == resolve({"Fn::GetAtt": [queue_id, "Arn"]})
 
 
 # ---- state and notifications -----------------------------------------------------------------
