@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -206,11 +207,23 @@ class DualloopConfig(BaseSettings):
         kind, count = self.deployment.traffic_type, self.instances.inference_instance_count
         if kind is not TrafficType.ALL_AT_ONCE and count < 2:
             size = "CanarySize" if kind is TrafficType.CANARY else "LinearStepSize"
-            raise ValueError(
-                f"deployment.traffic_type {kind.value} needs instances.inference_instance_count of 2 or "
-                f"more (got {count}): SageMaker refuses it, since {size} 'must be less than or equal to "
-                "50% of the variant's total instance count'. Raise the instance count, or use "
-                "deployment.traffic_type ALL_AT_ONCE (still baked and rolled back on the alarms)"
+            # Reported at the instance count (the field to fix), not at the config as a whole.
+            raise ValidationError.from_exception_data(
+                "DualloopConfig",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError(
+                            "blue_green_fleet",
+                            "traffic_type {kind} needs 2 or more instances: SageMaker refuses it, since "
+                            "{size} 'must be less than or equal to 50% of the variant's total instance "
+                            "count'. Raise instances.inference_instance_count, or use "
+                            "deployment.traffic_type ALL_AT_ONCE (still baked and rolled back on the alarms)",
+                            {"kind": kind.value, "size": size},
+                        ),
+                        loc=("instances", "inference_instance_count"),
+                        input=count,
+                    )
+                ],
             )
         return self
 
