@@ -9,6 +9,9 @@ they cannot prove (the local cloud's own IAM enforcement is another helper's wor
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -134,3 +137,48 @@ def test_a_dead_letter_raises_an_alarm_that_notifies(synth: Synth, resolve: Reso
     assert props["Dimensions"] == [{"Name": "QueueName", "Value": queue_name}]
     assert (props["Threshold"], props["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
     assert props["AlarmActions"] == [names.topic_arn]
+
+
+def test_glue_jobs_install_their_python_modules_from_the_shipped_wheels_only(
+    synth: Synth, resolve: Resolver, names: Names, tmp_path: Path
+) -> None:
+    # GIVEN the Glue jobs' arguments in the template
+    for job_name in (names.ingest_job, names.data_quality_job):
+        _, job = synth.one("AWS::Glue::Job", Name=job_name)
+        args = resolve(job["Properties"])["DefaultArguments"]
+        # THEN the modules come from one zip of wheels (an asset), with pip's index switched off
+        modules = args["--additional-python-modules"]
+        assert modules.startswith("s3://") and modules.endswith(".zip") and "," not in modules, modules
+        assert args["--python-modules-installer-option"] == "--no-index"
+    # WHEN pip installs that zip's wheels with no index (as Glue does, offline)
+    asset_hash = modules.rsplit("/", 1)[1].removesuffix(".zip")
+    (wheels,) = [p for p in synth.outdir.iterdir() if p.name == f"asset.{asset_hash}"]
+    target = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-index",
+            "--no-deps",
+            "--target",
+            str(target),
+            *map(str, sorted(wheels.glob("*.whl"))),
+        ],
+        check=True,
+    )
+    # THEN everything the Glue scripts need beyond Glue 5.0's own modules is there, and imports
+    probe = "import pydantic, pydantic_settings, yaml; print(pydantic.VERSION)"
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(target)!r}); {probe}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    from importlib.metadata import version
+
+    assert out.stdout.strip() == version("pydantic")
+    installed = {p.name.split("-")[0].lower() for p in target.glob("*.dist-info")}
+    assert {"pydantic", "pydantic_core", "pydantic_settings", "pyyaml", "python_dotenv"} <= installed
