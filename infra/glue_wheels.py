@@ -43,7 +43,8 @@ class GlueWheelError(RuntimeError):
 def closure(roots: tuple[str, ...] = ROOTS) -> list[Distribution]:
     """The installed distributions ``roots`` need, themselves included (markers evaluated
     for Glue's Python, no extras)."""
-    environment = {**default_environment(), "python_version": "3.11", "extra": ""}
+    environment = {str(k): str(v) for k, v in default_environment().items()}
+    environment.update(python_version="3.11", extra="")
     seen: dict[str, Distribution] = {}
     pending = list(roots)
     while pending:
