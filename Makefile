@@ -64,7 +64,13 @@ CDK_ARGS = --app "$(BIN)/python -m infra.app" --context stage=$(STAGE) --output 
 TARGET := $(if $(filter command line environment,$(origin STAGE)),aws,local)
 DUALLOOP := DUALLOOP_STAGE=$(STAGE) DUALLOOP_TARGET=$(TARGET) $(BIN)/dualloop
 
-.PHONY: synth diff deploy destroy upsert-pipeline run approve status aws-credentials
+.PHONY: synth bootstrap diff deploy destroy upsert-pipeline run approve status aws-credentials
+
+# `cdk deploy` asks before IAM/security broadening, which needs a terminal: with none (CI=true
+# or no TTY on stdin) it would stop the deploy, so there it approves. Override either way with
+# REQUIRE_APPROVAL=never|broadening|any-change.
+INTERACTIVE := $(if $(filter true 1,$(CI)),,$(shell test -t 0 && echo yes))
+REQUIRE_APPROVAL ?= $(if $(INTERACTIVE),broadening,never)
 
 synth: install ## synthesize the stack into cdk.out, offline, with cdk-nag (STAGE=dev|prod)
 	$(CDK) synth $(CDK_ARGS) --quiet
@@ -73,11 +79,15 @@ synth: install ## synthesize the stack into cdk.out, offline, with cdk-nag (STAG
 aws-credentials: install
 	@$(BIN)/python -m infra.check_credentials --stage $(STAGE)
 
+bootstrap: aws-credentials ## once per account and region: cdk bootstrap (version >= 6) where STAGE's config deploys
+	$(CDK) bootstrap $$($(BIN)/python -m infra.check_credentials --stage $(STAGE) --print-environment)
+
 diff: aws-credentials ## show what deploy would change (needs AWS credentials)
 	$(CDK) diff $(CDK_ARGS)
 
-deploy: aws-credentials ## deploy the stack for STAGE (needs AWS credentials)
-	$(CDK) deploy $(CDK_ARGS) --require-approval broadening
+deploy: install ## deploy the stack for STAGE (needs AWS credentials, and `make bootstrap` once)
+	@$(BIN)/python -m infra.check_credentials --stage $(STAGE) --require-bootstrap
+	$(CDK) deploy $(CDK_ARGS) --require-approval $(REQUIRE_APPROVAL)
 
 destroy: aws-credentials ## delete the stack for STAGE (prod retains its data and refuses: termination protection)
 	$(CDK) destroy $(CDK_ARGS)

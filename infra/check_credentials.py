@@ -5,7 +5,12 @@ actual problem instead: no credentials, credentials AWS rejects, the local cloud
 endpoint still set, or an account other than the one the config (and so every ARN in the
 ASL and the pipeline definition) is spelled for.
 
-    python -m infra.check_credentials --stage dev
+    python -m infra.check_credentials --stage dev [--require-bootstrap]
+    python -m infra.check_credentials --stage dev --print-environment   # aws://ACCOUNT/REGION
+
+``--require-bootstrap`` also checks that ``cdk bootstrap`` ran in that account and region:
+the synthesized template refuses bootstrap stacks older than ``MIN_BOOTSTRAP_VERSION``
+(its ``CheckBootstrapVersion`` rule), and CDK's assets need the bootstrap bucket.
 """
 
 from __future__ import annotations
@@ -13,9 +18,23 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
+
+# The modern bootstrap template's version parameter, under CDK's default qualifier; the
+# synthesized template's CheckBootstrapVersion rule rejects versions 1-5.
+BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
+MIN_BOOTSTRAP_VERSION = 6
 
 
-def check(stage: str) -> str | None:
+def environment(stage: str) -> str:
+    """``aws://ACCOUNT/REGION`` the stage's config deploys to (what ``cdk bootstrap`` takes)."""
+    from shared.config import load_config
+
+    cfg = load_config(stage=stage)
+    return f"aws://{cfg.account_id}/{cfg.region}"
+
+
+def check(stage: str, *, require_bootstrap: bool = False) -> str | None:
     """None when deploying ``stage`` can proceed, else what is wrong and how to fix it."""
     endpoints = sorted(k for k in os.environ if k.startswith("AWS_ENDPOINT_URL"))
     if endpoints:
@@ -86,13 +105,49 @@ def check(stage: str) -> str | None:
             f"set DUALLOOP_ACCOUNT_ID={account} (or use credentials for {cfg.account_id})."
         )
     print(f"AWS credentials OK: {identity['Arn']} (account {account}, region {cfg.region})")
+    if require_bootstrap:
+        return bootstrap_problem(boto3.client("ssm", region_name=cfg.region), stage, account, cfg.region)
+    return None
+
+
+def bootstrap_problem(ssm: Any, stage: str, account: str, region: str) -> str | None:
+    """None when CDK's bootstrap stack (version >= 6) is in the account and region."""
+    from botocore.exceptions import ClientError
+
+    fix = f"run `make bootstrap STAGE={stage}` once for aws://{account}/{region}, then deploy again."
+    try:
+        value = ssm.get_parameter(Name=BOOTSTRAP_VERSION_PARAMETER)["Parameter"]["Value"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
+            return f"aws://{account}/{region} is not bootstrapped for the CDK: {fix}"
+        return f"could not read {BOOTSTRAP_VERSION_PARAMETER} ({exc}): {fix}"
+    if int(value) < MIN_BOOTSTRAP_VERSION:
+        return (
+            f"aws://{account}/{region} has CDK bootstrap version {value}; the stack needs "
+            f"{MIN_BOOTSTRAP_VERSION} or later: {fix}"
+        )
+    print(f"CDK bootstrap OK: version {value} in aws://{account}/{region}")
     return None
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--stage", default="dev")
-    problem = check(parser.parse_args(argv).stage)
+    parser.add_argument("--require-bootstrap", action="store_true", help="also check `cdk bootstrap` ran")
+    parser.add_argument(
+        "--print-environment", action="store_true", help="print aws://ACCOUNT/REGION from the config and exit"
+    )
+    args = parser.parse_args(argv)
+    if args.print_environment:
+        from shared.config import ConfigError
+
+        try:
+            print(environment(args.stage))
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    problem = check(args.stage, require_bootstrap=args.require_bootstrap)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 1

@@ -65,10 +65,18 @@ class DualloopStack(Stack):
         # A retrain that ends without its own clean-up (stopped, timed out, service error)
         # must not keep the lock: every later retrain would end AlreadyRunning.
         self.lock_release = LockRelease(
-            self, "LockRelease", cfg=cfg, names=names, data=self.data, lock_table=self.outer.lock_table
+            self,
+            "LockRelease",
+            cfg=cfg,
+            names=names,
+            data=self.data,
+            lock_table=self.outer.lock_table,
+            dead_letters=self.outer.dead_letters.queue,
         )
         self.serving = Serving(self, "Serving", cfg=cfg, names=names)
-        self.drift = DriftCheck(self, "Drift", cfg=cfg, names=names, data=self.data)
+        self.drift = DriftCheck(
+            self, "Drift", cfg=cfg, names=names, data=self.data, dead_letters=self.outer.dead_letters.queue
+        )
 
 
 def build_pipeline(cfg: DualloopConfig, work_dir: Path | None = None) -> pipeline_build.PipelineBuild | None:

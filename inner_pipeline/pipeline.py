@@ -14,8 +14,10 @@ cache key. Building talks to S3 only (ListBuckets, and HeadObject/PutObject for 
 schema uploads); the SDK's telemetry, which would call STS and an HTTPS endpoint, is switched
 off while the pipeline is built.
 
-The outer loop passes its task token as the ``CallbackToken`` parameter; no step reads
-it: the relay handler finds it in the execution's parameters when the pipeline ends.
+The outer loop passes a short key as the ``CallbackToken`` parameter (its execution name,
+under which it stored its task token: a token may be 2,048 characters, a parameter value
+1,024); no step reads it: the relay handler finds it in the execution's parameters when the
+pipeline ends and looks the token up.
 """
 
 from __future__ import annotations

@@ -35,16 +35,22 @@ def latest_pending(sagemaker: Any, names: Names) -> str:
     return arn
 
 
+class StillServing(ApprovalError):
+    """Rejected in the registry, but the package still serves: rejecting takes nothing down."""
+
+
 def decide(
     sagemaker: Any,
     model_package_arn: str,
     decision: Literal["Approved", "Rejected"],
     reason: str | None = None,
 ) -> None:
+    """Set the package's approval status; ``StillServing`` (after rejecting) if it serves."""
     from botocore.exceptions import ClientError
 
     try:
-        current = sagemaker.describe_model_package(ModelPackageName=model_package_arn)["ModelApprovalStatus"]
+        package = sagemaker.describe_model_package(ModelPackageName=model_package_arn)
+        current = package["ModelApprovalStatus"]
     except ClientError as exc:
         # SageMaker answers an unknown or malformed ARN with a ValidationException; anything else
         # (credentials, throttling, no cloud) is not about this package and goes up as it is.
@@ -66,3 +72,59 @@ def decide(
     if reason:
         params["ApprovalDescription"] = reason[:1024]
     sagemaker.update_model_package(**params)
+    if decision == "Rejected":
+        serving = _serving_on(sagemaker, package)
+        if serving:
+            raise StillServing(_still_serving_message(sagemaker, model_package_arn, package, serving))
+
+
+def _serving_on(sagemaker: Any, package: dict[str, Any]) -> str | None:
+    """The endpoint this package serves on now (MarkDeployed's record, checked live), if any."""
+    from botocore.exceptions import ClientError
+
+    metadata = package.get("CustomerMetadataProperties") or {}
+    endpoint, config = metadata.get("dualloop:deployed-endpoint"), metadata.get("dualloop:endpoint-config")
+    if not endpoint or not config:
+        return None
+    try:
+        live = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    except ClientError:
+        return None
+    return str(endpoint) if live == config else None
+
+
+def _still_serving_message(sagemaker: Any, arn: str, package: dict[str, Any], endpoint: str) -> str:
+    previous = _previous_config(sagemaker, package, endpoint)
+    roll_back = (
+        f"aws sagemaker update-endpoint --endpoint-name {endpoint} --endpoint-config-name {previous}"
+        if previous
+        else "no earlier deployment is recorded in the registry, so there is nothing to roll back to"
+    )
+    return (
+        f"{arn} is now Rejected in the Model Registry, but it still serves on endpoint {endpoint}: "
+        "rejecting records the decision only; it does not take the endpoint down, roll it back or "
+        f"stop traffic. To roll back to the previous deployment: {roll_back} "
+        "(see README, Blue/green deployment and rollback)."
+    )
+
+
+def _previous_config(sagemaker: Any, package: dict[str, Any], endpoint: str) -> str | None:
+    """The endpoint config of the deployment before this package's, from the registry's records."""
+    deployed_at = (package.get("CustomerMetadataProperties") or {}).get("dualloop:deployed-at", "")
+    group = package.get("ModelPackageGroupName")
+    if not group:
+        return None
+    summaries = sagemaker.list_model_packages(
+        ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending", MaxResults=50
+    ).get("ModelPackageSummaryList", [])
+    for summary in summaries:
+        if summary["ModelPackageArn"] == package.get("ModelPackageArn"):
+            continue
+        other = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+        meta = other.get("CustomerMetadataProperties") or {}
+        if (
+            meta.get("dualloop:deployed-endpoint") == endpoint
+            and meta.get("dualloop:deployed-at", "") < deployed_at
+        ):
+            return str(meta["dualloop:endpoint-config"])
+    return None

@@ -254,6 +254,9 @@ def stage_data(cfg: DualloopConfig, data: str | None, rows: int, run_id: str) ->
         return upload_data(cfg, path, run_id)
 
 
+STILL_SERVING_EXIT = 3  # `dualloop reject` of the serving package: rejected, but it still serves
+
+
 def _decide(
     model_package_arn: str | None, latest: bool, decision: ApprovePolicy | str, reason: str | None
 ) -> None:
@@ -267,6 +270,10 @@ def _decide(
             )
             raise typer.Exit(2)
         approvals.decide(sagemaker, arn, decision, reason)  # type: ignore[arg-type]
+    except approvals.StillServing as exc:
+        # Done in the registry, but the user may expect more: a distinct exit code (README).
+        console.print(f"[yellow]{exc}[/yellow]")
+        raise typer.Exit(STILL_SERVING_EXIT) from None
     except approvals.ApprovalError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None

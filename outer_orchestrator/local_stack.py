@@ -68,6 +68,7 @@ def handlers(names: Names) -> list[Handler]:
         Handler(names.pipeline_relay_function, "outer_orchestrator.handlers.pipeline_relay.handler"),
         Handler(names.approval_relay_function, "outer_orchestrator.handlers.approval_relay.handler"),
         Handler(names.store_token_function, "outer_orchestrator.handlers.store_token.handler"),
+        Handler(names.pipeline_callback_function, "outer_orchestrator.handlers.pipeline_callback.handler"),
         Handler(names.drift_function, "outer_orchestrator.drift.job.handler"),
         Handler(drift_trigger.function_name(names), "outer_orchestrator.handlers.drift_trigger.handler"),
         Handler(names.lock_release_function, "outer_orchestrator.handlers.release_lock.handler"),
@@ -121,7 +122,11 @@ class LocalStack:
 
     def _tables(self) -> None:
         dynamodb = self.client("dynamodb")
-        for table, key in ((self.names.lock_table, "lock_id"), (self.names.token_table, "model_package_arn")):
+        for table, key in (
+            (self.names.lock_table, "lock_id"),
+            (self.names.token_table, "model_package_arn"),
+            (self.names.pipeline_token_table, "callback_key"),
+        ):
             try:
                 dynamodb.create_table(
                     TableName=table,
@@ -189,6 +194,7 @@ class LocalStack:
         code = lambda_package()
         env = {
             "DUALLOOP_TOKEN_TABLE": self.names.token_table,
+            "DUALLOOP_PIPELINE_TOKEN_TABLE": self.names.pipeline_token_table,
             "DUALLOOP_TOPIC_ARN": self.names.topic_arn,
             "DUALLOOP_PIPELINE_NAME": self.names.pipeline,
             "DUALLOOP_MODEL_PACKAGE_GROUP": self.names.model_package_group,

@@ -29,6 +29,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -225,7 +226,10 @@ class Instances(_Section):
     training_instance_type: str = Field(default="ml.m5.xlarge", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
     training_instance_count: int = Field(default=1, ge=1, le=100)
     inference_instance_type: str = Field(default="ml.m5.large", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
-    inference_instance_count: int = Field(default=1, ge=1, le=100)
+    # Two by default: a canary (or linear step) must be a strict part of the fleet (see
+    # DualloopConfig._blue_green_fits_the_fleet), and AWS recommends two or more instances per
+    # production variant for availability across Availability Zones.
+    inference_instance_count: int = Field(default=2, ge=1, le=100)
     max_runtime_seconds: int = Field(default=3600, ge=60, le=432000)
 
 
@@ -280,7 +284,9 @@ class Deployment(_Section):
 
     traffic_type: TrafficType = TrafficType.CANARY
     canary_percent: int = Field(default=10, ge=1, le=50)
-    linear_step_percent: int = Field(default=20, ge=5, le=50)
+    # TrafficRoutingConfig.LinearStepSize: "Value must be 10-50% of the variant's total
+    # instance count" (SageMaker API reference, TrafficRoutingConfig).
+    linear_step_percent: int = Field(default=20, ge=10, le=50)
     wait_interval_seconds: int = Field(default=300, ge=0, le=3600)
     termination_wait_seconds: int = Field(default=120, ge=0, le=3600)
     max_execution_timeout_seconds: int = Field(default=3600, ge=600, le=28800)
@@ -328,6 +334,9 @@ class DualloopConfig(BaseSettings):
     drift: Drift = Field(default_factory=Drift)
     approval_timeout_seconds: int = Field(default=7 * 24 * 3600, ge=60, le=365 * 24 * 3600)
     pipeline_timeout_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 24 * 3600)
+    # RunInnerPipeline waits for the pipeline relay this long at a time, then checks the
+    # pipeline itself: a lost event costs at most this, not the whole pipeline timeout.
+    pipeline_check_interval_seconds: int = Field(default=1800, ge=60, le=24 * 3600)
     ruleset: str = "transactions.dqdl"
     notification_emails: tuple[str, ...] = ()
 
@@ -365,6 +374,34 @@ class DualloopConfig(BaseSettings):
             raise ValueError(
                 f"quality.metric {self.quality.metric!r} does not apply to a {kind.value} problem; "
                 f"use one of {', '.join(GATE_METRICS[kind])}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _blue_green_fits_the_fleet(self) -> DualloopConfig:
+        # TrafficRoutingConfig.CanarySize/LinearStepSize: "Value must be less than or equal to
+        # 50% of the variant's total instance count" (SageMaker API reference); a step is at
+        # least one instance, so CANARY and LINEAR need two or more.
+        kind, count = self.deployment.traffic_type, self.instances.inference_instance_count
+        if kind is not TrafficType.ALL_AT_ONCE and count < 2:
+            size = "CanarySize" if kind is TrafficType.CANARY else "LinearStepSize"
+            # Reported at the instance count (the field to fix), not at the config as a whole.
+            raise ValidationError.from_exception_data(
+                "DualloopConfig",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError(
+                            "blue_green_fleet",
+                            "traffic_type {kind} needs 2 or more instances: SageMaker refuses it, since "
+                            "{size} 'must be less than or equal to 50% of the variant's total instance "
+                            "count'. Raise instances.inference_instance_count, or use "
+                            "deployment.traffic_type ALL_AT_ONCE (still baked and rolled back on the alarms)",
+                            {"kind": kind.value, "size": size},
+                        ),
+                        loc=("instances", "inference_instance_count"),
+                        input=count,
+                    )
+                ],
             )
         return self
 

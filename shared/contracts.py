@@ -9,6 +9,7 @@ than in the ASL so the ASL keeps ``${...}`` placeholders for resource names only
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,6 +26,8 @@ class _Frozen(BaseModel):
 
 class RetrainSettings(_Frozen):
     pipeline_timeout_seconds: int
+    pipeline_check_seconds: int
+    max_pipeline_checks: int
     approval_timeout_seconds: int
     inference_instance_type: str
     inference_instance_count: int
@@ -36,6 +39,11 @@ class RetrainSettings(_Frozen):
     def from_config(cls, cfg: DualloopConfig) -> RetrainSettings:
         return cls(
             pipeline_timeout_seconds=cfg.pipeline_timeout_seconds,
+            pipeline_check_seconds=min(cfg.pipeline_check_interval_seconds, cfg.pipeline_timeout_seconds),
+            # RunInnerPipeline waits at most this many check intervals: the pipeline timeout.
+            max_pipeline_checks=max(
+                1, math.ceil(cfg.pipeline_timeout_seconds / cfg.pipeline_check_interval_seconds)
+            ),
             approval_timeout_seconds=cfg.approval_timeout_seconds,
             inference_instance_type=cfg.instances.inference_instance_type,
             inference_instance_count=cfg.instances.inference_instance_count,

@@ -112,7 +112,9 @@ def pipeline_of(sfn: SFNClient, state_machine_arn: str, fallback: str) -> str:
     execution of another project's state machine finds its own pipeline."""
     try:
         definition = json.loads(sfn.describe_state_machine(stateMachineArn=state_machine_arn)["definition"])
-        name = definition["States"]["RunInnerPipeline"]["Parameters"]["PipelineName"]
+        parameters = definition["States"]["RunInnerPipeline"]["Parameters"]
+        # RunInnerPipeline invokes the pipeline callback function, which gets the pipeline's name.
+        name = parameters.get("Payload", {}).get("pipeline_name") or parameters["PipelineName"]
     except (KeyError, ValueError, TypeError, ClientError):
         return fallback
     return str(name) if name and "${" not in str(name) else fallback

@@ -62,6 +62,16 @@ class Names:
     def token_table(self) -> str:
         return f"{self.base}-task-tokens"
 
+    @property
+    def dead_letter_queue(self) -> str:
+        """Events the asynchronous Lambdas and EventBridge targets gave up on (and its alarm)."""
+        return f"{self.base}-dead-letters"
+
+    @property
+    def pipeline_token_table(self) -> str:
+        """RunInnerPipeline's task tokens, by callback key (never a pipeline parameter)."""
+        return f"{self.base}-pipeline-tokens"
+
     # ---- inner loop ---------------------------------------------------------------------
     @property
     def pipeline(self) -> str:
@@ -140,6 +150,10 @@ class Names:
     @property
     def store_token_function(self) -> str:
         return f"{self.base}-store-approval-token"
+
+    @property
+    def pipeline_callback_function(self) -> str:
+        return f"{self.base}-start-pipeline"
 
     @property
     def drift_function(self) -> str:
@@ -263,6 +277,7 @@ class Names:
             "ArtifactBucket": self.artifact_bucket,
             "TopicArn": self.topic_arn,
             "StoreTokenFunctionArn": self.function_arn(self.store_token_function),
+            "PipelineCallbackFunctionArn": self.function_arn(self.pipeline_callback_function),
             "SageMakerRoleArn": self.sagemaker_role_arn,
             "EndpointName": self.endpoint,
             "ModelNamePrefix": self.model_name_prefix,

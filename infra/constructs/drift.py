@@ -35,6 +35,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -91,7 +92,14 @@ _SCHEDULE = re.compile(r"^(rate|cron)\(.+\)$")
 
 class DriftCheck(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, cfg: DualloopConfig, names: Names, data: DataPlane
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cfg: DualloopConfig,
+        names: Names,
+        data: DataPlane,
+        dead_letters: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         if not _SCHEDULE.match(cfg.drift.schedule.strip()):
@@ -178,7 +186,15 @@ class DriftCheck(Construct):
                     sid="ProjectKeyForReports",
                     actions=["kms:GenerateDataKey"],
                     resources=[data.key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"s3.{names.region}.amazonaws.com"}},
+                    # S3 (the reports) and SQS (a failed run's event, to the dead-letter queue).
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": [
+                                f"s3.{names.region}.amazonaws.com",
+                                f"sqs.{names.region}.amazonaws.com",
+                            ]
+                        }
+                    },
                 ),
                 iam.PolicyStatement(
                     sid="PublishDriftMetrics",
@@ -261,6 +277,7 @@ class DriftCheck(Construct):
             timeout=TIMEOUT,
             retry_attempts=ASYNC_RETRY_ATTEMPTS,
             max_event_age=EVENT_MAX_AGE,
+            dead_letter_queue=dead_letters,  # what it fails on after Lambda's retries
             tracing=lambda_.Tracing.ACTIVE,
             environment=environment,
             environment_encryption=data.key,
@@ -284,7 +301,10 @@ class DriftCheck(Construct):
             # No Input: the function needs the Scheduled Event's own time.
             targets=[
                 targets.LambdaFunction(
-                    self.function, retry_attempts=EVENT_RETRY_ATTEMPTS, max_event_age=EVENT_MAX_AGE
+                    self.function,
+                    retry_attempts=EVENT_RETRY_ATTEMPTS,
+                    max_event_age=EVENT_MAX_AGE,
+                    dead_letter_queue=dead_letters,
                 )
             ],
         )

@@ -14,6 +14,7 @@ the retrain's settings come from the very config the stack was built from.
 from __future__ import annotations
 
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -51,6 +52,7 @@ class DriftTrigger(Construct):
         names: Names,
         data: DataPlane,
         state_machine: sfn.IStateMachine,
+        dead_letters: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         name = function_name(names)
@@ -86,8 +88,11 @@ class DriftTrigger(Construct):
                 ),
                 iam.PolicyStatement(sid="ReadReports", actions=["s3:GetObject"], resources=[reports]),
                 # SSE-KMS reports, and the environment (encrypted with the same key).
+                # GenerateDataKey: failed events go to the dead-letter queue, SSE-KMS with the same key.
                 iam.PolicyStatement(
-                    sid="ProjectKeyDecrypt", actions=["kms:Decrypt"], resources=[data.key.key_arn]
+                    sid="ProjectKeyDecrypt",
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=[data.key.key_arn],
                 ),
                 write_own_logs(log_group),
             ],
@@ -113,6 +118,7 @@ class DriftTrigger(Construct):
             environment=config_environment(cfg),
             retry_attempts=ASYNC_RETRY_ATTEMPTS,
             max_event_age=EVENT_MAX_AGE,
+            dead_letter_queue=dead_letters,  # what it fails on after Lambda's retries
         )
         self.function.node.add_dependency(policy)
         acknowledge_xray(self.role)

@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as assets
 from constructs import Construct
 
-from infra import sources
+from infra import glue_wheels, sources
 from infra.constructs.arns import Arns
 from infra.constructs.data import DataPlane
 from infra.nag import acknowledge, logical_id
@@ -20,15 +20,6 @@ from shared.naming import Names
 ASL_CURATED_PREFIX = "curated/"
 GLUE_VERSION = "5.0"  # Spark 3.5, Python 3.11: the versions the local cloud runs
 _JOB_SCRIPTS = ("ingest.py", "data_quality.py")
-_GLUE_PIP = ("pydantic", "pydantic-settings", "PyYAML")
-
-
-def glue_python_modules() -> str:
-    """``--additional-python-modules``: pinned to the versions installed where synth runs,
-    which are the versions the job scripts were tested with."""
-    from importlib.metadata import version
-
-    return ",".join(f"{d}=={version(d)}" for d in _GLUE_PIP)
 
 
 class GlueJobs(Construct):
@@ -63,6 +54,11 @@ class GlueJobs(Construct):
             ],
         )
         helpers = assets.Asset(self, "Helpers", path=str(helpers_dir))
+        # pydantic, pydantic-settings, PyYAML and their dependencies as a zip of wheels
+        # (infra/glue_wheels.py): installed from it with --no-index, never from the internet.
+        python_modules = assets.Asset(
+            self, "PythonModules", path=str(glue_wheels.stage(sources.staging_dir("glue-wheels")))
+        )
         ruleset = assets.Asset(
             self,
             "Ruleset",
@@ -106,8 +102,9 @@ class GlueJobs(Construct):
             # Every run reads an explicit raw_uri and writes its own prefix: bookmarks add nothing.
             "--job-bookmark-option": "job-bookmark-disable",
             # shared.config and the quality report are pydantic models; Glue 5.0 does not ship
-            # pydantic, so Glue installs the versions the scripts are tested with locally.
-            "--additional-python-modules": glue_python_modules(),
+            # pydantic: the versions the scripts are tested with, from the zip of wheels only.
+            "--additional-python-modules": python_modules.s3_object_url,
+            "--python-modules-installer-option": "--no-index",
         }
         self.ingest = self._job(
             "Ingest",
@@ -154,7 +151,7 @@ class GlueJobs(Construct):
                     actions=["s3:GetObject"],
                     resources=[
                         a.bucket.arn_for_objects(a.s3_object_key)
-                        for a in (helpers, ruleset, ingest_script, quality_script)
+                        for a in (helpers, python_modules, ruleset, ingest_script, quality_script)
                     ],
                 ),
                 iam.PolicyStatement(

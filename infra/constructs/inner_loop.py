@@ -130,6 +130,13 @@ class InnerLoop(Construct):
                     ],
                     resources=[group_arn, packages_arn],
                 ),
+                # The same guardrails doc names the "IAM execution role" for the rollback alarms;
+                # this is the role the endpoint's models run as, so it may read them too.
+                iam.PolicyStatement(
+                    sid="RollbackAlarms",
+                    actions=["cloudwatch:DescribeAlarms"],
+                    resources=[names.alarm_arn(alarm) for alarm in names.endpoint_alarms],
+                ),
                 iam.PolicyStatement(
                     sid="PassSelfToJobs",
                     actions=["iam:PassRole"],

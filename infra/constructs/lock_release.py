@@ -21,6 +21,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs.data import DataPlane
@@ -53,6 +54,7 @@ class LockRelease(Construct):
         names: Names,
         data: DataPlane,
         lock_table: dynamodb.ITable,
+        dead_letters: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         name = names.lock_release_function
@@ -83,7 +85,8 @@ class LockRelease(Construct):
                 # The lock table and the function's environment are encrypted with the project key.
                 iam.PolicyStatement(
                     sid="ProjectKeyDecrypt",
-                    actions=["kms:Decrypt", "kms:DescribeKey"],
+                    # GenerateDataKey: failed events go to the SSE-KMS dead-letter queue.
+                    actions=["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
                     resources=[data.key.key_arn],
                 ),
                 write_own_logs(log_group),
@@ -112,6 +115,7 @@ class LockRelease(Construct):
                 "DUALLOOP_STATE_MACHINE_ARN": names.state_machine_arn,
             },
             max_event_age=EVENT_MAX_AGE,
+            dead_letter_queue=dead_letters,  # what it fails on after Lambda's retries
         )
         self.function.node.add_dependency(policy)
         acknowledge_xray(self.role)
@@ -129,7 +133,10 @@ class LockRelease(Construct):
             ),
             targets=[
                 targets.LambdaFunction(
-                    self.function, retry_attempts=EVENT_RETRY_ATTEMPTS, max_event_age=EVENT_MAX_AGE
+                    self.function,
+                    retry_attempts=EVENT_RETRY_ATTEMPTS,
+                    max_event_age=EVENT_MAX_AGE,
+                    dead_letter_queue=dead_letters,
                 )
             ],
         )

@@ -24,6 +24,7 @@ from constructs import Construct
 from infra import sources
 from infra.constructs.arns import Arns
 from infra.constructs.data import DataPlane, removal_policy
+from infra.constructs.dead_letters import DeadLetters
 from infra.constructs.drift_trigger import DriftTrigger
 from infra.constructs.glue_jobs import ASL_CURATED_PREFIX, GlueJobs
 from infra.constructs.inner_loop import InnerLoop
@@ -57,6 +58,9 @@ class OuterLoop(Construct):
         self.token_table = self._table(
             "TokenTable", names.token_table, "model_package_arn", data, removal, ttl="expires_at"
         )
+        self.pipeline_token_table = self._table(
+            "PipelineTokenTable", names.pipeline_token_table, "callback_key", data, removal, ttl="expires_at"
+        )
 
         self.topic = sns.Topic(
             self,
@@ -69,6 +73,7 @@ class OuterLoop(Construct):
         for email in cfg.notification_emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
 
+        self.dead_letters = DeadLetters(self, "DeadLetters", names=names, data=data, topic=self.topic)
         self.glue = GlueJobs(self, "Glue", cfg=cfg, names=names, data=data)
         self.relays = Relays(
             self,
@@ -77,7 +82,9 @@ class OuterLoop(Construct):
             names=names,
             data=data,
             token_table=self.token_table,
+            pipeline_token_table=self.pipeline_token_table,
             topic=self.topic,
+            dead_letters=self.dead_letters.queue,
             reserved_concurrency=relay_reserved_concurrency,
         )
         store_token = self.relays.functions["store_token"]
@@ -110,11 +117,15 @@ class OuterLoop(Construct):
             ),
             # ReadQualityReport
             iam.PolicyStatement(sid="QualityReports", actions=["s3:GetObject"], resources=[quality_reports]),
-            # RunInnerPipeline
+            # RunInnerPipeline (the function stores the task token and starts the pipeline)
             iam.PolicyStatement(
                 sid="StartPipeline",
-                actions=["sagemaker:StartPipelineExecution"],
-                resources=[arn.sagemaker(f"pipeline/{names.pipeline}")],
+                actions=["lambda:InvokeFunction"],
+                resources=[self.relays.functions["pipeline_callback"].function_arn],
+            ),
+            # ConfirmApproval: the package is still Approved right before it is deployed
+            iam.PolicyStatement(
+                sid="ReadModelPackage", actions=["sagemaker:DescribeModelPackage"], resources=[model_packages]
             ),
             # RejectOnTimeout, MarkDeployed
             iam.PolicyStatement(
@@ -133,6 +144,15 @@ class OuterLoop(Construct):
                 sid="DeployEndpoint",
                 actions=["sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint"],
                 resources=[endpoint, endpoint_configs],
+            ),
+            # UpdateEndpoint with AutoRollbackConfiguration: SageMaker checks the caller may read
+            # the rollback alarms ("Ensure that your IAM execution role has permission to perform
+            # the cloudwatch:DescribeAlarms action on the auto-rollback alarms you specify":
+            # docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html).
+            iam.PolicyStatement(
+                sid="RollbackAlarms",
+                actions=["cloudwatch:DescribeAlarms"],
+                resources=[names.alarm_arn(alarm) for alarm in names.endpoint_alarms],
             ),
             # FindEndpoint, DescribeEndpoint
             iam.PolicyStatement(
@@ -199,8 +219,12 @@ class OuterLoop(Construct):
             definition_body=sfn.DefinitionBody.from_string(sources.ASL_FILE.read_text()),
             definition_substitutions=names.asl_substitutions(),
             role=self.role,
+            # Every state transition and error is logged, but no execution data: the
+            # TaskScheduled parameters of the .waitForTaskToken tasks hold task tokens, which
+            # anyone allowed to read this group could answer (states:SendTaskSuccess has no
+            # resource scope). Inputs and outputs stay in the execution history (DescribeExecution).
             logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False
             ),
             tracing_enabled=True,
             removal_policy=removal,
@@ -233,7 +257,13 @@ class OuterLoop(Construct):
             description="EventBridge rules that start a dualloop retrain",
         )
         self.drift_trigger = DriftTrigger(
-            self, "DriftTrigger", cfg=cfg, names=names, data=data, state_machine=self.state_machine
+            self,
+            "DriftTrigger",
+            cfg=cfg,
+            names=names,
+            data=data,
+            state_machine=self.state_machine,
+            dead_letters=self.dead_letters.queue,
         )
         self.drift_rule = events.Rule(
             self,
@@ -253,6 +283,7 @@ class OuterLoop(Construct):
                     self.drift_trigger.function,
                     retry_attempts=EVENT_RETRY_ATTEMPTS,
                     max_event_age=EVENT_MAX_AGE,
+                    dead_letter_queue=self.dead_letters.queue,
                 )
             ],
         )
@@ -292,6 +323,7 @@ class OuterLoop(Construct):
             role=self.events_role,
             retry_attempts=EVENT_RETRY_ATTEMPTS,
             max_event_age=EVENT_MAX_AGE,
+            dead_letter_queue=self.dead_letters.queue,
         )
 
     def _table(

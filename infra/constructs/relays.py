@@ -4,6 +4,9 @@
 - approval relay: model package approval change → SendTaskSuccess/Failure (AwaitApproval);
 - store token: invoked by AwaitApproval, stores the task token by model package ARN and
   tells approvers.
+- pipeline callback: invoked by RunInnerPipeline, stores the task token by execution name
+  and starts the pipeline with that key (and answers at once, on a later check, a pipeline
+  whose event was lost).
 
 The code asset is the repo's ``outer_orchestrator`` handlers plus ``shared``, without the
 workstation-only parts; Powertools comes from the AWS-published layer.
@@ -22,13 +25,15 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra import sources
 from infra.constructs.arns import Arns
 from infra.constructs.data import DataPlane, removal_policy
-from infra.nag import acknowledge
+from infra.nag import acknowledge, logical_id
+from inner_pipeline.pipeline import EVALUATION_FILE, STEP_EVALUATE
 from shared.config import DualloopConfig, Stage
 from shared.naming import Names
 
@@ -69,7 +74,9 @@ class Relays(Construct):
         names: Names,
         data: DataPlane,
         token_table: dynamodb.ITable,
+        pipeline_token_table: dynamodb.ITable,
         topic: sns.ITopic,
+        dead_letters: sqs.IQueue,
         reserved_concurrency: int | None = None,
     ) -> None:
         """``reserved_concurrency``: per relay function; None (the default) reserves nothing.
@@ -110,9 +117,23 @@ class Relays(Construct):
                     resources=[pipeline_executions],
                 ),
                 iam.PolicyStatement(
+                    sid="StartPipeline",
+                    actions=["sagemaker:StartPipelineExecution"],
+                    resources=[arn.sagemaker(f"pipeline/{names.pipeline}")],
+                ),
+                iam.PolicyStatement(
                     sid="ReadModelPackages",
                     actions=["sagemaker:DescribeModelPackage"],
                     resources=[model_packages],
+                ),
+                # The pipeline relay reads each registered model's evaluation report (its
+                # ModelMetrics), which the Evaluate step writes under the execution's prefix
+                # (a cache hit points at an earlier execution's). Only GetObject: CDK's
+                # grant_read would add s3:List* and s3:GetBucket*, which no relay calls.
+                iam.PolicyStatement(
+                    sid="ReadEvaluationReports",
+                    actions=["s3:GetObject"],
+                    resources=[data.artifacts.arn_for_objects(evaluation_reports(cfg))],
                 ),
                 iam.PolicyStatement(
                     sid="AnswerTaskTokens",
@@ -125,6 +146,16 @@ class Relays(Construct):
                     sid="TaskTokens",
                     actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
                     resources=[token_table.table_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="PipelineTaskTokens",
+                    actions=[
+                        "dynamodb:GetItem",
+                        "dynamodb:PutItem",
+                        "dynamodb:UpdateItem",
+                        "dynamodb:DeleteItem",
+                    ],
+                    resources=[pipeline_token_table.table_arn],
                 ),
                 iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[topic.topic_arn]),
                 iam.PolicyStatement(
@@ -150,12 +181,18 @@ class Relays(Construct):
                 model_packages,
                 "Model package versions are numbered by the registry; scoped to this project's group.",
             ),
+            (
+                f"<{logical_id(data.artifacts)}.Arn>/{evaluation_reports(cfg)}",
+                "Evaluation reports sit under each pipeline execution's own prefix (execution ids are "
+                "minted per run); only the evaluation.json objects.",
+            ),
         ):
             acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
 
         powertools = powertools_layer(self)
         environment = {
             "DUALLOOP_TOKEN_TABLE": names.token_table,
+            "DUALLOOP_PIPELINE_TOKEN_TABLE": names.pipeline_token_table,
             "DUALLOOP_TOPIC_ARN": names.topic_arn,
             "DUALLOOP_PIPELINE_NAME": names.pipeline,
             "DUALLOOP_MODEL_PACKAGE_GROUP": names.model_package_group,
@@ -175,12 +212,21 @@ class Relays(Construct):
                 "Model package approval change -> SendTaskSuccess/Failure to AwaitApproval",
             ),
             _Spec(
+                "PipelineCallback",
+                names.pipeline_callback_function,
+                "pipeline_callback",
+                "RunInnerPipeline: store the task token by execution name, start the pipeline with that key",
+            ),
+            _Spec(
                 "StoreToken",
                 names.store_token_function,
                 "store_token",
                 "AwaitApproval: store the task token by model package ARN, notify approvers",
             ),
         )
+        self.dead_letters = dead_letters
+        # Invoked asynchronously by EventBridge: what they fail on, after Lambda's retries, is kept.
+        asynchronous = {"pipeline_relay", "approval_relay"}
         code = handler_code(self, cfg, *(spec.module for spec in specs))
         self.functions: dict[str, lambda_.Function] = {}
         for spec in specs:
@@ -199,6 +245,7 @@ class Relays(Construct):
                 ),
                 environment=environment,
                 reserved_concurrent_executions=reserved_concurrency,
+                dead_letter_queue=dead_letters if spec.module in asynchronous else None,
             )
             fn.node.add_dependency(policy)
             self.functions[spec.module] = fn
@@ -243,9 +290,18 @@ class Relays(Construct):
             targets=[self._target(self.functions["approval_relay"])],
         )
 
-    @staticmethod
-    def _target(fn: lambda_.IFunction) -> targets.LambdaFunction:
-        return targets.LambdaFunction(fn, retry_attempts=EVENT_RETRY_ATTEMPTS, max_event_age=EVENT_MAX_AGE)
+    def _target(self, fn: lambda_.IFunction) -> targets.LambdaFunction:
+        return targets.LambdaFunction(
+            fn,
+            retry_attempts=EVENT_RETRY_ATTEMPTS,
+            max_event_age=EVENT_MAX_AGE,
+            dead_letter_queue=self.dead_letters,
+        )
+
+
+def evaluation_reports(cfg: DualloopConfig) -> str:
+    """The key pattern of the Evaluate step's reports (inner_pipeline.pipeline's execution_uri)."""
+    return f"{cfg.artifact_prefix}executions/*/{STEP_EVALUATE}/evaluation/{EVALUATION_FILE}"
 
 
 def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:

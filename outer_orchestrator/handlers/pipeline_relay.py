@@ -1,12 +1,13 @@
 """Relay: the inner pipeline ended → answer the outer loop's ``RunInnerPipeline`` task.
 
-Triggered by ``SageMaker Model Building Pipeline Execution Status Change``. The task token
-travels as the pipeline parameter ``CallbackToken``; executions without one (a data
-scientist's own run) and other pipelines are ignored. Success carries the registered
-model package and its metrics; failure carries the failed step's reason. The event is only a
-claim: the execution's pipeline and status are read with DescribePipelineExecution
-(``facts``), and an event SageMaker does not confirm (a forged ``Failed`` for a healthy
-retrain, a late ``Executing``) is logged and ignored.
+Triggered by ``SageMaker Model Building Pipeline Execution Status Change``. The pipeline
+parameter ``CallbackToken`` carries a short key under which ``pipeline_callback`` stored
+the task token (``pipeline_tokens``); executions without one (a data scientist's own run)
+and other pipelines are ignored. Success carries the registered model package and its
+metrics; failure carries the failed step's reason. The event is only a claim: the
+execution's pipeline and status are read with DescribePipelineExecution (``facts``), and an
+event SageMaker does not confirm (a forged ``Failed`` for a healthy retrain, a late
+``Executing``) is logged and ignored.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from aws_lambda_powertools import Logger
 
-from outer_orchestrator.handlers import callbacks, facts
+from outer_orchestrator.handlers import callbacks, facts, pipeline_tokens
 from outer_orchestrator.handlers.events import PipelineStatusChange, parse
 from shared.contracts import EvaluationReport, PipelineOutcome
 
@@ -30,7 +31,13 @@ logger = Logger(service="dualloop-pipeline-relay")
 
 
 def handler(
-    event: dict[str, Any], context: Any, *, sagemaker: Any = None, sfn: Any = None, s3: Any = None
+    event: dict[str, Any],
+    context: Any,
+    *,
+    sagemaker: Any = None,
+    sfn: Any = None,
+    s3: Any = None,
+    dynamodb: Any = None,
 ) -> dict[str, Any]:
     detail = parse(PipelineStatusChange, event).detail
     expected = os.environ["DUALLOOP_PIPELINE_NAME"]
@@ -42,23 +49,18 @@ def handler(
     claim = facts.Claim("pipeline execution", detail.pipeline_execution_arn, expected, detail.current_status)
     if facts.establish(claim, lambda arn: facts.read_pipeline_execution(sagemaker, arn), logger) is None:
         return _skip("not confirmed by SageMaker", detail.pipeline_execution_arn)
-    token = _callback_token(sagemaker, detail.pipeline_execution_arn)
-    if not token:
+    key = _callback_key(sagemaker, detail.pipeline_execution_arn)
+    if not key:
         return _skip("not started by the outer loop", detail.pipeline_execution_arn)
+    dynamodb = dynamodb or boto3.client("dynamodb")
+    waiting = pipeline_tokens.waiting(dynamodb, key)
+    if waiting is None:
+        return _skip("no retrain is waiting for it", key)
     sfn = sfn or boto3.client("stepfunctions")
-
-    if detail.current_status == "Succeeded":
-        outcome = outcome_of(sagemaker, s3 or boto3.client("s3"), detail.pipeline_execution_arn)
-        if outcome is None:
-            answered = callbacks.fail(
-                sfn, token, "NoModelRegistered", "The pipeline succeeded but registered no model package."
-            )
-        else:
-            answered = callbacks.succeed(sfn, token, outcome.model_dump())
-    else:
-        answered = callbacks.fail(
-            sfn, token, "InnerPipelineFailed", failure_reason(sagemaker, detail.pipeline_execution_arn)
-        )
+    s3 = s3 or boto3.client("s3")
+    answered = answer(sagemaker, s3, sfn, waiting.token, detail.pipeline_execution_arn, detail.current_status)
+    if answered:
+        pipeline_tokens.forget(dynamodb, key, waiting.token)
     logger.info(
         "relayed pipeline outcome",
         extra={
@@ -75,7 +77,21 @@ def _skip(why: str, what: str) -> dict[str, Any]:
     return {"relayed": False, "ignored": why}
 
 
-def _callback_token(sagemaker: SageMakerClient, execution_arn: str) -> str | None:
+def answer(
+    sagemaker: SageMakerClient, s3: S3Client, sfn: Any, token: str, execution_arn: str, status: str
+) -> bool:
+    """Answer the waiting ``RunInnerPipeline`` for a pipeline execution that ended ``status``."""
+    if status == "Succeeded":
+        outcome = outcome_of(sagemaker, s3, execution_arn)
+        if outcome is None:
+            return callbacks.fail(
+                sfn, token, "NoModelRegistered", "The pipeline succeeded but registered no model package."
+            )
+        return callbacks.succeed(sfn, token, outcome.model_dump())
+    return callbacks.fail(sfn, token, "InnerPipelineFailed", failure_reason(sagemaker, execution_arn))
+
+
+def _callback_key(sagemaker: SageMakerClient, execution_arn: str) -> str | None:
     paginator = sagemaker.get_paginator("list_pipeline_parameters_for_execution")
     for page in paginator.paginate(PipelineExecutionArn=execution_arn):
         for parameter in page["PipelineParameters"]:

@@ -203,8 +203,10 @@ def test_a_broken_model_is_rolled_back_and_the_good_one_keeps_serving(
     assert second.error == "DeploymentRolledBack", (second.error, second.cause)
     visited = _visited(second)
     assert "UpdateEndpoint" in visited and "CreateEndpoint" not in visited
-    assert visited[-4:] == [
+    assert visited[-6:] == [
         "ReadRollbackReason",
+        "RollbackReasonGiven",
+        "KeepRollbackReason",
         "MarkRolledBack",
         "NotifyRolledBack",
         "ReleaseLockAfterRollback",

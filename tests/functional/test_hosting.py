@@ -293,7 +293,7 @@ def test_canary_update_moves_traffic_to_green_without_losing_a_request(
 ) -> None:
     sm = boto3.client("sagemaker")
     blue = sm.describe_endpoint(EndpointName=endpoint.name)["EndpointConfigName"]
-    green = models.registry.endpoint_config(models.good_again)
+    green = models.registry.endpoint_config(models.good_again, instances=2)  # a canary needs 2+
     # This endpoint's servers only: the session's local cloud may host other endpoints.
     blue_pids = set(endpoints.current().routed_pids(endpoint.name))  # type: ignore[union-attr]
     assert blue_pids
@@ -436,7 +436,7 @@ def test_broken_green_trips_the_5xx_alarm_and_rolls_back(models: Models, endpoin
     )  # fmt: skip
     bus.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": queue_arn}])
     blue = sm.describe_endpoint(EndpointName=endpoint.name)["EndpointConfigName"]
-    green = models.registry.endpoint_config(models.broken)
+    green = models.registry.endpoint_config(models.broken, instances=2)  # a canary needs 2+
 
     with Stream(endpoint.name) as stream:
         stream.wait_for(10)
@@ -473,7 +473,7 @@ def test_slow_green_trips_the_latency_alarm_and_rolls_back_losing_nothing(
 ) -> None:
     sm = boto3.client("sagemaker")
     blue = sm.describe_endpoint(EndpointName=endpoint.name)["EndpointConfigName"]
-    green = models.registry.endpoint_config(models.slow)
+    green = models.registry.endpoint_config(models.slow, instances=2)  # a canary needs 2+
 
     with Stream(endpoint.name, threads=2) as stream:
         stream.wait_for(10)
@@ -493,7 +493,7 @@ def test_slow_green_trips_the_latency_alarm_and_rolls_back_losing_nothing(
 def test_green_failing_its_health_check_rolls_back(models: Models, endpoint: Endpoint) -> None:
     sm = boto3.client("sagemaker")
     blue = sm.describe_endpoint(EndpointName=endpoint.name)["EndpointConfigName"]
-    green = models.registry.endpoint_config(models.corrupt)
+    green = models.registry.endpoint_config(models.corrupt, instances=2)  # a canary needs 2+
 
     with Stream(endpoint.name) as stream:
         described, _ = _update_and_watch(sm, endpoint, green, _deployment(endpoint))
@@ -529,6 +529,13 @@ def test_update_endpoint_checks_the_deployment_config(models: Models, endpoint: 
         sm.update_endpoint(EndpointName=endpoint.name, EndpointConfigName=config, DeploymentConfig=bad)
     with pytest.raises(ClientError, match="Could not find endpoint configuration"):
         sm.update_endpoint(EndpointName=endpoint.name, EndpointConfigName="hosting-no-such-config")
+    # A canary must be a strict part of the fleet: on a one-instance variant SageMaker refuses it.
+    with pytest.raises(ClientError) as refused:
+        sm.update_endpoint(
+            EndpointName=endpoint.name, EndpointConfigName=config, DeploymentConfig=_deployment(endpoint)
+        )
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "less than or equal to 50% of the variant's total instance count" in str(refused.value)
     assert sm.describe_endpoint(EndpointName=endpoint.name)["EndpointStatus"] == "InService"
 
 

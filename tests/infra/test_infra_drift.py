@@ -55,6 +55,7 @@ DRIFT_ACTIONS = {
     "logs:PutLogEvents",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
+    "sqs:SendMessage",  # a failed run's event, to the dead-letter queue
 }
 
 
@@ -206,8 +207,11 @@ def test_a_bad_schedule_fails_the_synth(cfg: DualloopConfig) -> None:
     stack = cdk.Stack(app, "T", env=cdk.Environment(account=cfg.account_id, region=cfg.region))
     data = DataPlane(stack, "Data", cfg=bad, names=Names(bad))
 
+    from aws_cdk import aws_sqs as sqs
+
+    queue = sqs.Queue(stack, "DeadLetters")
     with pytest.raises(ValueError, match="not an EventBridge schedule expression"):
-        DriftCheck(stack, "Drift", cfg=bad, names=Names(bad), data=data)
+        DriftCheck(stack, "Drift", cfg=bad, names=Names(bad), data=data, dead_letters=queue)
 
 
 # ---- the role ----------------------------------------------------------------------------------
@@ -245,7 +249,9 @@ def test_drift_role_statements(synth: Synth, resolve: Resolver, names: Names, cf
 
     assert by_sid["ProjectKeyDecrypt"]["Action"] == ["kms:Decrypt"]
     assert by_sid["ProjectKeyForReports"]["Condition"] == {
-        "StringEquals": {"kms:ViaService": f"s3.{names.region}.amazonaws.com"}
+        "StringEquals": {
+            "kms:ViaService": [f"s3.{names.region}.amazonaws.com", f"sqs.{names.region}.amazonaws.com"]
+        }
     }
     assert by_sid["PublishDriftMetrics"]["Resource"] == ["*"]
     assert by_sid["PublishDriftMetrics"]["Condition"] == {

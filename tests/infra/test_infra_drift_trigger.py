@@ -88,7 +88,7 @@ def test_trigger_role_statements(synth: Synth, resolve: Resolver, names: Names) 
     assert by_sid["ListReports"]["Condition"] == {"StringLike": {"s3:prefix": ["drift/*"]}}
     assert by_sid["ReadReports"]["Action"] == ["s3:GetObject"]
     assert by_sid["ReadReports"]["Resource"] == [f"{bucket}/drift/*"]
-    assert by_sid["ProjectKeyDecrypt"]["Action"] == ["kms:Decrypt"]
+    assert by_sid["ProjectKeyDecrypt"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
     actions = {a for s in stmts for a in s["Action"]}
     assert actions == {
         "cloudwatch:DescribeAlarms",
@@ -96,6 +96,8 @@ def test_trigger_role_statements(synth: Synth, resolve: Resolver, names: Names) 
         "s3:ListBucket",
         "s3:GetObject",
         "kms:Decrypt",
+        "kms:GenerateDataKey",  # the SSE-KMS dead-letter queue
+        "sqs:SendMessage",  # what the function failed on, to the dead-letter queue
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "xray:PutTraceSegments",

@@ -109,11 +109,25 @@ def test_resource_policies_grant_nothing_broad(synth: Synth) -> None:
                 if s["Effect"] == "Allow":
                     assert s["Principal"] == {"Service": "logging.s3.amazonaws.com"}, logical_id
                     assert s["Action"] == ["s3:PutObject"], logical_id
+        if res["Type"] == "AWS::SQS::QueuePolicy":
+            for s in statements(res["Properties"]["PolicyDocument"]):
+                if s["Effect"] == "Allow":  # EventBridge rules' dead letters, each rule by its ARN
+                    assert s["Principal"] == {"Service": "events.amazonaws.com"}, logical_id
+                    assert s["Action"] == "sqs:SendMessage" or s["Action"] == ["sqs:SendMessage"], logical_id
+                    assert "aws:SourceArn" in s["Condition"]["ArnEquals"], logical_id
         if res["Type"] == "AWS::KMS::Key":
             for s in statements(res["Properties"]["KeyPolicy"]):
                 principal = s["Principal"]
                 if s["Action"] == ["kms:*"]:
                     assert "AWS" in principal and ":root" in json.dumps(principal), logical_id
+                elif s.get("Sid") == "DeadLettersAndAlarms":
+                    # EventBridge (dead letters) and CloudWatch (alarm to the topic), this account only.
+                    assert sorted(principal["Service"]) == [
+                        "cloudwatch.amazonaws.com",
+                        "events.amazonaws.com",
+                    ]
+                    assert s["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"], logical_id
+                    assert list(s["Condition"]["StringEquals"]) == ["aws:SourceAccount"], logical_id
                 else:
                     assert principal["Service"].startswith("logs."), logical_id
                     assert "kms:EncryptionContext:aws:logs:arn" in s["Condition"]["ArnLike"], logical_id

@@ -140,6 +140,8 @@ def test_role_may_delete_the_lock_and_describe_its_executions_and_nothing_else(
         "dynamodb:DeleteItem",
         "kms:Decrypt",
         "kms:DescribeKey",
+        "kms:GenerateDataKey",  # the SSE-KMS dead-letter queue
+        "sqs:SendMessage",  # what the function failed on, to the dead-letter queue
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "xray:PutTraceSegments",

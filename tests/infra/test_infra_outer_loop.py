@@ -79,14 +79,14 @@ def _strings(node: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...
     return [(path, node)] if isinstance(node, str) else []
 
 
-def test_state_machine_logs_everything_encrypted_and_traces(
+def test_state_machine_logs_transitions_encrypted_and_traces(
     synth: Synth, resolve: Resolver, names: Names
 ) -> None:
     props = _state_machine(synth, resolve, names)
     assert props["TracingConfiguration"] == {"Enabled": True}
     logging = props["LoggingConfiguration"]
     assert logging["Level"] == "ALL"
-    assert logging["IncludeExecutionData"] is True
+    assert logging["IncludeExecutionData"] is False  # task tokens: test_infra_green_on_aws.py
     (destination,) = logging["Destinations"]
     log_group_arn = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]
     _, log_group = synth.one(
@@ -154,6 +154,10 @@ def _expected_grants(asl: dict[str, Any], names: Names) -> set[tuple[str, str]]:
                 grants.add(
                     ("sagemaker:UpdateModelPackage", f"{sm}:model-package/{names.model_package_group}/*")
                 )
+            case "aws-sdk:sagemaker:describeModelPackage":
+                grants.add(
+                    ("sagemaker:DescribeModelPackage", f"{sm}:model-package/{names.model_package_group}/*")
+                )
             case "aws-sdk:sagemaker:createModel":
                 prefix = _group(r"'([^']+)\{\}'", p["ModelName.$"])
                 grants.add(("sagemaker:CreateModel", f"{sm}:model/{prefix}*"))
@@ -164,6 +168,9 @@ def _expected_grants(asl: dict[str, Any], names: Names) -> set[tuple[str, str]]:
                 action = "sagemaker:" + integration.split(":")[-1][0].upper() + integration.split(":")[-1][1:]
                 grants.add((action, f"{sm}:endpoint/{p['EndpointName']}"))
                 grants.add((action, endpoint_configs))  # authorised on the config it is given, too
+                if "DeploymentConfig.$" in p:  # auto-rollback alarms: SageMaker describes them as the caller
+                    for alarm in names.endpoint_alarms:
+                        grants.add(("cloudwatch:DescribeAlarms", names.alarm_arn(alarm)))
             case "aws-sdk:sagemaker:describeEndpoint":
                 grants.add(("sagemaker:DescribeEndpoint", f"{sm}:endpoint/{p['EndpointName']}"))
             case _:
@@ -296,6 +303,7 @@ def test_glue_role_reads_raw_writes_curated_and_reads_only_its_code(
         ("pipeline_relay_function", "pipeline_relay"),
         ("approval_relay_function", "approval_relay"),
         ("store_token_function", "store_token"),
+        ("pipeline_callback_function", "pipeline_callback"),
     ],
 )
 def test_relay_functions(
@@ -312,6 +320,7 @@ def test_relay_functions(
     assert props["Role"] == names.lambda_role_arn
     assert props["Environment"]["Variables"] == {
         "DUALLOOP_TOKEN_TABLE": names.token_table,
+        "DUALLOOP_PIPELINE_TOKEN_TABLE": names.pipeline_token_table,
         "DUALLOOP_TOPIC_ARN": names.topic_arn,
         "DUALLOOP_PIPELINE_NAME": names.pipeline,
         "DUALLOOP_MODEL_PACKAGE_GROUP": names.model_package_group,
@@ -412,7 +421,8 @@ def test_sagemaker_events_reach_the_relays_with_retries(
     (target,) = props["Targets"]
     assert target["Arn"] == names.function_arn(getattr(names, function_attr))
     assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
-    assert "DeadLetterConfig" not in target
+    queue_id, _ = synth.one("AWS::SQS::Queue", QueueName=names.dead_letter_queue)
+    assert target["DeadLetterConfig"]["Arn"] == resolve({"Fn::GetAtt": [queue_id, "Arn"]})
 
 
 # ---- state and notifications -----------------------------------------------------------------
@@ -420,7 +430,11 @@ def test_sagemaker_events_reach_the_relays_with_retries(
 
 @pytest.mark.parametrize(
     ("table_attr", "key", "ttl"),
-    [("lock_table", "lock_id", None), ("token_table", "model_package_arn", "expires_at")],
+    [
+        ("lock_table", "lock_id", None),
+        ("token_table", "model_package_arn", "expires_at"),
+        ("pipeline_token_table", "callback_key", "expires_at"),
+    ],
 )
 def test_tables(synth: Synth, names: Names, table_attr: str, key: str, ttl: str | None) -> None:
     _, table = synth.one("AWS::DynamoDB::Table", TableName=getattr(names, table_attr))

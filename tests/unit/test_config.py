@@ -25,6 +25,21 @@ def test_defaults_are_valid() -> None:
     cfg = load_config()
     assert cfg.stage is Stage.DEV
     assert cfg.deployment.traffic_type is TrafficType.CANARY
+    # A canary must be a strict part of the fleet: the default fleet has room for one.
+    assert cfg.instances.inference_instance_count == 2
+
+
+@pytest.mark.parametrize("traffic_type", ["CANARY", "LINEAR"])
+def test_a_canary_or_linear_policy_on_one_instance_is_refused_with_sagemakers_rule(traffic_type: str) -> None:
+    # GIVEN one inference instance and a traffic-shifting policy WHEN loading THEN refused, naming both fields
+    with pytest.raises(ConfigError) as refused:
+        load_config(instances={"inference_instance_count": 1}, deployment={"traffic_type": traffic_type})
+    message = str(refused.value)
+    assert "instances.inference_instance_count" in message and traffic_type in message
+    assert "less than or equal to 50% of the variant's total instance count" in message
+    # ALL_AT_ONCE on one instance is valid (baked, with auto-rollback)
+    cfg = load_config(instances={"inference_instance_count": 1}, deployment={"traffic_type": "ALL_AT_ONCE"})
+    assert cfg.instances.inference_instance_count == 1
     assert cfg.dataset.target_column == "is_fraud"
 
 

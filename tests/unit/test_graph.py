@@ -130,14 +130,14 @@ def test_a_hand_counted_asl() -> None:
 def test_the_outer_loop_edges_name_what_happens(outer: Graph) -> None:
     out_of = {(e.target, e.dashed) for e in outer.edges if e.source == "AwaitApproval"}
     assert out_of == {
-        ("CreateModel", False),
+        ("ConfirmApproval", False),
         ("RejectOnTimeout", True),
         ("NotifyRejected", True),
         ("NotifyFailure", True),
     }
     labels = {e.label for e in outer.edges if e.source == "QualityPassed"}
     assert labels == {"passed = true", "default"}
-    assert outer.node("RunInnerPipeline").detail == "sagemaker:startPipelineExecution (callback)"
+    assert outer.node("RunInnerPipeline").detail == "lambda:invoke (callback)"
 
 
 def test_an_unknown_target_is_refused() -> None:

@@ -76,8 +76,32 @@ def test_sagemakers_limits_are_enforced(config: dict[str, Any], message: str) ->
 def test_an_instance_count_canary_may_not_exceed_half_the_fleet() -> None:
     plan = policy.parse(_routing(Type="CANARY", CanarySize={"Type": "INSTANCE_COUNT", "Value": 2}))
     plan.check_instances(4)
-    with pytest.raises(policy.PolicyError, match="exceeds 50%"):
+    with pytest.raises(policy.PolicyError, match="less than or equal to 50%"):
         plan.check_instances(3)
+
+
+@pytest.mark.parametrize(
+    "routing",
+    [
+        {"Type": "CANARY", "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10}},
+        {"Type": "CANARY", "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1}},
+        {"Type": "LINEAR", "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 50}},
+    ],
+)
+def test_a_canary_or_linear_step_on_one_instance_is_refused_as_sagemaker_does(
+    routing: dict[str, Any],
+) -> None:
+    # GIVEN a canary/linear policy, valid on its own
+    plan = policy.parse(_routing(**routing))
+    plan.check_instances(2, "AllTraffic")  # a strict part of two instances: fine
+    # WHEN the variant has one instance THEN SageMaker's CanarySize/LinearStepSize rule refuses it
+    with pytest.raises(
+        policy.PolicyError, match="less than or equal to 50% of the variant's total instance count"
+    ):
+        plan.check_instances(1, "AllTraffic")
+    policy.parse(_routing(Type="ALL_AT_ONCE", WaitIntervalInSeconds=300)).check_instances(
+        1
+    )  # no canary: fine
 
 
 def _value(v: float) -> Any:

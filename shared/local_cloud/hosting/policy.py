@@ -64,12 +64,28 @@ class DeploymentPolicy:
             return [Step(min(1.0, size * (i + 1)), bake=True) for i in range(count)]
         return [Step(1.0, bake=True)]
 
-    def check_instances(self, instances: int) -> None:
-        """Sizes in INSTANCE_COUNT depend on the variant's instance count, known per config."""
+    def check_instances(self, instances: int, variant: str = "") -> None:
+        """Sizes depend on the variant's instance count, known per config.
+
+        TrafficRoutingConfig.CanarySize/LinearStepSize: "Value must be less than or equal to
+        50% of the variant's total instance count" (SageMaker API reference). A step moves
+        whole instances (at least one), so with one instance no canary or linear step is a
+        strict part of the fleet, whatever its CAPACITY_PERCENT.
+        """
         for name, size in (("CanarySize", self.canary), ("LinearStepSize", self.linear)):
-            if size is not None and size.type == "INSTANCE_COUNT" and size.value > instances / 2:
+            if size is None:
+                continue
+            # A percentage is rounded down here (but never below one instance): only what
+            # SageMaker refuses under any rounding is refused.
+            whole = math.floor(size.share(instances) * instances + 1e-9)
+            step = size.value if size.type == "INSTANCE_COUNT" else max(1, whole)
+            if step > instances / 2:
+                of = f" of variant {variant}" if variant else ""
                 raise PolicyError(
-                    f"{name} {size.value} instances exceeds 50% of the variant's {instances} instance(s)"
+                    f"Invalid {name} for {self.traffic_type} traffic routing: Value must be less than or equal "
+                    f"to 50% of the variant's total instance count, and {size.value}"
+                    f"{'%' if size.type == 'CAPACITY_PERCENT' else ''} of the {instances} instance(s){of} "
+                    f"is {step} instance(s). Use 2 or more instances, or ALL_AT_ONCE."
                 )
 
 

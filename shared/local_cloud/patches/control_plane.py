@@ -22,7 +22,7 @@ from moto.glue.models import FakeJobRun, GlueBackend
 from moto.sagemaker.models import SageMakerModelBackend
 
 from shared.local_cloud import events, hooks
-from shared.local_cloud.patches import Replaced, original, replace
+from shared.local_cloud.patches import Replaced, original, replace, sagemaker_pipelines
 
 
 def REPLACES() -> list[Replaced]:  # noqa: N802
@@ -90,6 +90,7 @@ def _start_pipeline_execution(
     parallelism_configuration: dict[str, int],
     client_request_token: str,
 ) -> dict[str, str]:
+    sagemaker_pipelines.check_pipeline_parameters(pipeline_parameters)
     pipeline = self.pipelines.get(pipeline_name) or next(
         (p for p in self.pipelines.values() if p.arn == pipeline_name), None
     )

@@ -104,7 +104,7 @@ def _update_endpoint(
     try:
         parsed = policy.parse(deployment_config)
         for variant in config.production_variants:
-            parsed.check_instances(int(variant.get("InitialInstanceCount") or 1))
+            parsed.check_instances(int(variant.get("InitialInstanceCount") or 1), variant["VariantName"])
     except policy.PolicyError as exc:
         raise ValidationError(message=str(exc)) from None
     old_names = sorted(v["VariantName"] for v in endpoint.production_variants)

@@ -3,6 +3,9 @@
 - ``ListPipelineExecutionSteps`` (missing in moto): answers from the step records the local
   pipeline executor stores with ``put_execution_step``, in AWS's shape; newest first by
   start time (``SortOrder`` Descending, AWS's default), paginated with MaxResults/NextToken.
+- ``StartPipelineExecution``'s request limits (``check_pipeline_parameters``, called where the
+  local cloud handles the call, ``control_plane``): parameter values over 1,024 characters,
+  bad names, more than 200 parameters are a ValidationException, as on AWS.
 - ``DescribePipelineExecution``: moto always answers ``FailureReason: ""``; it now carries the
   execution's failure reason, and is left out when there is none, as on AWS.
 - ``StopPipelineExecution`` (missing): an Executing execution becomes Stopping (with the
@@ -29,6 +32,7 @@ implementation a newer moto may bring (review this module then).
 from __future__ import annotations
 
 import copy
+import re
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -130,6 +134,41 @@ def _respond_start_pipeline_execution(self: SageMakerResponse) -> Any:
         with _lock:
             _selective[str(token)] = copy.deepcopy(dict(config))
     return original(SageMakerResponse, "start_pipeline_execution")(self)
+
+
+# ---- StartPipelineExecution's request limits ------------------------------------------------------
+# botocore's sagemaker model: PipelineParameterList 0-200 items; PipelineParameter.Name 1-256
+# characters matching [A-Za-z0-9\-_]*, Value 0-1024 characters. SageMaker refuses anything
+# else with a ValidationException in AWS's usual "N validation error(s) detected" form (the
+# value itself left out: it may be a secret, such as a task token).
+_PARAMETER_NAME = re.compile(r"^[A-Za-z0-9\-_]*$")
+
+
+def check_pipeline_parameters(parameters: list[Mapping[str, Any]] | None) -> None:
+    """Refuse a StartPipelineExecution whose PipelineParameters break SageMaker's limits."""
+    errors: list[str] = []
+    parameters = parameters or []
+    if len(parameters) > 200:
+        errors.append(
+            "Value at 'pipelineParameters' failed to satisfy constraint: "
+            "Member must have length less than or equal to 200"
+        )
+    for i, parameter in enumerate(parameters[:200], start=1):
+        name, value = str(parameter.get("Name", "")), str(parameter.get("Value", ""))
+        if not 1 <= len(name) <= 256 or not _PARAMETER_NAME.match(name):
+            errors.append(
+                f"Value '{name[:256]}' at 'pipelineParameters.{i}.member.name' failed to satisfy constraint: "
+                "Member must have length between 1 and 256 and satisfy regular expression pattern: "
+                "[A-Za-z0-9\\-_]*"
+            )
+        if len(value) > 1024:
+            errors.append(
+                f"Value at 'pipelineParameters.{i}.member.value' failed to satisfy constraint: "
+                f"Member must have length less than or equal to 1024 (parameter {name} has {len(value)} characters)"
+            )
+    if errors:
+        count = f"{len(errors)} validation error{'s' if len(errors) > 1 else ''} detected: "
+        raise ValidationError(message=count + "; ".join(errors))
 
 
 # ---- describe / stop ----------------------------------------------------------------------------------

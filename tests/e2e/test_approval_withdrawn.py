@@ -1,0 +1,79 @@
+"""Approve, then reject, before the deployment starts: nothing is deployed (issue 17, item 3).
+
+The approval relay answers the waiting retrain when it hears ``Approved``; a rejection that
+follows (or an event delivered late, out of order) used to change nothing, and the retrain
+deployed a ``Rejected`` model. The state machine now reads the package's status again
+(``ConfirmApproval``) right before it deploys. The relay is driven by hand here, with its
+rule disabled, so the order "approved, rejected, then the Approved event arrives" is exact.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+
+from inner_pipeline.upsert import upsert_pipeline
+from outer_orchestrator.handlers import approval_relay
+from outer_orchestrator.local_stack import LocalStack
+from outer_orchestrator.runner import Retrain, upload_data
+from shared.config import load_config
+from shared.demo_data import generate_transactions, write_dataset
+from shared.local_cloud import LocalCloud
+from shared.naming import Names
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_package_rejected_after_its_approval_is_not_deployed(
+    local_cloud: LocalCloud, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a retrain waiting for approval, whose approval events reach no relay by themselves
+    cfg = load_config(project=f"withdraw-{uuid.uuid4().hex[:6]}")
+    LocalStack(cfg).provision()
+    upsert_pipeline(cfg)
+    names = Names(cfg)
+    boto3.client("events").disable_rule(Name=names.model_package_state_rule)
+    path = tmp_path / "data.csv"
+    write_dataset(generate_transactions(3000, seed=7), path)
+    retrain = Retrain(cfg)
+    execution = retrain.start(upload_data(cfg, path, uuid.uuid4().hex[:8]))
+    dynamodb, sm = boto3.client("dynamodb"), boto3.client("sagemaker")
+    deadline = time.monotonic() + 300
+    while not (items := dynamodb.scan(TableName=names.token_table)["Items"]):
+        assert time.monotonic() < deadline, "the retrain never reached AwaitApproval"
+        time.sleep(0.2)
+    package = items[0]["model_package_arn"]["S"]
+
+    # WHEN someone approves, then rejects, and only then the Approved event is relayed
+    sm.update_model_package(ModelPackageArn=package, ModelApprovalStatus="Approved")
+    sm.update_model_package(ModelPackageArn=package, ModelApprovalStatus="Rejected", ApprovalDescription="no")
+    for key, value in {
+        "DUALLOOP_TOKEN_TABLE": names.token_table,
+        "DUALLOOP_MODEL_PACKAGE_GROUP": names.model_package_group,
+    }.items():
+        monkeypatch.setenv(key, value)
+    event = {
+        "id": str(uuid.uuid4()),
+        "source": "aws.sagemaker",
+        "detail-type": "SageMaker Model Package State Change",
+        "detail": {
+            "ModelPackageGroupName": names.model_package_group,
+            "ModelPackageVersion": 1,
+            "ModelPackageArn": package,
+            "ModelApprovalStatus": "Approved",
+        },
+    }
+    approval_relay.handler(event, None)
+    result = retrain.follow(execution, approve="wait", timeout=300)
+
+    # THEN the retrain ends as not approved, before any deployment step, with the lock released
+    assert (result.status, result.error) == ("FAILED", "ModelNotApproved"), (result.error, result.cause)
+    visited = [s["name"] for s in result.states]
+    assert "ConfirmApproval" in visited and "ApprovalWithdrawn" in visited
+    assert "CreateModel" not in visited and "CreateEndpoint" not in visited
+    assert sm.list_endpoints(NameContains=names.endpoint)["Endpoints"] == []
+    assert dynamodb.scan(TableName=names.lock_table)["Items"] == []

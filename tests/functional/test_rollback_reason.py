@@ -1,0 +1,111 @@
+"""A rollback the endpoint gives no reason for still ends as a recorded, notified rollback.
+
+DescribeEndpoint returns ``FailureReason`` only when there is one; a JSONPath selecting a
+missing field is a ``States.Runtime`` error, which no ``Catch`` handles (States.ALL does not
+match it), so the old ``ReadRollbackReason`` would have ended the execution with no notice
+and no registry mark. This runs the outer loop's own rollback states (from the ASL file, with
+the deployed substitutions) against a real, healthy local endpoint that has no FailureReason.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from hosting_fixture import Registry, model_tarball, sourcedir_tarball, train_model
+
+from infra.sources import ASL_FILE
+from shared.config import load_config
+from shared.local_cloud import LocalCloud
+from shared.naming import Names
+
+pytestmark = pytest.mark.functional
+
+_ROLLBACK_STATES = (
+    "ReadRollbackReason",
+    "RollbackReasonGiven",
+    "KeepRollbackReason",
+    "NoRollbackReason",
+    "MarkRolledBack",
+    "NotifyRolledBack",
+    "ReleaseLockAfterRollback",
+    "DeploymentRolledBack",
+)
+
+
+def _rollback_machine(names: Names) -> str:
+    text = ASL_FILE.read_text()
+    for key, value in names.asl_substitutions().items():
+        text = text.replace("${" + key + "}", value)
+    states = json.loads(text)["States"]
+    return json.dumps({"StartAt": "ReadRollbackReason", "States": {n: states[n] for n in _ROLLBACK_STATES}})
+
+
+def _wait(check: Any, timeout: float = 120) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+    return value
+
+
+def test_a_rollback_without_failure_reason_is_still_marked_and_notified(
+    local_cloud: LocalCloud, tmp_path: Path
+) -> None:
+    # GIVEN a healthy endpoint named as the project's, which has no FailureReason
+    cfg = load_config(project=f"reason-{uuid.uuid4().hex[:6]}")
+    names = Names(cfg)
+    sm = boto3.client("sagemaker")
+    registry = Registry.create(boto3.client("s3"), sm)
+    model_url = registry.upload("models/m/model.tar.gz", model_tarball(train_model(tmp_path)))
+    package = registry.package(model_url, registry.upload("code/c/sourcedir.tar.gz", sourcedir_tarball()))
+    config = registry.endpoint_config(package)
+    sm.create_endpoint(EndpointName=names.endpoint, EndpointConfigName=config)
+    described = _wait(
+        lambda: (
+            (d := sm.describe_endpoint(EndpointName=names.endpoint))["EndpointStatus"] == "InService" and d
+        )
+    )
+    assert "FailureReason" not in described
+    topic = boto3.client("sns").create_topic(Name=names.topic)["TopicArn"]
+    sqs = boto3.client("sqs")
+    inbox = sqs.create_queue(QueueName=f"inbox-{uuid.uuid4().hex[:6]}")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    boto3.client("sns").subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    boto3.client("dynamodb").create_table(
+        TableName=names.lock_table,
+        KeySchema=[{"AttributeName": "lock_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "lock_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    # WHEN the outer loop's rollback states run (the state DescribeEndpoint left behind as input)
+    sfn = boto3.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name=f"rollback-{uuid.uuid4().hex[:6]}",
+        definition=_rollback_machine(names),
+        roleArn=names.state_machine_role_arn,
+    )["stateMachineArn"]
+    state = {
+        "endpoint": {"status": "InService", "config_name": config},
+        "pipeline": {"model_package_arn": package},
+    }
+    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps(state))["executionArn"]
+    result = _wait(lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d)
+
+    # THEN it ends as DeploymentRolledBack (not a States.Runtime failure), the package carries the
+    # rollback with the stand-in reason, and the notification went out
+    assert (result["status"], result.get("error")) == ("FAILED", "DeploymentRolledBack"), result
+    metadata = sm.describe_model_package(ModelPackageName=package).get("CustomerMetadataProperties", {})
+    assert metadata["dualloop:rollback-reason"] == "the endpoint gave no FailureReason"
+    messages = _wait(lambda: sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages"))
+    assert any("the endpoint gave no FailureReason" in m["Body"] for m in messages)
