@@ -59,6 +59,7 @@ OTHER_VARIABLES = frozenset(
         # The handler functions' environment (outer_orchestrator/handlers, set by infra and the local stack).
         "DUALLOOP_PIPELINE_NAME",
         "DUALLOOP_TOKEN_TABLE",
+        "DUALLOOP_PIPELINE_TOKEN_TABLE",
         "DUALLOOP_TOPIC_ARN",
         "DUALLOOP_STATE_MACHINE_ARN",
         "DUALLOOP_LOCK_TABLE",

@@ -16,7 +16,7 @@ import boto3
 import pytest
 from pydantic import ValidationError
 
-from outer_orchestrator.handlers import approval_relay, pipeline_relay, store_token
+from outer_orchestrator.handlers import approval_relay, pipeline_relay, pipeline_tokens, store_token
 from shared.local_cloud import LocalCloud
 
 pytestmark = pytest.mark.functional
@@ -35,9 +35,17 @@ def env(local_cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch) -> dict[str, s
         AttributeDefinitions=[{"AttributeName": "model_package_arn", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    pipeline_tokens_table = f"pipeline-tokens-{suffix}"
+    boto3.client("dynamodb").create_table(
+        TableName=pipeline_tokens_table,
+        KeySchema=[{"AttributeName": "callback_key", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "callback_key", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     topic = boto3.client("sns").create_topic(Name=f"notes-{suffix}")["TopicArn"]
     values = {
         "DUALLOOP_TOKEN_TABLE": table,
+        "DUALLOOP_PIPELINE_TOKEN_TABLE": pipeline_tokens_table,
         "DUALLOOP_TOPIC_ARN": topic,
         "DUALLOOP_MODEL_PACKAGE_GROUP": GROUP,
         "DUALLOOP_PIPELINE_NAME": f"pipeline-{suffix}",
@@ -380,10 +388,19 @@ def _holding_pipeline(env: dict[str, str], token: str) -> str:
         RoleArn=ROLE,
         ClientRequestToken=uuid.uuid4().hex,
     )
+    # As RunInnerPipeline does: the token is stored, the pipeline gets only its key.
+    key = f"run-{uuid.uuid4().hex[:8]}"
+    pipeline_tokens.store(
+        boto3.client("dynamodb"),
+        key,
+        token,
+        execution_arn=f"arn:aws:states:::execution:sm:{key}",
+        timeout_seconds=600,
+    )
     return str(
         sm.start_pipeline_execution(
             PipelineName=env["DUALLOOP_PIPELINE_NAME"],
-            PipelineParameters=[{"Name": "CallbackToken", "Value": token}],
+            PipelineParameters=[{"Name": "CallbackToken", "Value": key}],
             ClientRequestToken=uuid.uuid4().hex,
         )["PipelineExecutionArn"]
     )
