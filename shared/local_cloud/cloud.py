@@ -45,7 +45,9 @@ class LocalCloud:
     region: str = "us-east-1"
     clock_factor: float = field(default_factory=clock.factor_from_env)
     quiet: bool = True
-    enforce_iam: bool = field(default_factory=lambda: os.environ.get(IAM_ENV, "1").strip().lower() not in _OFF)
+    enforce_iam: bool = field(
+        default_factory=lambda: os.environ.get(IAM_ENV, "1").strip().lower() not in _OFF
+    )
     _server: Any = None
     _scheduler: Any = None
     _workers: list[Callable[[], None]] = field(default_factory=list)

@@ -80,7 +80,7 @@ def _glue_job(p: _Params, region: str, account: str, path: str) -> tuple[str, ..
 
 def _lambda_function(p: _Params, region: str, account: str, path: str) -> tuple[str, ...]:
     # /2015-03-31/functions/<name or ARN>/invocations
-    parts = path.split("?")[0].split("/")
+    parts = path.split("?", maxsplit=1)[0].split("/")
     name = unquote(parts[3]) if len(parts) > 3 else ""
     if name.startswith("arn:"):
         return (name,)
@@ -114,8 +114,12 @@ _RESOURCES: dict[str, _Resolver] = {
     "sagemaker:CreateEndpointConfig": _sm("endpoint-config", "EndpointConfigName"),
     "sagemaker:DescribeEndpointConfig": _sm("endpoint-config", "EndpointConfigName"),
     # Create/UpdateEndpoint authorize the endpoint and the config it deploys.
-    "sagemaker:CreateEndpoint": _both(_sm("endpoint", "EndpointName"), _sm("endpoint-config", "EndpointConfigName")),
-    "sagemaker:UpdateEndpoint": _both(_sm("endpoint", "EndpointName"), _sm("endpoint-config", "EndpointConfigName")),
+    "sagemaker:CreateEndpoint": _both(
+        _sm("endpoint", "EndpointName"), _sm("endpoint-config", "EndpointConfigName")
+    ),
+    "sagemaker:UpdateEndpoint": _both(
+        _sm("endpoint", "EndpointName"), _sm("endpoint-config", "EndpointConfigName")
+    ),
     "sagemaker:DescribeEndpoint": _sm("endpoint", "EndpointName"),
     "sagemaker:InvokeEndpoint": _sm("endpoint", "EndpointName"),
     "sagemaker:CreateProcessingJob": _sm("processing-job", "ProcessingJobName"),
@@ -133,9 +137,14 @@ _RESOURCES: dict[str, _Resolver] = {
     "states:DescribeExecution": _member_arn("executionArn"),
     "states:StopExecution": _member_arn("executionArn"),
     # DynamoDB
-    **{f"dynamodb:{op}": _table for op in ("GetItem", "PutItem", "DeleteItem", "UpdateItem", "Query", "Scan")},
+    **{
+        f"dynamodb:{op}": _table for op in ("GetItem", "PutItem", "DeleteItem", "UpdateItem", "Query", "Scan")
+    },
     # Glue
-    **{f"glue:{op}": _glue_job for op in ("StartJobRun", "GetJobRun", "GetJobRuns", "BatchStopJobRun", "GetJob")},
+    **{
+        f"glue:{op}": _glue_job
+        for op in ("StartJobRun", "GetJobRun", "GetJobRuns", "BatchStopJobRun", "GetJob")
+    },
     # SNS, Lambda, CloudWatch, EventBridge, STS
     "sns:Publish": lambda p, r, a, path: (_one(p.get("TopicArn") or p.get("TargetArn")),),
     "lambda:InvokeFunction": _lambda_function,

@@ -12,7 +12,10 @@ cloud are the user's, an administrator.
 from __future__ import annotations
 
 import json
+import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +27,7 @@ from shared.local_cloud.iam.policy import matches
 _lock = threading.Lock()
 _by_role: dict[tuple[str, str], RoleSession] = {}
 _by_key: dict[str, RoleSession] = {}
+_acting = threading.local()
 DURATION_SECONDS = 3600
 
 
@@ -74,7 +78,10 @@ def _trusts(role: Any, service_principal: str) -> bool:
         if statement.get("Effect") != "Allow":
             continue
         actions = statement.get("Action") or []
-        if not any(matches(a, "sts:AssumeRole", ignore_case=True) for a in ([actions] if isinstance(actions, str) else actions)):
+        if not any(
+            matches(a, "sts:AssumeRole", ignore_case=True)
+            for a in ([actions] if isinstance(actions, str) else actions)
+        ):
             continue
         services = (statement.get("Principal") or {}).get("Service") or []
         if service_principal in ([services] if isinstance(services, str) else services):
@@ -98,7 +105,7 @@ def assume(role_arn: str, service_principal: str, region: str) -> RoleSession:
             raise RoleNotAssumable(
                 f"the trust policy of {role_arn} does not allow {service_principal} to assume it"
             )
-        session_name = service_principal.split(".")[0]
+        session_name = service_principal.split(".", maxsplit=1)[0]
         assumed = sts_backends[account]["aws"].assume_role(
             region_name=region,
             role_session_name=session_name,
@@ -138,3 +145,30 @@ def reset() -> None:
     with _lock:
         _by_role.clear()
         _by_key.clear()
+
+
+@contextmanager
+def acting_as(session: RoleSession | None) -> Iterator[None]:
+    """Run this thread's code as ``session``: its environment carries the role's credentials
+    and every boto3 client it creates without explicit keys signs with them (a workload here
+    shares the process, so botocore's cached default credentials must not apply to it)."""
+    if session is None:
+        yield
+        return
+    overlaid = getattr(os.environ, "overlaid", None)
+    if overlaid is None:
+        raise RuntimeError(
+            "the local cloud's per-thread environment is not installed: apply its patches first"
+        )
+    previous = getattr(_acting, "session", None)
+    _acting.session = session
+    try:
+        with overlaid(session.env()):
+            yield
+    finally:
+        _acting.session = previous
+
+
+def current() -> RoleSession | None:
+    """The role session this thread's workload runs as, if any."""
+    return getattr(_acting, "session", None)

@@ -60,7 +60,10 @@ def load(cfg: DualloopConfig) -> dict[str, Any]:
     if path.is_file():
         cached: dict[str, Any] = json.loads(path.read_text())
         return cached
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
     # The child is CDK, not a workload: it must not inherit a local cloud's endpoint.
     env.pop("AWS_ENDPOINT_URL", None)
     env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")

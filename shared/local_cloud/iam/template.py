@@ -82,7 +82,9 @@ class Renderer:
                 text, values = (arg, {}) if isinstance(arg, str) else (arg[0], self(arg[1]))
                 return _SUB.sub(lambda m: str(values.get(m[1]) or self._sub_name(m[1])), text)
             if fn.startswith("Fn::"):
-                raise UnresolvableReference(f"the local cloud does not render {fn} ({json.dumps(node)[:120]})")
+                raise UnresolvableReference(
+                    f"the local cloud does not render {fn} ({json.dumps(node)[:120]})"
+                )
         return {k: self(v) for k, v in node.items()}
 
     def _sub_name(self, name: str) -> str:
@@ -109,7 +111,9 @@ class Renderer:
                 return str(props[_REF_NAME[kind]])
         except KeyError:
             pass
-        raise UnresolvableReference(f"the local cloud cannot render Ref {logical_id} ({kind} without a physical name)")
+        raise UnresolvableReference(
+            f"the local cloud cannot render Ref {logical_id} ({kind} without a physical name)"
+        )
 
     def get_att(self, logical_id: str, attribute: str) -> str:
         resource = self._resource(logical_id)
@@ -119,7 +123,9 @@ class Renderer:
                 return _ARN_OF[kind](resource.get("Properties", {}), self.account, self.region, logical_id)
             except KeyError:
                 pass
-        raise UnresolvableReference(f"the local cloud cannot render Fn::GetAtt {logical_id}.{attribute} ({kind})")
+        raise UnresolvableReference(
+            f"the local cloud cannot render Fn::GetAtt {logical_id}.{attribute} ({kind})"
+        )
 
     def _resource(self, logical_id: str) -> Mapping[str, Any]:
         resource = self.resources.get(logical_id)

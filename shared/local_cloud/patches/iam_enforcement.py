@@ -31,6 +31,8 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.session import Session as BotocoreSession
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import JsonRESTError, _RESTError
 from moto.s3.exceptions import S3AccessDeniedError
@@ -47,7 +49,18 @@ _SFN_CLIENT_MODULES = (
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
     *(
         f"moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_{name}"
-        for name in ("unsupported", "glue", "events", "ecs", "sqs", "sfn", "dynamodb", "batch", "sns", "aws_sdk")
+        for name in (
+            "unsupported",
+            "glue",
+            "events",
+            "ecs",
+            "sqs",
+            "sfn",
+            "dynamodb",
+            "batch",
+            "sns",
+            "aws_sdk",
+        )
     ),
 )
 _JSON_SIGNERS = {"sagemaker", "states", "dynamodb", "glue", "logs", "events", "kms", "sqs", "lambda", "ecr"}
@@ -59,6 +72,8 @@ def REPLACES() -> list[Replaced]:  # noqa: N802
     return [
         Replaced(ActionAuthenticatorMixin, "_authenticate_and_authorize_action", "f8cfc0296ca017fa"),
         Replaced(sfn_boto_client, "boto_client_for", "1f44dc2ac8aa2179"),
+        # Not moto, but the same process: botocore caches the first credentials it resolves.
+        Replaced(BotocoreSession, "get_credentials", "29c2fb6b1d233216"),
     ]
 
 
@@ -83,16 +98,22 @@ class _AccessDeniedXml(_RESTError):
     code = 403
 
 
-def _denied(signing_name: str, session: sessions.RoleSession, request: policy.Request, explicit: bool) -> Exception:
+def denial_message(session: sessions.RoleSession, request: policy.Request, explicit: bool) -> str:
+    """AWS's sentence (e.g. "User: arn:aws:sts::…:assumed-role/R/S is not authorized to perform:
+    sagemaker:DescribeEndpoint on resource: arn:… because no identity-based policy allows …")."""
     resource = (request.resources or ("*",))[0]
     why = (
-        f"with an explicit deny in an identity-based policy"
+        "with an explicit deny in an identity-based policy"
         if explicit
         else f"because no identity-based policy allows the {request.action} action"
     )
-    # AWS's wording (e.g. "User: arn:aws:sts::…:assumed-role/R/S is not authorized to perform:
-    # sagemaker:DescribeEndpoint on resource: arn:… because no identity-based policy allows …").
-    message = f"User: {session.principal_arn} is not authorized to perform: {request.action} on resource: {resource} {why}"
+    return (
+        f"User: {session.principal_arn} is not authorized to perform: {request.action} "
+        f"on resource: {resource} {why}"
+    )
+
+
+def _denied(signing_name: str, message: str) -> Exception:
     if signing_name == "s3":
         return S3AccessDeniedError()
     if signing_name == "sns":
@@ -102,6 +123,10 @@ def _denied(signing_name: str, session: sessions.RoleSession, request: policy.Re
         error.code = 400
         return error
     return _AccessDeniedXml("AccessDenied", message)
+
+
+class AccessDenied(PermissionError):
+    """A service acting for a workload was refused (the workload's step or job fails with it)."""
 
 
 def _credential(headers: Any, querystring: Any) -> tuple[str, str, str] | None:
@@ -134,25 +159,35 @@ def _session(access_key_id: str, headers: Any) -> sessions.RoleSession | None:
         if session is None:
             return None
     if headers.get("X-Amz-Security-Token") != session.session_token:
-        error = _AccessDeniedXml("InvalidClientTokenId", "The security token included in the request is invalid.")
+        error = _AccessDeniedXml(
+            "InvalidClientTokenId", "The security token included in the request is invalid."
+        )
         raise error
     return session
 
 
 def _params(response: Any, signing_name: str) -> dict[str, Any]:
+    """The request's members: moto's parse by the service model where it has one, else the
+    JSON body (JSON protocols), else the query string."""
+    parsed = getattr(response, "params", None)
+    if isinstance(parsed, dict) and parsed:
+        return parsed
     if signing_name in _JSON_SIGNERS and signing_name != "lambda":
         try:
-            body = json.loads(response.body or "{}")
-            return body if isinstance(body, dict) else {}
+            body = json.loads(response.raw_body or b"{}")
         except (ValueError, TypeError):
-            return {}
+            body = None
+        if isinstance(body, dict):
+            return body
     return dict(response.querystring or {})
 
 
 def _authenticate_and_authorize_action(self: Any, iam_request_cls: type, resource: str = "*") -> None:
     _current.session = None
     if not _enabled:
-        original(ActionAuthenticatorMixin, "_authenticate_and_authorize_action")(self, iam_request_cls, resource)
+        original(ActionAuthenticatorMixin, "_authenticate_and_authorize_action")(
+            self, iam_request_cls, resource
+        )
         return
     credential = _credential(self.headers, self.querystring)
     if credential is None:
@@ -176,26 +211,49 @@ def _authenticate_and_authorize_action(self: Any, iam_request_cls: type, resourc
     _decide(signing_name, session, request)
 
 
-def _decide(signing_name: str, session: sessions.RoleSession, request: policy.Request) -> None:
+def _decision(session: sessions.RoleSession, request: policy.Request) -> str | None:
+    """None when allowed; AWS's denial sentence otherwise."""
     if request.action == "sts:GetCallerIdentity":
-        return  # always allowed, even under an explicit deny (STS docs)
+        return None  # always allowed, even under an explicit deny (STS docs)
     try:
-        decision = policy.evaluate(
-            [policy.Policy.parse(doc) for doc in sessions.role_policies(session)], request
-        )
+        decision = policy.evaluate([policy.Policy.parse(d) for d in sessions.role_policies(session)], request)
     except policy.CannotEvaluate as exc:
         raise LocalCloudCannotAuthorize(f"{session.principal_arn} calling {request.action}: {exc}") from None
-    if decision is not policy.Decision.ALLOW:
-        raise _denied(signing_name, session, request, decision is policy.Decision.EXPLICIT_DENY)
+    if decision is policy.Decision.ALLOW:
+        return None
+    return denial_message(session, request, decision is policy.Decision.EXPLICIT_DENY)
 
 
-def authorize_implicit(action: str, resources: tuple[str, ...], context: dict[str, list[str]] | None = None) -> None:
+def _decide(signing_name: str, session: sessions.RoleSession, request: policy.Request) -> None:
+    message = _decision(session, request)
+    if message is not None:
+        raise _denied(signing_name, message)
+
+
+def authorize_implicit(
+    action: str, resources: tuple[str, ...], context: dict[str, list[str]] | None = None
+) -> None:
     """Check a permission a service checks on its caller's behalf, for the request in this
     thread (nothing to check for the user's own, administrator, credentials)."""
     session: sessions.RoleSession | None = getattr(_current, "session", None)
     if not _enabled or session is None:
         return
-    _decide(action.split(":")[0], session, policy.Request(action, resources, context or {}))
+    _decide(action.split(":", maxsplit=1)[0], session, policy.Request(action, resources, context or {}))
+
+
+def authorize_as(
+    session: sessions.RoleSession | None,
+    action: str,
+    resources: tuple[str, ...],
+    context: dict[str, list[str]] | None = None,
+) -> None:
+    """Check what a service does as ``session`` without an API call here (a pipeline
+    starting its jobs); raises ``AccessDenied`` with AWS's sentence."""
+    if not _enabled or session is None:
+        return
+    message = _decision(session, policy.Request(action, resources, context or {}))
+    if message is not None:
+        raise AccessDenied(message)
 
 
 def _boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
@@ -225,12 +283,25 @@ def _boto_client_for(region: str, service: str, state_credentials: Any = None) -
     )
 
 
+def _get_credentials(self: BotocoreSession) -> Any:
+    """botocore's, except in a workload's thread (``sessions.acting_as``): its role's session.
+    A Lambda handler or Glue script shares this process with the CLI and tests, and
+    ``boto3.client(...)`` would otherwise sign with the default session's cached keys."""
+    session = sessions.current()
+    if session is not None:
+        return Credentials(session.access_key_id, session.secret_access_key, session.session_token)
+    return original(BotocoreSession, "get_credentials")(self)
+
+
 def apply() -> None:
     import importlib
 
-    replace(ActionAuthenticatorMixin, "_authenticate_and_authorize_action", _authenticate_and_authorize_action)
+    replace(BotocoreSession, "get_credentials", _get_credentials)
+    replace(
+        ActionAuthenticatorMixin, "_authenticate_and_authorize_action", _authenticate_and_authorize_action
+    )
     replace(sfn_boto_client, "boto_client_for", _boto_client_for)
     for name in _SFN_CLIENT_MODULES:
         module = importlib.import_module(name)
         if getattr(module, "boto_client_for", None) is original(sfn_boto_client, "boto_client_for"):
-            setattr(module, "boto_client_for", _boto_client_for)
+            module.boto_client_for = _boto_client_for

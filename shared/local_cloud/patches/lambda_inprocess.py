@@ -41,6 +41,7 @@ from typing import Any
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from shared.local_cloud.iam import sessions
 from shared.local_cloud.patches import Replaced, replace
 
 LOG = logging.getLogger(__name__)
@@ -190,6 +191,15 @@ def _thread_environ() -> ThreadEnviron:
     return os.environ  # type: ignore[return-value]
 
 
+def _role_session(fn: LambdaFunction) -> sessions.RoleSession | None:
+    """The function's execution role, assumed as Lambda does (none while IAM is off)."""
+    from shared.local_cloud.patches import iam_enforcement
+
+    if not iam_enforcement.enabled():
+        return None
+    return sessions.assume(str(fn.role), "lambda.amazonaws.com", fn.region)
+
+
 @contextmanager
 def _environment(fn: LambdaFunction) -> Iterator[None]:
     values = {
@@ -215,7 +225,13 @@ def run_function(fn: LambdaFunction, event: Any) -> tuple[Any, bool]:
         memory_limit_in_mb=int(fn.memory_size or 128),
         timeout_seconds=int(fn.timeout or 3),
     )
-    with _environment(fn):
+    try:
+        role = _role_session(fn)
+    except sessions.RoleNotAssumable as exc:
+        # Lambda's words for it (at CreateFunction on AWS, which the local cloud does not check).
+        message = f"The role defined for the function cannot be assumed by Lambda: {exc}"
+        return _error_payload("InvalidRuntimeException", RuntimeError(message)), True
+    with _environment(fn), sessions.acting_as(role):
         try:
             with _import_lock:
                 handler = _handler_for(fn)
