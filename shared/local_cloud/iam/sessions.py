@@ -12,7 +12,6 @@ cloud are the user's, an administrator.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -155,15 +154,13 @@ def acting_as(session: RoleSession | None) -> Iterator[None]:
     if session is None:
         yield
         return
-    overlaid = getattr(os.environ, "overlaid", None)
-    if overlaid is None:
-        raise RuntimeError(
-            "the local cloud's per-thread environment is not installed: apply its patches first"
-        )
+    from shared.local_cloud.patches.lambda_inprocess import thread_environ
+
+    environ = thread_environ()
     previous = getattr(_acting, "session", None)
     _acting.session = session
     try:
-        with overlaid(session.env()):
+        with environ.overlaid(session.env()):
             yield
     finally:
         _acting.session = previous

@@ -197,6 +197,7 @@ def _authenticate_and_authorize_action(self: Any, iam_request_cls: type, resourc
     if session is None:
         return  # the user's credentials: the account's administrator
     _current.session = session
+    _current.signing_name = signing_name
     is_s3 = signing_name == "s3"
     operation = (self.data.get("Action") if is_s3 else None) or self._get_action()
     request = requests.describe(
@@ -238,7 +239,9 @@ def authorize_implicit(
     session: sessions.RoleSession | None = getattr(_current, "session", None)
     if not _enabled or session is None:
         return
-    _decide(action.split(":", maxsplit=1)[0], session, policy.Request(action, resources, context or {}))
+    # The error comes back from the API called (UpdateEndpoint: SageMaker's shape).
+    signing_name = getattr(_current, "signing_name", None) or action.split(":", maxsplit=1)[0]
+    _decide(signing_name, session, policy.Request(action, resources, context or {}))
 
 
 def authorize_as(

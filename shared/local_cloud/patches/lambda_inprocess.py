@@ -185,7 +185,8 @@ class ThreadEnviron(MutableMapping[str, str]):
         return dict(self)
 
 
-def _thread_environ() -> ThreadEnviron:
+def thread_environ() -> ThreadEnviron:
+    """``os.environ`` as a per-thread overlay (installed on first use)."""
     if not isinstance(os.environ, ThreadEnviron):
         os.environ = ThreadEnviron(os.environ)  # type: ignore[assignment]  # noqa: B003 - an overlay, not a reset
     return os.environ  # type: ignore[return-value]
@@ -212,7 +213,7 @@ def _environment(fn: LambdaFunction) -> Iterator[None]:
         "AWS_DEFAULT_REGION": fn.region,
         **{k: str(v) for k, v in (fn.environment_vars or {}).items()},
     }
-    with _thread_environ().overlaid(values):
+    with thread_environ().overlaid(values):
         yield
 
 
