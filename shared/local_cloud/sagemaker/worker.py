@@ -159,12 +159,12 @@ class _PipelineWorker:
             if iam_enforcement.enabled()
             else None
         )
-        keys = (
-            role.client_kwargs()
-            if role
-            else {"aws_access_key_id": LOCAL_ACCESS_KEY, "aws_secret_access_key": LOCAL_SECRET_KEY}
+        session = boto3.session.Session(
+            aws_access_key_id=role.access_key_id if role else LOCAL_ACCESS_KEY,
+            aws_secret_access_key=role.secret_access_key if role else LOCAL_SECRET_KEY,
+            aws_session_token=role.session_token if role else None,
+            region_name=region,
         )
-        session = boto3.session.Session(region_name=region, **keys)
         return Services(
             s3=session.client("s3", endpoint_url=self.cloud.endpoint),
             sagemaker=session.client("sagemaker", endpoint_url=self.cloud.endpoint),
