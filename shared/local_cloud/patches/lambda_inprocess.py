@@ -288,3 +288,6 @@ def invoke_async(function_arn: str, event: Any, account_id: str, region: str) ->
 
 def apply() -> None:
     replace(LambdaSimpleBackend, "invoke", _invoke)
+
+
+_thread_environ = thread_environ  # the name tests and older callers use
