@@ -23,13 +23,14 @@ from outer_orchestrator.handlers import drift_trigger
 from shared.alarms import alarm_definitions
 from shared.config import DualloopConfig
 from shared.contracts import RetrainInput, event_target_input
+from shared.local_cloud.iam import stack_template
+from shared.local_cloud.iam import template as stack_iam
 from shared.naming import Names
 
 ROOT = Path(__file__).resolve().parent.parent
 ASL_FILE = ROOT / "outer_orchestrator" / "statemachine" / "outer_loop.asl.json"
 GLUE_DIR = ROOT / "outer_orchestrator" / "glue"
 QUALITY_DIR = ROOT / "outer_orchestrator" / "quality"
-_TRUST = json.dumps({"Version": "2012-10-17", "Statement": []})
 
 
 def substituted_asl(names: Names) -> str:
@@ -78,10 +79,23 @@ def handlers(names: Names) -> list[Handler]:
 class LocalStack:
     """Creates (or updates) the project's resources in whatever AWS_ENDPOINT_URL names."""
 
-    def __init__(self, cfg: DualloopConfig, session: boto3.Session | None = None) -> None:
+    def __init__(
+        self,
+        cfg: DualloopConfig,
+        session: boto3.Session | None = None,
+        template: dict[str, Any] | None = None,
+    ) -> None:
         self.cfg = cfg
         self.names = Names(cfg)
         self._session = session or boto3.Session(region_name=cfg.region)
+        self._template = template
+
+    @property
+    def template(self) -> dict[str, Any]:
+        """The synthesized CloudFormation template whose IAM the local cloud enforces."""
+        if self._template is None:
+            self._template = stack_template.load(self.cfg)
+        return self._template
 
     def client(self, service: str) -> Any:
         return self._session.client(service)  # type: ignore[call-overload]
@@ -100,13 +114,18 @@ class LocalStack:
 
     # ---- pieces -------------------------------------------------------------------------
     def _roles(self) -> None:
-        iam = self.client("iam")
-        n = self.names
-        for role in (n.sagemaker_role, n.state_machine_role, n.glue_role, n.lambda_role, n.events_role):
-            try:
-                iam.create_role(RoleName=role, AssumeRolePolicyDocument=_TRUST)
-            except iam.exceptions.EntityAlreadyExistsException:
-                pass
+        """The roles and policies CDK synthesizes (not a copy): each workload runs as one."""
+        stack_iam.create_roles(
+            self.client("iam"), stack_iam.roles(self.template, self.cfg.account_id, self.cfg.region)
+        )
+
+    def function_role_arn(self, function: str) -> str:
+        roles = stack_iam.function_roles(self.template, self.cfg.account_id, self.cfg.region)
+        if function not in roles:
+            raise ValueError(
+                f"the synthesized stack has no Lambda function {function}: the local stack cannot give it a role"
+            )
+        return roles[function]
 
     def _buckets(self) -> None:
         s3 = self.client("s3")
@@ -165,29 +184,51 @@ class LocalStack:
         return f"s3://{self.names.artifact_bucket}/{key}"
 
     def _glue_jobs(self) -> None:
+        """The Glue jobs as synthesized: their role, arguments and the S3 locations of their
+        script and ruleset (CDK's asset bucket, which the Glue role may read), holding the
+        project's files, as ``cdk deploy`` would publish them."""
         glue = self.client("glue")
-        schema = self.cfg.dataset.model_dump_json()
-        ruleset = self._upload(QUALITY_DIR / self.cfg.ruleset, "rulesets")
-        jobs = {
-            self.names.ingest_job: (GLUE_DIR / "ingest.py", {"--schema": schema}),
-            self.names.data_quality_job: (GLUE_DIR / "data_quality.py", {"--ruleset_uri": ruleset}),
+        render = stack_iam.Renderer(self.template, self.cfg.account_id, self.cfg.region)
+        local_files = {
+            self.names.ingest_job: {"script": GLUE_DIR / "ingest.py"},
+            self.names.data_quality_job: {
+                "script": GLUE_DIR / "data_quality.py",
+                "--ruleset_uri": QUALITY_DIR / self.cfg.ruleset,
+            },
         }
-        for name, (script, defaults) in jobs.items():
+        for resource in self.template["Resources"].values():
+            if resource["Type"] != "AWS::Glue::Job":
+                continue
+            props = render(resource["Properties"])
+            name = props["Name"]
+            if name not in local_files:
+                raise ValueError(f"the synthesized Glue job {name} has no script the local stack knows")
+            files = local_files[name]
+            self._publish(props["Command"]["ScriptLocation"], files["script"])
+            for argument, path in files.items():
+                if argument.startswith("--"):
+                    self._publish(props["DefaultArguments"][argument], path)
             spec = {
-                "Role": self.names.glue_role_arn,
-                "Command": {
-                    "Name": "glueetl",
-                    "ScriptLocation": self._upload(script, "glue"),
-                    "PythonVersion": "3",
-                },
-                "DefaultArguments": {"--job-language": "python", **defaults},
-                "GlueVersion": "5.0",
-                "ExecutionProperty": {"MaxConcurrentRuns": 1},
+                "Role": props["Role"],
+                "Command": props["Command"],
+                "DefaultArguments": props.get("DefaultArguments", {}),
+                "GlueVersion": props.get("GlueVersion", "5.0"),
+                "ExecutionProperty": props.get("ExecutionProperty", {"MaxConcurrentRuns": 1}),
             }
             try:
                 glue.create_job(Name=name, **spec)
             except glue.exceptions.AlreadyExistsException:
                 glue.update_job(JobName=name, JobUpdate=spec)
+
+    def _publish(self, uri: str, path: Path) -> None:
+        """Put ``path`` at ``uri`` (creating CDK's asset bucket, as ``cdk bootstrap`` would)."""
+        s3 = self.client("s3")
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        try:
+            s3.create_bucket(Bucket=bucket)
+        except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
+            pass
+        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
 
     def _functions(self) -> None:
         lam = self.client("lambda")
@@ -212,7 +253,7 @@ class LocalStack:
                 lam.create_function(
                     FunctionName=handler.function,
                     Runtime="python3.11",
-                    Role=self.names.lambda_role_arn,
+                    Role=self.function_role_arn(handler.function),
                     Handler=handler.module,
                     Code={"ZipFile": code},
                     Timeout=60,
@@ -221,7 +262,9 @@ class LocalStack:
             except lam.exceptions.ResourceConflictException:
                 lam.update_function_code(FunctionName=handler.function, ZipFile=code)
                 lam.update_function_configuration(
-                    FunctionName=handler.function, Environment={"Variables": env}
+                    FunctionName=handler.function,
+                    Environment={"Variables": env},
+                    Role=self.function_role_arn(handler.function),
                 )
 
     def _state_machine(self) -> None:

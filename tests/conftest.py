@@ -34,6 +34,7 @@ def local_cloud() -> Iterator[LocalCloud]:
     attach_all(cloud)
     saved = {k: os.environ.get(k) for k in cloud.env()}
     os.environ.update(cloud.env())
+    _create_test_roles()
     try:
         yield cloud
     finally:
@@ -43,3 +44,13 @@ def local_cloud() -> Iterator[LocalCloud]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def _create_test_roles() -> None:
+    """The roles tests not about IAM name for their workloads (``tests/iam_support.py``)."""
+    import boto3
+    from iam_support import TEST_ROLES, unconfined_role
+
+    iam = boto3.client("iam")
+    for name in TEST_ROLES:
+        unconfined_role(iam, name)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from shared.local_cloud import backend_state, hooks
+from shared.local_cloud.iam import sessions
 from shared.user_errors import SPARK_DRIVER_STOPPED
 
 if TYPE_CHECKING:
@@ -96,15 +97,10 @@ class LocalGlue:
     def run(self, event: hooks.GlueJobRunStarted) -> None:
         with self._lock:
             try:
-                module = self._load(event.script_location)
-                argv = [event.job_name]
-                for key, value in sorted(event.arguments.items()):
-                    argv += [key, value]
-                # Spark starts only for scripts that take it (a plain Python shell job does not).
-                if "spark" in inspect.signature(module.main).parameters:
-                    module.main(argv, spark=self.spark())
-                else:
-                    module.main(argv)
+                # Glue runs the script as the job's role (and fetches ScriptLocation as it).
+                role = backend_state.glue_job_session(event.account_id, event.region, event.job_name)
+                with sessions.acting_as(role):
+                    self._run(event)
             except BaseException as exc:
                 reason = _reason(exc)
                 if self._spark is not None and not _alive(self._spark):
@@ -119,6 +115,17 @@ class LocalGlue:
         backend_state.set_glue_job_run_state(
             event.account_id, event.region, event.job_name, event.run_id, "SUCCEEDED"
         )
+
+    def _run(self, event: hooks.GlueJobRunStarted) -> None:
+        module = self._load(event.script_location)
+        argv = [event.job_name]
+        for key, value in sorted(event.arguments.items()):
+            argv += [key, value]
+        # Spark starts only for scripts that take it (a plain Python shell job does not).
+        if "spark" in inspect.signature(module.main).parameters:
+            module.main(argv, spark=self.spark())
+        else:
+            module.main(argv)
 
     def _load(self, location: str | None) -> ModuleType:
         if not location:

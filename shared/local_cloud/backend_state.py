@@ -66,3 +66,17 @@ def set_pipeline_execution_status(
         start_time=execution.start_time if isinstance(execution.start_time, datetime) else None,
         end_time=now if status in PIPELINE_TERMINAL else None,
     )
+
+
+def glue_job_session(account_id: str, region: str, job_name: str) -> Any:
+    """The job's role, assumed as Glue does (``None`` while the local cloud does not enforce IAM)."""
+    from moto.glue.models import glue_backends
+
+    from shared.local_cloud.iam import sessions
+    from shared.local_cloud.patches import iam_enforcement
+
+    if not iam_enforcement.enabled():
+        return None
+    role = str(glue_backends[account_id][region].get_job(job_name).role)
+    arn = role if role.startswith("arn:") else f"arn:aws:iam::{account_id}:role/{role}"
+    return sessions.assume(arn, "glue.amazonaws.com", region)

@@ -29,6 +29,9 @@ LOG = logging.getLogger(__name__)
 LOCAL_ACCESS_KEY = "local"
 LOCAL_SECRET_KEY = "local"  # noqa: S105
 _MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+# Set to 0 to let every workload call anything (as before IAM was enforced here).
+IAM_ENV = "DUALLOOP_LOCAL_IAM"
+_OFF = {"0", "false", "no", "off"}
 _running: LocalCloud | None = None
 _running_lock = threading.Lock()
 
@@ -42,6 +45,9 @@ class LocalCloud:
     region: str = "us-east-1"
     clock_factor: float = field(default_factory=clock.factor_from_env)
     quiet: bool = True
+    enforce_iam: bool = field(
+        default_factory=lambda: os.environ.get(IAM_ENV, "1").strip().lower() not in _OFF
+    )
     _server: Any = None
     _scheduler: Any = None
     _sts_proxy: Any = None
@@ -53,11 +59,19 @@ class LocalCloud:
         with _running_lock:
             if _running is not None:
                 raise RuntimeError(f"a local cloud is already running in this process at {_running.endpoint}")
-            from shared.local_cloud.patches import apply_all, lambda_inprocess, server_speed, sfn_clock
+            from shared.local_cloud.patches import (
+                apply_all,
+                iam_enforcement,
+                lambda_inprocess,
+                server_speed,
+                sfn_clock,
+            )
             from shared.local_cloud.scheduler import Scheduler
             from shared.local_cloud.sts_proxy import StsProxy
 
             apply_all()
+            # Workloads run as their own roles, confined to their policies (iam_enforcement).
+            iam_enforcement.enable(self.enforce_iam)
             clock.set_factor(self.clock_factor)
             sfn_clock.set_sync_poll()
             if self.quiet:
@@ -105,6 +119,9 @@ class LocalCloud:
             if self._sts_proxy is not None:
                 self._sts_proxy.stop()
                 self._sts_proxy = None
+            from shared.local_cloud.iam import sessions
+
+            sessions.reset()
             self._server.stop()
             self._server = None
             os.environ.pop("MOTO_PORT", None)

@@ -20,6 +20,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from iam_support import unconfined_role
 
 from shared.local_cloud import LocalCloud, hooks
 
@@ -38,9 +39,7 @@ def _lambda(source: str, *, env: dict[str, str] | None = None) -> str:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("app.py", source)
     name = _name("fn")
-    boto3.client("iam").create_role(
-        RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
-    )
+    unconfined_role(boto3.client("iam"), name)
     return boto3.client("lambda").create_function(
         FunctionName=name,
         Runtime="python3.11",

@@ -78,6 +78,7 @@ PATCH_MODULES: tuple[str, ...] = (
     "sagemaker_hosting",
     "server_speed",
     "cloudwatch_alarms",
+    "iam_enforcement",
 )
 
 

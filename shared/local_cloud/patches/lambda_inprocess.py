@@ -41,6 +41,7 @@ from typing import Any
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from shared.local_cloud.iam import sessions
 from shared.local_cloud.patches import Replaced, replace
 
 LOG = logging.getLogger(__name__)
@@ -184,10 +185,20 @@ class ThreadEnviron(MutableMapping[str, str]):
         return dict(self)
 
 
-def _thread_environ() -> ThreadEnviron:
+def thread_environ() -> ThreadEnviron:
+    """``os.environ`` as a per-thread overlay (installed on first use)."""
     if not isinstance(os.environ, ThreadEnviron):
         os.environ = ThreadEnviron(os.environ)  # type: ignore[assignment]  # noqa: B003 - an overlay, not a reset
     return os.environ  # type: ignore[return-value]
+
+
+def _role_session(fn: LambdaFunction) -> sessions.RoleSession | None:
+    """The function's execution role, assumed as Lambda does (none while IAM is off)."""
+    from shared.local_cloud.patches import iam_enforcement
+
+    if not iam_enforcement.enabled():
+        return None
+    return sessions.assume(str(fn.role), "lambda.amazonaws.com", fn.region)
 
 
 @contextmanager
@@ -202,7 +213,7 @@ def _environment(fn: LambdaFunction) -> Iterator[None]:
         "AWS_DEFAULT_REGION": fn.region,
         **{k: str(v) for k, v in (fn.environment_vars or {}).items()},
     }
-    with _thread_environ().overlaid(values):
+    with thread_environ().overlaid(values):
         yield
 
 
@@ -215,7 +226,13 @@ def run_function(fn: LambdaFunction, event: Any) -> tuple[Any, bool]:
         memory_limit_in_mb=int(fn.memory_size or 128),
         timeout_seconds=int(fn.timeout or 3),
     )
-    with _environment(fn):
+    try:
+        role = _role_session(fn)
+    except sessions.RoleNotAssumable as exc:
+        # Lambda's words for it (at CreateFunction on AWS, which the local cloud does not check).
+        message = f"The role defined for the function cannot be assumed by Lambda: {exc}"
+        return _error_payload("InvalidRuntimeException", RuntimeError(message)), True
+    with _environment(fn), sessions.acting_as(role):
         try:
             with _import_lock:
                 handler = _handler_for(fn)
@@ -271,3 +288,6 @@ def invoke_async(function_arn: str, event: Any, account_id: str, region: str) ->
 
 def apply() -> None:
     replace(LambdaSimpleBackend, "invoke", _invoke)
+
+
+_thread_environ = thread_environ  # the name tests and older callers use

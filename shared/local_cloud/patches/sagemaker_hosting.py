@@ -44,7 +44,7 @@ from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
 from shared.local_cloud import events, hooks
 from shared.local_cloud.hosting import endpoints, policy
-from shared.local_cloud.patches import Replaced, original, replace
+from shared.local_cloud.patches import Replaced, iam_enforcement, original, replace
 
 _INVOCATIONS = re.compile(r"/endpoints/(?P<name>[^/]+)/invocations$")
 # botocore data/sagemaker-runtime/2017-05-13/service-2.json: InvokeEndpointInput.Body "max": 6291456
@@ -107,6 +107,16 @@ def _update_endpoint(
             parsed.check_instances(int(variant.get("InitialInstanceCount") or 1), variant["VariantName"])
     except policy.PolicyError as exc:
         raise ValidationError(message=str(exc)) from None
+    if parsed.alarms:
+        # SageMaker reads the rollback alarms as the caller: UpdateEndpoint with
+        # AutoRollbackConfiguration needs cloudwatch:DescribeAlarms on them (deployment
+        # guardrails docs, "Auto-Rollback Configuration and Monitoring").
+        iam_enforcement.authorize_implicit(
+            "cloudwatch:DescribeAlarms",
+            tuple(
+                f"arn:aws:cloudwatch:{self.region_name}:{self.account_id}:alarm:{a}" for a in parsed.alarms
+            ),
+        )
     old_names = sorted(v["VariantName"] for v in endpoint.production_variants)
     new_names = sorted(v["VariantName"] for v in config.production_variants)
     if old_names != new_names:

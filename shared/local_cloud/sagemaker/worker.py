@@ -24,7 +24,8 @@ import boto3
 
 from shared.local_cloud import backend_state, events, hooks
 from shared.local_cloud.cloud import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, LocalCloud
-from shared.local_cloud.patches import sagemaker_pipelines
+from shared.local_cloud.iam import sessions
+from shared.local_cloud.patches import iam_enforcement, sagemaker_pipelines
 from shared.local_cloud.sagemaker.cache import InMemoryStepCache
 from shared.local_cloud.sagemaker.executor import (
     ExecutionIdentity,
@@ -80,8 +81,20 @@ class _CloudObserver:
 class _CloudJobs:
     account_id: str
     region: str
+    role: sessions.RoleSession | None = None
 
     def job_started(self, kind: str, name: str, request: Mapping[str, Any]) -> str:
+        # SageMaker Pipelines creates each job as the pipeline's role, passing the job's role.
+        resource = "processing-job" if kind == "ProcessingJob" else "training-job"
+        arn = f"arn:aws:sagemaker:{self.region}:{self.account_id}:{resource}/{name.lower()}"
+        iam_enforcement.authorize_as(self.role, f"sagemaker:Create{kind}", (arn,))
+        if request.get("RoleArn"):
+            iam_enforcement.authorize_as(
+                self.role,
+                "iam:PassRole",
+                (str(request["RoleArn"]),),
+                {"iam:PassedToService": ["sagemaker.amazonaws.com"]},
+            )
         return sagemaker_pipelines.register_job(self.account_id, self.region, kind, name, request)
 
     def job_finished(
@@ -122,7 +135,7 @@ class _PipelineWorker:
                     region=event.region,
                     start_time=_start_time(execution.start_time),
                 ),
-                services=self._services(event.region, event.account_id),
+                services=self._services(event.region, event.account_id, pipeline.role_arn),
                 parameters=event.parameters,
                 cache=self.cache,
                 observer=observer,
@@ -172,17 +185,27 @@ class _PipelineWorker:
             executor.stop()
         self.cache.clear()
 
-    def _services(self, region: str, account_id: str) -> Services:
+    def _services(self, region: str, account_id: str, role_arn: str | None) -> Services:
+        """What the execution calls AWS with: the pipeline's role, as SageMaker assumes it (its
+        jobs' containers get the same credentials; every step here runs as that role)."""
+        role = (
+            sessions.assume(str(role_arn), "sagemaker.amazonaws.com", region)
+            if iam_enforcement.enabled()
+            else None
+        )
         session = boto3.session.Session(
-            aws_access_key_id=LOCAL_ACCESS_KEY, aws_secret_access_key=LOCAL_SECRET_KEY, region_name=region
+            aws_access_key_id=role.access_key_id if role else LOCAL_ACCESS_KEY,
+            aws_secret_access_key=role.secret_access_key if role else LOCAL_SECRET_KEY,
+            aws_session_token=role.session_token if role else None,
+            region_name=region,
         )
         return Services(
             s3=session.client("s3", endpoint_url=self.cloud.endpoint),
             sagemaker=session.client("sagemaker", endpoint_url=self.cloud.endpoint),
-            jobs=_CloudJobs(account_id, region),
+            jobs=_CloudJobs(account_id, region, role),
             lambda_client=session.client("lambda", endpoint_url=self.cloud.endpoint),
             sqs=session.client("sqs", endpoint_url=self.cloud.endpoint),
-            container_env=self.cloud.env(),
+            container_env={**self.cloud.env(), **(role.env() if role else {})},
         )
 
 
