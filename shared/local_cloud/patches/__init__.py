@@ -77,6 +77,7 @@ PATCH_MODULES: tuple[str, ...] = (
     "sagemaker_hosting",
     "server_speed",
     "cloudwatch_alarms",
+    "request_validation",
 )
 
 
