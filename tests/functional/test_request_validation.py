@@ -84,7 +84,9 @@ def test_an_unknown_blue_green_traffic_routing_type_is_refused(local_cloud: Loca
         EndpointName="rv-endpoint",
         EndpointConfigName="rv-config",
         DeploymentConfig={
-            "BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {"Type": "FOO", "WaitIntervalInSeconds": 3601}}
+            "BlueGreenUpdatePolicy": {
+                "TrafficRoutingConfiguration": {"Type": "FOO", "WaitIntervalInSeconds": 3601}
+            }
         },
     )
     # THEN both violations, counted, in AWS's member-path style
@@ -136,6 +138,7 @@ def test_rest_json_uri_members_are_checked(local_cloud: LocalCloud) -> None:
     response = _refusal(_client("lambda").get_function, FunctionName="f" * 257)
     # THEN refused before moto looks the function up (moto alone answers ResourceNotFound)
     assert response["Error"]["Code"] == "ValidationException"
-    assert "at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 256" in (
-        response["Error"]["Message"]
+    assert (
+        "at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 256"
+        in (response["Error"]["Message"])
     )

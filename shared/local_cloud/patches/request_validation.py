@@ -15,11 +15,13 @@ its first letter lowered, list items as ``N.member`` counted from 1, as in AWS's
 
 What is checked, and only where the model declares it: required members ("Member must not be
 null"), ``min``/``max`` lengths of strings, blobs, lists and maps, ``min``/``max`` values of
-numbers, ``enum`` value sets, and ``pattern`` (Smithy patterns are not implicitly anchored, so
-a match anywhere counts, as for AWS; a Java pattern Python's ``re`` cannot compile with the same
-meaning -- ``\\p{..}``, possessive quantifiers, class intersections -- is skipped, never
-enforced wrongly). Types are not checked (AWS answers those with a serialization error, and
-boto3 never sends them).
+numbers, ``enum`` value sets, and ``pattern``. AWS matches a pattern against the whole value
+(Java's ``String.matches``), whatever anchors it spells: DynamoDB refuses the table name
+``'"smart-dcb-messages"'`` for ``[a-zA-Z0-9_.-]+`` (aws/aws-cli#790), so ``re.fullmatch``. A Java
+pattern Python's ``re`` cannot compile with the same meaning -- ``\\p{..}``, possessive
+quantifiers, class intersections -- is skipped, never enforced wrongly; ``.`` also matches
+line breaks here (Java's does not): lenient where unsure. Types are not checked (AWS answers
+those with a serialization error, and boto3 never sends them).
 
 Where: ``BaseResponse._dispatch``, after moto has read the request (``setup_class``) and
 before the action runs, so every service moto serves over HTTP passes here. The request is
@@ -117,7 +119,9 @@ def refusal_for(response: BaseResponse, request: Any) -> Any:
     return 400 if status == 200 else status, headers, body
 
 
-def _errors(response: BaseResponse, request: Any, service: str, operation_model: Any, protocol: str) -> list[str]:
+def _errors(
+    response: BaseResponse, request: Any, service: str, operation_model: Any, protocol: str
+) -> list[str]:
     plan = plan_for(service, operation_model, wire_names=protocol == "json")
     if plan is None:
         return []
@@ -223,7 +227,9 @@ class Check:
         elif kind == "number":
             if isinstance(value, int | float) and not isinstance(value, bool):
                 if self.hi is not None and value > self.hi:
-                    errors.append(_violation(value, path, f"Member must have value less than or equal to {self.hi}"))
+                    errors.append(
+                        _violation(value, path, f"Member must have value less than or equal to {self.hi}")
+                    )
                 if self.lo is not None and value < self.lo:
                     errors.append(
                         _violation(value, path, f"Member must have value greater than or equal to {self.lo}")
@@ -247,9 +253,11 @@ class Check:
     def _check_string(self, value: str, path: str, errors: list[str]) -> None:
         if self.enum and value not in self.enum:
             errors.append(_violation(value, path, f"Member must satisfy enum value set: [{self.enum_text}]"))
-        if self.pattern is not None and self.pattern.search(value) is None:
+        if self.pattern is not None and self.pattern.fullmatch(value) is None:
             errors.append(
-                _violation(value, path, f"Member must satisfy regular expression pattern: {self.pattern_text}")
+                _violation(
+                    value, path, f"Member must satisfy regular expression pattern: {self.pattern_text}"
+                )
             )
         self._check_length(value, len(value), path, errors)
 
@@ -257,12 +265,17 @@ class Check:
         if self.hi is not None and length > self.hi:
             errors.append(_violation(value, path, f"Member must have length less than or equal to {self.hi}"))
         if self.lo is not None and length < self.lo:
-            errors.append(_violation(value, path, f"Member must have length greater than or equal to {self.lo}"))
+            errors.append(
+                _violation(value, path, f"Member must have length greater than or equal to {self.lo}")
+            )
 
     def _check_map_entries(self, value: dict[Any, Any], path: str, errors: list[str]) -> None:
         # AWS reports a bad key or scalar value as one constraint listing every rule of the shape:
         # "Value at 'x' failed to satisfy constraint: Map value must satisfy constraint: [...]".
-        for label, check, items in (("Map keys", self.key, list(value)), ("Map value", self.item, list(value.values()))):
+        for label, check, items in (
+            ("Map keys", self.key, list(value)),
+            ("Map value", self.item, list(value.values())),
+        ):
             if check is None or check.trivial:
                 continue
             if check.kind not in {"string", "number", "blob"}:  # structures, lists: walk them
@@ -274,7 +287,9 @@ class Check:
                 check.check(item, path, found)
                 if found:
                     rules = ", ".join(check.rules())
-                    errors.append(f"Value at '{path}' failed to satisfy constraint: {label} must satisfy constraint: [{rules}]")
+                    errors.append(
+                        f"Value at '{path}' failed to satisfy constraint: {label} must satisfy constraint: [{rules}]"
+                    )
                     break
 
     def rules(self) -> list[str]:
@@ -329,7 +344,8 @@ def compile_shape(shape: Any, seen: dict[str, Check], wire_names: bool = False) 
             key = member.serialization.get("name", name) if wire_names else name
             node.members[key] = (_segment(name), compile_shape(member, seen, wire_names))
         node.required = tuple(
-            (shape.members[name].serialization.get("name", name) if wire_names else name) for name in node.required
+            (shape.members[name].serialization.get("name", name) if wire_names else name)
+            for name in node.required
         )
     elif type_name == "list":
         node = Check("list", lo=meta.get("min"), hi=meta.get("max"))
@@ -366,7 +382,9 @@ def _mark_trivial(node: Check, visiting: set[int]) -> bool:
     if id(node) in visiting:
         return False
     visiting.add(id(node))
-    children = [check for _, check in node.members.values()] + [c for c in (node.item, node.key) if c is not None]
+    children = [check for _, check in node.members.values()] + [
+        c for c in (node.item, node.key) if c is not None
+    ]
     own = bool(
         node.required or node.lo is not None or node.hi is not None or node.enum or node.pattern is not None
     )
