@@ -115,6 +115,7 @@ def refusal_for(response: BaseResponse, request: Any) -> Any:
         return None
     code = "ValidationError" if protocol in {"query", "ec2"} else "ValidationException"
     failure = ValidationFailure(code, validation_message(errors))
+    LOG.info("refused %s.%s: %s", service, operation_model.name, failure.message[:2000])
     status, headers, body = response.serialized(ActionResult(failure))
     return 400 if status == 200 else status, headers, body
 
