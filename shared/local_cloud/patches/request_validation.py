@@ -25,14 +25,16 @@ those with a serialization error, and boto3 never sends them).
 
 Where: ``BaseResponse._dispatch``, after moto has read the request (``setup_class``) and
 before the action runs, so every service moto serves over HTTP passes here. The request is
-parsed back into the operation's parameters with moto's own botocore-model parsers (json,
-query, rest-json). Not checked: S3 (rest-xml; its bodies are object data and its routing is
-its own) and any request whose protocol or operation moto's parsers do not know (e.g. CBOR) --
-those go to moto unchecked, as before. Calls a patch makes to a moto backend in-process never
+parsed back into the operation's parameters (json: the body itself; query and rest-json:
+moto's own botocore-model parsers). Not checked: S3 (rest-xml; its bodies are object data and
+its routing is its own), EC2's protocol, and any request whose protocol or operation moto's
+parsers do not know (e.g. CBOR) -- those go to moto unchecked, as before. Calls a patch makes to a moto backend in-process never
 pass through HTTP and are not checked here.
 
 Speed: each operation's input shape is compiled once into a tree of checks (compiled regexes,
-enum sets, limits) and cached; a request then costs one parse and one walk of its own values.
+enum sets, limits; subtrees with nothing to check are skipped) and cached; a request then costs
+one parse and one walk of its own values: 20-55 us for a typical call (about 1 % of a local
+cloud call of 3-4 ms), ~170 us for a StartPipelineExecution with 50 parameters.
 Set ``DUALLOOP_LOCAL_CLOUD_VALIDATE_REQUESTS=0`` before the local cloud starts to turn it off.
 """
 
@@ -59,7 +61,8 @@ from shared.local_cloud.patches import Replaced, replace
 LOG = logging.getLogger(__name__)
 VALIDATE_ENV = "DUALLOOP_LOCAL_CLOUD_VALIDATE_REQUESTS"
 # rest-xml (S3) is left to moto; see the module docstring.
-_CHECKED_PROTOCOLS = frozenset({"json", "query", "ec2", "rest-json"})
+# ec2 is left out too: EC2 answers with its own error codes and wording, not this Coral message.
+_CHECKED_PROTOCOLS = frozenset({"json", "query", "rest-json"})
 _SKIPPED_SERVICES = frozenset({"s3", "s3control"})
 # Java regex features Python's `re` would read differently (or not at all): skip such patterns.
 _JAVA_ONLY = re.compile(r"\\[pPzXRhHvV]\{?|\\x\{|&&|[*+?}]\+|\[:\w+:\]|\\Q|\\E")
@@ -113,7 +116,7 @@ def refusal_for(response: BaseResponse, request: Any) -> Any:
     errors = _errors(response, request, service, operation_model, protocol)
     if not errors:
         return None
-    code = "ValidationError" if protocol in {"query", "ec2"} else "ValidationException"
+    code = "ValidationError" if protocol == "query" else "ValidationException"
     failure = ValidationFailure(code, validation_message(errors))
     LOG.info("refused %s.%s: %s", service, operation_model.name, failure.message[:2000])
     status, headers, body = response.serialized(ActionResult(failure))
