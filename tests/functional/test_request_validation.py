@@ -142,3 +142,23 @@ def test_rest_json_uri_members_are_checked(local_cloud: LocalCloud) -> None:
         "at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 256"
         in (response["Error"]["Message"])
     )
+
+
+def test_query_protocol_lists_are_parsed_and_counted(local_cloud: LocalCloud) -> None:
+    # GIVEN IAM CreateRole (query protocol: Tags.member.N.Key on the wire) with 51 tags (max 50),
+    # the first with a 257-character value (max 256)
+    tags = [{"Key": f"k{i}", "Value": "v"} for i in range(51)]
+    tags[0]["Value"] = "v" * 257
+    response = _refusal(
+        _client("iam").create_role, RoleName="rv-tags", AssumeRolePolicyDocument="{}", Tags=tags
+    )
+    # THEN both, the item by its 1-based member path
+    message = response["Error"]["Message"]
+    assert message.startswith("2 validation errors detected: ")
+    assert (
+        "at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50" in message
+    )
+    assert (
+        f"Value '{'v' * 257}' at 'tags.1.member.value' failed to satisfy constraint: "
+        "Member must have length less than or equal to 256" in message
+    )
