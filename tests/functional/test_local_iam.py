@@ -131,7 +131,8 @@ def _evaluation_object(cfg: DualloopConfig) -> tuple[str, str]:
             s3.create_bucket(Bucket=bucket)
         except s3.exceptions.BucketAlreadyOwnedByYou:
             pass
-    key = "pipelines/executions/abc123/Evaluate/output/evaluation/evaluation.json"
+    # The Evaluate step's layout: <artifact prefix>executions/<id>/Evaluate/evaluation/evaluation.json
+    key = f"{cfg.artifact_prefix}executions/abc123/Evaluate/evaluation/evaluation.json"
     s3.put_object(Bucket=names.artifact_bucket, Key=key, Body=b'{"metrics": {"auc": 0.9}}')
     return names.artifact_bucket, key
 

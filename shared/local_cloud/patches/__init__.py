@@ -79,6 +79,7 @@ PATCH_MODULES: tuple[str, ...] = (
     "server_speed",
     "cloudwatch_alarms",
     "iam_enforcement",
+    "request_validation",
 )
 
 
