@@ -54,6 +54,8 @@ OTHER_VARIABLES = frozenset(
         "DUALLOOP_LOCAL_CLOUD_FAST_SERVER",  # shared/local_cloud/patches/server_speed.py
         "DUALLOOP_LOCAL_CLOUD_KEEPALIVE",  # shared/local_cloud/patches/server_speed.py
         "DUALLOOP_LAMBDA_LOG_LEVEL",  # shared/local_cloud/cloud.py
+        "DUALLOOP_LOCAL_IAM",  # "0": the local cloud does not enforce IAM (shared/local_cloud/cloud.py)
+        "DUALLOOP_LOCAL_CLOUD_VALIDATE_REQUESTS",  # "0": no botocore-model checks (patches/request_validation.py)
         "DUALLOOP_CONTAINER_PATHS",  # "rewrite": no mount namespace (shared/local_cloud/sagemaker/steps/container.py)
         "DUALLOOP_DRIFT_ENDPOINT",  # the endpoint a drift job watches (outer_orchestrator/drift/job.py)
         # The handler functions' environment (outer_orchestrator/handlers, set by infra and the local stack).
