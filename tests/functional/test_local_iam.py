@@ -295,6 +295,13 @@ SAMPLE: list[tuple[str, str, str, str, Callable[[Names], dict[str, Any]]]] = [
     (
         "state_machine_role",
         "StartPipeline",
+        "lambda",
+        "invoke",
+        lambda n: {"FunctionName": n.pipeline_callback_function, "InvocationType": "DryRun"},
+    ),
+    (
+        "lambda_role",
+        "StartPipeline",
         "sagemaker",
         "start_pipeline_execution",
         lambda n: {"PipelineName": n.pipeline},
