@@ -39,18 +39,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
+import feature_baseline
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from feature_baseline import FORMAT_VERSION as BASELINE_FORMAT_VERSION
-from feature_baseline import (
-    categorical_summary,
-    merge_baselines,  # noqa: F401  (the drift job's merge, for the tests)
-    numeric_summary,
-)
+from feature_baseline import categorical_summary, numeric_summary
 
 FORMAT_VERSION = 1
+# The baseline's merge and sketch size, where the scripts' tests have always found them.
+merge_baselines = feature_baseline.merge_baselines
+SKETCH_SIZE = feature_baseline.SKETCH_SIZE
 BINARY, MULTICLASS, REGRESSION = "binary", "multiclass", "regression"
 PROBLEM_TYPES = (BINARY, MULTICLASS, REGRESSION)
 NUMERIC = "numeric"
