@@ -5,24 +5,17 @@ the Scheduled Event itself, with no constant Input: the event's ``time`` ends th
 job checks, so a retried or late delivery checks the window it was scheduled for. The local
 twin (``outer_orchestrator/local_stack.py``) wires the same rule to the same handler.
 
-Dependencies. The job imports numpy and pandas, and merging per-host baselines loads the
-container code's ``inner_pipeline/code/common.py`` by path, which imports pyarrow. From
-manylinux wheels those three unpack to about 310 MB (numpy 73, pandas 79, pyarrow 156),
-over Lambda's 250 MB limit for a function and all its layers unzipped; bundling would also
-need the target platform's wheels (network or Docker) at synth. AWS's "AWS SDK for pandas"
-(awswrangler) managed layer carries all three with a pyarrow built and trimmed for Lambda
-(47 MB zipped for py3.12 as released; about 155 MB unzipped as reported in
-aws/aws-sdk-pandas discussion #1727, not measured here), which leaves room for the
-Powertools layer (Powertools and pydantic, about 20 MB unzipped) and this code (under 1 MB).
-If a layer bump ever crosses 250 MB, the deploy fails on CreateFunction, not at run time.
-
-The layer's ARN is ``arn:aws:lambda:<region>:336392948345:layer:AWSSDKPandas-Python312:<n>``
-(``...-Python312-Arm64:<n>`` on arm64), but ``<n>`` differs by region for the same library
-release, so a literal ARN would be right in one region only. The stack therefore pins the
-library release (``AWS_SDK_PANDAS_VERSION``) and resolves the ARN at deploy time from AWS's
-public SSM parameter ``/aws/service/aws-sdk-pandas/<version>/py3.12/<arch>/layer-arn`` in the
-stack's region, the way the Powertools layer is resolved: synth stays offline, and a
-version bump is one reviewed line.
+Dependencies. The job needs only the standard library, boto3 (in the runtime), pydantic
+(``shared.config``, ``report.py``) and Powertools' Logger: the Powertools layer, and this code
+with the pure-Python pieces of ``VENDORED``. Its statistics and the baseline format
+(``shared/feature_baseline.py``, which Preprocess writes through) are written without numpy,
+pandas or pyarrow, and it no longer ships the data scientists' ``inner_pipeline/code``: an
+edit there cannot break this function. Before, the AWS SDK for pandas layer (numpy, pandas,
+pyarrow: about 155 MB unzipped) brought function and layers to about 234 of Lambda's 250 MB
+(unzipped, function and all its layers: "Lambda quotas", docs.aws.amazon.com/lambda/latest/dg/
+gettingstarted-limits.html). Now: this code (under 2 MB, measured at synth by
+tests/infra/test_infra_drift.py) plus the Powertools layer (``POWERTOOLS_LAYER_MB``), held
+under ``SIZE_BUDGET_MB`` by that test.
 """
 
 from __future__ import annotations
@@ -36,7 +29,6 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
-from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra import sources
@@ -58,19 +50,22 @@ from infra.nag import acknowledge, logical_id
 from shared.config import DualloopConfig, Stage
 from shared.naming import Names
 
-# The awswrangler release whose managed layer the job runs on (numpy 2, pandas 2, pyarrow).
-AWS_SDK_PANDAS_VERSION = "3.16.1"
-AWS_SDK_PANDAS_PARAMETER = (
-    f"/aws/service/aws-sdk-pandas/{AWS_SDK_PANDAS_VERSION}/"
-    f"py{RUNTIME.name.removeprefix('python')}/{ARCHITECTURE.name}/layer-arn"
-)
+# Lambda's limit for a function and all its layers, unzipped ("Lambda quotas": 250 MB), and
+# the budget the drift function keeps under it, so a layer bump cannot creep up to the limit.
+UNZIPPED_LIMIT_MB = 250
+SIZE_BUDGET_MB = 150
+# The Powertools layer, unzipped. AWS publishes no unzipped size for it; the installed wheels of
+# the pinned release with the extras the layer bundles (parser: pydantic and pydantic-core,
+# tracer: aws-xray-sdk, validation: fastjsonschema) unpack to 17.5 MB for 3.37.0 (measured by
+# tests/infra/test_infra_drift.py); counted as twice that, for what the layer may add.
+POWERTOOLS_LAYER_MB = 35
 HANDLER = "outer_orchestrator.drift.job.handler"
-# The job, the config it rebuilds, and the container code it merges per-host baselines with
-# (baseline.py loads <code root>/inner_pipeline/code/common.py by path). The CLI is workstation-only.
-PACKAGES = ("outer_orchestrator/drift", "shared", "inner_pipeline/code/common.py")
+# The job and the config it rebuilds (shared/feature_baseline.py: the baseline's format and
+# merge). Nothing from inner_pipeline. The CLI is workstation-only.
+PACKAGES = ("outer_orchestrator/drift", "shared")
 EXCLUDES = ("outer_orchestrator/drift/cli.py", *LAMBDA_EXCLUDES)
-# The awswrangler layer warns that under 512 MB may not do; 1 GB also buys CPU for parsing a
-# day of captured JSON lines (a day at 1 request/s is ~86k lines, 1-2 thousand S3 objects).
+# 1 GB buys CPU (Lambda allocates it in proportion to memory) for parsing a day of captured
+# JSON lines in pure Python (a day at 1 request/s is ~86k lines, 1-2 thousand S3 objects).
 MEMORY_MB = 1024
 TIMEOUT = Duration.minutes(10)
 ASYNC_RETRY_ATTEMPTS = 2  # Lambda's own retries of a failed run (a repeat rewrites the same report)
@@ -255,11 +250,6 @@ class DriftCheck(Construct):
         for distribution in VENDORED:
             sources.vendor_pure_python(code_dir, distribution)
 
-        aws_sdk_pandas = lambda_.LayerVersion.from_layer_version_arn(
-            self,
-            "AwsSdkPandas",
-            ssm.StringParameter.value_for_string_parameter(self, AWS_SDK_PANDAS_PARAMETER),
-        )
         environment = config_environment(cfg)
         self.function = lambda_.Function(
             self,
@@ -270,8 +260,7 @@ class DriftCheck(Construct):
             architecture=ARCHITECTURE,
             handler=HANDLER,
             code=lambda_.Code.from_asset(str(code_dir)),
-            # Later layers win on a clash: Powertools' pydantic stack over anything older.
-            layers=[aws_sdk_pandas, powertools_layer(self)],
+            layers=[powertools_layer(self)],  # the only layer: see SIZE_BUDGET_MB
             role=self.role,
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
@@ -288,7 +277,7 @@ class DriftCheck(Construct):
         acknowledge(
             self.function,
             "AwsSolutions-L1",
-            f"{RUNTIME.name} is pinned deliberately: the AWS SDK for pandas and Powertools layers are published "
+            f"{RUNTIME.name} is pinned deliberately: the Powertools layer is published "
             "per Python version, and the project tests on Python 3.11/3.12.",
         )
 

@@ -2,11 +2,12 @@
 
 The scripts are uploaded as one source directory and run as ``python <script>.py`` in a
 SageMaker container, so this module may use only the standard library, numpy, pandas,
-pyarrow, scikit-learn and xgboost: nothing from the dualloop package.
+pyarrow, scikit-learn and xgboost: nothing from the dualloop package but the standard-library
+modules linked into this directory (``column_names.py``, ``feature_baseline.py``).
 
 What lives here is what must be identical on both sides of a hand-over: the schema, the
 feature encoding (training and serving must agree byte for byte), the split-file format,
-the feature baseline and its merge, and the failure-reason convention.
+the feature baseline (its format: ``feature_baseline.py``), and the failure-reason convention.
 
 preprocessing.json (``format_version`` 1) is the encoding contract. It travels from
 Preprocess through the training channel into the model artifact::
@@ -29,10 +30,8 @@ time takes the default branch learned for missing values, exactly as in training
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
 import json
-import math
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -40,12 +39,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
+import feature_baseline
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+from feature_baseline import FORMAT_VERSION as BASELINE_FORMAT_VERSION
+from feature_baseline import categorical_summary, numeric_summary
 
 FORMAT_VERSION = 1
+# The baseline's merge and sketch size, where the scripts' tests have always found them.
+merge_baselines = feature_baseline.merge_baselines
+SKETCH_SIZE = feature_baseline.SKETCH_SIZE
 BINARY, MULTICLASS, REGRESSION = "binary", "multiclass", "regression"
 PROBLEM_TYPES = (BINARY, MULTICLASS, REGRESSION)
 NUMERIC = "numeric"
@@ -345,41 +350,9 @@ def split_assignment(
 
 # ---- feature baseline ---------------------------------------------------------------------
 #
-# The baseline (format_version 1) is what the drift job compares captured requests with.
-# Preprocess writes one per instance; merge_baselines combines them.
-#
-#   {"format_version": 1,
-#    "hosts": ["algo-1"],                  # instances whose rows it summarises
-#    "row_count": 3000,
-#    "histogram_bins": 10,                 # quantile bins asked for (fewer for discrete data)
-#    "target": {"column": "is_fraud", "counts": {"0": 2950, "1": 50}},   # rows per class code
-#                                          # (regression: {"column", "count", "sum", "min", "max"})
-#    "features": {
-#      "amount": {"type": "numeric", "count": 2998, "missing": 2,   # count = non-missing
-#                 "mean": 101.2, "std": 97.1, "min": 0.5, "max": 2210.0,   # std: population
-#                 "histogram": {"edges": [12.1, 20.5, ...], "counts": [300, 299, ...]},
-#                 "sketch": {"values": [...], "weights": [...]}},
-#      "merchant_category": {"type": "categorical", "count": 3000, "missing": 0,
-#                            "frequencies": {"electronics": 190, "gas": 360, ...}}}}
-#
-# Histogram: ``edges`` are the distinct quantiles at 1/bins, ..., (bins-1)/bins (deciles by
-# default; inverted-CDF, so each edge is an observed value, or a sketch point after a merge).
-# Bins are right-closed and open-ended, (-inf, e0], (e0, e1], ..., (e_last, +inf), so
-# ``counts`` has len(edges) + 1 entries and a captured value outside the training range still
-# lands in a bin (numpy: bin = searchsorted(edges, x, side="left")). Discrete features get
-# one edge per distinct decile (is_online: edges [0, 1], counts [n0, n1, 0]).
-#
-# Merging: quantile edges differ per instance, so histograms cannot simply be added. Each
-# feature also carries a sketch: its distinct values with their counts when there are at most
-# SKETCH_SIZE of them (exact), else SKETCH_SIZE equal-weight chunks of the sorted values, each
-# stored as (chunk mean, chunk size). merge_baselines concatenates the sketches, re-derives the
-# edges and counts from the combined weighted points, and recompresses the sketch. For features
-# with at most SKETCH_SIZE distinct values the merged baseline equals the one a single instance
-# would have computed over all rows; otherwise an edge can be off by one chunk (at most
-# count / SKETCH_SIZE rows of a host move to a neighbouring bin). Counts, missing, min, max,
-# frequencies are exact; mean and std are combined exactly (Chan et al.).
-
-SKETCH_SIZE = 256
+# The baseline's format (fields, bins, sketch, merge) is a contract with the drift job and
+# lives in feature_baseline.py (a link to shared/feature_baseline.py, standard library only).
+# Preprocess writes one per instance with compute_baseline; the drift job merges them.
 
 
 def compute_baseline(frame: pd.DataFrame, schema: Schema, host: str, bins: int = 10) -> dict[str, Any]:
@@ -389,26 +362,23 @@ def compute_baseline(frame: pd.DataFrame, schema: Schema, host: str, bins: int =
         column = frame[f.name]
         if f.type == NUMERIC:
             values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-            present = np.sort(values[~np.isnan(values)])
-            features[f.name] = _numeric_summary(
-                present, np.ones(present.size), int(np.isnan(values).sum()), bins
+            present = np.sort(values[~np.isnan(values)])  # sorted: mean and std sum in this order
+            # Distinct values with their counts: the same weighted points as the raw rows,
+            # so the shared (pure Python) summary loops over distinct values only.
+            distinct, counts = np.unique(present, return_counts=True)
+            features[f.name] = numeric_summary(
+                distinct.tolist(), counts.tolist(), int(np.isnan(values).sum()), bins
             )
             if present.size:
-                features[f.name].update(
-                    mean=float(present.mean()),
-                    std=float(present.std()),
-                )
+                features[f.name].update(mean=float(present.mean()), std=float(present.std()))
         else:
             strings = category_strings(column)
-            counts = strings.dropna().value_counts()
-            features[f.name] = {
-                "type": CATEGORICAL,
-                "count": int(strings.notna().sum()),
-                "missing": int(strings.isna().sum()),
-                "frequencies": {str(k): int(v) for k, v in sorted(counts.items())},
-            }
+            counts_by_category = strings.dropna().value_counts()
+            features[f.name] = categorical_summary(
+                {str(k): int(v) for k, v in counts_by_category.items()}, int(strings.isna().sum())
+            )
     return {
-        "format_version": FORMAT_VERSION,
+        "format_version": BASELINE_FORMAT_VERSION,
         "hosts": [host],
         "row_count": len(frame),
         "histogram_bins": bins,
@@ -433,145 +403,6 @@ def _target_summary(target: np.ndarray, schema: Schema) -> dict[str, Any]:
         "column": schema.target_column,
         "counts": {str(code): int((target == code).sum()) for code in range(len(classes))},
     }
-
-
-def _merge_targets(targets: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    if "counts" in targets[0]:
-        keys = sorted({k for t in targets for k in t["counts"]}, key=int)
-        return {
-            "column": targets[0]["column"],
-            "counts": {k: sum(int(t["counts"].get(k, 0)) for t in targets) for k in keys},
-        }
-    present = [t for t in targets if t["count"]]
-    return {
-        "column": targets[0]["column"],
-        "count": sum(int(t["count"]) for t in targets),
-        "sum": sum(float(t["sum"]) for t in targets),
-        "min": min((float(t["min"]) for t in present), default=None),
-        "max": max((float(t["max"]) for t in present), default=None),
-    }
-
-
-def merge_baselines(baselines: Sequence[dict[str, Any]], bins: int | None = None) -> dict[str, Any]:
-    """Merge per-instance baselines into one, as documented above. Pure: inputs are not changed.
-
-    ``bins`` defaults to the inputs' ``histogram_bins`` (the largest, should they differ).
-    One baseline and no ``bins`` returns an equal copy.
-    """
-    if not baselines:
-        raise ValueError("merge_baselines needs at least one baseline")
-    for b in baselines:
-        if b.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"cannot merge baseline format_version {b.get('format_version')!r}")
-    layout = {name: spec["type"] for name, spec in baselines[0]["features"].items()}
-    for b in baselines[1:]:
-        if {name: spec["type"] for name, spec in b["features"].items()} != layout:
-            raise ValueError("baselines describe different features; they come from different schemas")
-    if len(baselines) == 1 and bins is None:
-        return copy.deepcopy(dict(baselines[0]))
-    bins = bins or max(int(b["histogram_bins"]) for b in baselines)
-
-    features: dict[str, Any] = {}
-    for name, kind in layout.items():
-        specs = [b["features"][name] for b in baselines]
-        count = sum(int(s["count"]) for s in specs)
-        missing = sum(int(s["missing"]) for s in specs)
-        if kind == CATEGORICAL:
-            freq: dict[str, int] = {}
-            for s in specs:
-                for k, v in s["frequencies"].items():
-                    freq[k] = freq.get(k, 0) + int(v)
-            features[name] = {
-                "type": CATEGORICAL,
-                "count": count,
-                "missing": missing,
-                "frequencies": dict(sorted(freq.items())),
-            }
-            continue
-        values = np.concatenate([np.asarray(s["sketch"]["values"], dtype=np.float64) for s in specs])
-        weights = np.concatenate([np.asarray(s["sketch"]["weights"], dtype=np.float64) for s in specs])
-        order = np.argsort(values, kind="stable")
-        merged = _numeric_summary(values[order], weights[order], missing, bins)
-        merged["count"] = count  # exact, whatever rounding the sketch weights saw
-        present = [s for s in specs if s["count"]]
-        if present:
-            n_total, mean, m2 = 0, 0.0, 0.0
-            for s in present:  # Chan et al.'s pairwise combination of (n, mean, M2)
-                n, mu, var = int(s["count"]), float(s["mean"]), float(s["std"]) ** 2
-                delta = mu - mean
-                mean += delta * n / (n_total + n)
-                m2 += var * n + delta**2 * n_total * n / (n_total + n)
-                n_total += n
-            merged.update(
-                mean=mean,
-                std=math.sqrt(max(m2 / n_total, 0.0)),
-                min=min(float(s["min"]) for s in present),
-                max=max(float(s["max"]) for s in present),
-            )
-        features[name] = merged
-
-    return {
-        "format_version": FORMAT_VERSION,
-        "hosts": sorted({h for b in baselines for h in b["hosts"]}),
-        "row_count": sum(int(b["row_count"]) for b in baselines),
-        "histogram_bins": bins,
-        "target": _merge_targets([b["target"] for b in baselines]),
-        "features": features,
-    }
-
-
-def _numeric_summary(values: np.ndarray, weights: np.ndarray, missing: int, bins: int) -> dict[str, Any]:
-    """Histogram + sketch of sorted weighted points (raw rows have weight 1)."""
-    summary: dict[str, Any] = {
-        "type": NUMERIC,
-        "count": int(np.rint(weights.sum())),
-        "missing": missing,
-        "mean": None,
-        "std": None,
-        "min": None,
-        "max": None,
-        "histogram": {"edges": [], "counts": [0]},
-        "sketch": {"values": [], "weights": []},
-    }
-    if values.size == 0:
-        return summary
-    cumulative = np.cumsum(weights)
-    total = cumulative[-1]
-    # Inverted-CDF quantiles: the first point whose cumulative weight reaches p * total.
-    positions = np.searchsorted(cumulative, np.arange(1, bins) / bins * total - 1e-9, side="left")
-    edges = np.unique(values[np.minimum(positions, values.size - 1)])
-    # side="left": a value equal to an edge belongs to the bin that edge closes.
-    counts = np.bincount(
-        np.searchsorted(edges, values, side="left"), weights=weights, minlength=edges.size + 1
-    )
-    summary.update(
-        min=float(values[0]),
-        max=float(values[-1]),
-        histogram={"edges": edges.tolist(), "counts": _ints(counts)},
-        sketch=_sketch(values, weights),
-    )
-    return summary
-
-
-def _sketch(values: np.ndarray, weights: np.ndarray) -> dict[str, list[float]]:
-    distinct, inverse = np.unique(values, return_inverse=True)
-    totals = np.bincount(inverse, weights=weights)
-    if distinct.size <= SKETCH_SIZE:
-        return {"values": distinct.tolist(), "weights": _ints(totals)}
-    # Equal-weight chunks of the sorted points; a point goes to the chunk its start falls in.
-    start = np.cumsum(totals) - totals
-    chunk = np.minimum((start / totals.sum() * SKETCH_SIZE).astype(np.int64), SKETCH_SIZE - 1)
-    chunk_weight = np.bincount(chunk, weights=totals, minlength=SKETCH_SIZE)
-    chunk_sum = np.bincount(chunk, weights=totals * distinct, minlength=SKETCH_SIZE)
-    used = chunk_weight > 0
-    return {
-        "values": (chunk_sum[used] / chunk_weight[used]).tolist(),
-        "weights": _ints(chunk_weight[used]),
-    }
-
-
-def _ints(values: np.ndarray) -> list[int]:
-    return [int(v) for v in np.rint(values)]
 
 
 # ---- job plumbing -------------------------------------------------------------------------

@@ -12,23 +12,21 @@ The chain, each link what SageMaker itself records::
        DriftCheckBaselines.ModelDataQuality.Statistics.S3Uri.
 
 The URI names one baseline JSON file or a prefix of per-instance files
-(``baseline-<host>.json``, written by Preprocess), which are merged with the container code's
-own ``merge_baselines`` so both sides of the hand-over share one definition.
+(``baseline-<host>.json``, written by Preprocess), which are merged. The format, its check and
+its merge are the contract in ``shared/feature_baseline.py``, which Preprocess writes through
+too: the data scientists' container code is not shipped here.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from outer_orchestrator.drift.capture import split_s3_uri
+from shared.feature_baseline import BaselineFormatError, check_baseline, merge_baselines
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -37,8 +35,6 @@ if TYPE_CHECKING:
 BASELINE_URI_KEYS = ("dualloop:baseline-uri", "DriftBaselineS3Uri")
 DEPLOYED_ENDPOINT_KEY = "dualloop:deployed-endpoint"
 DEPLOYED_AT_KEY = "dualloop:deployed-at"
-FORMAT_VERSION = 1
-_COMMON = Path(__file__).resolve().parents[2] / "inner_pipeline" / "code" / "common.py"
 
 
 class EndpointNotFound(LookupError):
@@ -130,33 +126,15 @@ def load_baseline(s3: S3Client, uri: str) -> Baseline:
             raise BaselineNotFound(f"cannot read s3://{bucket}/{k}: {_error_code(exc)}") from None
         except json.JSONDecodeError as exc:
             raise BaselineNotFound(f"s3://{bucket}/{k} is not JSON: {exc.msg}") from None
-        if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
-            version = data.get("format_version") if isinstance(data, dict) else None
-            raise BaselineNotFound(
-                f"s3://{bucket}/{k} has baseline format_version {version!r}; expected {FORMAT_VERSION}"
-            )
-        baselines.append(data)
-    # One file needs no merge, and so no container code (pyarrow and all).
-    merged = baselines[0] if len(baselines) == 1 else container_common().merge_baselines(baselines)
-    return Baseline(uri=uri, files=tuple(f"s3://{bucket}/{k}" for k in keys), data=merged)
-
-
-def container_common() -> ModuleType:
-    """``inner_pipeline/code/common.py``, loaded from its file: the code directory is not a package
-    (in the container the scripts import it as ``common``)."""
-    name = "_dualloop_container_common"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, _COMMON)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load {_COMMON}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up while the class is built
         try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[name]
-            raise
-    return sys.modules[name]
+            baselines.append(check_baseline(data))
+        except BaselineFormatError as exc:
+            raise BaselineNotFound(f"s3://{bucket}/{k} is not a usable baseline: {exc}") from None
+    try:
+        merged = baselines[0] if len(baselines) == 1 else merge_baselines(baselines)
+    except ValueError as exc:  # per-host files of different schemas
+        raise BaselineNotFound(f"cannot merge the baselines under {uri}: {exc}") from None
+    return Baseline(uri=uri, files=tuple(f"s3://{bucket}/{k}" for k in keys), data=merged)
 
 
 # ---- the deployed package ------------------------------------------------------------------

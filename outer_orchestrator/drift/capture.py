@@ -31,13 +31,10 @@ import csv
 import io
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
-import pandas as pd
 
 from shared.column_names import HeaderClashError, UnnamedHeaderError, column_name, column_names
 from shared.config import DataSchema, FeatureType
@@ -56,10 +53,10 @@ class MalformedRecord(ValueError):
 
 @dataclass(frozen=True)
 class Capture:
-    """Captured rows of a window: ``frame`` has the schema's feature columns, numerics as
-    float64 (NaN = missing), categoricals as str or None."""
+    """Captured rows of a window: ``columns`` maps each schema feature, in schema order, to its
+    values: numerics as float (NaN = missing), categoricals as str or None."""
 
-    frame: pd.DataFrame
+    columns: Mapping[str, Sequence[Any]]
     destination: str
     files: int
     records: int  # capture lines in the window that were parsed
@@ -69,7 +66,7 @@ class Capture:
 
     @property
     def rows(self) -> int:
-        return len(self.frame)
+        return len(next(iter(self.columns.values()), ()))
 
 
 def read_capture(
@@ -97,7 +94,7 @@ def read_capture(
                 body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
                 reader.read(key, body.decode("utf-8", errors="replace"))
     return Capture(
-        frame=reader.frame(),
+        columns=dict(zip(reader.names, reader.columns, strict=True)),
         destination=f"s3://{bucket}/{root}",
         files=files,
         records=reader.records,
@@ -158,13 +155,6 @@ class _Reader:
             for row in rows:  # all rows of a record validated first: a request is used whole or not at all
                 for column, value in zip(self.columns, row, strict=True):
                     column.append(value)
-
-    def frame(self) -> pd.DataFrame:
-        data = {
-            name: np.asarray(column, dtype=np.float64) if numeric else pd.Series(column, dtype=object)
-            for name, numeric, column in zip(self.names, self.numeric, self.columns, strict=True)
-        }
-        return pd.DataFrame(data, columns=self.names)
 
     def _record(self, line: str) -> list[list[Any]] | None:
         """The record's rows of converted values; None when it lies outside the window."""

@@ -26,7 +26,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
-import numpy as np
 
 from outer_orchestrator.drift import stats
 from outer_orchestrator.drift.baseline import (
@@ -143,13 +142,11 @@ def score_features(cfg: DualloopConfig, baseline: Mapping[str, Any], captured: C
                 )
             )
             continue
-        column = captured.frame[feature.name]
+        column = captured.columns[feature.name]
         if metric == "psi":
-            score = stats.numeric_drift(
-                spec, column.to_numpy(dtype=np.float64), threshold, cfg.drift.min_samples
-            )
+            score = stats.numeric_drift(spec, column, threshold, cfg.drift.min_samples)
         else:
-            score = stats.categorical_drift(spec, column.tolist(), threshold, cfg.drift.min_samples)
+            score = stats.categorical_drift(spec, column, threshold, cfg.drift.min_samples)
         out.append(
             FeatureDrift(
                 name=feature.name,

@@ -1,8 +1,7 @@
-"""Drift statistics: captured feature values against the training baseline. Pure numpy.
+"""Drift statistics: captured feature values against the training baseline. Standard library only.
 
 Numeric features: the **population stability index** over the baseline's own histogram bins
-(right-closed, open at both ends, ``bin = searchsorted(edges, x, "left")``; see
-``inner_pipeline/code/common.py``)::
+(right-closed, open at both ends: ``shared.feature_baseline.bin_index``)::
 
     PSI = sum_i (a_i - e_i) * ln(a_i / e_i)      e: baseline share of bin i, a: captured share
 
@@ -47,21 +46,23 @@ Also reported, never used to decide: the p-value of a chi-square test of homogen
 baseline is a sample too, so not a goodness-of-fit test). With thousands of captured rows it
 flags shifts too small to matter, which is why the decision rests on effect sizes.
 
-No scipy at run time: ``scipy.stats`` takes about 3 s to import here and scipy is 113 MB,
-against a Lambda package limit of 250 MB unzipped shared with numpy and pandas. The
-chi-square tail has a closed form for integer degrees of freedom, and the tests check every
-function here against scipy (``jensenshannon``, ``chi2``, ``chi2_contingency``).
+No numpy, scipy or pandas at run time, so the drift Lambda carries no layer but Powertools
+(Lambda allows 250 MB unzipped for a function and its layers; numpy alone unpacks to 73 MB,
+and the Lambda runtime's Python 3.12 wheels of it cannot be built offline at synth). The
+work is a bisect per captured value and sums over a few dozen bins; the chi-square tail has
+a closed form for integer degrees of freedom. The tests check every function here against
+scipy (``jensenshannon``, ``chi2``, ``chi2_contingency``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from shared.feature_baseline import bin_index
 
 PSEUDO_COUNT = 0.5
 FALSE_ALARM_RATE = 1e-3
@@ -73,46 +74,57 @@ Metric = Literal["psi", "js_distance"]
 # ---- the statistics ------------------------------------------------------------------------
 
 
-def psi(expected: ArrayLike, actual: ArrayLike, pseudo_count: float = PSEUDO_COUNT) -> float:
+def psi(expected: Sequence[float], actual: Sequence[float], pseudo_count: float = PSEUDO_COUNT) -> float:
     """Population stability index of ``actual`` against ``expected``, both counts per bin.
 
     Counts, not shares: an empty bin counts as ``pseudo_count`` values of its own sample.
     """
     e, a = _counts(expected), _counts(actual)
-    if e.shape != a.shape:
-        raise ValueError(f"expected has {e.size} bins, actual {a.size}")
-    if e.sum() <= 0 or a.sum() <= 0:
+    if len(e) != len(a):
+        raise ValueError(f"expected has {len(e)} bins, actual {len(a)}")
+    e_total, a_total = math.fsum(e), math.fsum(a)
+    if e_total <= 0 or a_total <= 0:
         raise ValueError("both samples need at least one count")
-    used = (e > 0) | (a > 0)
-    e_share = np.maximum(e[used], pseudo_count) / e.sum()
-    a_share = np.maximum(a[used], pseudo_count) / a.sum()
-    return float(np.sum((a_share - e_share) * np.log(a_share / e_share)))
+    terms = []
+    for e_count, a_count in zip(e, a, strict=True):
+        if e_count > 0 or a_count > 0:  # bins empty on both sides are dropped
+            e_share = max(e_count, pseudo_count) / e_total
+            a_share = max(a_count, pseudo_count) / a_total
+            terms.append((a_share - e_share) * math.log(a_share / e_share))
+    return math.fsum(terms)
 
 
-def js_distance(p: ArrayLike, q: ArrayLike) -> float:
+def js_distance(p: Sequence[float], q: Sequence[float]) -> float:
     """Jensen-Shannon distance, base 2 (0 = identical, 1 = disjoint), of two count vectors."""
     p_, q_ = _shares(p), _shares(q)
-    if p_.shape != q_.shape:
-        raise ValueError(f"p has {p_.size} bins, q {q_.size}")
-    m = (p_ + q_) / 2
+    if len(p_) != len(q_):
+        raise ValueError(f"p has {len(p_)} bins, q {len(q_)}")
+    m = [(x + y) / 2 for x, y in zip(p_, q_, strict=True)]
 
-    def kl(x: NDArray[np.float64]) -> float:
-        used = x > 0  # 0 * log(0) = 0; where x > 0, m > 0 too
-        return float(np.sum(x[used] * np.log2(x[used] / m[used])))
+    def kl(x: list[float]) -> float:
+        # 0 * log(0) = 0; where x > 0, m > 0 too
+        return math.fsum(xi * math.log2(xi / mi) for xi, mi in zip(x, m, strict=True) if xi > 0)
 
     divergence = (kl(p_) + kl(q_)) / 2
     return min(math.sqrt(max(divergence, 0.0)), 1.0)  # rounding can stray past [0, 1]
 
 
-def chi_square_p_value(expected: ArrayLike, actual: ArrayLike) -> float:
+def chi_square_p_value(expected: Sequence[float], actual: Sequence[float]) -> float:
     """p-value of Pearson's chi-square test that two count vectors come from one distribution."""
-    table = np.vstack([_counts(expected), _counts(actual)])
-    table = table[:, table.sum(axis=0) > 0]
-    if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
+    e, a = _counts(expected), _counts(actual)
+    if len(e) != len(a):
+        raise ValueError(f"expected has {len(e)} bins, actual {len(a)}")
+    columns = [(x, y) for x, y in zip(e, a, strict=True) if x + y > 0]
+    rows = (math.fsum(x for x, _ in columns), math.fsum(y for _, y in columns))
+    if len(columns) < 2 or 0 in rows:
         return 1.0
-    fitted = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
-    statistic = float(np.sum((table - fitted) ** 2 / fitted))
-    return chi2_sf(statistic, table.shape[1] - 1)
+    total = rows[0] + rows[1]
+    statistic = math.fsum(
+        (observed - row * (x + y) / total) ** 2 / (row * (x + y) / total)
+        for x, y in columns
+        for observed, row in ((x, rows[0]), (y, rows[1]))
+    )
+    return chi2_sf(statistic, len(columns) - 1)
 
 
 def chi2_sf(x: float, df: int) -> float:
@@ -201,57 +213,56 @@ class FeatureScore:
 
 def numeric_drift(
     baseline: Mapping[str, Any],
-    values: ArrayLike,
+    values: Iterable[float],
     threshold: float,
     min_samples: int = 0,
     false_alarm_rate: float = FALSE_ALARM_RATE,
 ) -> FeatureScore:
     """PSI of captured ``values`` (float, NaN = missing) against a baseline numeric feature."""
-    x = np.asarray(values, dtype=np.float64)
-    edges = np.asarray(baseline["histogram"]["edges"], dtype=np.float64)
-    expected = np.append(np.asarray(baseline["histogram"]["counts"], dtype=np.float64), baseline["missing"])
-    present = x[~np.isnan(x)]
-    actual = np.append(
-        np.bincount(np.searchsorted(edges, present, side="left"), minlength=edges.size + 1),
-        x.size - present.size,
-    ).astype(np.float64)
+    edges = [float(e) for e in baseline["histogram"]["edges"]]
+    expected = [*(float(c) for c in baseline["histogram"]["counts"]), float(baseline["missing"])]
+    actual = [0.0] * (len(edges) + 2)  # the histogram's bins, then missing
+    for value in values:
+        x = float(value)
+        actual[-1 if math.isnan(x) else bin_index(edges, x)] += 1
     return _score("psi", expected, actual, threshold, min_samples, false_alarm_rate)
 
 
 def categorical_drift(
     baseline: Mapping[str, Any],
-    values: Sequence[str | None] | NDArray[Any],
+    values: Iterable[str | None],
     threshold: float,
     min_samples: int = 0,
     false_alarm_rate: float = FALSE_ALARM_RATE,
 ) -> FeatureScore:
     """JS distance of captured category strings (None = missing) against a baseline feature."""
     frequencies: Mapping[str, int] = baseline["frequencies"]
-    strings = np.asarray([v for v in values if v is not None], dtype=object)
-    captured: dict[str, int] = {}
-    if strings.size:
-        seen, counts = np.unique(strings, return_counts=True)
-        captured = {str(s): int(c) for s, c in zip(seen, counts, strict=True)}
+    captured: Counter[str] = Counter()
+    missing = 0
+    for value in values:
+        if value is None:
+            missing += 1
+        else:
+            captured[str(value)] += 1
     unseen = sorted(set(captured) - set(frequencies))
     categories = [*sorted(frequencies), *unseen]
-    expected = np.array([*(frequencies.get(c, 0) for c in categories), baseline["missing"]], dtype=np.float64)
-    actual = np.array(
-        [*(captured.get(c, 0) for c in categories), len(values) - strings.size], dtype=np.float64
-    )
+    expected = [*(float(frequencies.get(c, 0)) for c in categories), float(baseline["missing"])]
+    actual = [*(float(captured.get(c, 0)) for c in categories), float(missing)]
     score = _score("js_distance", expected, actual, threshold, min_samples, false_alarm_rate)
     return replace(score, unseen=tuple(unseen))
 
 
 def _score(
     metric: Metric,
-    expected: NDArray[np.float64],
-    actual: NDArray[np.float64],
+    expected: list[float],
+    actual: list[float],
     threshold: float,
     floor: int,
     false_alarm_rate: float,
 ) -> FeatureScore:
-    baseline_size, sample_size = int(expected.sum()), int(actual.sum())
-    needed = min_sample_size(metric, threshold, int((expected > 0).sum()), baseline_size, false_alarm_rate)
+    baseline_size, sample_size = int(math.fsum(expected)), int(math.fsum(actual))
+    support = sum(1 for e in expected if e > 0)
+    needed = min_sample_size(metric, threshold, support, baseline_size, false_alarm_rate)
     if needed is not None:
         needed = max(needed, floor, 1)
     score = p_value = reason = None
@@ -280,19 +291,21 @@ def _score(
 # ---- helpers -------------------------------------------------------------------------------
 
 
-def _counts(values: ArrayLike) -> NDArray[np.float64]:
-    x = np.asarray(values, dtype=np.float64)
-    if x.ndim != 1 or x.size == 0:
+def _counts(values: Iterable[float]) -> list[float]:
+    try:
+        x = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise ValueError("expected a non-empty 1-d vector of counts or shares") from None
+    if not x:
         raise ValueError("expected a non-empty 1-d vector of counts or shares")
-    if not np.all(np.isfinite(x)) or (x < 0).any():
+    if not all(math.isfinite(v) and v >= 0 for v in x):
         raise ValueError("counts and shares must be finite and non-negative")
     return x
 
 
-def _shares(values: ArrayLike) -> NDArray[np.float64]:
+def _shares(values: Iterable[float]) -> list[float]:
     x = _counts(values)
-    total = x.sum()
+    total = math.fsum(x)
     if total <= 0:
         raise ValueError("a distribution needs at least one count")
-    shares: NDArray[np.float64] = x / total
-    return shares
+    return [v / total for v in x]

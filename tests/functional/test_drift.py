@@ -21,9 +21,10 @@ from typing import Any
 
 import boto3
 import pytest
+from container_code import container_common
 
 from outer_orchestrator.drift import job
-from outer_orchestrator.drift.baseline import BaselineNotFound, container_common
+from outer_orchestrator.drift.baseline import BaselineNotFound
 from outer_orchestrator.drift.report import DriftReport, Status
 from shared.config import DualloopConfig
 from shared.demo_data import generate_transactions

@@ -2,7 +2,8 @@
 schedule rule; and that the role admits every call the job makes.
 
 What this proves: the function runs the job's handler with the stack's configuration in its
-environment, on AWS's pandas and Powertools layers pinned by version; the rule sends the
+environment, on AWS's Powertools layer pinned by version, well inside Lambda's unzipped size
+limit; the rule sends the
 Scheduled Event itself on the configured schedule; and, running the real handler against
 recording fakes of SageMaker, S3 and CloudWatch with that environment and event, every call
 lands inside the role's statements, in the layout the pipeline writes baselines in.
@@ -18,6 +19,8 @@ import io
 import json
 import os
 from datetime import UTC, datetime, timedelta
+from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -25,11 +28,14 @@ from botocore.exceptions import ClientError
 from synth_support import Resolver, Synth, listify, role_statements
 
 from infra.constructs.drift import (
-    AWS_SDK_PANDAS_VERSION,
     CAPTURE_PREFIX,
+    POWERTOOLS_LAYER_MB,
     REPORT_PREFIX,
+    SIZE_BUDGET_MB,
+    UNZIPPED_LIMIT_MB,
     config_environment,
 )
+from infra.constructs.relays import POWERTOOLS_PARAMETER, POWERTOOLS_VERSION
 from infra.sources import ASL_FILE
 
 if TYPE_CHECKING:
@@ -81,7 +87,7 @@ def test_drift_function_runs_the_job_handler_with_pinned_layers(
     assert props["Runtime"] == "python3.12"
     assert props["Architectures"] == ["x86_64"]
     assert props["Role"] == f"arn:aws:iam::{names.account}:role/{names.drift_function}-role"
-    # A day of captures: at least the 512 MB the pandas layer asks for, well inside Lambda's 15 min.
+    # A day of captures: CPU for parsing (Lambda scales it with memory), well inside Lambda's 15 min.
     assert props["MemorySize"] >= 512
     assert 60 <= props["Timeout"] <= 900
     assert props["TracingConfig"] == {"Mode": "Active"}
@@ -89,19 +95,67 @@ def test_drift_function_runs_the_job_handler_with_pinned_layers(
     # No reservation: the schedule bounds its concurrency.
     assert "ReservedConcurrentExecutions" not in props
 
-    # AWS SDK for pandas, then Powertools (the later layer wins a clash), both from AWS's public SSM
-    # parameters for this runtime and architecture, pinned by version.
+    # Powertools only (no numerical stack), from AWS's public SSM parameter for this runtime and
+    # architecture, pinned by version.
     refs = [layer.removeprefix("<Ref:").removesuffix(">") for layer in props["Layers"]]
-    pandas, powertools = (synth.template["Parameters"][ref] for ref in refs)
-    assert pandas["Type"] == powertools["Type"] == "AWS::SSM::Parameter::Value<String>"
-    assert (
-        pandas["Default"] == f"/aws/service/aws-sdk-pandas/{AWS_SDK_PANDAS_VERSION}/py3.12/x86_64/layer-arn"
-    )
-    assert powertools["Default"].startswith("/aws/service/powertools/python/x86_64/python3.12/")
+    (powertools,) = (synth.template["Parameters"][ref] for ref in refs)
+    assert powertools["Type"] == "AWS::SSM::Parameter::Value<String>"
+    assert powertools["Default"] == f"/aws/service/powertools/python/x86_64/python3.12/{POWERTOOLS_VERSION}"
 
     _, log_group = synth.one("AWS::Logs::LogGroup", LogGroupName=f"/aws/lambda/{names.drift_function}")
     assert "KmsKeyId" in log_group["Properties"]
     assert props["LoggingConfig"]["LogGroup"] == f"/aws/lambda/{names.drift_function}"
+
+
+def _mib(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
+
+
+def test_function_and_layers_fit_lambdas_unzipped_limit_with_a_margin(
+    synth: Synth, resolve: Resolver, names: Names
+) -> None:
+    props = _function(synth, resolve, names)
+    # GIVEN the function's code as synthesized (the staged asset directory, unzipped)
+    (asset,) = synth.outdir.glob(f"asset.{props['Code']['S3Key'].split('.', 1)[0]}*")
+    code_mib = _mib(asset)
+    # AND every layer it names, each at its documented size (an undocumented one fails here)
+    known = {POWERTOOLS_PARAMETER: POWERTOOLS_LAYER_MB}
+    parameters = [
+        synth.template["Parameters"][layer.removeprefix("<Ref:").removesuffix(">")]["Default"]
+        for layer in props["Layers"]
+    ]
+    assert set(parameters) <= set(known), f"layers of unknown unzipped size: {set(parameters) - set(known)}"
+
+    # WHEN they are added up
+    total = code_mib + sum(known[p] for p in parameters)
+
+    # THEN they stay under the budget, well inside Lambda's 250 MB
+    assert SIZE_BUDGET_MB <= UNZIPPED_LIMIT_MB * 0.6
+    assert total <= SIZE_BUDGET_MB, f"{code_mib:.1f} MiB of code + layers = {total:.1f} MiB"
+    assert code_mib < 2, f"the drift code asset is {code_mib:.1f} MiB"
+
+
+def test_the_powertools_allowance_covers_the_pinned_release() -> None:
+    # GIVEN the installed Powertools release the layer is pinned to, with the extras the layer
+    # bundles (parser, tracer, validation) and their dependencies
+    powertools = metadata.distribution("aws-lambda-powertools")
+    assert powertools.version == POWERTOOLS_VERSION
+    layer = (
+        "aws-lambda-powertools", "pydantic", "pydantic-core", "typing-extensions", "annotated-types",
+        "typing-inspection", "jmespath", "aws-xray-sdk", "wrapt", "fastjsonschema",
+    )  # fmt: skip
+    # WHEN their installed files are measured
+    installed = (
+        sum(
+            path.stat().st_size
+            for name in layer
+            for f in metadata.distribution(name).files or ()
+            if (path := Path(str(metadata.distribution(name).locate_file(f)))).is_file()
+        )
+        / 2**20
+    )
+    # THEN the allowance the size budget counts is at least that, with room for what the layer adds
+    assert 5 < installed <= POWERTOOLS_LAYER_MB / 1.5, f"installed: {installed:.1f} MiB"
 
 
 def test_drift_function_environment_is_the_stack_config(
@@ -432,7 +486,8 @@ def test_role_admits_every_call_the_handler_makes(
     if pipeline is None:
         pytest.skip("inner_pipeline/pipeline.py is absent: no baseline layout to check against")
     job = pytest.importorskip("outer_orchestrator.drift.job")
-    from outer_orchestrator.drift.baseline import container_common
+    from container_code import container_common
+
     from shared.demo_data import generate_transactions
 
     # GIVEN what the pipeline writes (two Preprocess hosts' baselines) and an hour of captures

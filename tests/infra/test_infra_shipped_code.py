@@ -35,8 +35,6 @@ POWERTOOLS_LAYER = {
     "aws_xray_sdk",
     "fastjsonschema",
 }
-# The AWS SDK for pandas (awswrangler) managed layer: pandas with numpy and a Lambda-built pyarrow.
-AWS_SDK_PANDAS_LAYER = {"awswrangler", "pandas", "numpy", "pyarrow", "dateutil", "pytz", "tzdata"}
 # Glue 5.0: Spark 3.5 with PySpark and boto3; --additional-python-modules adds the rest.
 GLUE_RUNTIME = {"pyspark", "py4j", "awsglue", "boto3", "botocore"}
 GLUE_ADDITIONAL = {
@@ -136,22 +134,20 @@ def test_drift_asset_holds_everything_the_job_imports(synth: Synth, names: Names
     _, fn = synth.one("AWS::Lambda::Function", FunctionName=names.drift_function)
     root = _asset(synth, fn["Properties"]["Code"]["S3Key"])
     job = root / "outer_orchestrator" / "drift" / "job.py"
-    # baseline.py loads the container code by path (importlib, which _closure cannot follow):
-    # <code root>/inner_pipeline/code/common.py, as its parents[2] resolves inside the asset.
-    baseline = root / "outer_orchestrator" / "drift" / "baseline.py"
-    common = baseline.resolve().parents[2] / "inner_pipeline" / "code" / "common.py"
     assert job.is_file()
-    assert common.is_file() and common.is_relative_to(root.resolve())
 
-    missing, third_party = _closure(root, [job, common])
+    missing, third_party = _closure(root, [job])
 
     assert missing == set(), "first-party modules the drift job imports but the asset lacks"
     vendored = {p.name for p in root.iterdir() if p.name not in FIRST_PARTY and p.is_dir()}
-    unavailable = third_party - LAMBDA_RUNTIME - POWERTOOLS_LAYER - AWS_SDK_PANDAS_LAYER - vendored
-    assert unavailable == set(), "imported, but neither in the runtime, the layers nor vendored"
-    # pyarrow is imported at run time (common.py, to merge per-host baselines): the layer must carry it.
-    assert "pyarrow" in third_party
-    # Workstation-only code stays home; the package stays small (the layers hold the weight).
+    unavailable = third_party - LAMBDA_RUNTIME - POWERTOOLS_LAYER - vendored
+    assert unavailable == set(), "imported, but neither in the runtime, the layer nor vendored"
+    # No numerical stack: the statistics and the baseline's merge are pure Python.
+    assert not third_party & {"numpy", "pandas", "pyarrow", "scipy"}
+    # The data scientists' code stays out; the baseline contract comes from shared/.
+    assert not (root / "inner_pipeline").exists()
+    assert (root / "shared" / "feature_baseline.py").is_file()
+    # Workstation-only code stays home; the package stays small.
     assert not (root / "outer_orchestrator" / "drift" / "cli.py").exists()
     assert not (root / "shared" / "local_cloud").exists()
     assert not list(root.rglob("__pycache__"))

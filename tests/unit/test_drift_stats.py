@@ -8,15 +8,12 @@ What it does not: reading captures or publishing metrics (tests/functional/test_
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
+from container_code import container_common
 from scipy import stats as scipy_stats
 from scipy.spatial.distance import jensenshannon
 
@@ -27,24 +24,11 @@ from shared.demo_data import generate_transactions
 
 pytestmark = pytest.mark.unit
 
-COMMON = Path(__file__).resolve().parents[2] / "inner_pipeline" / "code" / "common.py"
 PSI_T, JS_T = 0.2, 0.1  # the config's default thresholds
 
 
-def _common() -> ModuleType:
-    # The code directory is not a package: load common.py from its file, as a container would import it.
-    name = "_test_drift_common"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, COMMON)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 def _baseline(frame, host: str = "algo-1") -> dict:
-    common = _common()
+    common = container_common()
     schema = common.parse_schema(DataSchema().model_dump(mode="json"))
     return common.compute_baseline(frame, schema, host=host)
 
@@ -230,7 +214,7 @@ def test_unseen_categories_and_missing_values_count(training_baseline):
 
 
 def test_a_merged_multi_host_baseline_scores_like_one_host_baseline():
-    common = _common()
+    common = container_common()
     frame = generate_transactions(6000, seed=0)
     merged = common.merge_baselines(
         [_baseline(frame.iloc[:3000], "algo-1"), _baseline(frame.iloc[3000:], "algo-2")]
@@ -304,9 +288,14 @@ def test_a_feature_the_baseline_lacks_is_reported_not_compared(training_baseline
     # GIVEN a baseline without "hour" (a schema changed since the model was trained)
     baseline = {**training_baseline, "features": dict(training_baseline["features"])}
     del baseline["features"]["hour"]
-    frame = generate_transactions(500, seed=6)[DataSchema().feature_names]
-    frame = frame.astype({"merchant_category": object})
-    captured = Capture(frame, "s3://b/dc/e/", files=1, records=500, malformed=0, out_of_window=0, examples=())
+    frame = generate_transactions(500, seed=6)
+    columns = {
+        n: frame[n].astype(object).tolist() if n == "merchant_category" else frame[n].tolist()
+        for n in DataSchema().feature_names
+    }
+    captured = Capture(
+        columns, "s3://b/dc/e/", files=1, records=500, malformed=0, out_of_window=0, examples=()
+    )
     # WHEN scored
     features = {f.name: f for f in score_features(DualloopConfig(), baseline, captured)}
     # THEN hour has no score and says why; the rest are compared as usual

@@ -1,0 +1,1 @@
+../../shared/feature_baseline.py
