@@ -20,7 +20,7 @@ instance and in any run.
 
 Several instances (ProcessingInstanceCount > 1, input ShardedByS3Key): each sees a subset of
 the files, names its outputs after ``current_host`` from ``--resource-config`` so nothing
-collides in S3, and the drift job merges the baselines with ``common.merge_baselines``.
+collides in S3, and the drift job merges the baselines (``feature_baseline.merge_baselines``, shared with it).
 Vocabularies learned from data would differ between shards, so with more than one instance
 every categorical feature must list its ``categories`` in the schema; the job fails otherwise.
 
