@@ -532,3 +532,34 @@ def test_put_events_over_256_kb_is_refused_as_on_aws(local_cloud: LocalCloud) ->
     for entries in ([over], [half, half]):
         with pytest.raises(ClientError, match="Total size of the entries in the request is over the limit"):
             events.put_events(Entries=entries)
+
+
+def test_listed_executions_carry_a_failure_reason_only_when_they_failed(local_cloud: LocalCloud) -> None:
+    # GIVEN one pipeline that succeeds (no steps) and one that stops at a Fail step
+    sm = boto3.client("sagemaker")
+    role = "arn:aws:iam::123456789012:role/local-test"
+    outcomes: dict[str, str] = {}
+    for name, steps in (
+        (f"ok-{uuid.uuid4().hex[:6]}", []),
+        (
+            f"ko-{uuid.uuid4().hex[:6]}",
+            [{"Name": "Stop", "Type": "Fail", "Arguments": {"ErrorMessage": "no"}}],
+        ),
+    ):
+        definition = {"Version": "2020-12-01", "Parameters": [], "Steps": steps}
+        sm.create_pipeline(PipelineName=name, PipelineDefinition=json.dumps(definition), RoleArn=role)
+        arn = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+        deadline = time.monotonic() + 30
+        while (
+            status := sm.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"]
+        ) in ("Executing",):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        outcomes[status] = name
+    assert set(outcomes) == {"Succeeded", "Failed"}
+    # WHEN they are listed THEN only the failed one has a reason (moto wrote the text "None" for all)
+    succeeded = sm.list_pipeline_executions(PipelineName=outcomes["Succeeded"])["PipelineExecutionSummaries"]
+    assert "PipelineExecutionFailureReason" not in succeeded[0]
+    failed = sm.list_pipeline_executions(PipelineName=outcomes["Failed"])["PipelineExecutionSummaries"]
+    described = sm.describe_pipeline_execution(PipelineExecutionArn=failed[0]["PipelineExecutionArn"])
+    assert failed[0]["PipelineExecutionFailureReason"] == described["FailureReason"] != "None"

@@ -8,6 +8,8 @@
   bad names, more than 200 parameters are a ValidationException, as on AWS.
 - ``DescribePipelineExecution``: moto always answers ``FailureReason: ""``; it now carries the
   execution's failure reason, and is left out when there is none, as on AWS.
+- ``ListPipelineExecutions``: moto gives every summary ``PipelineExecutionFailureReason: "None"``
+  (``str(None)``); only a failed execution's summary carries its reason now, as on AWS.
 - ``StopPipelineExecution`` (missing): an Executing execution becomes Stopping (with the
   status-change event); the executor sees it, stops its jobs and ends the execution Stopped.
   Stopping an execution that has ended is a ValidationException, as on AWS.
@@ -41,7 +43,7 @@ from typing import Any
 from moto.sagemaker.exceptions import ResourceNotFound, ValidationError
 from moto.sagemaker.models import FakePipelineExecution, SageMakerModelBackend, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
-from moto.sagemaker.utils import get_pipeline_execution_from_arn
+from moto.sagemaker.utils import get_pipeline_execution_from_arn, get_pipeline_from_name
 
 from shared.local_cloud import backend_state, hooks
 from shared.local_cloud.patches import Replaced, original, replace
@@ -54,6 +56,7 @@ _lock = threading.Lock()
 def REPLACES() -> list[Replaced]:  # noqa: N802
     return [
         Replaced(SageMakerModelBackend, "describe_pipeline_execution", "8fc1fbb36d60a56d"),
+        Replaced(SageMakerModelBackend, "list_pipeline_executions", "dd8fc31a2b2932d5"),
         Replaced(SageMakerResponse, "start_pipeline_execution", "8882a634bed673e4"),
     ]
 
@@ -181,6 +184,22 @@ def _describe_pipeline_execution(self: SageMakerModelBackend, pipeline_execution
         out["FailureReason"] = execution.pipeline_execution_failure_reason
     else:  # moto answers "" always; AWS leaves the field out
         out.pop("FailureReason", None)
+    return out
+
+
+def _list_pipeline_executions(self: SageMakerModelBackend, pipeline_name: str) -> dict[str, Any]:
+    """moto writes ``str(None)``, the text "None", as every summary's failure reason; AWS gives
+    ``PipelineExecutionFailureReason`` only for an execution that failed."""
+    out: dict[str, Any] = original(SageMakerModelBackend, "list_pipeline_executions")(self, pipeline_name)
+    pipeline = get_pipeline_from_name(self.pipelines, pipeline_name)
+    for summary in out["PipelineExecutionSummaries"]:
+        reason = pipeline.pipeline_executions[
+            summary["PipelineExecutionArn"]
+        ].pipeline_execution_failure_reason
+        if reason:
+            summary["PipelineExecutionFailureReason"] = reason
+        else:
+            summary.pop("PipelineExecutionFailureReason", None)
     return out
 
 
@@ -520,4 +539,5 @@ def apply() -> None:
             )
         setattr(owner, attribute, function)
     replace(SageMakerModelBackend, "describe_pipeline_execution", _describe_pipeline_execution)
+    replace(SageMakerModelBackend, "list_pipeline_executions", _list_pipeline_executions)
     replace(SageMakerResponse, "start_pipeline_execution", _respond_start_pipeline_execution)
