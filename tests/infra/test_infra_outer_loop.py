@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +70,38 @@ def test_no_dollar_brace_is_left_in_the_deployed_definition(
     deployed = json.loads(_substitute(props["DefinitionString"], props["DefinitionSubstitutions"]))
     # Not even in a Comment: CloudFormation would read any ${...} as a substitution variable.
     assert [path for path, text in _strings(deployed) if "${" in text] == []
+
+
+ASL_VALIDATOR = Path(__file__).resolve().parents[2] / "node_modules" / ".bin" / "asl-validator"
+
+
+def _asl_validator(definition: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "definition.json"
+    path.write_text(json.dumps(definition))
+    return subprocess.run(
+        [str(ASL_VALIDATOR), "--json-path", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_an_independent_asl_validator_finds_the_deployed_definition_valid(
+    synth: Synth, resolve: Resolver, names: Names, tmp_path: Path
+) -> None:
+    # asl-validator (npm, from the repo's lock) checks the ASL against the States Language spec,
+    # apart from moto's interpreter and cfn-lint's schema.
+    props = _state_machine(synth, resolve, names)
+    deployed = json.loads(_substitute(props["DefinitionString"], props["DefinitionSubstitutions"]))
+    checked = _asl_validator(deployed, tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    # ... and it is a check that can fail: a dangling Next is refused.
+    broken = {**deployed, "States": {**deployed["States"]}}
+    name = next(n for n, state in deployed["States"].items() if "Next" in state)
+    broken["States"][name] = {**deployed["States"][name], "Next": "NoSuchState"}
+    refused = _asl_validator(broken, tmp_path)
+    assert refused.returncode != 0 and "NoSuchState" in refused.stdout + refused.stderr
 
 
 def _strings(node: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
