@@ -131,3 +131,18 @@ def test_resource_policies_grant_nothing_broad(synth: Synth) -> None:
                 else:
                     assert principal["Service"].startswith("logs."), logical_id
                     assert "kms:EncryptionContext:aws:logs:arn" in s["Condition"]["ArnLike"], logical_id
+
+
+def test_the_local_clouds_template_for_any_project_is_the_one_synthesized_for_it(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The local cloud synthesizes once for a stand-in project and renames it (tests use a project
+    # each): that must be exactly what synthesizing for the project itself gives.
+    from shared.config import load_config
+    from shared.local_cloud.iam import stack_template
+
+    monkeypatch.setenv("DUALLOOP_HOME", str(tmp_path))
+    cfg = load_config(project="fraud-scoring-7")
+    direct = stack_template.synthesize(cfg)
+    assert stack_template.stand_in(cfg.project) not in json.dumps(direct)
+    assert stack_template.load(cfg) == direct

@@ -54,12 +54,34 @@ def inputs_digest(cfg: DualloopConfig) -> str:
     return digest.hexdigest()
 
 
+def stand_in(project: str) -> str:
+    """A project name of the same length made of letters no CDK hash or name uses ([zqjx] are
+    not hex), so the template synthesized for it turns into any project's by replacing it."""
+    return ("zqjx" * 6)[: len(project)]
+
+
 def load(cfg: DualloopConfig) -> dict[str, Any]:
-    """The template for ``cfg``: from the cache, or synthesized now (and cached)."""
-    path = cache_dir() / f"{inputs_digest(cfg)}.json"
-    if path.is_file():
-        cached: dict[str, Any] = json.loads(path.read_text())
-        return cached
+    """The template for ``cfg``: from the cache, or synthesized now (and cached).
+
+    Names are the only thing the project name changes in the template (``shared/naming``), so
+    the template is synthesized once for a stand-in project of the same length (truncations
+    stay the same) and the stand-in replaced by the project: every project with the same
+    settings shares one synthesis (tests use a project per test; a synthesis costs 5-13 s).
+    tests/infra/test_infra_iam.py keeps this equal to a direct synthesis.
+    """
+    canonical = cfg.model_copy(update={"project": stand_in(cfg.project)})
+    path = cache_dir() / f"{inputs_digest(canonical)}.json"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(synthesize(canonical)))
+        partial.replace(path)
+    template: dict[str, Any] = json.loads(path.read_text().replace(canonical.project, cfg.project))
+    return template
+
+
+def synthesize(cfg: DualloopConfig) -> dict[str, Any]:
+    """The stack's template for ``cfg``, synthesized now in a child process (no cache)."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
@@ -80,9 +102,5 @@ def load(cfg: DualloopConfig) -> dict[str, Any]:
     if result.returncode != 0:
         tail = "\n".join(result.stderr.strip().splitlines()[-15:])
         raise SynthesisFailed(f"synthesizing the stack for the local cloud's IAM failed:\n{tail}")
-    template: dict[str, Any] = json.loads(result.stdout)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text(json.dumps(template))
-    partial.replace(path)
-    return template
+    synthesized: dict[str, Any] = json.loads(result.stdout)
+    return synthesized
