@@ -27,8 +27,8 @@ import boto3
 import pytest
 
 from shared.local_cloud import LocalCloud
-from shared.local_cloud.sagemaker import run_definition
 from shared.local_cloud.sagemaker.cache import InMemoryStepCache
+from shared.local_cloud.sagemaker.executor import run_definition
 from shared.local_cloud.sagemaker.steps.search_space import plan
 
 pytestmark = pytest.mark.bench

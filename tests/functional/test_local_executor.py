@@ -23,8 +23,9 @@ import boto3
 import pytest
 
 from shared.local_cloud import LocalCloud, events
-from shared.local_cloud.sagemaker import run_definition, worker
+from shared.local_cloud.sagemaker import worker
 from shared.local_cloud.sagemaker.cache import InMemoryStepCache
+from shared.local_cloud.sagemaker.executor import run_definition
 
 pytestmark = pytest.mark.functional
 
