@@ -321,10 +321,10 @@ def input_uri(cfg: DualloopConfig, data: str | None, rows: int | None, *, upload
             raise fail(f"--input: {source} holds no files")
         run_id = f"inner-{_data_digest(source)}"
         if upload:
-            from outer_orchestrator.runner import upload_data
+            from inner_pipeline.inputs import stage_input
 
-            return upload_data(cfg, source, run_id, s3=_session(cfg).client("s3"))
-        return f"s3://{Names(cfg).raw_bucket}/manual/{run_id}/"
+            return stage_input(cfg, source, run_id, s3=_session(cfg).client("s3"))
+        return f"s3://{Names(cfg).curated_bucket}/manual/{run_id}/"
 
 
 # ---- inner run ------------------------------------------------------------------------------------

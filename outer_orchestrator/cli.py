@@ -18,8 +18,9 @@ from rich.markup import escape
 from outer_orchestrator import approvals
 from outer_orchestrator.handlers.release_lock import HOLDER_ATTRIBUTE, LOCK_KEY
 from outer_orchestrator.progress import LiveProgress
-from outer_orchestrator.runner import ApprovePolicy, Retrain, RunResult, check_data_path, upload_data
+from outer_orchestrator.runner import ApprovePolicy, Retrain, RunResult, upload_data
 from shared.config import ConfigError, DualloopConfig, load_config
+from shared.data_upload import check_data_path
 from shared.naming import Names
 from shared.user_errors import describe_config_error, explain_outcome
 

@@ -19,6 +19,7 @@ import boto3
 from outer_orchestrator import approvals
 from shared.config import DualloopConfig
 from shared.contracts import RetrainInput, Trigger
+from shared.data_upload import upload
 from shared.naming import Names
 
 ApprovePolicy = Literal["auto", "prompt", "wait"]
@@ -46,30 +47,13 @@ class RunResult:
         return self.__dict__.copy()
 
 
-def check_data_path(source: Path) -> list[Path]:
-    """The files of a local file or folder of raw data; FileNotFoundError if there are none."""
-    if not source.exists():
-        raise FileNotFoundError(f"no data at {source}")
-    files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
-    if not files:
-        raise FileNotFoundError(f"{source} holds no files")
-    return files
-
-
 def upload_data(cfg: DualloopConfig, source: Path, run_id: str, s3: Any = None) -> str:
     """Copy a local file or folder of raw data to the raw bucket; returns its S3 URI.
 
     It goes under ``manual/<run id>/``, outside the watched raw prefix, so an explicit
     run does not also fire the new-data trigger.
     """
-    files = check_data_path(source)
-    s3 = s3 or boto3.client("s3")
-    names = Names(cfg)
-    prefix = f"manual/{run_id}/"
-    for file in files:
-        relative = file.name if source.is_file() else str(file.relative_to(source))
-        s3.upload_file(str(file), names.raw_bucket, prefix + relative)
-    return f"s3://{names.raw_bucket}/{prefix}"
+    return upload(source, Names(cfg).raw_bucket, f"manual/{run_id}/", s3 or boto3.client("s3"))
 
 
 def _state_name(event: dict[str, Any]) -> str | None:

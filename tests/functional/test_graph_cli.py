@@ -24,9 +24,9 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
+from inner_pipeline.inputs import stage_input
 from inner_pipeline.upsert import upsert_pipeline
 from outer_orchestrator.local_stack import LocalStack
-from outer_orchestrator.runner import upload_data
 from shared import graph_cli
 from shared.config import DualloopConfig, load_config
 from shared.demo_data import generate_transactions, write_dataset
@@ -91,7 +91,7 @@ def run(local_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> It
 
         tmp = tmp_path_factory.mktemp("graph")
         write_dataset(generate_transactions(ROWS, seed=3), tmp / "data.csv")
-        uri = upload_data(cfg, tmp / "data.csv", name)
+        uri = stage_input(cfg, tmp / "data.csv", name)
         pipeline_arn = sagemaker.start_pipeline_execution(
             PipelineName=names.pipeline,
             PipelineExecutionDisplayName=f"run-{name}",  # as RunInnerPipeline names it
