@@ -352,7 +352,7 @@ def test_clients_bad_requests_during_a_bake_are_4xx_and_the_deployment_completes
     # GIVEN a canary update whose rollback alarm fires on one 5XX, and a client sending bad requests
     sm = boto3.client("sagemaker")
     started = local_cloud.now()
-    green = models.registry.endpoint_config(models.good_again)
+    green = models.registry.endpoint_config(models.good_again, instances=2)  # a canary needs 2+
     rt = boto3.client("sagemaker-runtime", config=NO_RETRIES)
     refused: list[dict[str, Any]] = []
     stop = threading.Event()

@@ -116,11 +116,21 @@ def refusal_for(response: BaseResponse, request: Any) -> Any:
     errors = _errors(response, request, service, operation_model, protocol)
     if not errors:
         return None
-    code = "ValidationError" if protocol == "query" else "ValidationException"
+    code = _validation_code(service_model, protocol)
     failure = ValidationFailure(code, validation_message(errors))
     LOG.info("refused %s.%s: %s", service, operation_model.name, failure.message[:2000])
     status, headers, body = response.serialized(ActionResult(failure))
     return 400 if status == 200 else status, headers, body
+
+
+def _validation_code(service_model: Any, protocol: str) -> str:
+    """The service's own validation error (sagemaker-runtime models ``ValidationError``), else
+    the protocol's usual one."""
+    modeled = {shape.name for shape in service_model.error_shapes}
+    for name in ("ValidationException", "ValidationError"):
+        if name in modeled:
+            return name
+    return "ValidationError" if protocol == "query" else "ValidationException"
 
 
 def _errors(
