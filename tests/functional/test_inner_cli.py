@@ -95,7 +95,7 @@ def test_inner_run_trains_registers_and_reports_each_step(project: Project) -> N
     assert run["model_package_arn"].startswith("arn:aws:sagemaker:")
     assert 0.5 < run["metrics"]["auc"] <= 1.0
     # Demo data is content-addressed: the same rows, the same InputDataUri.
-    assert run["input_uri"].startswith(f"s3://{Names(project.cfg).raw_bucket}/manual/inner-")
+    assert run["input_uri"].startswith(f"s3://{Names(project.cfg).curated_bucket}/manual/inner-")
     assert run["parameters"] == {"InputDataUri": run["input_uri"]}
 
 
