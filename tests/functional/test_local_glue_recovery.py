@@ -46,7 +46,15 @@ _SCRIPT = textwrap.dedent(
     s3, glue = boto3.client("s3"), boto3.client("glue")
     s3.create_bucket(Bucket="scripts")
     s3.put_object(Bucket="scripts", Key="job.py", Body=JOB.encode())
-    glue.create_job(Name="count", Role="arn:aws:iam::123456789012:role/glue",
+    # The run calls AWS as its job's role (the local cloud enforces IAM): one it may assume.
+    role = boto3.client("iam").create_role(
+        RoleName="glue-test",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "glue.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+    )["Role"]["Arn"]
+    boto3.client("iam").put_role_policy(RoleName="glue-test", PolicyName="all", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    glue.create_job(Name="count", Role=role,
                     Command={"Name": "glueetl", "ScriptLocation": "s3://scripts/job.py"}, GlueVersion="5.0")
 
     def run(**arguments):
