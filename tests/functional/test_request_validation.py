@@ -56,11 +56,11 @@ def test_a_2048_character_pipeline_parameter_is_refused_with_awss_message(local_
         PipelineName=name,
         PipelineParameters=[{"Name": "CallbackToken", "Value": token}],
     )
-    # THEN SageMaker's ValidationException, as AWS words it
+    # THEN SageMaker's ValidationException, as AWS words it (a value this long, a token, not echoed)
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert response["Error"]["Code"] == "ValidationException"
     assert response["Error"]["Message"] == (
-        f"1 validation error detected: Value '{token}' at 'pipelineParameters.1.member.value' "
+        "1 validation error detected: Value at 'pipelineParameters.1.member.value' "
         "failed to satisfy constraint: Member must have length less than or equal to 1024"
     )
     # AND nothing ran
@@ -159,6 +159,6 @@ def test_query_protocol_lists_are_parsed_and_counted(local_cloud: LocalCloud) ->
         "at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50" in message
     )
     assert (
-        f"Value '{'v' * 257}' at 'tags.1.member.value' failed to satisfy constraint: "
+        "Value at 'tags.1.member.value' failed to satisfy constraint: "
         "Member must have length less than or equal to 256" in message
     )

@@ -190,7 +190,14 @@ def _plain(value: Any) -> str:
     return _render(value).strip("'") if not isinstance(value, str) else value
 
 
+# A long string is left out of the message ("Value at 'x' failed ...", AWS's form for a member
+# it does not echo): such values are tokens, keys and documents, and refusals are logged.
+_ECHO_LIMIT = 128
+
+
 def _violation(value: Any, path: str, constraint: str) -> str:
+    if isinstance(value, str) and len(value) > _ECHO_LIMIT:
+        return f"Value at '{path}' failed to satisfy constraint: {constraint}"
     return f"Value {_render(value)} at '{path}' failed to satisfy constraint: {constraint}"
 
 
