@@ -162,3 +162,12 @@ def test_query_protocol_lists_are_parsed_and_counted(local_cloud: LocalCloud) ->
         "Value at 'tags.1.member.value' failed to satisfy constraint: "
         "Member must have length less than or equal to 256" in message
     )
+
+
+def test_a_refusal_carries_a_request_id_as_every_aws_answer_does(local_cloud: LocalCloud) -> None:
+    # Step Functions' aws-sdk tasks read ResponseMetadata.RequestId from an error: without it a
+    # refusal became an uncatchable States.Runtime instead of the service's catchable error.
+    sagemaker = boto3.client("sagemaker", config=UNCHECKED)
+    response = _refusal(sagemaker.describe_endpoint, EndpointName="x" * 64)
+    assert response["Error"]["Code"] == "ValidationException"
+    assert response["ResponseMetadata"]["RequestId"]

@@ -45,6 +45,7 @@ import logging
 import os
 import re
 import threading
+import uuid
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,6 +121,9 @@ def refusal_for(response: BaseResponse, request: Any) -> Any:
     failure = ValidationFailure(code, validation_message(errors))
     LOG.info("refused %s.%s: %s", service, operation_model.name, failure.message[:2000])
     status, headers, body = response.serialized(ActionResult(failure))
+    # Every AWS answer carries a request id (botocore's ResponseMetadata.RequestId); Step Functions'
+    # aws-sdk tasks read it from an error, and without it fail with an uncatchable States.Runtime.
+    headers = {**headers, "x-amzn-RequestId": str(uuid.uuid4())}
     return 400 if status == 200 else status, headers, body
 
 
