@@ -77,7 +77,7 @@ def collect(cfg: DualloopConfig, session: boto3.Session | None = None, limit: in
                     "approval": package.get("ModelApprovalStatus"),
                     "deployed_to": metadata.get("dualloop:deployed-endpoint"),
                     "endpoint_config": metadata.get("dualloop:endpoint-config"),
-                    "rolled_back": metadata.get("dualloop:rollback-reason"),
+                    "rolled_back": _rolled_back(metadata),
                     "quality": _gate_value(session.client("s3"), package),
                     "arn": summary["ModelPackageArn"],
                 }
@@ -153,3 +153,9 @@ def _latest_drift(s3: Any, names: Names) -> dict[str, Any] | None:
         s3.get_object(Bucket=names.artifact_bucket, Key=latest["Key"])["Body"].read()
     )
     return report
+
+
+def _rolled_back(metadata: dict[str, str]) -> str | None:
+    """When and by which retrain a package was rolled back (its reason is in the notification)."""
+    by = metadata.get("dualloop:rolled-back-by")
+    return f"by {by} at {metadata.get('dualloop:rolled-back-at', '?')}" if by else None

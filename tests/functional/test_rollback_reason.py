@@ -103,9 +103,9 @@ def test_a_rollback_without_failure_reason_is_still_marked_and_notified(
     result = _wait(lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d)
 
     # THEN it ends as DeploymentRolledBack (not a States.Runtime failure), the package carries the
-    # rollback with the stand-in reason, and the notification went out
+    # rollback, and the notification went out with the stand-in reason
     assert (result["status"], result.get("error")) == ("FAILED", "DeploymentRolledBack"), result
     metadata = sm.describe_model_package(ModelPackageName=package).get("CustomerMetadataProperties", {})
-    assert metadata["dualloop:rollback-reason"] == "the endpoint gave no FailureReason"
+    assert metadata["dualloop:rolled-back-by"] == execution.rsplit(":", 1)[-1]
     messages = _wait(lambda: sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages"))
     assert any("the endpoint gave no FailureReason" in m["Body"] for m in messages)
