@@ -53,6 +53,18 @@ def replace(owner: Any, attribute: str, new: Any) -> None:
     setattr(owner, attribute, new)
 
 
+def add(additions: list[tuple[type, str, Any]], patch_module: str) -> None:
+    """Give moto the APIs it lacks; refuse if moto has since implemented one (review the patch)."""
+    for owner, attribute, function in additions:
+        existing = owner.__dict__.get(attribute)
+        if existing is not None and existing is not function:
+            raise RuntimeError(
+                f"moto now implements {owner.__name__}.{attribute}: review "
+                f"{patch_module.replace('.', '/')}.py (delete the addition if moto's is complete)"
+            )
+        setattr(owner, attribute, function)
+
+
 def original(owner: Any, attribute: str) -> Any:
     """The moto implementation a patch replaced (for patches that wrap it)."""
     return _originals[(id(owner), attribute)]

@@ -17,7 +17,7 @@ from moto.sagemaker.exceptions import ResourceNotFound, ValidationError
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 
-from shared.local_cloud.patches import Replaced
+from shared.local_cloud.patches import Replaced, add
 from shared.local_cloud.sagemaker import callbacks
 
 _TOKEN = re.compile(r"^[a-zA-Z0-9]{10}$")
@@ -89,11 +89,4 @@ _ADDITIONS: list[tuple[type, str, Any]] = [
 
 
 def apply() -> None:
-    for owner, attribute, function in _ADDITIONS:
-        existing = owner.__dict__.get(attribute)
-        if existing is not None and existing is not function:
-            raise RuntimeError(
-                f"moto now implements {owner.__name__}.{attribute}: review "
-                "shared/local_cloud/patches/sagemaker_callback_steps.py (delete the addition if moto's is complete)"
-            )
-        setattr(owner, attribute, function)
+    add(_ADDITIONS, __name__)

@@ -44,7 +44,7 @@ from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
 from shared.local_cloud import events, hooks
 from shared.local_cloud.hosting import endpoints, policy
-from shared.local_cloud.patches import Replaced, iam_enforcement, original, replace
+from shared.local_cloud.patches import Replaced, add, iam_enforcement, original, replace
 
 _INVOCATIONS = re.compile(r"/endpoints/(?P<name>[^/]+)/invocations$")
 # botocore data/sagemaker-runtime/2017-05-13/service-2.json: InvokeEndpointInput.Body "max": 6291456
@@ -391,14 +391,7 @@ _ADDITIONS: list[tuple[type, str, Any]] = [
 
 
 def apply() -> None:
-    for owner, attribute, function in _ADDITIONS:
-        existing = owner.__dict__.get(attribute)
-        if existing is not None and existing is not function:
-            raise RuntimeError(
-                f"moto now implements {owner.__name__}.{attribute}: review "
-                "shared/local_cloud/patches/sagemaker_hosting.py (delete the addition if moto's is complete)"
-            )
-        setattr(owner, attribute, function)
+    add(_ADDITIONS, __name__)
     # Bodies stay bytes (self.raw_body is always there; moto would decode self.body as UTF-8
     # and fail on a binary payload before our handler runs).
     SageMakerRuntimeResponse.use_raw_body = True

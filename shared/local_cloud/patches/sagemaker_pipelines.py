@@ -46,7 +46,7 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import get_pipeline_execution_from_arn, get_pipeline_from_name
 
 from shared.local_cloud import backend_state, hooks
-from shared.local_cloud.patches import Replaced, original, replace
+from shared.local_cloud.patches import Replaced, add, original, replace
 
 STEPS_ATTRIBUTE = "dualloop_steps"
 TRIALS_ATTRIBUTE = "dualloop_training_job_summaries"
@@ -530,14 +530,7 @@ _ADDITIONS: list[tuple[type, str, Any]] = [
 
 
 def apply() -> None:
-    for owner, attribute, function in _ADDITIONS:
-        existing = owner.__dict__.get(attribute)
-        if existing is not None and existing is not function:
-            raise RuntimeError(
-                f"moto now implements {owner.__name__}.{attribute}: review "
-                "shared/local_cloud/patches/sagemaker_pipelines.py (delete the addition if moto's is complete)"
-            )
-        setattr(owner, attribute, function)
+    add(_ADDITIONS, __name__)
     replace(SageMakerModelBackend, "describe_pipeline_execution", _describe_pipeline_execution)
     replace(SageMakerModelBackend, "list_pipeline_executions", _list_pipeline_executions)
     replace(SageMakerResponse, "start_pipeline_execution", _respond_start_pipeline_execution)
