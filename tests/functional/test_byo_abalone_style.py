@@ -19,7 +19,6 @@ import json
 import tarfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,6 @@ import boto3
 import pytest
 
 from shared.local_cloud import LocalCloud
-from shared.local_cloud.sagemaker import worker
 
 pytestmark = pytest.mark.functional
 
@@ -82,15 +80,6 @@ if __name__ == "__main__":
     pathlib.Path("/opt/ml/processing/evaluation").mkdir(parents=True, exist_ok=True)
     pathlib.Path("/opt/ml/processing/evaluation/evaluation.json").write_text(json.dumps(report))
 """
-
-
-@pytest.fixture(scope="module")
-def cloud(local_cloud: LocalCloud) -> Iterator[LocalCloud]:
-    attached_here = not worker.is_attached(local_cloud)
-    worker.attach(local_cloud)
-    yield local_cloud
-    if attached_here:
-        worker.detach(local_cloud)
 
 
 @pytest.fixture(scope="module")

@@ -16,14 +16,13 @@ import json
 import tarfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
 
 from shared.local_cloud import LocalCloud, events
-from shared.local_cloud.sagemaker import worker
 from shared.local_cloud.sagemaker.cache import InMemoryStepCache
 from shared.local_cloud.sagemaker.executor import run_definition
 
@@ -75,17 +74,6 @@ print(f"validation:auc={0.5 + a.max_depth / 100}")
 
 
 # ---- fixtures and helpers -----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def cloud(local_cloud: LocalCloud) -> Iterator[LocalCloud]:
-    """The session's local cloud with the pipeline worker attached (and detached afterwards if
-    this module attached it, so other modules keep whatever they had)."""
-    attached_here = not worker.is_attached(local_cloud)
-    worker.attach(local_cloud)
-    yield local_cloud
-    if attached_here:
-        worker.detach(local_cloud)
 
 
 @pytest.fixture(scope="module")

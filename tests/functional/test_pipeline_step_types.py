@@ -16,7 +16,6 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,15 +79,6 @@ def output_fn(prediction, accept):
 
 
 # ---- fixtures -----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def cloud(local_cloud: LocalCloud) -> Iterator[LocalCloud]:
-    attached_here = not worker.is_attached(local_cloud)
-    worker.attach(local_cloud)
-    yield local_cloud
-    if attached_here:
-        worker.detach(local_cloud)
 
 
 @pytest.fixture(scope="module")

@@ -16,14 +16,12 @@ import json
 import tarfile
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 
 from shared.local_cloud import LocalCloud
-from shared.local_cloud.sagemaker import worker
 from shared.local_cloud.sagemaker.steps.container import mount_namespaces_available
 
 pytestmark = pytest.mark.functional
@@ -55,15 +53,6 @@ seen = sorted(p.name for p in pathlib.Path(base_dir).iterdir())
 pathlib.Path(f"{base_dir}/test/seen.txt").write_text(",".join(seen))
 print("rows", n, "cwd", os.getcwd())
 """
-
-
-@pytest.fixture(scope="module")
-def cloud(local_cloud: LocalCloud) -> Iterator[LocalCloud]:
-    attached_here = not worker.is_attached(local_cloud)
-    worker.attach(local_cloud)
-    yield local_cloud
-    if attached_here:
-        worker.detach(local_cloud)
 
 
 @pytest.fixture(scope="module")
