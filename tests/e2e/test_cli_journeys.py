@@ -32,16 +32,21 @@ def _clean_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def _model_servers() -> set[int]:
+def _model_servers(home: Path) -> set[int]:
+    """The model servers a local cloud with ``home`` started (tests in other workers start theirs)."""
     found = set()
     for p in psutil.process_iter(["pid", "cmdline"]):
-        if any("model_server" in part for part in p.info["cmdline"] or []):
-            found.add(p.info["pid"])
+        if not any("model_server" in part for part in p.info["cmdline"] or []):
+            continue
+        try:
+            if p.environ().get("DUALLOOP_HOME") == str(home):
+                found.add(p.info["pid"])
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
     return found
 
 
 def test_demo_runs_the_whole_loop_readably_and_exits_cleanly(tmp_path: Path) -> None:
-    servers_before = _model_servers()
     done = subprocess.run(
         [*DUALLOOP, "demo", "--rows", ROWS],
         capture_output=True,
@@ -73,7 +78,7 @@ def test_demo_runs_the_whole_loop_readably_and_exits_cleanly(tmp_path: Path) -> 
     for noise in ("Traceback", "INFO:", "WARNING:", "WARN ", "Setting default log level", "[Stage "):
         assert noise not in out, f"{noise!r} in the demo's output:\n{out[-4000:]}"
     # Clean exit: the endpoint's model servers stopped with the local cloud.
-    assert _model_servers() - servers_before == set()
+    assert _model_servers(tmp_path) == set()
 
 
 def test_demo_json_is_one_document_with_predictions_and_timings(tmp_path: Path) -> None:
