@@ -28,8 +28,12 @@ $(NODE_STAMP): package.json package-lock.json
 
 install: $(STAMP) $(NODE_STAMP) ## create .venv with dualloop (editable) and dev tools, and the CDK CLI from the npm lock
 
+# Tests run in TEST_WORKERS processes (pytest-xdist), each with its own local cloud; most of a
+# test's time is spent waiting on jobs, servers and the JVM, so two workers fit two cores.
+TEST_WORKERS ?= 2
+
 test: install ## run the whole test suite (unit, functional, infra, e2e) on the local cloud
-	$(BIN)/pytest -m "not bench" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not bench" -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 demo: install ## run the dual loop end to end on the embedded local cloud
 	$(BIN)/dualloop demo

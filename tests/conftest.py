@@ -17,8 +17,24 @@ os.environ.pop("AWS_PROFILE", None)
 os.environ.pop("AWS_SESSION_TOKEN", None)
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep what shares an expensive fixture on one xdist worker (``make test`` runs
+    ``--dist loadgroup``): a module's tests (their module-scoped local cloud), every infra
+    test (one CDK synthesis per session) and every Spark test (one JVM per session)."""
+    for item in items:
+        path = item.path.relative_to(Path(__file__).parent).as_posix()
+        if path.startswith("infra/"):
+            group = "infra"
+        elif "spark" in getattr(item, "fixturenames", ()):
+            group = "spark"
+        else:
+            group = path
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

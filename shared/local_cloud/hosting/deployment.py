@@ -240,7 +240,10 @@ class Deployer:
                 )
                 fleets[name] = self._router.adopt(fleet)
                 for server in servers:
-                    server.start()
+                    server.launch()
+            for fleet in fleets.values():
+                for instance in fleet.instances:
+                    instance.server.await_port()
             timeout = max(
                 [HEALTH_TIMEOUT_SECONDS]
                 + [float(v.get("ContainerStartupHealthCheckTimeoutInSeconds") or 0) for v in variants]

@@ -284,6 +284,12 @@ class ModelServerProcess:
         return self._proc is not None and self._proc.poll() is None
 
     def start(self, timeout: float = 30.0) -> ModelServerProcess:
+        """Launch the process and wait until it listens (``launch`` then ``await_port``)."""
+        return self.launch().await_port(timeout)
+
+    def launch(self) -> ModelServerProcess:
+        """Start the process without waiting: a fleet launches every instance, then awaits them,
+        so its instances boot side by side rather than one after another."""
         env = {**os.environ, **self.environment}
         env.setdefault("OMP_NUM_THREADS", "1")
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_REPO_ROOT), env.get("PYTHONPATH")) if p)
@@ -300,13 +306,20 @@ class ModelServerProcess:
                 if self._stopped:
                     raise ServerFailed("the model server was stopped before it started")
                 # Own session: stop() signals the whole group (pre-forked workers included).
-                proc = self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                     command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
                     cwd=str(_REPO_ROOT), start_new_session=True,
                 )  # fmt: skip
         finally:
             if not isinstance(log, int):
                 log.close()
+        return self
+
+    def await_port(self, timeout: float = 30.0) -> ModelServerProcess:
+        """Wait for the launched process to print the port it listens on."""
+        proc = self._proc
+        if proc is None:
+            raise ServerFailed("the model server was stopped before it started")
         line = _read_line(proc, timeout)
         if not line.strip().isdigit():
             self.stop()
