@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from home_support import fresh_home
 from local_up_support import DUALLOOP, start_local_up
 
 pytestmark = pytest.mark.e2e
@@ -26,7 +27,7 @@ ROWS = "3000"
 
 
 def _clean_env(tmp_path: Path) -> dict[str, str]:
-    env = {**os.environ, "DUALLOOP_HOME": str(tmp_path), "COLUMNS": "200"}
+    env = {**os.environ, "DUALLOOP_HOME": str(fresh_home(tmp_path / "home")), "COLUMNS": "200"}
     for key in ("AWS_ENDPOINT_URL", "DUALLOOP_TARGET", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         env.pop(key, None)
     return env
@@ -78,7 +79,7 @@ def test_demo_runs_the_whole_loop_readably_and_exits_cleanly(tmp_path: Path) -> 
     for noise in ("Traceback", "INFO:", "WARNING:", "WARN ", "Setting default log level", "[Stage "):
         assert noise not in out, f"{noise!r} in the demo's output:\n{out[-4000:]}"
     # Clean exit: the endpoint's model servers stopped with the local cloud.
-    assert _model_servers(tmp_path) == set()
+    assert _model_servers(tmp_path / "home") == set()
 
 
 def test_demo_json_is_one_document_with_predictions_and_timings(tmp_path: Path) -> None:

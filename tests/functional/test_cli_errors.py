@@ -24,6 +24,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from home_support import fresh_home
 
 from shared.local_cloud import LocalCloud
 from shared.naming import Names
@@ -59,7 +60,7 @@ def _base_env(tmp_path: Path) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp_path),
-        "DUALLOOP_HOME": str(tmp_path / ".dualloop"),
+        "DUALLOOP_HOME": str(fresh_home(tmp_path / ".dualloop")),
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
         "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
         "AWS_EC2_METADATA_DISABLED": "true",

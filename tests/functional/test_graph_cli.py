@@ -22,6 +22,7 @@ from pathlib import Path
 import boto3
 import pytest
 import typer
+from home_support import fresh_home
 from typer.testing import CliRunner, Result
 
 from inner_pipeline.inputs import stage_input
@@ -184,7 +185,7 @@ def test_the_pictures_in_docs_are_current(picture: str, tmp_path: Path) -> None:
     import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DUALLOOP_", "AWS_ENDPOINT_URL"))}
-    env["DUALLOOP_HOME"] = str(tmp_path)
+    env["DUALLOOP_HOME"] = str(fresh_home(tmp_path / "home"))
     out = tmp_path / picture
     subprocess.run(
         [sys.executable, "-m", "shared.cli", "graph", "--no-statuses", "--out", str(out)],

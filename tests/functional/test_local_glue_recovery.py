@@ -19,6 +19,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from home_support import fresh_home
 
 pytestmark = pytest.mark.functional
 
@@ -92,7 +93,7 @@ def test_a_killed_spark_driver_is_replaced_and_the_next_run_succeeds(tmp_path: P
     done = subprocess.run(
         [sys.executable, "-c", _SCRIPT],
         cwd=ROOT,
-        env={**_env(), "DUALLOOP_HOME": str(tmp_path)},
+        env={**_env(), "DUALLOOP_HOME": str(fresh_home(tmp_path / "home"))},
         capture_output=True,
         text=True,
         timeout=300,

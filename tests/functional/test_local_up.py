@@ -15,6 +15,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from home_support import fresh_home
 from local_up_support import start_local_up
 
 pytestmark = pytest.mark.functional
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.functional
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[dict[str, str], subprocess.Popen[str], dict[str, str]]]:
-    env = {**os.environ, "DUALLOOP_HOME": str(tmp_path)}
+    env = {**os.environ, "DUALLOOP_HOME": str(fresh_home(tmp_path / "home"))}
     env.pop("AWS_ENDPOINT_URL", None)
     process, exported = start_local_up(env)
     try:
