@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -188,3 +189,33 @@ def test_a_model_over_the_threshold_stops_at_the_fail_step(passed: dict[str, Any
     assert not {"RegisterDiabetesModel", "TransformDiabetes"} & set(steps)
     packages = boto3.client("sagemaker").list_model_packages(ModelPackageGroupName=passed["name"])
     assert len(packages["ModelPackageSummaryList"]) == 1  # the first run's only
+
+
+def test_a_parameter_the_pipeline_does_not_declare_fails_the_run_naming_it(passed: dict[str, Any]) -> None:
+    from outer_orchestrator.handlers import pipeline_relay
+
+    # GIVEN the pipeline, which declares no CallbackToken (the outer loop passes one)
+    sm = boto3.client("sagemaker")
+
+    # WHEN it is started as the outer loop starts it
+    arn = sm.start_pipeline_execution(
+        PipelineName=passed["name"],
+        PipelineParameters=[
+            {"Name": "InputDataUrl", "Value": "s3://x/y/"},
+            {"Name": "CallbackToken", "Value": "k"},
+        ],
+    )["PipelineExecutionArn"]
+    deadline = time.monotonic() + 60
+    while (
+        status := sm.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"]
+    ) not in (
+        "Failed",
+        "Succeeded",
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    # THEN it fails before any step runs, and what the relay tells the outer loop names the parameter
+    assert status == "Failed"
+    assert sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"] == []
+    assert "CallbackToken" in pipeline_relay.failure_reason(sm, arn)
