@@ -711,15 +711,15 @@ def test_a_transform_sends_at_most_max_concurrent_transforms_requests_at_once(
     )
     request = _transform_request(name, name, f"s3://{bucket}/{name}/in/", f"s3://{bucket}/{name}/out")
 
-    # WHEN it runs with MaxConcurrentTransforms=2 (this machine has at least 2 cores)
-    assert (os.cpu_count() or 1) >= 2
+    # WHEN it runs with MaxConcurrentTransforms=2 (bounded by the cores: 2 on a machine with 2 or more)
+    expected = min(2, os.cpu_count() or 1)
     sm.create_transform_job(**{**request, "BatchStrategy": "SingleRecord", "MaxConcurrentTransforms": 2})
     job = _eventually(lambda: _transform_done(name))
 
-    # THEN every record was scored, in order, and never more than 2 requests (but 2) ran at once
+    # THEN every record was scored, in order, and never more requests than that ran at once (but that many)
     assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
     out = s3.get_object(Bucket=bucket, Key=f"{name}/out/rows.csv.out")["Body"].read().decode().split()
     assert out == [str(i) for i in range(8)]
     spans = [(float(a), float(b)) for a, b in (line.split() for line in trace.read_text().splitlines())]
     assert len(spans) == 8
-    assert _most_at_once(spans) == 2
+    assert _most_at_once(spans) == expected
