@@ -34,21 +34,14 @@ from shared.naming import Names
 pytestmark = pytest.mark.e2e
 
 FEATURES = ("age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6")
-RULESET = """Rules = [
-    RowCount > 100,
-    IsPrimaryKey "row_id",
-    IsComplete "progression",
-    ColumnValues "progression" between 0 and 1000
-]
-"""
+# A file of the repository, not a temporary one: the same config reuses its synthesized stack.
+RULESET = Path(__file__).with_name("diabetes.dqdl")
 
 
-def _project(tmp_path: Path) -> DualloopConfig:
-    ruleset = tmp_path / "diabetes.dqdl"
-    ruleset.write_text(RULESET)
+def _project() -> DualloopConfig:
     return load_config(
         project=f"byo-{uuid.uuid4().hex[:6]}",
-        ruleset=str(ruleset),
+        ruleset=str(RULESET),
         dataset={
             "id_column": "row_id",
             "target_column": "progression",
@@ -119,7 +112,7 @@ def test_the_outer_loop_runs_a_users_own_pipeline_and_deploys_its_builtin_xgboos
     local_cloud: LocalCloud, tmp_path: Path
 ) -> None:
     # GIVEN the project provisioned, and the data scientist's own pipeline upserted in place of ours
-    cfg = _project(tmp_path)
+    cfg = _project()
     LocalStack(cfg).provision()
     _upsert_own_pipeline(cfg, byo_abalone.write_code(tmp_path))
     names = Names(cfg)
