@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-ROLE = "arn:aws:iam::123456789012:role/sagemaker-execution"
+ROLE = "arn:aws:iam::123456789012:role/local-test"  # iam_support.TEST_ROLES: SageMaker may assume it
 
 TRAIN_SCRIPT = """\
 import argparse, os, sys

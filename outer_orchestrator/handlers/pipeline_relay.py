@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
 
 from outer_orchestrator.handlers import callbacks, facts, pipeline_tokens
 from outer_orchestrator.handlers.events import PipelineStatusChange, parse
@@ -28,6 +29,16 @@ if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
 
 logger = Logger(service="dualloop-pipeline-relay")
+
+# Where the relay's role may read evaluation reports (infra/constructs/relays.py,
+# evaluation_reports): a user's own pipeline writes its ModelQuality statistics there.
+REPORT_KEYS = "<artifact prefix>executions/*/Evaluate/evaluation/evaluation.json in the artifact bucket"
+# A report that is not there, or not ours to read, will not become readable on a retry.
+_REPORT_GONE = {"AccessDenied", "NoSuchKey", "NoSuchBucket", "403", "404"}
+
+
+class UnusableReport(Exception):
+    """The registered package's ModelQuality statistics cannot be read or are not a report."""
 
 
 def handler(
@@ -82,7 +93,10 @@ def answer(
 ) -> bool:
     """Answer the waiting ``RunInnerPipeline`` for a pipeline execution that ended ``status``."""
     if status == "Succeeded":
-        outcome = outcome_of(sagemaker, s3, execution_arn)
+        try:
+            outcome = outcome_of(sagemaker, s3, execution_arn)
+        except UnusableReport as exc:
+            return callbacks.fail(sfn, token, "UnusableEvaluationReport", str(exc))
         if outcome is None:
             return callbacks.fail(
                 sfn, token, "NoModelRegistered", "The pipeline succeeded but registered no model package."
@@ -125,8 +139,23 @@ def _metrics(s3: S3Client, package: Any) -> dict[str, float]:
     if not uri:
         return {}
     bucket, _, key = uri.removeprefix("s3://").partition("/")
-    report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    return EvaluationReport.model_validate(report).metrics()
+    try:
+        report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        return EvaluationReport.model_validate(report).metrics()
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code not in _REPORT_GONE:
+            raise  # throttling, a service error: the event's retry policy delivers it again
+        raise UnusableReport(
+            f"The model package's ModelQuality statistics {uri} cannot be read ({code}): "
+            f"the outer loop reads evaluation reports at {REPORT_KEYS} (README, Bring your own pipeline)."
+        ) from None
+    except ValueError as exc:  # not JSON, or not the report's layout (pydantic's errors are ValueErrors)
+        first = str(exc).splitlines()[0]
+        raise UnusableReport(
+            f"The model package's ModelQuality statistics {uri} are not an evaluation report "
+            f"(Model Monitor's model-quality layout, README, Bring your own pipeline): {first}"
+        ) from None
 
 
 def failure_reason(sagemaker: SageMakerClient, execution_arn: str) -> str:

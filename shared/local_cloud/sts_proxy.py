@@ -19,6 +19,25 @@ environment) and ``AWS_CA_BUNDLE``:
   environment (pip, the SDK's telemetry) behave as they would without the local cloud;
 - plain-HTTP requests never come here (``HTTPS_PROXY`` covers https URLs; the local cloud is
   http on 127.0.0.1).
+
+Why a proxy, and nothing narrower (checked against sagemaker 3.27 / sagemaker-core 2.27,
+``sagemaker/core/helper/session_helper.py``: ``account_id``, ``get_caller_identity_arn``,
+``generate_default_sagemaker_bucket_name``):
+
+- ``AWS_ENDPOINT_URL_STS`` / ``AWS_ENDPOINT_URL`` / a config file's ``services`` section: botocore
+  uses them only when a client is built without ``endpoint_url``; the SDK always passes one;
+- ``AWS_DATA_PATH``: ``botocore_resolver()`` builds its loader with ``create_loader()``, which
+  ignores it; the loader's other search path, ``~/.aws/models``, would change every botocore
+  program of the user and could still only name a host reached by https on port 443;
+- ``AWS_STS_REGIONAL_ENDPOINTS`` picks between public STS hosts only;
+- patching the SDK (or botocore) in the user's process is not the local cloud's to do: the
+  user's notebook or script is a separate process that only reads the environment.
+
+What that costs, and is documented (README, "Standalone SageMaker jobs"): every https
+connection of a process with this environment goes through the proxy (other hosts are tunnelled
+untouched, so they work, but a corporate proxy is bypassed), and a lowercase ``https_proxy`` in
+the environment wins over ``HTTPS_PROXY`` (``urllib.request.getproxies``), so with one set the
+SDK's STS call goes past the local cloud.
 """
 
 from __future__ import annotations

@@ -580,3 +580,146 @@ def test_a_running_jobs_output_reaches_cloudwatch_logs_while_it_runs(cloud: Loca
     assert lines[:2] == ["first line", "second line"]
     assert _eventually(lambda: _processing_done(name))["ProcessingJobStatus"] == "Completed"
     assert streamed() == ["first line", "second line"]
+
+
+# ---- the job's role ------------------------------------------------------------------------------
+
+
+def _role(name: str, actions: list[str], bucket: str) -> str:
+    """A role SageMaker may assume, allowed ``actions`` on ``bucket`` and its objects only."""
+    import json
+
+    from iam_support import trust
+
+    iam = boto3.client("iam")
+    arn: str = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust(["sagemaker.amazonaws.com"]))[
+        "Role"
+    ]["Arn"]
+    statement = {
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+    }
+    iam.put_role_policy(
+        RoleName=name,
+        PolicyName="s3",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
+    return arn
+
+
+def test_a_job_runs_as_its_role_and_fails_when_the_role_may_not_read_its_input(
+    cloud: LocalCloud, bucket: str
+) -> None:
+    # GIVEN two roles SageMaker may assume: one may list, read and write the bucket, one lacks s3:GetObject
+    sm = boto3.client("sagemaker")
+    reader = _role(_name("reader"), ["s3:ListBucket", "s3:GetObject", "s3:PutObject"], bucket)
+    blind = _role(_name("blind"), ["s3:ListBucket", "s3:PutObject"], bucket)
+
+    # WHEN the same processing job runs as each
+    allowed, denied = _name("proc-reader"), _name("proc-blind")
+    sm.create_processing_job(**{**processing_request(bucket, allowed), "RoleArn": reader})
+    sm.create_processing_job(**{**processing_request(bucket, denied), "RoleArn": blind})
+    ok, refused = (
+        _eventually(lambda: _processing_done(allowed)),
+        _eventually(lambda: _processing_done(denied)),
+    )
+
+    # THEN the role that may read completes; the other fails naming the denied read
+    assert ok["ProcessingJobStatus"] == "Completed", ok.get("FailureReason")
+    assert refused["ProcessingJobStatus"] == "Failed"
+    assert "AccessDenied" in refused["FailureReason"], refused["FailureReason"]
+    assert "s3:GetObject" in refused["FailureReason"] and "/data/data.csv" in refused["FailureReason"]
+
+
+def test_a_job_whose_role_cannot_be_assumed_is_refused_at_create(cloud: LocalCloud, bucket: str) -> None:
+    # GIVEN a RoleArn that names no role
+    sm = boto3.client("sagemaker")
+    missing = "arn:aws:iam::123456789012:role/no-such-role"
+    name = _name("train-norole")
+
+    # WHEN a training job names it THEN SageMaker refuses it at once, as AWS does, and stores no job
+    with pytest.raises(sm.exceptions.ClientError) as refused:
+        sm.create_training_job(**{**training_request(bucket, name, rounds=1), "RoleArn": missing})
+    error = refused.value.response["Error"]
+    assert error["Code"] == "ValidationException"
+    assert error["Message"] == (
+        f"Could not assume role {missing}. Please ensure that the role exists and allows principal "
+        "'sagemaker.amazonaws.com' to assume the role."
+    )
+    with pytest.raises(sm.exceptions.ClientError):
+        sm.describe_training_job(TrainingJobName=name)
+
+
+# ---- MaxConcurrentTransforms ---------------------------------------------------------------------
+
+# An inference script that records when each request ran (one line per request, any process).
+TRACING_INFERENCE = """\
+import os, time
+def model_fn(model_dir):
+    return None
+def input_fn(body, content_type):
+    return body
+def predict_fn(data, model):
+    started = time.monotonic()
+    time.sleep(0.25)
+    with open(os.environ["TRACE_FILE"], "a") as trace:
+        trace.write("%f %f\\n" % (started, time.monotonic()))
+    return data
+def output_fn(prediction, accept):
+    return prediction
+"""
+
+
+def _most_at_once(spans: list[tuple[float, float]]) -> int:
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    running = most = 0
+    for _, step in edges:
+        running += step
+        most = max(most, running)
+    return most
+
+
+def test_a_transform_sends_at_most_max_concurrent_transforms_requests_at_once(
+    cloud: LocalCloud, bucket: str, tmp_path: Path
+) -> None:
+    import os
+
+    from hosting_fixture import tarball
+
+    # GIVEN a model whose every request takes 0.25 s and is traced, and 8 records sent one per request
+    s3, sm = boto3.client("s3"), boto3.client("sagemaker")
+    name = _name("transform-concurrent")
+    s3.put_object(
+        Bucket=bucket, Key=f"{name}/code.tar.gz", Body=tarball({"inference.py": TRACING_INFERENCE.encode()})
+    )
+    s3.put_object(Bucket=bucket, Key=f"{name}/model.tar.gz", Body=tarball({"empty.txt": b""}))
+    s3.put_object(Bucket=bucket, Key=f"{name}/in/rows.csv", Body=b"".join(b"%d\n" % i for i in range(8)))
+    trace = tmp_path / "trace.txt"
+    sm.create_model(
+        ModelName=name,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={
+            "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+            "ModelDataUrl": f"s3://{bucket}/{name}/model.tar.gz",
+            "Environment": {
+                "SAGEMAKER_PROGRAM": "inference.py",
+                "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{bucket}/{name}/code.tar.gz",
+                "TRACE_FILE": str(trace),
+            },
+        },
+    )
+    request = _transform_request(name, name, f"s3://{bucket}/{name}/in/", f"s3://{bucket}/{name}/out")
+
+    # WHEN it runs with MaxConcurrentTransforms=2 (bounded by the cores: 2 on a machine with 2 or more)
+    expected = min(2, os.cpu_count() or 1)
+    sm.create_transform_job(**{**request, "BatchStrategy": "SingleRecord", "MaxConcurrentTransforms": 2})
+    job = _eventually(lambda: _transform_done(name))
+
+    # THEN every record was scored, in order, and never more requests than that ran at once (but that many)
+    assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+    out = s3.get_object(Bucket=bucket, Key=f"{name}/out/rows.csv.out")["Body"].read().decode().split()
+    assert out == [str(i) for i in range(8)]
+    spans = [(float(a), float(b)) for a, b in (line.split() for line in trace.read_text().splitlines())]
+    assert len(spans) == 8
+    assert _most_at_once(spans) == expected

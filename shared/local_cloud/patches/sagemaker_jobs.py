@@ -7,6 +7,9 @@ job): a success for work that never ran. Here each call:
 
 - refuses a name already used, as AWS does (``ResourceInUse``, the error botocore's model
   lists for the four Create* operations);
+- with IAM enforced, refuses a ``RoleArn`` SageMaker could not assume (no such role, or a trust
+  policy without ``sagemaker.amazonaws.com``) with AWS's ``ValidationException``; the job then
+  runs as that role (``role_of``);
 - stores the job ``InProgress`` with the request as sent (moto drops ``ProcessingResources``,
   ``Environment`` and replaces ``MetricDefinitions``) and no result yet;
 - publishes ``hooks.SageMakerJobCreated`` for the local job service
@@ -40,7 +43,8 @@ from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 
 from shared.local_cloud import hooks
-from shared.local_cloud.patches import Replaced, original, replace
+from shared.local_cloud.iam import sessions
+from shared.local_cloud.patches import Replaced, iam_enforcement, original, replace
 
 TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
 NO_WORKER_REASON = (
@@ -219,6 +223,39 @@ def snake_case(pascal: str) -> str:
 
 
 # ---- Create* ------------------------------------------------------------------------------------
+SAGEMAKER_PRINCIPAL = "sagemaker.amazonaws.com"
+
+
+def role_of(kind: str, request: Mapping[str, Any]) -> str | None:
+    """The role a job's work runs as: its ``RoleArn``; a tuning job's training definition's.
+    A transform job names none (it runs as its model's ``ExecutionRoleArn``)."""
+    if kind == "HyperParameterTuningJob":
+        definitions = [
+            request.get("TrainingJobDefinition") or {},
+            *(request.get("TrainingJobDefinitions") or []),
+        ]
+        roles = [str(d["RoleArn"]) for d in definitions if d.get("RoleArn")]
+        return roles[0] if roles else None
+    role = request.get("RoleArn")
+    return str(role) if role else None
+
+
+def _check_role(kind: str, request: Mapping[str, Any], region: str) -> None:
+    """SageMaker assumes the job's role when the job is created and refuses one it cannot assume,
+    with this message (CreateTransformJob/CreateTrainingJob answers quoted in public issues, e.g.
+    awslabs/predictive-maintenance-using-machine-learning#3)."""
+    role = role_of(kind, request)
+    if role is None or not iam_enforcement.enabled():
+        return
+    try:
+        sessions.assume(role, SAGEMAKER_PRINCIPAL, region)
+    except sessions.RoleNotAssumable:
+        raise ValidationError(
+            message=f"Could not assume role {role}. Please ensure that the role exists and allows principal "
+            f"'{SAGEMAKER_PRINCIPAL}' to assume the role."
+        ) from None
+
+
 def _in_progress(target: Any, spec: JobKind, request: Mapping[str, Any]) -> None:
     """Undo moto's canned results: the job has just been accepted and has not run."""
     now = datetime.now(UTC)
@@ -267,6 +304,7 @@ def _create_handler(spec: JobKind) -> Any:
                 f"and a {spec.label} with this name already exists "
                 f"({spec.arn(backend.account_id, backend.region_name, name)})"
             )
+        _check_role(spec.kind, request, backend.region_name)
         result = original(SageMakerResponse, attribute)(self)
         with _lock:
             _in_progress(getattr(backend, spec.store)[name], spec, request)

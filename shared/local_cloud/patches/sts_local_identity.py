@@ -10,7 +10,9 @@ Here those credentials are the session ``local`` of the role
 ``LOCAL_EXECUTION_ROLE`` (``arn:aws:sts::<account>:assumed-role/<role>/local``), the shape a
 Studio or notebook user's identity has. The role is created in the local IAM when first
 asked for, trusting ``sagemaker.amazonaws.com`` like a SageMaker execution role, so the SDK's
-``iam:GetRole`` lookup finds it. Any other credentials keep moto's answer.
+``iam:GetRole`` lookup finds it. It is allowed everything (the local cloud's own credentials
+are its administrator's), so a job created with ``RoleArn=get_execution_role()``, which runs as
+that role, can do what its creator can. Any other credentials keep moto's answer.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ TRUST_POLICY = {
     ],
 }
 
+ADMINISTRATOR_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+
 
 def REPLACES() -> list[Replaced]:  # noqa: N802
     return [Replaced(STSBackend, "get_caller_identity", "1f058458cb04477d")]
@@ -54,7 +61,7 @@ def _ensure_role(account_id: str, partition: str) -> Any:
     try:
         return iam.get_role(LOCAL_EXECUTION_ROLE)
     except Exception:  # moto's IAMNotFoundException
-        return iam.create_role(
+        role = iam.create_role(
             role_name=LOCAL_EXECUTION_ROLE,
             assume_role_policy_document=json.dumps(TRUST_POLICY),
             path="/",
@@ -64,6 +71,8 @@ def _ensure_role(account_id: str, partition: str) -> Any:
             max_session_duration="3600",
             linked_service=None,
         )
+        iam.put_role_policy(LOCAL_EXECUTION_ROLE, "local-administrator", json.dumps(ADMINISTRATOR_POLICY))
+        return role
 
 
 def apply() -> None:

@@ -9,6 +9,11 @@ executor a pipeline step of the same type uses (``steps.executor_for``), with a
 and reports InProgress, then Completed, Failed (with its ``FailureReason``) or Stopped.
 A job type without a local executor fails at once with one sentence saying so.
 
+A job runs as its role, as SageMaker assumes it (``sagemaker_jobs.role_of``): its reads and
+writes, and its container's calls, carry that role's credentials, so with IAM enforced a role
+without ``s3:GetObject`` on the input fails the job with the AccessDenied in its FailureReason.
+A transform job runs as its model's ``ExecutionRoleArn``.
+
 As on SageMaker, the job's output goes to CloudWatch Logs while it runs (``job_logs.py``),
 where the SDK's ``wait(logs=True)`` tails it; the last lines are sent before the job's status
 turns terminal, so a tail that stops at the terminal status has seen them all.
@@ -27,10 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from shared.local_cloud import hooks
 from shared.local_cloud.cloud import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, LocalCloud
-from shared.local_cloud.patches import sagemaker_jobs, sagemaker_pipelines
+from shared.local_cloud.iam import sessions
+from shared.local_cloud.patches import iam_enforcement, sagemaker_jobs, sagemaker_pipelines
 from shared.local_cloud.sagemaker.errors import StepFailure, StepStopped, UnknownStepTypeError
 from shared.local_cloud.sagemaker.expressions import ExecutionVariables, Resolver
 from shared.local_cloud.sagemaker.graph import StepNode
@@ -154,6 +161,7 @@ class JobService:
         arguments = {k: v for k, v in request.items() if k != f"{key.kind}Name"}
         final: tuple[str, str | None, Mapping[str, Any]]
         try:
+            role = self._role(key, request)
             context = StepContext(
                 node=node,
                 arguments=arguments,
@@ -164,10 +172,10 @@ class JobService:
                 attempt=1,
                 resolver=_literal_resolver(key),
                 services=Services(
-                    s3=self._client("s3", key.region),
-                    sagemaker=self._client("sagemaker", key.region),
+                    s3=self._client("s3", key.region, role),
+                    sagemaker=self._client("sagemaker", key.region, role),
                     jobs=recorder,
-                    container_env=self.cloud.env(),
+                    container_env={**self.cloud.env(), **(role.env() if role else {})},
                 ),
                 work_dir=work_dir,
                 stop=stop,
@@ -201,9 +209,32 @@ class JobService:
     ) -> None:
         sagemaker_jobs.finish(key.account_id, key.region, key.kind, key.name, status, reason, details)
 
-    def _client(self, service: str, region: str) -> Any:
+    def _role(self, key: JobKey, request: Mapping[str, Any]) -> sessions.RoleSession | None:
+        """The job's role session when IAM is enforced (else the local administrator's keys)."""
+        if not iam_enforcement.enabled():
+            return None
+        role = sagemaker_jobs.role_of(key.kind, request)
+        if role is None and key.kind == "TransformJob":
+            try:
+                model = self._client("sagemaker", key.region).describe_model(ModelName=request["ModelName"])
+            except ClientError:  # no such model: the transform executor fails the job saying so
+                return None
+            role = model.get("ExecutionRoleArn")
+        if role is None:
+            return None
+        try:
+            return sessions.assume(str(role), sagemaker_jobs.SAGEMAKER_PRINCIPAL, key.region)
+        except sessions.RoleNotAssumable as exc:  # deleted, or its trust changed, since Create
+            raise StepFailure(
+                f"ClientError: SageMaker was unable to assume the role '{role}': {exc}"
+            ) from None
+
+    def _client(self, service: str, region: str, role: sessions.RoleSession | None = None) -> Any:
         session = boto3.session.Session(
-            aws_access_key_id=LOCAL_ACCESS_KEY, aws_secret_access_key=LOCAL_SECRET_KEY, region_name=region
+            aws_access_key_id=role.access_key_id if role else LOCAL_ACCESS_KEY,
+            aws_secret_access_key=role.secret_access_key if role else LOCAL_SECRET_KEY,
+            aws_session_token=role.session_token if role else None,
+            region_name=region,
         )
         return session.client(service, endpoint_url=self.cloud.endpoint)  # type: ignore[call-overload]
 

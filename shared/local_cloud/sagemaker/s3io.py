@@ -8,6 +8,8 @@ import tarfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
 from shared.local_cloud.sagemaker.errors import StepFailure
 
 if TYPE_CHECKING:
@@ -23,11 +25,23 @@ def split_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+def denied_download(exc: ClientError, uri: str, action: str) -> StepFailure:
+    """A read the job's role may not make (or of nothing), as the job's FailureReason. A HEAD
+    answers a bare status (botocore's code "403"), so the S3 error is named from it."""
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    code = {"403": "AccessDenied", "404": "NoSuchKey"}.get(code, code)
+    why = f"the job's role may not {action} it" if code == "AccessDenied" else "it cannot be read"
+    return StepFailure(f"ClientError: Failed to download data from {uri}: {code} ({why})")
+
+
 def list_keys(s3: S3Client, uri: str) -> list[str]:
     bucket, prefix = split_uri(uri)
     keys: list[str] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys.extend(obj["Key"] for obj in page.get("Contents", []) if not obj["Key"].endswith("/"))
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys.extend(obj["Key"] for obj in page.get("Contents", []) if not obj["Key"].endswith("/"))
+    except ClientError as exc:
+        raise denied_download(exc, uri, "s3:ListBucket") from None
     return sorted(keys)
 
 
@@ -57,7 +71,10 @@ def download_prefix(
     for key in keys:
         target = dest / relative_name(key, prefix)
         target.parent.mkdir(parents=True, exist_ok=True)
-        s3.download_file(bucket, key, str(target))
+        try:
+            s3.download_file(bucket, key, str(target))
+        except ClientError as exc:
+            raise denied_download(exc, f"s3://{bucket}/{key}", "s3:GetObject") from None
         written.append(target)
     return written
 

@@ -23,13 +23,19 @@ with input records"):
 - ``DataProcessing``: ``InputFilter`` on each record before it is sent, ``JoinSource`` Input
   joins the (unfiltered) input record with its prediction, ``OutputFilter`` on the result
   (``record_filter.py``);
-- ``AssembleWith`` Line: outputs joined with newlines; None: concatenated as they come.
+- ``AssembleWith`` Line: outputs joined with newlines; None: concatenated as they come;
+- ``MaxConcurrentTransforms``: at most that many requests at once (unset or 0: 1, the API's
+  default without execution-parameters), bounded by this machine's cores like tuning's
+  ``MaxParallelTrainingJobs``; the model server gets as many worker processes, and the outputs
+  keep the records' order.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
@@ -44,6 +50,11 @@ from shared.local_cloud.sagemaker.steps.base import ResolvesArguments, StepConte
 KIND = "TransformJob"
 DEFAULT_MAX_PAYLOAD_MB = 6  # CreateTransformJob: MaxPayloadInMB default 6, max 100
 _SERVER_START_SECONDS = 60.0
+
+
+def concurrency(requested: int) -> int:
+    """Requests in flight at once: ``MaxConcurrentTransforms`` (0/unset: 1), at most the cores."""
+    return max(1, min(requested or 1, os.cpu_count() or 1))
 
 
 class TransformExecutor(ResolvesArguments):
@@ -92,6 +103,7 @@ class TransformExecutor(ResolvesArguments):
             program=model.program,
             environment={**ctx.services.container_env, **model.environment, **plan.environment},
             log_path=ctx.work_dir / "model-server.log",
+            workers=plan.concurrency if plan.concurrency > 1 else None,
         )
         try:
             server.start(timeout=_SERVER_START_SECONDS).wait_healthy(_SERVER_START_SECONDS)
@@ -101,22 +113,26 @@ class TransformExecutor(ResolvesArguments):
         bucket_out, prefix_out = s3io.split_uri(plan.output_path.rstrip("/") + "/")
         bucket_in = s3io.split_uri(plan.input_uri)[0]
         try:
-            for key in keys:
-                if ctx.stop.is_set():
-                    raise StepStopped(f"transform job {ctx.job_name} stopped")
-                body = s3.get_object(Bucket=bucket_in, Key=key)["Body"].read()
-                output = b"".join(self._score_file(plan, server, body, key))
-                name = s3io.relative_name(key, prefix)
-                s3.put_object(Bucket=bucket_out, Key=f"{prefix_out}{name}.out", Body=output)
+            with ThreadPoolExecutor(max_workers=plan.concurrency, thread_name_prefix="transform") as pool:
+                for key in keys:
+                    if ctx.stop.is_set():
+                        raise StepStopped(f"transform job {ctx.job_name} stopped")
+                    body = s3.get_object(Bucket=bucket_in, Key=key)["Body"].read()
+                    output = b"".join(self._score_file(plan, server, body, key, pool))
+                    name = s3io.relative_name(key, prefix)
+                    s3.put_object(Bucket=bucket_out, Key=f"{prefix_out}{name}.out", Body=output)
         finally:
             server.stop()
             shutil.rmtree(ctx.work_dir / "model", ignore_errors=True)
 
-    def _score_file(self, plan: _Plan, server: ModelServerProcess, body: bytes, key: str) -> Iterator[bytes]:
+    def _score_file(
+        self, plan: _Plan, server: ModelServerProcess, body: bytes, key: str, pool: ThreadPoolExecutor
+    ) -> Iterator[bytes]:
         records = plan.split(body)
         separator = b"\n" if plan.assemble_with == "Line" else b""
         first = True
-        for batch in plan.batches(records, key):
+
+        def score(batch: list[bytes]) -> list[bytes]:
             payload = b"\n".join(plan.prepare(r) for r in batch) if len(batch) > 1 else plan.prepare(batch[0])
             status, data, _ = _post(server, payload, plan)
             if status != 200:
@@ -130,6 +146,11 @@ class TransformExecutor(ResolvesArguments):
                     f"ClientError: MultiRecord: the model returned {len(outputs)} lines for {len(batch)} records "
                     f"of {key}; it must return one line per record"
                 )
+            return outputs
+
+        # At most plan.concurrency requests in flight (the pool's threads); map keeps the order.
+        batches = list(plan.batches(records, key))
+        for batch, outputs in zip(batches, pool.map(score, batches), strict=True):
             for record, output in zip(batch, outputs, strict=True):
                 if not first:
                     yield separator
@@ -192,6 +213,8 @@ class _Plan:
         self.output_filter = processing.get("OutputFilter")
         self.join_source = str(processing.get("JoinSource") or "None")
         self.environment = {str(k): str(v) for k, v in (args.get("Environment") or {}).items()}
+        # botocore's sagemaker model: MaxConcurrentTransforms is an integer, at least 0.
+        self.concurrency = concurrency(int(args.get("MaxConcurrentTransforms") or 0))
 
     @classmethod
     def from_arguments(cls, args: Mapping[str, Any]) -> _Plan:
