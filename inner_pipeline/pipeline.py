@@ -461,6 +461,13 @@ def objective_metric(config: DualloopConfig) -> str:
     return f"validation:{config.quality.metric}"
 
 
+def metric_definition(config: DualloopConfig) -> dict[str, str]:
+    """How SageMaker reads the objective from the training log: train.py prints
+    ``validation:<metric>=<value>`` (a plain decimal) once it has trained."""
+    metric = objective_metric(config)
+    return {"Name": metric, "Regex": f"{metric}=(-?[0-9]+\\.[0-9]+)"}
+
+
 def _tuning_step(ctx: _Context, trainer: Any, inputs: list[Any]) -> Any:
     """Train as a hyperparameter tuning job: the trainer's job, ``tuning.jobs`` times over
     ``tuning.ranges``; the best job is the one with the best validation value of the gate metric."""
@@ -484,8 +491,7 @@ def _tuning_step(ctx: _Context, trainer: Any, inputs: list[Any]) -> Any:
         objective_metric_name=metric,
         objective_type="Minimize" if cfg.quality.lower_is_better else "Maximize",
         hyperparameter_ranges=ranges,
-        # train.py prints "validation:<metric>=<value>" once it has trained (plain decimals).
-        metric_definitions=[{"Name": metric, "Regex": f"{metric}=(-?[0-9]+\\.[0-9]+)"}],
+        metric_definitions=[metric_definition(cfg)],
         strategy=tuning.strategy.value,
         max_jobs=tuning.jobs,  # the SDK would default it to 1
         max_parallel_jobs=tuning.max_parallel_jobs,
