@@ -5,7 +5,7 @@ whose objective is the gate's metric as train.py prints it on the validation spl
 of them by that objective is the model Evaluate scores, the gate reads and the Model Registry
 holds (its ModelDataUrl is the best job's artifact), and the registry's metrics are that
 model's evaluation (evaluate.py run again here on the best job's artifact gives the same
-report). The pipeline runs as the role the synthesized stack grants, so a missing tuning
+report); ``inner cache-plan`` predicts a rerun's cache hits, the tuning step's included. The pipeline runs as the role the synthesized stack grants, so a missing tuning
 permission would fail it. What it cannot prove: SageMaker's own Bayesian/Random search on AWS
 (the local cloud's strategies follow the API, not AWS's internal sampler).
 """
@@ -158,3 +158,16 @@ def test_a_tuned_pipeline_registers_the_best_jobs_model_with_its_evaluation(
     assert inputs["model"] == best_artifact
     assert _evaluate_again(best_artifact, inputs["test"], tmp_path / "again") == registered
     assert run["metrics"] == {m: v["value"] for m, v in registered["regression_metrics"].items()}
+
+    # AND `dualloop inner cache-plan` for the same input predicts that a rerun hits the cache
+    # at every cacheable step, the tuning step and the Evaluate that reads its best job included
+    planned = CliRunner().invoke(
+        app,
+        ["inner", "cache-plan", "--input", str(data), "--config", str(config), "--json"],
+        catch_exceptions=False,
+    )
+    assert planned.exit_code == 0, planned.stdout
+    plan = {s["name"]: s["outcome"] for s in json.loads(planned.stdout)["steps"]}
+    assert {name: plan[name] for name in ("Preprocess", "Train", "Evaluate")} == dict.fromkeys(
+        ("Preprocess", "Train", "Evaluate"), "hit"
+    ), planned.stdout

@@ -49,7 +49,9 @@ def tuned_synth(tuned_cfg: DualloopConfig, tmp_path_factory: pytest.TempPathFact
 def _role_policy(synth: Synth, cfg: DualloopConfig) -> tuple[Policy, list[dict[str, Any]]]:
     from shared.naming import Names
 
-    stmts = role_statements(synth, Resolver(synth.template, cfg.account_id, cfg.region), Names(cfg).sagemaker_role)
+    stmts = role_statements(
+        synth, Resolver(synth.template, cfg.account_id, cfg.region), Names(cfg).sagemaker_role
+    )
     return Policy.parse({"Version": "2012-10-17", "Statement": stmts}), stmts
 
 
@@ -73,7 +75,10 @@ def test_a_tuned_stacks_role_may_create_and_follow_its_own_tuning_jobs_only(
             "Action": ["sagemaker:AddTags", "sagemaker:CreateHyperParameterTuningJob"],
             "Resource": [jobs],
             "Condition": {
-                "StringEquals": {"aws:RequestTag/dualloop:project": "tunedstack", "aws:RequestTag/dualloop:stage": "dev"}
+                "StringEquals": {
+                    "aws:RequestTag/dualloop:project": "tunedstack",
+                    "aws:RequestTag/dualloop:stage": "dev",
+                }
             },
         },
         "PipelineTuningFollow": {
@@ -97,12 +102,16 @@ def test_a_tuned_stacks_role_may_create_and_follow_its_own_tuning_jobs_only(
     own = {"dualloop:project": "tunedstack", "dualloop:stage": "dev"}
     assert evaluate([policy], _create(tuned_cfg, own)) is Decision.ALLOW
     # ... another project's, another stage's or an untagged one is not
-    assert evaluate([policy], _create(tuned_cfg, {**own, "dualloop:project": "other"})) is Decision.IMPLICIT_DENY
+    assert (
+        evaluate([policy], _create(tuned_cfg, {**own, "dualloop:project": "other"})) is Decision.IMPLICIT_DENY
+    )
     assert evaluate([policy], _create(tuned_cfg, {**own, "dualloop:stage": "prod"})) is Decision.IMPLICIT_DENY
     assert evaluate([policy], _create(tuned_cfg, {})) is Decision.IMPLICIT_DENY
 
 
-def test_an_untuned_stacks_role_may_not_create_a_tuning_job(custom_synth: Synth, custom_cfg: DualloopConfig) -> None:
+def test_an_untuned_stacks_role_may_not_create_a_tuning_job(
+    custom_synth: Synth, custom_cfg: DualloopConfig
+) -> None:
     assert custom_cfg.tuning.enabled is False
     policy, stmts = _role_policy(custom_synth, custom_cfg)
     assert not [s for s in stmts if "HyperParameterTuningJob" in str(s["Action"])]
