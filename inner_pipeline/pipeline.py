@@ -486,6 +486,8 @@ def _tuning_step(ctx: _Context, trainer: Any, inputs: list[Any]) -> Any:
         else:
             ranges[name] = ContinuousParameter(spec.min, spec.max, spec.scaling.value)
     metric = objective_metric(cfg)
+    # The trainer's hyperparameters become the static ones (less the tuned names), its tags the
+    # tuning job's, which the training jobs it launches inherit.
     tuner = HyperparameterTuner(
         model_trainer=trainer,
         objective_metric_name=metric,
@@ -496,8 +498,7 @@ def _tuning_step(ctx: _Context, trainer: Any, inputs: list[Any]) -> Any:
         max_jobs=tuning.jobs,  # the SDK would default it to 1
         max_parallel_jobs=tuning.max_parallel_jobs,
         random_seed=tuning.random_seed,
-    )  # its tags, which the training jobs it launches inherit, are the trainer's
-    # The tuner sees the trainer's hyperparameters as static ones and drops the tuned names.
+    )
     return TuningStep(
         STEP_TRAIN, step_args=tuner.tune(inputs=inputs), cache_config=_cache(), retry_policies=_job_retries()
     )
