@@ -77,6 +77,9 @@ _SCHEMA_DIR = f"{_PROC}/input/schema"
 _RESOURCE_CONFIG = "/opt/ml/config/resourceconfig.json"
 _FAILURE_FILE = "/opt/ml/output/message"
 
+# train.py hyperparameters a pipeline parameter sets (per run: `inner run --param MaxDepth=7`).
+HYPERPARAMETER_PARAMETERS = {"max_depth": "MaxDepth", "eta": "Eta", "num_round": "NumRound"}
+
 CodeUriResolver = Callable[[DualloopConfig, "boto3.Session"], CodeLocation]
 # Returns the S3 URI of the schema file Preprocess reads (``schema_key(config)`` by default).
 SchemaUriResolver = Callable[[DualloopConfig, "boto3.Session"], str]
@@ -278,7 +281,11 @@ def _parameters(config: DualloopConfig, names: Names) -> dict[str, Any]:
         # The outer loop's task token; no step reads it (the relay finds it in the execution).
         ParameterString("CallbackToken", default_value=""),
     ]
-    return {p.name: p for p in params}
+    # A tuned hyperparameter is the tuning job's to choose: no parameter sets it (a run given
+    # one is refused as undeclared, instead of ignoring it).
+    ranges = config.tuning.ranges if config.tuning.enabled else {}
+    tuned = {name for n, name in HYPERPARAMETER_PARAMETERS.items() if n in ranges}
+    return {p.name: p for p in params if p.name not in tuned}
 
 
 def declared_parameters(config: DualloopConfig) -> list[dict[str, Any]]:
@@ -433,9 +440,7 @@ def _train_step(ctx: _Context, preprocess: Any) -> Any:
             "sagemaker_container_log_level": "20",
             "sagemaker_region": cfg.region,
             # Parameters as strings ({"Std:Join": ...}): HyperParameters is a string map.
-            "max_depth": p["MaxDepth"].to_string(),
-            "eta": p["Eta"].to_string(),
-            "num_round": p["NumRound"].to_string(),
+            **{n: p[name].to_string() for n, name in HYPERPARAMETER_PARAMETERS.items() if name in p},
             "subsample": json.dumps(cfg.hyperparameters.subsample),
             **_class_weight(cfg),
             "seed": "0",

@@ -181,6 +181,12 @@ def test_tuned_hyperparameters_are_ranges_the_rest_static(tuned: TunedBuilds) ->
     definition = args["TrainingJobDefinition"]
     static = definition["StaticHyperParameters"]
     assert not {"eta", "max_depth", "num_round"} & set(static)
+    # AND no pipeline parameter sets a tuned hyperparameter (a run given one is refused, not ignored)
+    from inner_pipeline.pipeline import declared_parameters
+
+    declared = json.loads(tuned.first)["Parameters"]
+    assert declared == declared_parameters(tuned.config)
+    assert not {"MaxDepth", "Eta", "NumRound"} & {p["Name"] for p in declared}
     bucket, prefix = Names(tuned.config).artifact_bucket, tuned.config.artifact_prefix
     assert static["sagemaker_submit_directory"] == f"s3://{bucket}/{prefix}code/{tuned.sha}/sourcedir.tar.gz"
     assert [c["ChannelName"] for c in definition["InputDataConfig"]] == ["train", "validation"]
