@@ -24,7 +24,7 @@ import boto3
 
 from shared.local_cloud import backend_state, events, hooks
 from shared.local_cloud.cloud import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, LocalCloud
-from shared.local_cloud.iam import sessions
+from shared.local_cloud.iam import requests, sessions
 from shared.local_cloud.patches import iam_enforcement, sagemaker_pipelines
 from shared.local_cloud.sagemaker.cache import InMemoryStepCache
 from shared.local_cloud.sagemaker.executor import (
@@ -101,7 +101,9 @@ class _CloudJobs:
             return sagemaker_pipelines.register_job(self.account_id, self.region, kind, name, request)
         # SageMaker Pipelines creates each job as the pipeline's role, passing the job's role.
         arn = f"arn:aws:sagemaker:{self.region}:{self.account_id}:{_JOB_RESOURCES[kind]}/{name.lower()}"
-        iam_enforcement.authorize_as(self.role, f"sagemaker:Create{kind}", (arn,), _request_tags(request))
+        iam_enforcement.authorize_as(
+            self.role, f"sagemaker:Create{kind}", (arn,), dict(requests.request_tags(request))
+        )
         role_arn = request.get("RoleArn") or (request.get("TrainingJobDefinition") or {}).get("RoleArn")
         if role_arn:
             iam_enforcement.authorize_as(
@@ -230,13 +232,6 @@ class _PipelineWorker:
             sqs=session.client("sqs", endpoint_url=self.cloud.endpoint),
             container_env={**self.cloud.env(), **(role.env() if role else {})},
         )
-
-
-def _request_tags(request: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The tag condition keys of a Create* request (``aws:RequestTag/<key>``, ``aws:TagKeys``)."""
-    tags = [t for t in request.get("Tags") or [] if isinstance(t, Mapping) and "Key" in t]
-    context = {f"aws:RequestTag/{t['Key']}": [str(t.get("Value", ""))] for t in tags}
-    return {**context, "aws:TagKeys": [str(t["Key"]) for t in tags]}
 
 
 def _start_time(value: Any) -> datetime:
