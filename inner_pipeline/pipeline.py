@@ -36,7 +36,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from inner_pipeline.packaging import CodeLocation, package_code, upload_code
-from shared.config import REPORT_SECTIONS, TUNABLE_HYPERPARAMETERS, DualloopConfig, ProblemType
+from shared.config import (
+    REPORT_SECTIONS,
+    TUNABLE_HYPERPARAMETERS,
+    DualloopConfig,
+    ProblemType,
+    TuningStrategy,
+)
 from shared.naming import Names
 
 if TYPE_CHECKING:
@@ -500,7 +506,9 @@ def _tuning_step(ctx: _Context, trainer: Any, inputs: list[Any]) -> Any:
         hyperparameter_ranges=ranges,
         metric_definitions=[metric_definition(cfg)],
         strategy=tuning.strategy.value,
-        max_jobs=tuning.jobs,  # the SDK would default it to 1
+        # Grid: one job per combination, MaxNumberOfTrainingJobs left out unless the config gives it;
+        # the others: the SDK would default it to 1.
+        max_jobs=tuning.max_jobs if tuning.strategy is TuningStrategy.GRID else tuning.jobs,
         max_parallel_jobs=tuning.max_parallel_jobs,
         random_seed=tuning.random_seed,
     )

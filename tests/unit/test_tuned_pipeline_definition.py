@@ -62,6 +62,7 @@ class TunedBuilds:
     first: str
     second: str
     regression: str  # rmse-gated: an error, minimized
+    grid: str  # Grid over two categorical ranges
     sha: str
     refused_calls: list[str]
 
@@ -111,8 +112,18 @@ def tuned() -> Iterator[TunedBuilds]:
             stub.add_response("head_object", {}, {"Bucket": names.artifact_bucket, "Key": code_key})
             _expect_schema_upload(stub, regression)
             regression_definition = pipeline_definition(regression, session)
+            grid = load_config(
+                tuning={
+                    "enabled": True,
+                    "strategy": "Grid",
+                    "ranges": {"max_depth": {"values": [3, 5]}, "num_round": {"values": [50, 100, 200]}},
+                }
+            )
+            stub.add_response("head_object", {}, {"Bucket": names.artifact_bucket, "Key": code_key})
+            _expect_schema_present(stub, grid)
+            grid_definition = pipeline_definition(grid, session)
             stub.assert_no_pending_responses()
-        yield TunedBuilds(cfg, first, second, regression_definition, sha, refused)
+        yield TunedBuilds(cfg, first, second, regression_definition, grid_definition, sha, refused)
 
 
 def test_train_is_a_tuning_step_and_the_rest_is_unchanged(tuned: TunedBuilds) -> None:
@@ -143,6 +154,17 @@ def test_the_objective_is_the_gate_metric_in_the_gates_direction(tuned: TunedBui
         "Type": "Minimize",
         "MetricName": "validation:rmse",
     }
+
+
+def test_grid_leaves_the_number_of_jobs_to_the_combinations(tuned: TunedBuilds) -> None:
+    # "Grid search ... MaxNumberOfTrainingJobs" is the number of combinations: not given here
+    config = _steps(json.loads(tuned.grid))["Train"]["Arguments"]["HyperParameterTuningJobConfig"]
+    assert config["Strategy"] == "Grid"
+    assert config["ResourceLimits"] == {"MaxParallelTrainingJobs": 2}
+    assert config["ParameterRanges"]["CategoricalParameterRanges"] == [
+        {"Name": "max_depth", "Values": ["3", "5"]},
+        {"Name": "num_round", "Values": ["50", "100", "200"]},
+    ]
 
 
 @pytest.mark.parametrize(
