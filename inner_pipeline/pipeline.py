@@ -4,6 +4,10 @@
     cached, PropertyFile EvaluationReport) -> CheckQuality (condition: metric >= MetricThreshold)
         -> RegisterModel (model registry) | QualityGateFailed (fail)
 
+With ``tuning.enabled`` Train is a tuning step instead (SageMaker automatic model tuning over
+``tuning.ranges``, objective ``validation:<gate metric>`` as train.py prints it), and Evaluate
+and RegisterModel take the best training job's model (``get_top_model_s3_uri(top_k=0)``).
+
 Every step runs the SageMaker XGBoost framework image of the config's region, and every
 step's code comes from one content-addressed package (``inner_pipeline.packaging``), so an
 unchanged step has unchanged arguments and its cache hits. The dataset schema travels the
@@ -32,7 +36,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from inner_pipeline.packaging import CodeLocation, package_code, upload_code
-from shared.config import REPORT_SECTIONS, DualloopConfig, ProblemType
+from shared.config import (
+    REPORT_SECTIONS,
+    TUNABLE_HYPERPARAMETERS,
+    DualloopConfig,
+    ProblemType,
+    TuningStrategy,
+)
 from shared.naming import Names
 
 if TYPE_CHECKING:
@@ -72,6 +82,9 @@ _SCHEMA_DIR = f"{_PROC}/input/schema"
 # the /opt/ml paths it sees in a job's arguments and environment.
 _RESOURCE_CONFIG = "/opt/ml/config/resourceconfig.json"
 _FAILURE_FILE = "/opt/ml/output/message"
+
+# train.py hyperparameters a pipeline parameter sets (per run: `inner run --param MaxDepth=7`).
+HYPERPARAMETER_PARAMETERS = {"max_depth": "MaxDepth", "eta": "Eta", "num_round": "NumRound"}
 
 CodeUriResolver = Callable[[DualloopConfig, "boto3.Session"], CodeLocation]
 # Returns the S3 URI of the schema file Preprocess reads (``schema_key(config)`` by default).
@@ -274,7 +287,11 @@ def _parameters(config: DualloopConfig, names: Names) -> dict[str, Any]:
         # The outer loop's task token; no step reads it (the relay finds it in the execution).
         ParameterString("CallbackToken", default_value=""),
     ]
-    return {p.name: p for p in params}
+    # A tuned hyperparameter is the tuning job's to choose: no parameter sets it (a run given
+    # one is refused as undeclared, instead of ignoring it).
+    ranges = config.tuning.ranges if config.tuning.enabled else {}
+    tuned = {name for n, name in HYPERPARAMETER_PARAMETERS.items() if n in ranges}
+    return {p.name: p for p in params if p.name not in tuned}
 
 
 def declared_parameters(config: DualloopConfig) -> list[dict[str, Any]]:
@@ -429,9 +446,7 @@ def _train_step(ctx: _Context, preprocess: Any) -> Any:
             "sagemaker_container_log_level": "20",
             "sagemaker_region": cfg.region,
             # Parameters as strings ({"Std:Join": ...}): HyperParameters is a string map.
-            "max_depth": p["MaxDepth"].to_string(),
-            "eta": p["Eta"].to_string(),
-            "num_round": p["NumRound"].to_string(),
+            **{n: p[name].to_string() for n, name in HYPERPARAMETER_PARAMETERS.items() if name in p},
             "subsample": json.dumps(cfg.hyperparameters.subsample),
             **_class_weight(cfg),
             "seed": "0",
@@ -442,15 +457,73 @@ def _train_step(ctx: _Context, preprocess: Any) -> Any:
         },
         tags=[Tag(key=t["Key"], value=t["Value"]) for t in ctx.tags],
     )
-    step_args = trainer.train(
-        input_data_config=[
-            InputData(
-                channel_name=channel, data_source=_output_uri(preprocess, channel), content_type="text/csv"
-            )
-            for channel in ("train", "validation")
-        ]
-    )
+    inputs = [
+        InputData(channel_name=channel, data_source=_output_uri(preprocess, channel), content_type="text/csv")
+        for channel in ("train", "validation")
+    ]
+    if cfg.tuning.enabled:
+        return _tuning_step(ctx, trainer, inputs)
+    step_args = trainer.train(input_data_config=inputs)
     return TrainingStep(STEP_TRAIN, step_args=step_args, cache_config=_cache(), retry_policies=_job_retries())
+
+
+def objective_metric(config: DualloopConfig) -> str:
+    """The tuning objective: the gate's metric on the validation split, as train.py prints it."""
+    return f"validation:{config.quality.metric}"
+
+
+def metric_definition(config: DualloopConfig) -> dict[str, str]:
+    """How SageMaker reads the objective from the training log: train.py prints
+    ``validation:<metric>=<value>`` (a plain decimal) once it has trained."""
+    metric = objective_metric(config)
+    return {"Name": metric, "Regex": f"{metric}=(-?[0-9]+\\.[0-9]+)"}
+
+
+def _tuning_step(ctx: _Context, trainer: Any, inputs: list[Any]) -> Any:
+    """Train as a hyperparameter tuning job: the trainer's job, ``tuning.jobs`` times over
+    ``tuning.ranges``; the best job is the one with the best validation value of the gate metric."""
+    from sagemaker.core.parameter import CategoricalParameter, ContinuousParameter, IntegerParameter
+    from sagemaker.mlops.workflow.steps import TuningStep
+    from sagemaker.train.tuner import HyperparameterTuner
+
+    cfg = ctx.config
+    tuning = cfg.tuning
+    ranges: dict[str | Any, Any] = {}
+    for name, spec in tuning.ranges.items():
+        if spec.values is not None:
+            ranges[name] = CategoricalParameter(list(spec.values))
+        elif TUNABLE_HYPERPARAMETERS[name] is int:
+            ranges[name] = IntegerParameter(int(spec.min or 0), int(spec.max or 0), spec.scaling.value)
+        else:
+            ranges[name] = ContinuousParameter(spec.min, spec.max, spec.scaling.value)
+    metric = objective_metric(cfg)
+    # The trainer's hyperparameters become the static ones (less the tuned names), its tags the
+    # tuning job's, which the training jobs it launches inherit.
+    tuner = HyperparameterTuner(
+        model_trainer=trainer,
+        objective_metric_name=metric,
+        objective_type="Minimize" if cfg.quality.lower_is_better else "Maximize",
+        hyperparameter_ranges=ranges,
+        metric_definitions=[metric_definition(cfg)],
+        strategy=tuning.strategy.value,
+        # Grid: one job per combination, MaxNumberOfTrainingJobs left out unless the config gives it;
+        # the others: the SDK would default it to 1.
+        max_jobs=tuning.max_jobs if tuning.strategy is TuningStrategy.GRID else tuning.jobs,
+        max_parallel_jobs=tuning.max_parallel_jobs,
+        random_seed=tuning.random_seed,
+    )
+    return TuningStep(
+        STEP_TRAIN, step_args=tuner.tune(inputs=inputs), cache_config=_cache(), retry_policies=_job_retries()
+    )
+
+
+def model_data_uri(ctx: _Context, train: Any) -> Any:
+    """The model Evaluate and RegisterModel take: the training job's, or the best tuning job's."""
+    if ctx.config.tuning.enabled:
+        return train.get_top_model_s3_uri(
+            top_k=0, s3_bucket=ctx.names.artifact_bucket, prefix=f"{ctx.config.artifact_prefix}models"
+        )
+    return train.properties.ModelArtifacts.S3ModelArtifacts
 
 
 def _class_weight(cfg: DualloopConfig) -> dict[str, str]:
@@ -468,7 +541,7 @@ def _evaluate_step(ctx: _Context, preprocess: Any, train: Any) -> tuple[Any, Any
     step_args = _processor(ctx, "evaluate", ["python3", f"{_CODE_DIR}/evaluate.py"], 1).run(
         inputs=[
             _s3_input("code", ctx.code.uri, _CODE_DIR),
-            _s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts, _MODEL_DIR),
+            _s3_input("model", model_data_uri(ctx, train), _MODEL_DIR),
             _s3_input("test", _output_uri(preprocess, "test"), _TEST_DIR),
         ],
         outputs=[_s3_output(ctx, STEP_EVALUATE, "evaluation", _EVALUATION_DIR)],
@@ -503,7 +576,7 @@ def _register_step(ctx: _Context, preprocess: Any, train: Any, evaluate: Any) ->
     cfg = ctx.config
     model = ModelBuilder(
         image_uri=ctx.serving_image,
-        s3_model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
+        s3_model_data_url=model_data_uri(ctx, train),
         role_arn=ctx.names.sagemaker_role_arn,
         sagemaker_session=ctx.session,
         instance_type=cfg.instances.inference_instance_type,

@@ -282,6 +282,172 @@ class Hyperparameters(_Section):
     scale_pos_weight: float = Field(default=10.0, gt=0.0)
 
 
+# ---- tuning (optional): Train becomes a SageMaker hyperparameter tuning job ----------------------
+class TuningStrategy(StrEnum):
+    """HyperParameterTuningJobConfig.Strategy values (botocore's sagemaker model:
+    Bayesian | Random | Hyperband | Grid) that the local cloud also runs; Hyperband is refused."""
+
+    BAYESIAN = "Bayesian"
+    RANDOM = "Random"
+    GRID = "Grid"
+
+
+class RangeScaling(StrEnum):
+    """HyperParameterScalingType (botocore's sagemaker model)."""
+
+    AUTO = "Auto"
+    LINEAR = "Linear"
+    LOGARITHMIC = "Logarithmic"
+    REVERSE_LOGARITHMIC = "ReverseLogarithmic"
+
+
+# train.py's hyperparameters that tuning may search, with the type train.py reads them as.
+TUNABLE_HYPERPARAMETERS: dict[str, type] = {
+    "max_depth": int,
+    "eta": float,
+    "num_round": int,
+    "subsample": float,
+    "scale_pos_weight": float,
+}
+# botocore's sagemaker model: IntegerParameterRanges, ContinuousParameterRanges and
+# CategoricalParameterRanges each hold at most 30 ranges; ParameterValues at most 30 values.
+MAX_CATEGORICAL_VALUES = 30
+DEFAULT_TUNING_JOBS = 8
+
+
+class HyperparameterRange(_Section):
+    """One hyperparameter's search range: ``values`` (categorical) or ``min``..``max``
+    (integer or continuous, as train.py reads the hyperparameter) on ``scaling``."""
+
+    min: float | None = None
+    max: float | None = None
+    values: tuple[str, ...] | None = Field(default=None, min_length=1, max_length=MAX_CATEGORICAL_VALUES)
+    scaling: RangeScaling = RangeScaling.AUTO
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _values_as_strings(cls, value: Any) -> Any:
+        # Hyperparameter values reach the training job as strings (CategoricalParameterRange.Values).
+        if isinstance(value, list | tuple):
+            return tuple(str(v) for v in value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> HyperparameterRange:
+        if self.values is not None:
+            if self.min is not None or self.max is not None:
+                raise ValueError("give either values (categorical) or min and max, not both")
+            if self.scaling is not RangeScaling.AUTO:
+                raise ValueError("scaling applies to min..max ranges, not to categorical values")
+            return self
+        if self.min is None or self.max is None:
+            raise ValueError("give min and max (an integer or continuous range), or values (categorical)")
+        if self.min > self.max:
+            raise ValueError(f"min {self.min} is greater than max {self.max}")
+        # IntegerParameterRange/ContinuousParameterRange: Logarithmic needs MinValue > 0;
+        # ReverseLogarithmic is for continuous ranges within [0, 1).
+        if self.scaling is RangeScaling.LOGARITHMIC and self.min <= 0:
+            raise ValueError("Logarithmic scaling needs min > 0")
+        if self.scaling is RangeScaling.REVERSE_LOGARITHMIC and not 0 <= self.min < self.max < 1:
+            raise ValueError("ReverseLogarithmic scaling needs 0 <= min < max < 1")
+        return self
+
+    @property
+    def categorical(self) -> bool:
+        return self.values is not None
+
+
+def _default_ranges() -> dict[str, HyperparameterRange]:
+    return {
+        "eta": HyperparameterRange(min=0.05, max=0.5, scaling=RangeScaling.LOGARITHMIC),
+        "max_depth": HyperparameterRange(min=2, max=8),
+    }
+
+
+class Tuning(_Section):
+    """Hyperparameter tuning of the Train step (off by default: one training job).
+
+    On, Train becomes a tuning job of ``max_jobs`` training jobs (``max_parallel_jobs`` at a
+    time) over ``ranges``; its objective is the quality gate's metric on the validation split
+    (``validation:<metric>``, maximized for scores, minimized for errors), and the best job's
+    model is evaluated, gated and registered.
+    """
+
+    enabled: bool = False
+    strategy: TuningStrategy = TuningStrategy.BAYESIAN
+    # ResourceLimits.MaxNumberOfTrainingJobs and MaxParallelTrainingJobs: at least 1 (botocore's
+    # sagemaker model); larger values are capped by your account's service quotas. Grid runs
+    # one job per combination of values: leave max_jobs out, or give exactly that number.
+    max_jobs: int | None = Field(default=None, ge=1)
+    max_parallel_jobs: int = Field(default=2, ge=1)
+    ranges: dict[str, HyperparameterRange] = Field(default_factory=_default_ranges)
+    # HyperParameterTuningJobConfig.RandomSeed (>= 0 in the model; the SDK drops a seed of 0).
+    random_seed: int | None = Field(default=None, ge=1)
+
+    @field_validator("strategy", mode="before")
+    @classmethod
+    def _supported_strategy(cls, value: Any) -> Any:
+        if value == "Hyperband":
+            raise ValueError(
+                "Hyperband is not supported: it stops training jobs early from the metrics they stream "
+                "every epoch, which the local cloud cannot emulate; use Bayesian, Random or Grid"
+            )
+        return value
+
+    @field_validator("ranges")
+    @classmethod
+    def _known_hyperparameters(cls, ranges: dict[str, HyperparameterRange]) -> dict[str, HyperparameterRange]:
+        if not ranges:
+            raise ValueError("name at least one hyperparameter to tune")
+        for name, spec in ranges.items():
+            kind = TUNABLE_HYPERPARAMETERS.get(name)
+            if kind is None:
+                raise ValueError(
+                    f"{name!r} is not a hyperparameter train.py reads; tune {', '.join(TUNABLE_HYPERPARAMETERS)}"
+                )
+            values = spec.values if spec.values is not None else (spec.min, spec.max)
+            for value in values:
+                try:  # train.py's own bounds (see Hyperparameters): a range outside them fails every job
+                    Hyperparameters.model_validate({name: kind(float(str(value)))})
+                    if kind is int and float(str(value)) != int(float(str(value))):
+                        raise ValueError("not a whole number")
+                except (ValueError, ValidationError) as exc:
+                    reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+                    raise ValueError(f"{name}: {value!r} is not a valid {name} ({reason})") from None
+            if kind is int and spec.scaling is RangeScaling.REVERSE_LOGARITHMIC:
+                raise ValueError(f"{name}: ReverseLogarithmic scaling is for continuous ranges only")
+        return ranges
+
+    @model_validator(mode="after")
+    def _limits_fit_the_strategy(self) -> Tuning:
+        if self.strategy is TuningStrategy.GRID:
+            # "Grid search ... only categorical parameters" (SageMaker developer guide, "Understand
+            # the hyperparameter tuning strategies available in Amazon SageMaker AI").
+            numeric = sorted(n for n, r in self.ranges.items() if not r.categorical)
+            if numeric:
+                raise ValueError(f"the Grid strategy takes categorical ranges (values) only, not {numeric}")
+            combinations = math.prod(len(r.values or ()) for r in self.ranges.values())
+            if self.max_jobs is not None and self.max_jobs != combinations:
+                raise ValueError(
+                    f"with the Grid strategy max_jobs ({self.max_jobs}) must equal the number of "
+                    f"combinations of values ({combinations}), or be left out"
+                )
+        if self.max_parallel_jobs > self.jobs:
+            raise ValueError(
+                f"max_parallel_jobs ({self.max_parallel_jobs}) is more than the {self.jobs} jobs to run"
+            )
+        return self
+
+    @property
+    def jobs(self) -> int:
+        """How many training jobs the tuning job runs."""
+        if self.max_jobs is not None:
+            return self.max_jobs
+        if self.strategy is TuningStrategy.GRID:
+            return math.prod(len(r.values or ()) for r in self.ranges.values())
+        return DEFAULT_TUNING_JOBS
+
+
 class Deployment(_Section):
     """Blue/green policy; limits are the ones SageMaker's UpdateEndpoint enforces."""
 
@@ -335,6 +501,7 @@ class DualloopConfig(BaseSettings):
     instances: Instances = Field(default_factory=Instances)
     deployment: Deployment = Field(default_factory=Deployment)
     drift: Drift = Field(default_factory=Drift)
+    tuning: Tuning = Field(default_factory=Tuning)
     approval_timeout_seconds: int = Field(default=7 * 24 * 3600, ge=60, le=365 * 24 * 3600)
     pipeline_timeout_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 24 * 3600)
     # RunInnerPipeline waits for the pipeline relay this long at a time, then checks the
@@ -377,6 +544,20 @@ class DualloopConfig(BaseSettings):
             raise ValueError(
                 f"quality.metric {self.quality.metric!r} does not apply to a {kind.value} problem; "
                 f"use one of {', '.join(GATE_METRICS[kind])}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _tuning_fits_problem(self) -> DualloopConfig:
+        kind = self.dataset.problem_type
+        if (
+            self.tuning.enabled
+            and "scale_pos_weight" in self.tuning.ranges
+            and kind is not ProblemType.BINARY
+        ):
+            raise ValueError(
+                "tuning.ranges.scale_pos_weight weighs a binary target's positive class; "
+                f"a {kind.value} problem has none: leave it out"
             )
         return self
 

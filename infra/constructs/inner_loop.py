@@ -121,6 +121,7 @@ class InnerLoop(Construct):
                         arn.sagemaker("training-job/pipelines-*"),
                     ],
                 ),
+                *_tuning_statements(cfg, arn),
                 iam.PolicyStatement(
                     sid="RegisterModel",
                     actions=[
@@ -188,6 +189,13 @@ class InnerLoop(Construct):
             ),
         ):
             acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+        if cfg.tuning.enabled:
+            acknowledge(
+                policy,
+                f"AwsSolutions-IAM5[Resource::{arn.sagemaker('hyper-parameter-tuning-job/*')}]",
+                "SageMaker names a pipeline's tuning jobs per execution; the statements hold only for "
+                "tuning jobs tagged with this project and stage.",
+            )
 
         self.model_package_group = sagemaker.CfnModelPackageGroup(
             self,
@@ -227,6 +235,40 @@ class InnerLoop(Construct):
         self.pipeline.node.add_dependency(code)
         self.pipeline.node.add_dependency(policy)
         _acknowledge_bucket_deployment(stack, data)
+
+
+def _tuning_statements(cfg: DualloopConfig, arn: Arns) -> list[iam.PolicyStatement]:
+    """With ``tuning.enabled`` Train is a tuning job, which the pipeline starts as this role.
+
+    SageMaker names a pipeline's tuning jobs itself (not ``pipelines-*``), so the statements
+    hold for this project's and stage's tags instead: on the request when creating (the step
+    passes them in Tags, and tagging at creation needs sagemaker:AddTags too), on the job
+    afterwards. The training jobs a tuning job launches are the tuning job's own doing;
+    passing the definition's role is PassSelfToJobs. (Service Authorization Reference, Amazon
+    SageMaker AI: hyper-parameter-tuning-job supports aws:RequestTag and aws:ResourceTag.)
+    """
+    if not cfg.tuning.enabled:
+        return []
+    jobs = arn.sagemaker("hyper-parameter-tuning-job/*")
+    tags = {"dualloop:project": cfg.project, "dualloop:stage": cfg.stage.value}
+    return [
+        iam.PolicyStatement(
+            sid="PipelineTuningCreate",
+            actions=["sagemaker:CreateHyperParameterTuningJob", "sagemaker:AddTags"],
+            resources=[jobs],
+            conditions={"StringEquals": {f"aws:RequestTag/{k}": v for k, v in tags.items()}},
+        ),
+        iam.PolicyStatement(
+            sid="PipelineTuningFollow",
+            actions=[
+                "sagemaker:DescribeHyperParameterTuningJob",
+                "sagemaker:StopHyperParameterTuningJob",
+                "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
+            ],
+            resources=[jobs],
+            conditions={"StringEquals": {f"aws:ResourceTag/{k}": v for k, v in tags.items()}},
+        ),
+    ]
 
 
 def _image_repositories(pipeline: PipelineBuild | None, region: str) -> list[str]:

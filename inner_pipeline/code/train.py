@@ -16,7 +16,9 @@ writes them) and ``--name value`` arguments (as SageMaker also passes them)::
 Channels: every ``*.csv`` part file under ``$SM_CHANNEL_TRAIN`` and ``$SM_CHANNEL_VALIDATION``
 (default ``/opt/ml/input/data/<channel>``); the train channel must hold preprocessing.json.
 Writes to ``$SM_MODEL_DIR`` (default ``/opt/ml/model``) ``xgboost-model.json`` and a copy of
-``preprocessing.json``, so the artifact alone is enough for inference. The same data,
+``preprocessing.json``, so the artifact alone is enough for inference. Prints the evaluation
+report's metrics on the validation split, one ``validation:<metric>=<value>`` line each (the
+tuning objective's regex reads them). The same data,
 hyperparameters and seed give the same model. A failure writes its reason to
 ``$SM_OUTPUT_DIR/failure`` (default ``/opt/ml/output/failure``).
 """
@@ -147,10 +149,36 @@ def main(args: argparse.Namespace) -> None:
         verbose_eval=10,  # "[n] train-auc:... validation-auc:..." lines for metric definitions
     )
 
+    # One line per metric, "validation:<metric>=<value>": a tuning job's objective is the gate's
+    # metric, read from this log by its MetricDefinitions regex.
+    for name, value in validation_metrics(schema, y_valid, booster.predict(dvalid)).items():
+        print(f"validation:{name}={value:.6f}")
+
     model_dir.mkdir(parents=True, exist_ok=True)
     booster.save_model(model_dir / MODEL_FILE)
     shutil.copyfile(train_dir / PREPROCESSING_FILE, model_dir / PREPROCESSING_FILE)
     print(f"trained a {schema.problem_type} model on {len(y_train)} rows; model in {model_dir}")
+
+
+def validation_metrics(schema: Schema, labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """The evaluation report's metrics (evaluate.py's own definitions, so the tuning objective
+    is the very metric the quality gate reads) on the validation split; none when the split
+    cannot define them (empty, or a single class for a binary target's AUC)."""
+    import evaluate
+
+    if len(labels) == 0:
+        return {}
+    if schema.problem_type == REGRESSION:
+        report = evaluate.regression_report(labels.astype(np.float64), scores, 2, 0)
+    elif schema.problem_type == MULTICLASS:
+        report = evaluate.multiclass_report(labels.astype(np.int64), scores, schema.classes or (), 2, 0)
+    elif len(np.unique(labels)) < 2:
+        print(f"validation metrics left out: the validation split holds a single class ({len(labels)} rows)")
+        return {}
+    else:
+        report = evaluate.evaluation_report(labels.astype(np.int64), scores, 0.5, 2, 0)
+    section = next(v for k, v in report.items() if k.endswith("_metrics"))
+    return {m: float(v["value"]) for m, v in section.items() if isinstance(v, dict) and "value" in v}
 
 
 def objective(schema: Schema) -> dict[str, object]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -498,6 +499,45 @@ def test_training_reads_every_part_file_of_a_channel(work: Path, sharded: dict[s
     model = work / "model-sharded"
     train(channel, model, "--num_round", "5", "--early_stopping_rounds", "3")
     assert (model / "xgboost-model.json").is_file()
+
+
+def test_train_prints_the_gate_metrics_on_validation_for_the_tuning_regex(work: Path, prepared: Path) -> None:
+    # GIVEN the pipeline's tuning metric definition for each binary gate metric
+    from inner_pipeline.pipeline import metric_definition
+    from shared.config import GATE_METRICS, ProblemType, load_config
+
+    # WHEN train.py trains
+    model = work / "model-printed"
+    config_dir = work / "model-printed-config"
+    config_dir.mkdir()
+    (config_dir / "hyperparameters.json").write_text("{}")
+    result = run(
+        "train.py",
+        "--num_round",
+        "20",
+        env={
+            "SM_CHANNEL_TRAIN": str(prepared / "train"),
+            "SM_CHANNEL_VALIDATION": str(prepared / "validation"),
+            "SM_MODEL_DIR": str(model),
+            "SM_INPUT_CONFIG_DIR": str(config_dir),
+            "SM_OUTPUT_DIR": str(work / "model-printed-output"),
+        },
+    )
+    assert result.returncode == 0, result.stderr
+
+    # THEN each gate metric's regex finds exactly one value in its log, and it is evaluate.py's
+    # value of that metric on the validation split for the trained model
+    import xgboost as xgb
+
+    evaluate, common = _module("evaluate"), _module("common")
+    booster = xgb.Booster(model_file=str(model / "xgboost-model.json"))
+    labels, features = common.read_split(prepared / "validation", len(SCHEMA.features))
+    scores = booster.predict(xgb.DMatrix(features, feature_names=SCHEMA.feature_names))
+    expected = evaluate.evaluation_report(labels.astype(np.int64), scores, 0.5, 2, 0)
+    for metric in GATE_METRICS[ProblemType.BINARY]:
+        definition = metric_definition(load_config(quality={"metric": metric, "threshold": 0.5}))
+        (value,) = re.findall(definition["Regex"], result.stdout)
+        assert float(value) == pytest.approx(expected[metric], abs=1e-6), metric
 
 
 def test_train_rejects_unknown_and_bad_hyperparameters(work: Path, prepared: Path) -> None:

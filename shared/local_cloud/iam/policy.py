@@ -88,6 +88,8 @@ def _condition_holds(op: str, key: str, wanted: list[str], context: Mapping[str,
     if ":" in base:  # ForAnyValue:StringLike / ForAllValues:StringEquals
         set_op, _, base = base.partition(":")
     known = {k.lower(): v for k, v in context.items()}
+    if key.lower().startswith("aws:requesttag/") and "aws:tagkeys" in known:
+        known.setdefault(key.lower(), [])  # the request's tags are known; this one is not among them
     if key.lower() not in known:
         raise CannotEvaluate(
             f"the local cloud does not know the condition key {key} for this request, "

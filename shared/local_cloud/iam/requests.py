@@ -129,6 +129,15 @@ _RESOURCES: dict[str, _Resolver] = {
     "sagemaker:DescribeTrainingJob": _sm("training-job", "TrainingJobName"),
     "sagemaker:StopTrainingJob": _sm("training-job", "TrainingJobName"),
     "sagemaker:AddTags": _member_arn("ResourceArn"),
+    **{
+        f"sagemaker:{op}HyperParameterTuningJob": _sm(
+            "hyper-parameter-tuning-job", "HyperParameterTuningJobName"
+        )
+        for op in ("Create", "Describe", "Stop")
+    },
+    "sagemaker:ListTrainingJobsForHyperParameterTuningJob": _sm(
+        "hyper-parameter-tuning-job", "HyperParameterTuningJobName"
+    ),
     # Step Functions (task tokens have no resource type)
     "states:SendTaskSuccess": _no_resource_type,
     "states:SendTaskFailure": _no_resource_type,
@@ -162,7 +171,18 @@ def _context(action: str, params: _Params) -> dict[str, Sequence[str]]:
         return {"s3:prefix": [prefix] if prefix is not None else []}
     if action == "cloudwatch:PutMetricData":
         return {"cloudwatch:namespace": [_one(params.get("Namespace"))]}
+    if action == "sagemaker:CreateHyperParameterTuningJob":
+        return dict(request_tags(params))
     return {}
+
+
+def request_tags(params: _Params) -> dict[str, list[str]]:
+    """A Create* request's tag condition keys: ``aws:RequestTag/<key>`` and ``aws:TagKeys``."""
+    tags = [t for t in params.get("Tags") or [] if isinstance(t, Mapping) and "Key" in t]
+    return {
+        **{f"aws:RequestTag/{t['Key']}": [str(t.get("Value", ""))] for t in tags},
+        "aws:TagKeys": [str(t["Key"]) for t in tags],
+    }
 
 
 def iam_action(signing_name: str, operation: str) -> str:

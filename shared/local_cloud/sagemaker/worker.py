@@ -24,7 +24,7 @@ import boto3
 
 from shared.local_cloud import backend_state, events, hooks
 from shared.local_cloud.cloud import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, LocalCloud
-from shared.local_cloud.iam import sessions
+from shared.local_cloud.iam import requests, sessions
 from shared.local_cloud.patches import iam_enforcement, sagemaker_pipelines
 from shared.local_cloud.sagemaker.cache import InMemoryStepCache
 from shared.local_cloud.sagemaker.executor import (
@@ -77,25 +77,50 @@ class _CloudObserver:
         return bool(execution.pipeline_execution_status == "Stopping")
 
 
+# The ARN resource type of each job kind (Service Authorization Reference, Amazon SageMaker AI).
+_JOB_RESOURCES = {
+    "ProcessingJob": "processing-job",
+    "TrainingJob": "training-job",
+    "TransformJob": "transform-job",
+    "HyperParameterTuningJob": "hyper-parameter-tuning-job",
+}
+
+
 @dataclass(frozen=True)
 class _CloudJobs:
     account_id: str
     region: str
     role: sessions.RoleSession | None = None
+    # Tuning jobs this execution started: their training jobs are the tuning job's doing.
+    tuning_jobs: set[str] = field(default_factory=set)
 
     def job_started(self, kind: str, name: str, request: Mapping[str, Any]) -> str:
+        if kind == "TrainingJob" and self._launched_by_tuning_job(name):
+            # A tuning job launches its training jobs itself; the caller was authorized for
+            # CreateHyperParameterTuningJob and for passing the definition's role.
+            return sagemaker_pipelines.register_job(self.account_id, self.region, kind, name, request)
         # SageMaker Pipelines creates each job as the pipeline's role, passing the job's role.
-        resource = "processing-job" if kind == "ProcessingJob" else "training-job"
-        arn = f"arn:aws:sagemaker:{self.region}:{self.account_id}:{resource}/{name.lower()}"
-        iam_enforcement.authorize_as(self.role, f"sagemaker:Create{kind}", (arn,))
-        if request.get("RoleArn"):
+        arn = f"arn:aws:sagemaker:{self.region}:{self.account_id}:{_JOB_RESOURCES[kind]}/{name.lower()}"
+        iam_enforcement.authorize_as(
+            self.role, f"sagemaker:Create{kind}", (arn,), dict(requests.request_tags(request))
+        )
+        role_arn = request.get("RoleArn") or (request.get("TrainingJobDefinition") or {}).get("RoleArn")
+        if role_arn:
             iam_enforcement.authorize_as(
                 self.role,
                 "iam:PassRole",
-                (str(request["RoleArn"]),),
+                (str(role_arn),),
                 {"iam:PassedToService": ["sagemaker.amazonaws.com"]},
             )
+        if kind == "HyperParameterTuningJob":
+            self.tuning_jobs.add(name.lower())
         return sagemaker_pipelines.register_job(self.account_id, self.region, kind, name, request)
+
+    def _launched_by_tuning_job(self, name: str) -> bool:
+        # "This name is the prefix for the names of all training jobs that this tuning job
+        # launches" (CreateHyperParameterTuningJob, HyperParameterTuningJobName).
+        prefix = name.lower().rsplit("-", 2)[0]
+        return prefix in self.tuning_jobs
 
     def job_finished(
         self, kind: str, name: str, status: str, failure_reason: str | None, details: Mapping[str, Any]
