@@ -46,12 +46,11 @@ from shared.local_cloud.sagemaker.expressions import (
     ExecutionVariables,
     Resolver,
     coerce_parameters,
-    step_references,
     to_text,
 )
-from shared.local_cloud.sagemaker.graph import PipelineGraph, StepNode
 from shared.local_cloud.sagemaker.steps import executor_for
 from shared.local_cloud.sagemaker.steps.base import json_safe
+from shared.pipeline_graph import PipelineGraph, StepNode, step_references
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -257,25 +256,13 @@ def plan_cache(
         now=lambda: now,
     )
     plans: list[StepPlan] = []
-    for name in _definition_order(graph):
+    for name in graph.definition_order():
         node = graph.nodes[name]
         plan, properties = _plan_step(node, resolver, store, now, pipeline_name, known)
         if properties is not None:
             known[name] = properties
         plans.append(plan)
     return CachePlan(pipeline_name, values, now, tuple(plans))
-
-
-def _definition_order(graph: PipelineGraph) -> list[str]:
-    """A topological order that keeps the definition's order where it can (it reads better
-    than the executor's waves: a condition on constants is not listed before the jobs)."""
-    graph.topological_order()  # raises on a cycle
-    placed: list[str] = []
-    while len(placed) < len(graph.nodes):
-        placed.append(
-            next(n for n, node in graph.nodes.items() if n not in placed and node.depends_on <= set(placed))
-        )
-    return placed
 
 
 def _plan_step(

@@ -41,6 +41,7 @@ from shared.graph import (
     step_statuses,
 )
 from shared.naming import Names
+from shared.pipeline_graph import DefinitionError
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -310,8 +311,6 @@ def graph(
                         raise typer.Exit(2) from None
     inner = None
     if inner_definition is not None:
-        from shared.local_cloud.sagemaker.errors import DefinitionError
-
         try:
             inner = pipeline_graph(inner_definition)
         except DefinitionError as exc:

@@ -51,14 +51,6 @@ from shared.local_cloud.sagemaker.errors import (
     StepStopped,
 )
 from shared.local_cloud.sagemaker.expressions import ExecutionVariables, Resolver, coerce_parameters
-from shared.local_cloud.sagemaker.graph import (
-    FAILED,
-    NOT_EXECUTED,
-    SUCCEEDED,
-    Decision,
-    PipelineGraph,
-    StepNode,
-)
 from shared.local_cloud.sagemaker.retry import RetryPolicy, parse_policies, retry_delay
 from shared.local_cloud.sagemaker.steps import executor_for
 from shared.local_cloud.sagemaker.steps.base import (
@@ -69,6 +61,14 @@ from shared.local_cloud.sagemaker.steps.base import (
     StepExecutor,
     StepOutcome,
     job_name,
+)
+from shared.pipeline_graph import (
+    FAILED,
+    NOT_EXECUTED,
+    SUCCEEDED,
+    Decision,
+    PipelineGraph,
+    StepNode,
 )
 
 if TYPE_CHECKING:
