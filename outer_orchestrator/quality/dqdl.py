@@ -1,23 +1,21 @@
 """A parser for the subset of AWS Glue Data Quality's DQDL that dualloop evaluates.
+(Over 400 lines: one parser, a method per production; its tokens and rule objects live apart.)
 
-``parse(text)`` turns ``Rules = [ ... ]`` into a :class:`Ruleset` of frozen rule objects;
-:mod:`outer_orchestrator.quality.evaluator` runs them on a Spark DataFrame. The grammar
+``parse(text)`` turns ``Rules = [ ... ]`` into a :class:`Ruleset` of frozen rule objects
+(``dqdl_rules.py``, re-exported here); :mod:`outer_orchestrator.quality.evaluator` runs them
+on a Spark DataFrame. Tokens come from ``dqdl_lexer.py``; the rule types are one table,
+``RULE_TYPES`` (what each takes), as in AWS's own grammar (awslabs/dqdl: ``dqRule: ruleType
+parameter* condition?`` with the rule types and their parameters listed apart). The grammar
 follows the DQDL reference (rule type names are case-sensitive, keywords are not):
 
     ruleset    := "Rules" "=" "[" rule ("," rule)* "]"
     rule       := "(" rule ")" (("and" | "or") "(" rule ")")*   -- one operator per level
                 | simple
-    simple     := RowCount num_cond [where]
-                | ColumnCount num_cond
-                | ColumnExists STR
-                | IsComplete STR [where]            | Completeness STR num_cond [where]
-                | IsUnique STR [where]              | Uniqueness STR+ num_cond [where]
-                | IsPrimaryKey STR+ [where]
-                | ColumnValues STR value_cond [where] [threshold] [where]
-                | ColumnLength STR num_cond [where] [threshold] [where]
-                | ColumnDataType STR ("=" | "!=") STR [where] [threshold] [where]
-                | DistinctValuesCount | Mean | Sum | StandardDeviation  STR num_cond [where]
+    simple     := TYPE [column | columns] [condition] [where] [threshold] [where]
+                                                    -- what each TYPE takes: RULE_TYPES below
                 | CustomSql STR (num_cond | [threshold])   -- a number, or the row-level form
+    column     := STR                               columns := STR+
+    condition  := num_cond | value_cond (ColumnValues) | ("=" | "!=") STR (ColumnDataType)
     num_cond   := (">" | ">=" | "<" | "<=" | "=" | "!=") NUM
                 | ["not"] "between" NUM "and" NUM | ["not"] "in" "[" NUM ("," NUM)* "]"
     value_cond := num_cond with NULL allowed, or string forms: ("=" | "!=") STR|KEYWORD,
@@ -29,18 +27,53 @@ follows the DQDL reference (rule type names are case-sensitive, keywords are not
 (dynamic rules such as ``avg(last(3))``, date expressions, ``Analyzers``) is a syntax
 error rather than being silently ignored, so a ruleset that passes here never means
 less than it says.
+
+Hand-written recursive descent rather than a parser generator (lark was weighed, issue 15):
+the tested messages (a did-you-mean for a rule type, the operand expected after an operator,
+and/or needing parentheses) would need an error table as long as this parser, and the Glue
+job would ship one more wheel.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
-from typing import Literal, TypeAlias, cast
+from dataclasses import dataclass, replace
+from typing import Literal, cast
+
+from outer_orchestrator.quality.dqdl_lexer import DqdlSyntaxError, Token, tokenize
+from outer_orchestrator.quality.dqdl_rules import (
+    DATA_TYPES,
+    DECIMAL_RE,
+    ColumnCount,
+    ColumnDataType,
+    ColumnExists,
+    ColumnLength,
+    ColumnValues,
+    Completeness,
+    Composite,
+    CustomSql,
+    DistinctValuesCount,
+    IsComplete,
+    IsPrimaryKey,
+    IsUnique,
+    Keyword,
+    Mean,
+    NumberCondition,
+    NumberOp,
+    RowCount,
+    Rule,
+    Ruleset,
+    StandardDeviation,
+    StringCondition,
+    StringOp,
+    Sum,
+    Uniqueness,
+)
 
 __all__ = [
     "DATA_TYPES",
+    "RULE_TYPES",
     "ColumnCount",
     "ColumnDataType",
     "ColumnExists",
@@ -59,6 +92,7 @@ __all__ = [
     "NumberCondition",
     "RowCount",
     "Rule",
+    "RuleType",
     "Ruleset",
     "StandardDeviation",
     "StringCondition",
@@ -68,384 +102,67 @@ __all__ = [
 ]
 
 
-class DqdlSyntaxError(ValueError):
-    """A ruleset that is not valid DQDL (or not in the supported subset)."""
-
-    def __init__(self, message: str, line: int, column: int) -> None:
-        super().__init__(f"DQDL syntax error at line {line}, column {column}: {message}")
-        self.message = message
-        self.line = line
-        self.column = column
-
-
-class Keyword(StrEnum):
-    """DQDL's value keywords for ``ColumnValues`` conditions."""
-
-    NULL = "NULL"
-    EMPTY = "EMPTY"
-    WHITESPACES_ONLY = "WHITESPACES_ONLY"
-
-
-NumberOp = Literal[">", ">=", "<", "<=", "=", "!=", "between", "not between", "in", "not in"]
-StringOp = Literal["=", "!=", "in", "not in", "matches", "not matches"]
-
-# The type names ColumnDataType accepts (Deequ's ColumnDataTypeRule), besides DECIMAL(p,s).
-DATA_TYPES = ("BOOLEAN", "DATE", "TIMESTAMP", "INTEGER", "DOUBLE", "FLOAT", "LONG")
-_DECIMAL_RE = re.compile(r"^DECIMAL\(\s*\d+\s*,\s*\d+\s*\)$", re.IGNORECASE)
-
-
-def _fmt_number(value: float) -> str:
-    return str(int(value)) if value.is_integer() else repr(value)
-
-
-def _fmt_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+# ---- the rule types ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class NumberCondition:
-    """A condition on a number; ``None`` among the operands is DQDL's ``NULL``."""
+class RuleType:
+    """What a rule type takes after its name, in order; ``build`` gets them positionally."""
 
-    op: NumberOp
-    operands: tuple[float | None, ...]
-
-    def holds(self, value: float) -> bool:
-        """Whether a metric value satisfies the condition (``between`` is exclusive, as in DQDL)."""
-        nums = [o for o in self.operands if o is not None]
-        return _HOLDS[self.op](value, nums)
-
-    def __str__(self) -> str:
-        shown = ["NULL" if o is None else _fmt_number(o) for o in self.operands]
-        if self.op.endswith("between"):
-            return f"{self.op} {shown[0]} and {shown[1]}"
-        if self.op.endswith("in"):
-            return f"{self.op} [{', '.join(shown)}]"
-        return f"{self.op} {shown[0]}"
+    build: Callable[..., Rule]
+    target: Literal["column", "columns"] | None  # one quoted column, one or more, or none
+    condition: Literal["number", "value", "data type"] | None = None
+    where: bool = True  # an optional ``where "<SQL>"``
+    threshold: bool = False  # an optional ``with threshold <cond>``, before or after the where
 
 
-@dataclass(frozen=True)
-class StringCondition:
-    """A condition on string values; keyword operands are :class:`Keyword` members."""
-
-    op: StringOp
-    operands: tuple[str | Keyword, ...]
-
-    def __str__(self) -> str:
-        shown = [o.value if isinstance(o, Keyword) else _fmt_string(o) for o in self.operands]
-        if self.op.endswith("in"):
-            return f"{self.op} [{', '.join(shown)}]"
-        return f"{self.op} {shown[0]}"
-
-
-_HOLDS: dict[str, Callable[[float, list[float]], bool]] = {
-    ">": lambda v, n: v > n[0],
-    ">=": lambda v, n: v >= n[0],
-    "<": lambda v, n: v < n[0],
-    "<=": lambda v, n: v <= n[0],
-    "=": lambda v, n: v == n[0],
-    "!=": lambda v, n: v != n[0],
-    "between": lambda v, n: n[0] < v < n[1],
-    "not between": lambda v, n: v <= n[0] or v >= n[1],
-    "in": lambda v, n: v in n,
-    "not in": lambda v, n: v not in n,
+RULE_TYPES: dict[str, RuleType] = {
+    "RowCount": RuleType(RowCount, None, "number"),
+    "ColumnCount": RuleType(ColumnCount, None, "number", where=False),
+    "ColumnExists": RuleType(ColumnExists, "column", where=False),
+    "IsComplete": RuleType(IsComplete, "column"),
+    "Completeness": RuleType(Completeness, "column", "number"),
+    "IsUnique": RuleType(IsUnique, "column"),
+    "Uniqueness": RuleType(Uniqueness, "columns", "number"),
+    "IsPrimaryKey": RuleType(IsPrimaryKey, "columns"),
+    "ColumnValues": RuleType(ColumnValues, "column", "value", threshold=True),
+    "ColumnLength": RuleType(ColumnLength, "column", "number", threshold=True),
+    "ColumnDataType": RuleType(ColumnDataType, "column", "data type", threshold=True),
+    "CustomSql": RuleType(
+        CustomSql, None
+    ),  # a statement, then a number or the row-level form: its own method
+    "DistinctValuesCount": RuleType(DistinctValuesCount, "column", "number"),
+    "Mean": RuleType(Mean, "column", "number"),
+    "Sum": RuleType(Sum, "column", "number"),
+    "StandardDeviation": RuleType(StandardDeviation, "column", "number"),
 }
-
-# ``text`` is the rule as written (whitespace collapsed); it names the rule in reports and
-# is left out of equality so that two spellings of one rule compare equal.
-_text = field(default="", compare=False)
-
-
-@dataclass(frozen=True)
-class RowCount:
-    condition: NumberCondition
-    where: str | None = None
-    text: str = _text
-
-
-@dataclass(frozen=True)
-class ColumnCount:
-    condition: NumberCondition
-    text: str = _text
-
-
-@dataclass(frozen=True)
-class ColumnExists:
-    column: str
-    text: str = _text
-
-
-@dataclass(frozen=True)
-class IsComplete:
-    column: str
-    where: str | None = None
-    text: str = _text
-
-
-@dataclass(frozen=True)
-class Completeness:
-    column: str
-    condition: NumberCondition
-    where: str | None = None
-    text: str = _text
-
-
-@dataclass(frozen=True)
-class IsUnique:
-    column: str
-    where: str | None = None
-    text: str = _text
-
-
-@dataclass(frozen=True)
-class Uniqueness:
-    columns: tuple[str, ...]
-    condition: NumberCondition
-    where: str | None = None
-    text: str = _text
-
-
-@dataclass(frozen=True)
-class IsPrimaryKey:
-    columns: tuple[str, ...]
-    where: str | None = None
-    text: str = _text
-
-
-@dataclass(frozen=True)
-class ColumnValues:
-    column: str
-    condition: NumberCondition | StringCondition
-    threshold: NumberCondition | None = None
-    where: str | None = None
-    text: str = _text
-
-
-@dataclass(frozen=True)
-class ColumnLength:
-    column: str
-    condition: NumberCondition
-    threshold: NumberCondition | None = None
-    where: str | None = None
-    text: str = _text
-
-
-@dataclass(frozen=True)
-class ColumnDataType:
-    column: str
-    condition: StringCondition  # "=" or "!=" with one upper-cased type name
-    threshold: NumberCondition | None = None
-    where: str | None = None
-    text: str = _text
-
-
-@dataclass(frozen=True)
-class DistinctValuesCount:
-    column: str
-    condition: NumberCondition
-    where: str | None = None
-    text: str = _text
-
-
-@dataclass(frozen=True)
-class Mean:
-    column: str
-    condition: NumberCondition
-    where: str | None = None
-    text: str = _text
-
-
-@dataclass(frozen=True)
-class Sum:
-    column: str
-    condition: NumberCondition
-    where: str | None = None
-    text: str = _text
-
-
-@dataclass(frozen=True)
-class StandardDeviation:
-    column: str
-    condition: NumberCondition
-    where: str | None = None
-    text: str = _text
-
-
-@dataclass(frozen=True)
-class CustomSql:
-    """``condition`` set: the statement returns one number. Unset: the row-level form."""
-
-    statement: str
-    condition: NumberCondition | None = None
-    threshold: NumberCondition | None = None
-    text: str = _text
-
-
-@dataclass(frozen=True)
-class Composite:
-    operator: Literal["and", "or"]
-    rules: tuple[Rule, ...]
-    text: str = _text
-
-
-Rule: TypeAlias = (
-    RowCount
-    | ColumnCount
-    | ColumnExists
-    | IsComplete
-    | Completeness
-    | IsUnique
-    | Uniqueness
-    | IsPrimaryKey
-    | ColumnValues
-    | ColumnLength
-    | ColumnDataType
-    | DistinctValuesCount
-    | Mean
-    | Sum
-    | StandardDeviation
-    | CustomSql
-    | Composite
-)
-
-
-@dataclass(frozen=True)
-class Ruleset:
-    rules: tuple[Rule, ...]
-
-
-# ---- tokenizer ---------------------------------------------------------------------------
-
-# "other" is a character DQDL has no use for; the parser reports it where it meets it.
-TokenKind = Literal["ident", "string", "number", "op", "punct", "other", "eof"]
-
-
-@dataclass(frozen=True)
-class _Token:
-    kind: TokenKind
-    value: str
-    line: int
-    column: int
-    offset: int
-    end: int
-
-    def describe(self) -> str:
-        if self.kind == "eof":
-            return "end of input"
-        if self.kind == "string":
-            return f"string {_fmt_string(self.value)}"
-        if self.kind == "other":
-            return f"character {self.value!r}"
-        return f"{self.value!r}"
-
-
-_NUMBER_RE = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-_IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_OPS = (">=", "<=", "!=", "=", ">", "<")
-_PUNCT = "[](),"
-
-
-def _lex_string(text: str, start: int, line: int, column: int) -> tuple[str, int]:
-    """Read a double-quoted string starting at ``start``; return its value and the end offset."""
-    chars: list[str] = []
-    i = start + 1
-    while i < len(text) and text[i] != "\n":
-        c = text[i]
-        if c == "\\" and i + 1 < len(text) and text[i + 1] in '"\\':
-            # Only \" and \\ are escapes: other backslashes stay, so regexes read naturally.
-            chars.append(text[i + 1])
-            i += 2
-        elif c == '"':
-            return "".join(chars), i + 1
-        else:
-            chars.append(c)
-            i += 1
-    raise DqdlSyntaxError("unterminated string (missing closing '\"')", line, column)
-
-
-def _lex_token(text: str, i: int, line: int, col: int) -> _Token:
-    ch = text[i]
-    if ch == '"':
-        value, end = _lex_string(text, i, line, col)
-        return _Token("string", value, line, col, i, end)
-    m = _NUMBER_RE.match(text, i)
-    if m and (ch != "-" or m.end() > i + 1):
-        return _Token("number", m.group(), line, col, i, m.end())
-    if m := _IDENT_RE.match(text, i):
-        return _Token("ident", m.group(), line, col, i, m.end())
-    if op := next((o for o in _OPS if text.startswith(o, i)), None):
-        return _Token("op", op, line, col, i, i + len(op))
-    if ch in _PUNCT:
-        return _Token("punct", ch, line, col, i, i + 1)
-    return _Token("other", ch, line, col, i, i + 1)
-
-
-def _tokenize(text: str) -> list[_Token]:
-    tokens: list[_Token] = []
-    i, line, line_start = 0, 1, 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "\n":
-            i, line, line_start = i + 1, line + 1, i + 1
-        elif ch.isspace():
-            i += 1
-        elif ch == "#":
-            end = text.find("\n", i)
-            i = len(text) if end < 0 else end
-        else:
-            tok = _lex_token(text, i, line, i - line_start + 1)
-            tokens.append(tok)
-            i = tok.end
-    tokens.append(_Token("eof", "", line, i - line_start + 1, len(text), len(text)))
-    return tokens
 
 
 # ---- parser ------------------------------------------------------------------------------
-
-_COLUMN_STAT_RULES: dict[str, Callable[[str, NumberCondition, str | None], Rule]] = {
-    "DistinctValuesCount": DistinctValuesCount,
-    "Mean": Mean,
-    "Sum": Sum,
-    "StandardDeviation": StandardDeviation,
-}
-_RULE_TYPES = (
-    "RowCount",
-    "ColumnCount",
-    "ColumnExists",
-    "IsComplete",
-    "Completeness",
-    "IsUnique",
-    "Uniqueness",
-    "IsPrimaryKey",
-    "ColumnValues",
-    "ColumnLength",
-    "ColumnDataType",
-    "CustomSql",
-    *_COLUMN_STAT_RULES,
-)
 
 
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
-        self.tokens = _tokenize(text)
+        self.tokens = tokenize(text)
         self.pos = 0
 
     # -- token helpers
     @property
-    def tok(self) -> _Token:
+    def tok(self) -> Token:
         return self.tokens[self.pos]
 
-    def _advance(self) -> _Token:
+    def _advance(self) -> Token:
         tok = self.tokens[self.pos]
         if tok.kind != "eof":
             self.pos += 1
         return tok
 
-    def _error(self, expected: str, tok: _Token | None = None) -> DqdlSyntaxError:
+    def _error(self, expected: str, tok: Token | None = None) -> DqdlSyntaxError:
         tok = tok or self.tok
         return DqdlSyntaxError(f"expected {expected}, found {tok.describe()}", tok.line, tok.column)
 
-    def _is_word(self, word: str, tok: _Token | None = None) -> bool:
+    def _is_word(self, word: str, tok: Token | None = None) -> bool:
         tok = tok or self.tok
         return tok.kind == "ident" and tok.value.lower() == word
 
@@ -455,12 +172,12 @@ class _Parser:
     def _is_punct(self, ch: str) -> bool:
         return self.tok.kind == "punct" and self.tok.value == ch
 
-    def _expect_word(self, word: str, expected: str | None = None) -> _Token:
+    def _expect_word(self, word: str, expected: str | None = None) -> Token:
         if not self._is_word(word):
             raise self._error(expected or f"'{word}'")
         return self._advance()
 
-    def _expect_punct(self, ch: str, expected: str | None = None) -> _Token:
+    def _expect_punct(self, ch: str, expected: str | None = None) -> Token:
         if not self._is_punct(ch):
             raise self._error(expected or f"'{ch}'")
         return self._advance()
@@ -475,7 +192,7 @@ class _Parser:
             raise self._error(what)
         return float(self._advance().value)
 
-    def _source(self, start: _Token) -> str:
+    def _source(self, start: Token) -> str:
         end = self.tokens[self.pos - 1].end
         return " ".join(self.text[start.offset : end].split())
 
@@ -543,11 +260,11 @@ class _Parser:
         if start.kind != "ident":
             raise self._error("a rule type such as IsComplete or ColumnValues")
         name = start.value
-        if name not in _RULE_TYPES:
-            close = next((t for t in _RULE_TYPES if t.lower() == name.lower()), None)
+        if name not in RULE_TYPES:
+            close = next((t for t in RULE_TYPES if t.lower() == name.lower()), None)
             hint = f" (rule types are case-sensitive: did you mean {close!r}?)" if close else ""
             raise DqdlSyntaxError(
-                f"unknown or unsupported rule type {name!r}{hint}; supported: {', '.join(_RULE_TYPES)}",
+                f"unknown or unsupported rule type {name!r}{hint}; supported: {', '.join(RULE_TYPES)}",
                 start.line,
                 start.column,
             )
@@ -556,59 +273,22 @@ class _Parser:
         return _with_text(rule, self._source(start))
 
     def _rule_body(self, name: str) -> Rule:
-        if name in _COLUMN_STAT_RULES:
-            col = self._expect_string("a column name")
-            return _COLUMN_STAT_RULES[name](col, self._number_condition(), self._optional_where())
-        return _RULE_BODIES[name](self)
-
-    # One method per rule type; _RULE_BODIES maps the DQDL names to them.
-    def _row_count(self) -> Rule:
-        cond = self._number_condition()
-        return RowCount(cond, self._optional_where())
-
-    def _column_count(self) -> Rule:
-        return ColumnCount(self._number_condition())
-
-    def _column_exists(self) -> Rule:
-        return ColumnExists(self._expect_string("a column name"))
-
-    def _is_complete(self) -> Rule:
-        col = self._expect_string("a column name")
-        return IsComplete(col, self._optional_where())
-
-    def _completeness(self) -> Rule:
-        col = self._expect_string("a column name")
-        return Completeness(col, self._number_condition(), self._optional_where())
-
-    def _is_unique(self) -> Rule:
-        col = self._expect_string("a column name")
-        return IsUnique(col, self._optional_where())
-
-    def _uniqueness(self) -> Rule:
-        cols = self._columns()
-        return Uniqueness(cols, self._number_condition(), self._optional_where())
-
-    def _is_primary_key(self) -> Rule:
-        cols = self._columns()
-        return IsPrimaryKey(cols, self._optional_where())
-
-    def _column_values(self) -> Rule:
-        col = self._expect_string("a column name")
-        cond = self._value_condition()
-        where, threshold = self._where_and_threshold()
-        return ColumnValues(col, cond, threshold, where)
-
-    def _column_length(self) -> Rule:
-        col = self._expect_string("a column name")
-        cond = self._number_condition()
-        where, threshold = self._where_and_threshold()
-        return ColumnLength(col, cond, threshold, where)
-
-    def _column_data_type(self) -> Rule:
-        col = self._expect_string("a column name")
-        cond = self._data_type_condition()
-        where, threshold = self._where_and_threshold()
-        return ColumnDataType(col, cond, threshold, where)
+        if name == "CustomSql":
+            return self._custom_sql()
+        kind = RULE_TYPES[name]
+        args: list[object] = []
+        if kind.target == "column":
+            args.append(self._expect_string("a column name"))
+        elif kind.target == "columns":
+            args.append(self._columns())
+        if kind.condition is not None:
+            args.append(_CONDITIONS[kind.condition](self))
+        if kind.threshold:
+            where, threshold = self._where_and_threshold()
+            args += [threshold, where]
+        elif kind.where:
+            args.append(self._optional_where())
+        return kind.build(*args)
 
     def _custom_sql(self) -> Rule:
         statement = self._expect_string("a SQL statement")
@@ -782,7 +462,7 @@ class _Parser:
         if tok.kind != "string":
             raise self._error('a data type as a double-quoted string, such as "INTEGER"')
         name = self._advance().value.strip().upper()
-        if name not in DATA_TYPES and not _DECIMAL_RE.match(name):
+        if name not in DATA_TYPES and not DECIMAL_RE.match(name):
             raise DqdlSyntaxError(
                 f"unknown data type {name!r}; expected one of {', '.join(DATA_TYPES)} or DECIMAL(p,s)",
                 tok.line,
@@ -791,19 +471,10 @@ class _Parser:
         return StringCondition(cast(StringOp, op), (name,))
 
 
-_RULE_BODIES: dict[str, Callable[[_Parser], Rule]] = {
-    "RowCount": _Parser._row_count,
-    "ColumnCount": _Parser._column_count,
-    "ColumnExists": _Parser._column_exists,
-    "IsComplete": _Parser._is_complete,
-    "Completeness": _Parser._completeness,
-    "IsUnique": _Parser._is_unique,
-    "Uniqueness": _Parser._uniqueness,
-    "IsPrimaryKey": _Parser._is_primary_key,
-    "ColumnValues": _Parser._column_values,
-    "ColumnLength": _Parser._column_length,
-    "ColumnDataType": _Parser._column_data_type,
-    "CustomSql": _Parser._custom_sql,
+_CONDITIONS: dict[str, Callable[[_Parser], NumberCondition | StringCondition]] = {
+    "number": _Parser._number_condition,
+    "value": _Parser._value_condition,
+    "data type": _Parser._data_type_condition,
 }
 
 
