@@ -1,4 +1,5 @@
 """Typed configuration for both loops.
+(Over 400 lines: one typed settings model; its sections are pydantic classes a reader expects in one place.)
 
 Values come, in rising priority, from the defaults below, an optional YAML or TOML file
 (``DUALLOOP_CONFIG_FILE`` or ``load_config(path)``) and ``DUALLOOP_*`` environment

@@ -1,6 +1,7 @@
 """``LocalPipelineExecutor``: runs one execution of a pipeline definition, without Docker.
+(Over 400 lines: the executor's one loop and its bookkeeping; the reader, cache, retries and steps live apart.)
 
-It walks the step graph (``graph.py``), starting every step whose dependencies have
+It walks the step graph (``shared/pipeline_graph.py``), starting every step whose dependencies have
 succeeded, up to ``ParallelismConfiguration.MaxParallelExecutionSteps`` at once, and hands
 each to its step-type executor (``steps/``) after resolving its arguments and consulting the
 step cache (``cache.py``). Failures are retried per the step's ``RetryPolicies``.
