@@ -32,8 +32,8 @@ from shared.graph import (
     Graph,
     Panel,
     Status,
+    asl_graph,
     execution_statuses,
-    outer_graph,
     panels_to_mermaid,
     panels_to_png,
     panels_to_svg,
@@ -212,6 +212,15 @@ def panels(outer: Graph | None, inner: Graph | None, overlay: Overlay | None) ->
     return result
 
 
+def _outer_graph() -> Graph:
+    """The outer loop as the repository defines it (``${...}`` placeholders and all: the
+    picture does not need resource names). Read here, in the command, not in ``shared.graph``:
+    the drawing library imports no loop."""
+    from outer_orchestrator.local_stack import ASL_FILE
+
+    return asl_graph(json.loads(ASL_FILE.read_text()))
+
+
 def render(chosen: list[Panel], fmt: Format, out: Path | None) -> None:
     if fmt is Format.png:
         assert out is not None
@@ -275,7 +284,7 @@ def graph(
         )
         raise typer.Exit(2)
     cfg = config_or_exit(config)
-    outer = outer_graph() if loop is not Loop.inner else None
+    outer = _outer_graph() if loop is not Loop.inner else None
     inner_definition: dict[str, Any] | None = None
     if loop is not Loop.outer and definition is not None:
         try:

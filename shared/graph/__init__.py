@@ -19,7 +19,7 @@ One module a job: ``model`` (the graph), ``asl`` and ``pipeline`` (the two reade
 
 from __future__ import annotations
 
-from shared.graph.asl import asl_graph, outer_graph, rule_label
+from shared.graph.asl import asl_graph, rule_label
 from shared.graph.geometry import Box, Layout, RoutedEdge, text_width
 from shared.graph.layout import layout
 from shared.graph.mermaid import mermaid_id, panels_to_mermaid, to_mermaid
@@ -57,7 +57,6 @@ __all__ = [
     "execution_statuses",
     "layout",
     "mermaid_id",
-    "outer_graph",
     "panels_to_mermaid",
     "panels_to_png",
     "panels_to_svg",

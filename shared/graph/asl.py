@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from shared.graph.model import Edge, Graph, Node
@@ -99,13 +98,3 @@ def asl_graph(asl: Mapping[str, Any], title: str = "Outer loop · Step Functions
     if unknown:
         raise ValueError(f"transitions to unknown state(s): {', '.join(unknown)}")
     return Graph(title, tuple(nodes), tuple(edges), start=asl.get("StartAt"))
-
-
-def outer_graph(asl_file: Path | None = None) -> Graph:
-    """The outer loop as the repository defines it (``${...}`` placeholders and all: the
-    picture does not need resource names)."""
-    import json
-
-    from outer_orchestrator.local_stack import ASL_FILE
-
-    return asl_graph(json.loads((asl_file or ASL_FILE).read_text()))
