@@ -41,7 +41,6 @@ from shared.graph import (
     step_statuses,
 )
 from shared.naming import Names
-from shared.pipeline_graph import DefinitionError
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -169,6 +168,14 @@ def _named_cloud() -> bool:
     return bool(os.environ.get("AWS_ENDPOINT_URL")) or os.environ.get("DUALLOOP_TARGET") == "aws"
 
 
+def outer_graph(asl_file: Path | None = None) -> Graph:
+    """The outer loop as the repository defines it (``${...}`` placeholders and all: the
+    picture does not need resource names)."""
+    from outer_orchestrator.local_stack import ASL_FILE
+
+    return asl_graph(json.loads((asl_file or ASL_FILE).read_text()))
+
+
 def built_definition(cfg: DualloopConfig, session: boto3.Session) -> dict[str, Any]:
     """The definition built from this checkout; on a local cloud, the artifact bucket is
     provisioned first if missing (the build uploads the code package there)."""
@@ -210,15 +217,6 @@ def panels(outer: Graph | None, inner: Graph | None, overlay: Overlay | None) ->
             caption += f"; no pipeline execution for {overlay.name}"
         result.append(Panel(inner, statuses, caption))
     return result
-
-
-def _outer_graph() -> Graph:
-    """The outer loop as the repository defines it (``${...}`` placeholders and all: the
-    picture does not need resource names). Read here, in the command, not in ``shared.graph``:
-    the drawing library imports no loop."""
-    from outer_orchestrator.local_stack import ASL_FILE
-
-    return asl_graph(json.loads(ASL_FILE.read_text()))
 
 
 def render(chosen: list[Panel], fmt: Format, out: Path | None) -> None:
@@ -284,7 +282,7 @@ def graph(
         )
         raise typer.Exit(2)
     cfg = config_or_exit(config)
-    outer = _outer_graph() if loop is not Loop.inner else None
+    outer = outer_graph() if loop is not Loop.inner else None
     inner_definition: dict[str, Any] | None = None
     if loop is not Loop.outer and definition is not None:
         try:
@@ -320,6 +318,8 @@ def graph(
                         raise typer.Exit(2) from None
     inner = None
     if inner_definition is not None:
+        from shared.pipeline_graph import DefinitionError
+
         try:
             inner = pipeline_graph(inner_definition)
         except DefinitionError as exc:
