@@ -32,7 +32,7 @@ Hand-written recursive descent, kept (lark was weighed, issue 15): a lark gramma
 subset is about 55 lines, but lark's errors name expected terminals, so keeping the tested
 messages and positions (a did-you-mean for a rule type, the operand expected after an
 operator, and/or needing parentheses) takes a table from parser context to message, and the
-Glue job would ship one more wheel. The rule-type table above gives most of the gain.
+Glue job would ship one more wheel. The rule-type table (RULE_TYPES) gives most of the gain.
 """
 
 from __future__ import annotations
