@@ -2,7 +2,7 @@
 
 :func:`outer_orchestrator.quality.dqdl.parse` builds them and
 :mod:`outer_orchestrator.quality.evaluator` runs them; both import them from
-:mod:`outer_orchestrator.quality.dqdl`, which re-exports every name here.
+:mod:`outer_orchestrator.quality.dqdl`, which re-exports the rule and condition types.
 """
 
 from __future__ import annotations
@@ -112,9 +112,9 @@ class ColumnExists:
     text: str = _text
 
 
-# Rule types of one shape share a base (DQDL's own grammar has one generic rule, ``ruleType
-# parameter* condition``, and a table of types); each type stays a class of its own, so the
-# evaluator dispatches on it and two types with equal fields never compare equal.
+# Rule types of one shape share a base (and one alternative of the grammar's ``simple``, in
+# dqdl.lark); each type stays a class of its own, so the evaluator dispatches on it and two
+# types with equal fields never compare equal.
 
 
 @dataclass(frozen=True)
@@ -241,3 +241,27 @@ Rule: TypeAlias = (
 @dataclass(frozen=True)
 class Ruleset:
     rules: tuple[Rule, ...]
+
+
+# Every supported rule type by its DQDL name (case-sensitive), each built from its parse.
+RULE_TYPES: dict[str, Callable[..., Rule]] = {
+    rule.__name__: rule
+    for rule in (
+        RowCount,
+        ColumnCount,
+        ColumnExists,
+        IsComplete,
+        Completeness,
+        IsUnique,
+        Uniqueness,
+        IsPrimaryKey,
+        ColumnValues,
+        ColumnLength,
+        ColumnDataType,
+        CustomSql,
+        DistinctValuesCount,
+        Mean,
+        Sum,
+        StandardDeviation,
+    )
+}
