@@ -1,8 +1,8 @@
 """The Glue jobs' Python dependencies, shipped as a zip of wheels instead of pip-installed from PyPI.
 
-The job scripts import ``shared.config`` (pydantic, pydantic-settings, PyYAML), which Glue 5.0
-does not provide. Naming them in ``--additional-python-modules`` made every job run
-pip-install them from the internet: slow at every start, and impossible in an account
+The job scripts import ``shared.config`` (pydantic, pydantic-settings, PyYAML) and the DQDL
+parser (lark), which Glue 5.0 does not provide. Naming them in ``--additional-python-modules``
+made every job run pip-install them from the internet: slow at every start, and impossible in an account
 without egress. AWS recommends, for production, "all Python dependencies packaged as wheel
 files in one zip artifact" (Glue 5.0 and later: the "zip of wheels"; "Using Python libraries
 with AWS Glue", docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-python-libraries.html),
@@ -29,7 +29,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
 # What the Glue scripts import that Glue 5.0 lacks; their dependencies are added from the metadata.
-ROOTS = ("pydantic", "pydantic-settings", "PyYAML")
+ROOTS = ("pydantic", "pydantic-settings", "PyYAML", "lark")  # lark: the DQDL grammar (pure Python)
 GLUE_PYTHON = "cp311"
 GLUE_PLATFORM = re.compile(r"linux_x86_64|manylinux\w*_x86_64")
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # reproducible zips: an unchanged wheel keeps its asset hash

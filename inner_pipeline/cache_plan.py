@@ -19,7 +19,7 @@ a fresh entry has that key. A miss is explained by comparing with the step's ent
 Steps without a cache key (Condition, RegisterModel, Fail, ...) are listed as ``runs every
 time``. ``plan_cache`` is pure: no clock, no AWS. Where the store comes from is the caller's
 business: the local cloud's own ``InMemoryStepCache`` when it runs in this process, or one
-rebuilt from a pipeline's execution history by ``store_from_history`` (for a local cloud in
+rebuilt from a pipeline's execution history by ``store_from_history`` (``cache_history.py``; for a local cloud in
 another process, and for AWS, where no store can be read at all).
 """
 
@@ -27,34 +27,35 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from inner_pipeline.cache_history import CacheHistory, History, StoreHistory, store_from_history
+from inner_pipeline.pipeline_parameters import (
+    ParameterError,
+    check_parameters,
+    parse_assignments,
+)
 from shared.local_cloud.sagemaker.cache import (
     CacheEntry,
     CachePolicy,
-    InMemoryStepCache,
-    StepCache,
     cache_key,
     cacheable,
     key_attributes,
 )
-from shared.local_cloud.sagemaker.errors import DefinitionError, ExpressionError, LocalExecutorError
+from shared.local_cloud.sagemaker.errors import ExpressionError
 from shared.local_cloud.sagemaker.expressions import (
     ExecutionVariables,
     Resolver,
-    coerce_parameters,
-    step_references,
     to_text,
 )
-from shared.local_cloud.sagemaker.graph import PipelineGraph, StepNode
 from shared.local_cloud.sagemaker.steps import executor_for
-from shared.local_cloud.sagemaker.steps.base import json_safe
+from shared.pipeline_graph import PipelineGraph, StepNode, step_references
 
 if TYPE_CHECKING:
-    from mypy_boto3_sagemaker import SageMakerClient
+    pass
 
 # What the planned execution's own identifiers resolve to: unknown until it starts, so an
 # argument that reads one differs from every previous run (and the diff shows it).
@@ -72,10 +73,6 @@ class Outcome(StrEnum):
     MISS = "miss"
     RUNS = "runs every time"  # the step type has no cache key
     UNKNOWN = "unknown"  # its cache-key arguments cannot be resolved before it runs
-
-
-class ParameterError(ValueError):
-    """A parameter the pipeline does not declare, or a value its type does not take."""
 
 
 @dataclass(frozen=True)
@@ -151,72 +148,6 @@ class CachePlan:
         }
 
 
-class CacheHistory(StepCache, Protocol):
-    """The executor's store (``lookup`` decides a hit) plus the listing a miss is explained by."""
-
-    def entries(self, pipeline_name: str, step_name: str) -> Sequence[CacheEntry]: ...
-
-
-@dataclass(frozen=True)
-class StoreHistory:
-    """The executor's ``InMemoryStepCache`` as a ``CacheHistory``."""
-
-    store: InMemoryStepCache
-
-    def lookup(
-        self, pipeline_name: str, step_name: str, key: str, *, max_age: timedelta | None, now: datetime
-    ) -> CacheEntry | None:
-        return self.store.lookup(pipeline_name, step_name, key, max_age=max_age, now=now)
-
-    def record(self, entry: CacheEntry) -> None:
-        self.store.record(entry)
-
-    def entries(self, pipeline_name: str, step_name: str) -> Sequence[CacheEntry]:
-        # InMemoryStepCache has no public listing (yet): read it under its own lock.
-        return self.store.entries(pipeline_name, step_name)
-
-
-# ---- parameters ------------------------------------------------------------------------------------
-
-
-def parse_assignments(pairs: Sequence[str]) -> dict[str, str]:
-    """``["MaxDepth=7", "Eta=0.1"]`` -> ``{"MaxDepth": "7", "Eta": "0.1"}``."""
-    values: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise ParameterError(f"{pair!r} is not NAME=VALUE")
-        if name.strip() in values:
-            raise ParameterError(f"parameter {name.strip()} is given twice")
-        values[name.strip()] = value
-    return values
-
-
-def declared_parameters(definition: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return list(definition.get("Parameters") or [])
-
-
-def check_parameters(definition: Mapping[str, Any], given: Mapping[str, str]) -> dict[str, Any]:
-    """Every parameter's typed value (given or default), as the executor will see them.
-
-    Raises ParameterError naming an unknown parameter (with the valid names) or a value its
-    declared type does not take.
-    """
-    declared = declared_parameters(definition)
-    names = [str(p["Name"]) for p in declared]
-    unknown = sorted(set(given) - set(names))
-    if unknown:
-        valid = ", ".join(f"{p['Name']} ({p.get('Type', 'String')})" for p in declared)
-        raise ParameterError(
-            f"unknown pipeline parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
-            f"the pipeline declares: {valid}"
-        )
-    try:
-        return coerce_parameters(declared, given)
-    except DefinitionError as exc:
-        raise ParameterError(str(exc)) from None
-
-
 # ---- the plan --------------------------------------------------------------------------------------
 
 
@@ -257,25 +188,13 @@ def plan_cache(
         now=lambda: now,
     )
     plans: list[StepPlan] = []
-    for name in _definition_order(graph):
+    for name in graph.definition_order():
         node = graph.nodes[name]
         plan, properties = _plan_step(node, resolver, store, now, pipeline_name, known)
         if properties is not None:
             known[name] = properties
         plans.append(plan)
     return CachePlan(pipeline_name, values, now, tuple(plans))
-
-
-def _definition_order(graph: PipelineGraph) -> list[str]:
-    """A topological order that keeps the definition's order where it can (it reads better
-    than the executor's waves: a condition on constants is not listed before the jobs)."""
-    graph.topological_order()  # raises on a cycle
-    placed: list[str] = []
-    while len(placed) < len(graph.nodes):
-        placed.append(
-            next(n for n, node in graph.nodes.items() if n not in placed and node.depends_on <= set(placed))
-        )
-    return placed
 
 
 def _plan_step(
@@ -421,154 +340,18 @@ def _age(age: timedelta) -> str:
     return " ".join(shown) or "0s"
 
 
-# ---- a store rebuilt from an execution history ----------------------------------------------------
-
-_JOB_TYPES = {
-    "ProcessingJob": "Processing",
-    "TrainingJob": "Training",
-    "TuningJob": "Tuning",
-    "TransformJob": "Transform",
-}
-
-
-@dataclass
-class History:
-    """What ``store_from_history`` read (the plan says where its store came from)."""
-
-    store: InMemoryStepCache = field(default_factory=InMemoryStepCache)
-    executions: int = 0
-    entries: int = 0
-
-
-def store_from_history(
-    sagemaker: SageMakerClient, pipeline_name: str, *, max_executions: int = 20
-) -> History:
-    """The cache store as the pipeline's recent executions left it, read through the API.
-
-    For each execution (newest first): its own definition and parameters, its step list, and
-    the Describe* of each job step's job. The cache-key arguments are re-resolved from that
-    definition with the executor's resolver, the upstream properties taken from the jobs, and
-    every successful run that was not itself a cache hit is recorded with the executor's
-    ``cache_key`` and the step's EndTime. Works against AWS as well as a local cloud in another
-    process; times are the API's (a local cloud's accelerated clock is not visible from here).
-    """
-    history = History()
-    summaries = [
-        s
-        for page in sagemaker.get_paginator("list_pipeline_executions").paginate(PipelineName=pipeline_name)
-        for s in page["PipelineExecutionSummaries"]
-    ]
-    summaries.sort(key=lambda s: s["StartTime"], reverse=True)
-    for summary in summaries[:max_executions]:
-        history.executions += 1
-        history.entries += _record_execution(
-            sagemaker, pipeline_name, summary["PipelineExecutionArn"], summary["StartTime"], history.store
-        )
-    return history
-
-
-def _record_execution(
-    sagemaker: SageMakerClient,
-    pipeline_name: str,
-    execution_arn: str,
-    start_time: datetime,
-    store: InMemoryStepCache,
-) -> int:
-    steps = {
-        s["StepName"]: s
-        for page in sagemaker.get_paginator("list_pipeline_execution_steps").paginate(
-            PipelineExecutionArn=execution_arn
-        )
-        for s in page["PipelineExecutionSteps"]
-        if s.get("StepStatus") == "Succeeded" and _job_of(s) is not None
-    }
-    if not steps:
-        return 0
-    definition = json.loads(
-        sagemaker.describe_pipeline_definition_for_execution(PipelineExecutionArn=execution_arn)[
-            "PipelineDefinition"
-        ]
-    )
-    given = {
-        str(p["Name"]): str(p["Value"])
-        for page in sagemaker.get_paginator("list_pipeline_parameters_for_execution").paginate(
-            PipelineExecutionArn=execution_arn
-        )
-        for p in page["PipelineParameters"]
-    }
-    try:
-        graph = PipelineGraph.from_definition(definition)
-        values = coerce_parameters(declared_parameters(definition), given)
-    except LocalExecutorError:
-        return 0  # a definition this executor cannot run leaves nothing it could reuse
-    properties: dict[str, Mapping[str, Any]] = {}
-    resolver = Resolver(
-        parameters=values,
-        execution=ExecutionVariables(
-            pipeline_name, execution_arn.split("/execution/", 1)[0], execution_arn, start_time
-        ),
-        step_properties=lambda step: properties[step],
-        property_file=_unreadable,
-        read_json=lambda uri: _unreadable(uri, ""),
-        experiment_config=definition.get("PipelineExperimentConfig"),
-    )
-    recorded = 0
-    for name in graph.topological_order():
-        step, node = steps.get(name), graph.nodes[name]
-        job = _job_of(step) if step is not None else None
-        if step is None or job is None or not cacheable(node.type):
-            continue
-        kind, job_name = job
-        try:
-            arguments = executor_for(node).resolve_arguments(node, resolver, job_name)
-        except (ExpressionError, LocalExecutorError):
-            continue
-        job_properties = json_safe(_describe_job(sagemaker, kind, job_name))
-        keyed = {a: arguments[a] for a in key_attributes(node.type) if a in arguments}
-        if "CacheHitResult" in step:
-            # The outputs downstream steps read are the source run's (its job's Describe*).
-            properties[name] = {**job_properties, **keyed}
-            continue
-        properties[name] = {**job_properties, **arguments}
-        store.record(
-            CacheEntry(
-                pipeline_name=pipeline_name,
-                step_name=name,
-                key=cache_key(node.type, arguments),
-                execution_arn=execution_arn,
-                finished_at=step["EndTime"],
-                properties=properties[name],
-                metadata=json_safe(step.get("Metadata") or {}),
-            )
-        )
-        recorded += 1
-    return recorded
-
-
-def _job_of(step: Mapping[str, Any]) -> tuple[str, str] | None:
-    """(kind, job name) of a job step's job (the source run's job for a cache hit)."""
-    metadata = step.get("Metadata") or {}
-    for kind in _JOB_TYPES:
-        arn = (metadata.get(kind) or {}).get("Arn")
-        if arn:
-            return kind, str(arn).rsplit("/", 1)[-1]
-    return None
-
-
-def _describe_job(sagemaker: SageMakerClient, kind: str, name: str) -> Mapping[str, Any]:
-    if kind == "ProcessingJob":
-        return dict(sagemaker.describe_processing_job(ProcessingJobName=name))
-    if kind == "TuningJob":
-        described = dict(sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name))
-        # A TuningStep's properties also hold ListTrainingJobsForHyperParameterTuningJob's answer.
-        summaries = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
-            HyperParameterTuningJobName=name, SortBy="FinalObjectiveMetricValue", MaxResults=100
-        )["TrainingJobSummaries"]
-        return {**described, "TrainingJobSummaries": summaries}
-    if kind == "TransformJob":
-        return dict(sagemaker.describe_transform_job(TransformJobName=name))
-    return dict(sagemaker.describe_training_job(TrainingJobName=name))
-
-
-def _unreadable(step: str, name: str) -> Any:
-    raise ExpressionError(f"{step} {name}: not read when rebuilding the cache from history".strip())
+# The command line imports these from here: the plan, its parameters and its store's history.
+__all__ = [
+    "CacheHistory",
+    "CachePlan",
+    "Difference",
+    "History",
+    "Outcome",
+    "ParameterError",
+    "StepPlan",
+    "StoreHistory",
+    "check_parameters",
+    "parse_assignments",
+    "plan_cache",
+    "store_from_history",
+]

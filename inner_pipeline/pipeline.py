@@ -1,4 +1,5 @@
 """The inner loop: a SageMaker Pipeline built with SDK v3 (``sagemaker.mlops.workflow``).
+(Over 400 lines: the reference pipeline a data scientist replaces, one file as AWS's example pipelines are.)
 
     Preprocess (processing, cached) -> Train (training, cached) -> Evaluate (processing,
     cached, PropertyFile EvaluationReport) -> CheckQuality (condition: metric >= MetricThreshold)

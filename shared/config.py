@@ -1,4 +1,5 @@
 """Typed configuration for both loops.
+(Over 400 lines: one typed settings model; its sections are pydantic classes a reader expects in one place.)
 
 Values come, in rising priority, from the defaults below, an optional YAML or TOML file
 (``DUALLOOP_CONFIG_FILE`` or ``load_config(path)``) and ``DUALLOOP_*`` environment
@@ -52,7 +53,6 @@ OTHER_VARIABLES = frozenset(
         "DUALLOOP_LOCAL_CLOCK_FACTOR",  # shared/local_cloud/clock.py
         "DUALLOOP_LOCAL_MAX_INSTANCES",  # shared/local_cloud/hosting/deployment.py
         "DUALLOOP_LOCAL_CLOUD_FAST_SERVER",  # shared/local_cloud/patches/server_speed.py
-        "DUALLOOP_LOCAL_CLOUD_KEEPALIVE",  # shared/local_cloud/patches/server_speed.py
         "DUALLOOP_LAMBDA_LOG_LEVEL",  # shared/local_cloud/cloud.py
         "DUALLOOP_LOCAL_IAM",  # "0": the local cloud does not enforce IAM (shared/local_cloud/cloud.py)
         "DUALLOOP_LOCAL_CLOUD_VALIDATE_REQUESTS",  # "0": no botocore-model checks (patches/request_validation.py)

@@ -32,8 +32,8 @@ from shared.graph import (
     Graph,
     Panel,
     Status,
+    asl_graph,
     execution_statuses,
-    outer_graph,
     panels_to_mermaid,
     panels_to_png,
     panels_to_svg,
@@ -166,6 +166,14 @@ def read_overlay(session: boto3.Session, execution_arn: str, default_pipeline: s
 
 def _named_cloud() -> bool:
     return bool(os.environ.get("AWS_ENDPOINT_URL")) or os.environ.get("DUALLOOP_TARGET") == "aws"
+
+
+def outer_graph(asl_file: Path | None = None) -> Graph:
+    """The outer loop as the repository defines it (``${...}`` placeholders and all: the
+    picture does not need resource names)."""
+    from outer_orchestrator.local_stack import ASL_FILE
+
+    return asl_graph(json.loads((asl_file or ASL_FILE).read_text()))
 
 
 def built_definition(cfg: DualloopConfig, session: boto3.Session) -> dict[str, Any]:
@@ -310,7 +318,7 @@ def graph(
                         raise typer.Exit(2) from None
     inner = None
     if inner_definition is not None:
-        from shared.local_cloud.sagemaker.errors import DefinitionError
+        from shared.pipeline_graph import DefinitionError
 
         try:
             inner = pipeline_graph(inner_definition)

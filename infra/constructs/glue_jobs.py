@@ -54,7 +54,7 @@ class GlueJobs(Construct):
             ],
         )
         helpers = assets.Asset(self, "Helpers", path=str(helpers_dir))
-        # pydantic, pydantic-settings, PyYAML and their dependencies as a zip of wheels
+        # pydantic, pydantic-settings, PyYAML, lark and their dependencies as a zip of wheels
         # (infra/glue_wheels.py): installed from it with --no-index, never from the internet.
         python_modules = assets.Asset(
             self, "PythonModules", path=str(glue_wheels.stage(sources.staging_dir("glue-wheels")))

@@ -1,4 +1,5 @@
 """The relay Lambdas that hand SageMaker's answers back to the waiting state machine.
+(Just over 400 lines: four relays wired in one construct, and the Lambda helpers the other constructs import.)
 
 - pipeline relay: pipeline execution status change → SendTaskSuccess/Failure (RunInnerPipeline);
 - approval relay: model package approval change → SendTaskSuccess/Failure (AwaitApproval);

@@ -1,4 +1,5 @@
 """Code shared by the container scripts (preprocess, train, evaluate, inference).
+(Over 400 lines: the container scripts' one shared module, uploaded with them: schema, splits, baseline, job plumbing.)
 
 The scripts are uploaded as one source directory and run as ``python <script>.py`` in a
 SageMaker container, so this module may use only the standard library, numpy, pandas,

@@ -1,4 +1,5 @@
 """Evaluate a parsed DQDL ruleset on a Spark DataFrame with Deequ's semantics.
+(Over 400 lines: one planner per DQDL rule type around one shared metrics pass, which a split would scatter.)
 
 On AWS, Glue Data Quality hands DQDL to Deequ (``com.amazon.deequ.dqdl``). The Deequ JAR is
 not reachable here, so this module re-implements the checks Deequ's DQDL translator builds,

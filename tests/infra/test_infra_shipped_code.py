@@ -9,6 +9,9 @@ documents, not what this test can see.
 from __future__ import annotations
 
 import ast
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +49,7 @@ GLUE_ADDITIONAL = {
     "annotated_types",
     "typing_extensions",
     "typing_inspection",
+    "lark",  # the DQDL grammar
 }
 
 
@@ -166,3 +170,29 @@ def test_glue_helpers_hold_everything_the_scripts_import(synth: Synth, names: Na
 
     assert missing == set(), "first-party modules the Glue scripts import but the helpers zip lacks"
     assert third_party - GLUE_RUNTIME - GLUE_ADDITIONAL == set()
+
+
+def test_the_dqdl_grammar_loads_from_the_helpers_zip(synth: Synth, names: Names, tmp_path: Path) -> None:
+    """Glue puts ``--extra-py-files`` on the path as a zip, not a folder: the parser must read
+    its grammar (``dqdl.lark``) as package data from there."""
+    # GIVEN the Glue helpers asset, zipped as Glue receives it
+    _, job = synth.one("AWS::Glue::Job", Name=names.data_quality_job)
+    root = _asset(synth, job["Properties"]["DefaultArguments"]["--extra-py-files"].rsplit("/", 1)[1])
+    archive = shutil.make_archive(str(tmp_path / "helpers"), "zip", root)
+    # WHEN a fresh interpreter imports the parser from that zip (third-party packages as installed)
+    code = (
+        "import outer_orchestrator.quality.dqdl as dqdl; assert '.zip' in dqdl.__file__, dqdl.__file__; "
+        "print(dqdl.parse('Rules = [ RowCount > 1 ]').rules[0].text)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": archive},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    # THEN the ruleset parses
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "RowCount > 1"

@@ -5,13 +5,15 @@ edge (Catch dashed), on the real ASL file and on a small hand-counted one; the p
 definition snapshot gives the executor's step graph with the ConditionStep's If/Else labelled;
 the SVG parses and has one box per node, coloured by status; the Mermaid text declares every
 node and edge; the PNG is a PNG; the layout keeps boxes and labels apart and routes the
-polling loop's back edge; statuses are read right from execution histories and step lists.
+polling loop's back edge; statuses are read right from execution histories and step lists;
+the drawing and the one pipeline-definition reader import no loop and no local cloud.
 What it cannot prove: that a picture reads well (a person looked at one), nor the histories
 of a real run (tests/functional/test_graph_cli.py reads them from the local cloud).
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -360,3 +362,34 @@ def test_statuses_from_pipeline_steps() -> None:
         "Evaluate": Status.ENTERED,
         "CheckQuality": Status.FAILED,
     }
+
+
+# ---- one reader, no loop -----------------------------------------------------------------------
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, at the top or inside a function."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_the_drawing_and_the_definition_reader_import_no_loop_and_no_local_cloud() -> None:
+    # GIVEN the drawing package and the one pipeline-definition reader
+    root = Path(__file__).parents[2] / "shared"
+    files = [*sorted((root / "graph").glob("*.py")), root / "pipeline_graph.py"]
+    forbidden = ("shared.local_cloud", "inner_pipeline", "outer_orchestrator", "moto")
+    # WHEN their imports are read (inside functions too)
+    offending = {
+        f"{path.relative_to(root.parent)}: {module}"
+        for path in files
+        for module in _imported_modules(path)
+        if module.startswith(forbidden)
+    }
+    # THEN drawing or reading a pipeline needs no loop and starts no AWS twin
+    assert len(files) > 5
+    assert offending == set()

@@ -11,11 +11,11 @@ import pytest
 
 from shared.local_cloud.sagemaker.cache import cache_key, cacheable, key_attributes
 from shared.local_cloud.sagemaker.errors import StepFailure
-from shared.local_cloud.sagemaker.graph import StepNode
 from shared.local_cloud.sagemaker.steps import executor_for
 from shared.local_cloud.sagemaker.steps import record_filter as rf
 from shared.local_cloud.sagemaker.steps.search_space import parse_ranges, plan
 from shared.local_cloud.sagemaker.steps.unsupported import UnsupportedStepTypeError
+from shared.pipeline_graph import StepNode
 
 pytestmark = pytest.mark.unit
 

@@ -31,14 +31,6 @@ from shared.local_cloud.sagemaker.expressions import (
     coerce_parameters,
     compare,
     parse_step_path,
-    step_references,
-)
-from shared.local_cloud.sagemaker.graph import (
-    NOT_EXECUTED,
-    SUCCEEDED,
-    Branch,
-    Decision,
-    PipelineGraph,
 )
 from shared.local_cloud.sagemaker.retry import RetryPolicy, parse_policies, retry_delay
 from shared.local_cloud.sagemaker.steps.base import (
@@ -47,6 +39,14 @@ from shared.local_cloud.sagemaker.steps.base import (
     Services,
     StepContext,
     StepOutcome,
+)
+from shared.pipeline_graph import (
+    NOT_EXECUTED,
+    SUCCEEDED,
+    Branch,
+    Decision,
+    PipelineGraph,
+    step_references,
 )
 
 pytestmark = pytest.mark.unit

@@ -1,4 +1,5 @@
 """Addition: every request is checked against AWS's request limits, as AWS checks it.
+(Over 400 lines: one patch, as the patches are laid out: AWS's limits per operation and the one checker reading them.)
 
 moto 5.2.5 accepts any value its handlers can store: a 2,048-character pipeline parameter,
 an enum value that does not exist, a name longer than AWS allows. AWS refuses those before

@@ -1,4 +1,5 @@
 """Addition: the pipeline-execution APIs moto 5.2.5 lacks, and the jobs a pipeline runs.
+(Over 400 lines: one addition per API family, as the patches are laid out; its sections follow the API.)
 
 - ``ListPipelineExecutionSteps`` (missing in moto): answers from the step records the local
   pipeline executor stores with ``put_execution_step``, in AWS's shape; newest first by

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.pipeline_graph import DefinitionError, PipelineError
 
-class LocalExecutorError(Exception):
-    """Base of every error the local executor raises on purpose."""
-
-
-class DefinitionError(LocalExecutorError):
-    """The pipeline definition cannot be run (bad references, cycles, bad parameters)."""
+# The definition reader lives in shared/ (the cache plan and the drawing read definitions too):
+# its errors are the base of the executor's, so one ``except LocalExecutorError`` still catches all.
+LocalExecutorError = PipelineError  # base of every error the local executor raises on purpose
 
 
 class ExpressionError(LocalExecutorError):
@@ -48,3 +46,13 @@ class StepFailure(LocalExecutorError):
 
 class StepStopped(LocalExecutorError):
     """The step was stopped because the execution is stopping."""
+
+
+__all__ = [
+    "DefinitionError",
+    "ExpressionError",
+    "LocalExecutorError",
+    "StepFailure",
+    "StepStopped",
+    "UnknownStepTypeError",
+]

@@ -1,6 +1,7 @@
 """``LocalPipelineExecutor``: runs one execution of a pipeline definition, without Docker.
+(Over 400 lines: the executor's one loop and its bookkeeping; the reader, cache, retries and steps live apart.)
 
-It walks the step graph (``graph.py``), starting every step whose dependencies have
+It walks the step graph (``shared/pipeline_graph.py``), starting every step whose dependencies have
 succeeded, up to ``ParallelismConfiguration.MaxParallelExecutionSteps`` at once, and hands
 each to its step-type executor (``steps/``) after resolving its arguments and consulting the
 step cache (``cache.py``). Failures are retried per the step's ``RetryPolicies``.
@@ -51,14 +52,6 @@ from shared.local_cloud.sagemaker.errors import (
     StepStopped,
 )
 from shared.local_cloud.sagemaker.expressions import ExecutionVariables, Resolver, coerce_parameters
-from shared.local_cloud.sagemaker.graph import (
-    FAILED,
-    NOT_EXECUTED,
-    SUCCEEDED,
-    Decision,
-    PipelineGraph,
-    StepNode,
-)
 from shared.local_cloud.sagemaker.retry import RetryPolicy, parse_policies, retry_delay
 from shared.local_cloud.sagemaker.steps import executor_for
 from shared.local_cloud.sagemaker.steps.base import (
@@ -69,6 +62,14 @@ from shared.local_cloud.sagemaker.steps.base import (
     StepExecutor,
     StepOutcome,
     job_name,
+)
+from shared.pipeline_graph import (
+    FAILED,
+    NOT_EXECUTED,
+    SUCCEEDED,
+    Decision,
+    PipelineGraph,
+    StepNode,
 )
 
 if TYPE_CHECKING:

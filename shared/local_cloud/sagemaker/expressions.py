@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,13 +34,13 @@ from typing import Any
 import jmespath
 
 from shared.local_cloud.sagemaker.errors import DefinitionError, ExpressionError
+from shared.pipeline_graph import STEP_PATH
 
 FUNCTIONS = ("Std:Join", "Std:JsonGet")
 COMPARISONS = ("Equals", "GreaterThan", "GreaterThanOrEqualTo", "LessThan", "LessThanOrEqualTo")
 CONDITION_TYPES = (*COMPARISONS, "In", "Not", "Or")
 PARAMETER_TYPES = ("String", "Integer", "Float", "Boolean")
 
-_STEP_PATH = re.compile(r"^Steps\.(?P<step>[A-Za-z0-9_-]+)(?P<rest>.*)$")
 _PATH_TOKEN = re.compile(
     r"\.(?P<attr>[A-Za-z0-9_:-]+)|\[\s*'(?P<sq>[^']*)'\s*\]|\[\s*\"(?P<dq>[^\"]*)\"\s*\]|\[\s*(?P<idx>\d+)\s*\]"
 )
@@ -54,7 +54,7 @@ PathToken = str | int
 def parse_step_path(path: str) -> tuple[str, list[PathToken]]:
     """``Steps.A.Outputs['x'].S3Uri`` -> ``("A", ["Outputs", "x", "S3Uri"])``; names stay strings,
     ``[0]`` becomes an int. Raises ExpressionError on anything it cannot tokenize."""
-    match = _STEP_PATH.match(path)
+    match = STEP_PATH.match(path)
     if match is None:
         raise ExpressionError(f"not a step property reference: {path!r}")
     rest: str = match["rest"]
@@ -99,24 +99,6 @@ def get_path(document: Any, tokens: Sequence[PathToken], *, what: str) -> Any:
         else:
             raise ExpressionError(f"{here}: cannot index a {type(current).__name__}")
     return current
-
-
-def walk_gets(value: Any) -> Iterator[str]:
-    """Every ``Get`` path inside ``value`` (a definition fragment)."""
-    if isinstance(value, Mapping):
-        if set(value) == {"Get"} and isinstance(value["Get"], str):
-            yield value["Get"]
-            return
-        for item in value.values():
-            yield from walk_gets(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from walk_gets(item)
-
-
-def step_references(value: Any) -> set[str]:
-    """Names of the steps a definition fragment reads from (its implicit data dependencies)."""
-    return {m["step"] for path in walk_gets(value) if (m := _STEP_PATH.match(path))}
 
 
 def to_text(value: Any) -> str:

@@ -40,10 +40,10 @@ from shared.local_cloud.iam import sessions
 from shared.local_cloud.patches import iam_enforcement, sagemaker_jobs, sagemaker_pipelines
 from shared.local_cloud.sagemaker.errors import StepFailure, StepStopped, UnknownStepTypeError
 from shared.local_cloud.sagemaker.expressions import ExecutionVariables, Resolver
-from shared.local_cloud.sagemaker.graph import StepNode
 from shared.local_cloud.sagemaker.job_logs import JobLogShipper
 from shared.local_cloud.sagemaker.steps import executor_for, supported_step_types
 from shared.local_cloud.sagemaker.steps.base import Services, StepContext
+from shared.pipeline_graph import StepNode
 
 LOG = logging.getLogger(__name__)
 

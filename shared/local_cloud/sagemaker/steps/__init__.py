@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from shared.local_cloud.sagemaker.errors import UnknownStepTypeError
-from shared.local_cloud.sagemaker.graph import StepNode
 from shared.local_cloud.sagemaker.steps.base import StepContext, StepExecutor, StepOutcome
 from shared.local_cloud.sagemaker.steps.callback import CallbackExecutor
 from shared.local_cloud.sagemaker.steps.control import ConditionExecutor, FailExecutor
@@ -16,6 +15,7 @@ from shared.local_cloud.sagemaker.steps.training import TrainingExecutor
 from shared.local_cloud.sagemaker.steps.transform import TransformExecutor
 from shared.local_cloud.sagemaker.steps.tuning import TuningExecutor
 from shared.local_cloud.sagemaker.steps.unsupported import UnsupportedStepTypeError, is_unsupported
+from shared.pipeline_graph import StepNode
 
 _FACTORIES: dict[str, Callable[[], StepExecutor]] = {
     factory.step_type: factory

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from shared.local_cloud.sagemaker.expressions import ExecutionVariables, Resolver
-from shared.local_cloud.sagemaker.graph import StepNode
+from shared.pipeline_graph import StepNode
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient

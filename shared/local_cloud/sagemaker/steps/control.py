@@ -6,8 +6,8 @@ from typing import Any, ClassVar
 
 from shared.local_cloud.sagemaker.errors import ExpressionError, StepFailure
 from shared.local_cloud.sagemaker.expressions import Resolver, to_text
-from shared.local_cloud.sagemaker.graph import StepNode
 from shared.local_cloud.sagemaker.steps.base import ResolvesArguments, StepContext, StepOutcome
+from shared.pipeline_graph import StepNode
 
 
 class ConditionExecutor:

@@ -1,4 +1,8 @@
-"""The step graph of a pipeline definition, and when each step may run.
+"""The pipeline-definition reader: the step graph of a definition, and when each step may run.
+
+One reader for every consumer: the local executor (``shared/local_cloud/sagemaker``), the
+cache plan (``inner_pipeline/cache_plan.py``) and the drawing (``shared/graph``). It imports
+nothing from the local cloud, so drawing or planning a pipeline starts no AWS twin.
 
 Edges, as SageMaker builds them:
 
@@ -16,13 +20,41 @@ transitively. The execution still succeeds: that is how a ConditionStep routes w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from shared.local_cloud.sagemaker.errors import DefinitionError
-from shared.local_cloud.sagemaker.expressions import step_references
+STEP_PATH = re.compile(r"^Steps\.(?P<step>[A-Za-z0-9_-]+)(?P<rest>.*)$")
+
+
+class PipelineError(Exception):
+    """Base of every error raised on purpose about a pipeline definition or its execution
+    (the local executor calls it ``LocalExecutorError``)."""
+
+
+class DefinitionError(PipelineError):
+    """The pipeline definition cannot be run (bad references, cycles, bad parameters)."""
+
+
+def walk_gets(value: Any) -> Iterator[str]:
+    """Every ``Get`` path inside ``value`` (a definition fragment)."""
+    if isinstance(value, Mapping):
+        if set(value) == {"Get"} and isinstance(value["Get"], str):
+            yield value["Get"]
+            return
+        for item in value.values():
+            yield from walk_gets(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from walk_gets(item)
+
+
+def step_references(value: Any) -> set[str]:
+    """Names of the steps a definition fragment reads from (its implicit data dependencies)."""
+    return {m["step"] for path in walk_gets(value) if (m := STEP_PATH.match(path))}
+
 
 SUPPORTED_VERSION = "2020-12-01"
 
@@ -114,6 +146,19 @@ class PipelineGraph:
             for deps in remaining.values():
                 deps.difference_update(ready)
         return order
+
+    def definition_order(self) -> list[str]:
+        """A topological order that keeps the definition's order where it can (it reads better
+        than the executor's waves: a condition on constants is not listed before the jobs)."""
+        self.topological_order()  # raises on a cycle
+        placed: list[str] = []
+        while len(placed) < len(self.nodes):
+            placed.append(
+                next(
+                    n for n, node in self.nodes.items() if n not in placed and node.depends_on <= set(placed)
+                )
+            )
+        return placed
 
     def decide(self, name: str, states: Mapping[str, str], outcomes: Mapping[str, bool]) -> Decision:
         """Whether ``name`` can run now, given the states of finished steps and the outcomes of
