@@ -21,7 +21,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from outer_orchestrator.quality.suggest import DataProblem, as_numbers, read_curated, read_table, suggest_ruleset
+from outer_orchestrator.quality.suggest import (
+    DataProblem,
+    as_numbers,
+    read_curated,
+    read_table,
+    suggest_ruleset,
+)
 from shared.column_names import column_name
 from shared.config import DEFAULT_GATE, DataSchema, Feature, FeatureType, ProblemType, load_config
 
@@ -49,7 +55,11 @@ def _column(wanted: str, columns: list[str], headers: list[str], what: str, data
     if name in columns:
         return name
     closest = difflib.get_close_matches(name, columns, n=1, cutoff=0.5)
-    hint = f"the closest is {headers[columns.index(closest[0])]!r}" if closest else f"it has {', '.join(headers)}"
+    hint = (
+        f"the closest is {headers[columns.index(closest[0])]!r}"
+        if closest
+        else f"it has {', '.join(headers)}"
+    )
     raise DataProblem(f"{what} {wanted!r} is not a column of {data} ({hint})")
 
 
@@ -85,15 +95,15 @@ def _problem_type(target: pd.Series, name: str, given: ProblemType | None) -> tu
                 f"(e.g. {next(v for v in classes if not float(v).is_integer()):g}): use --problem-type regression"
             )
         if given is ProblemType.BINARY and len(classes) != 2:
-            raise DataProblem(f"a binary target has 2 classes, and {name!r} has {len(classes)}: use multiclass")
+            raise DataProblem(
+                f"a binary target has 2 classes, and {name!r} has {len(classes)}: use multiclass"
+            )
         return given, "given with --problem-type"
     if whole and len(classes) == 2:
         return ProblemType.BINARY, f"2 classes ({classes[0]:g}, {classes[1]:g})"
     if whole and len(classes) <= MAX_CLASSES:
         return ProblemType.MULTICLASS, f"{len(classes)} whole-number classes"
-    return ProblemType.REGRESSION, (
-        f"{len(classes)} distinct numbers" + ("" if whole else ", not all whole")
-    )
+    return ProblemType.REGRESSION, (f"{len(classes)} distinct numbers" + ("" if whole else ", not all whole"))
 
 
 def _is_number(text: str) -> bool:
@@ -123,7 +133,9 @@ def infer_schema(
     if id_column is not None:
         id_name = _column(id_column, columns, headers, "the id", data)
         if id_name == target_name:
-            raise DataProblem(f"--id and --target both name {id_name!r}: the id identifies rows, the target is learnt")
+            raise DataProblem(
+                f"--id and --target both name {id_name!r}: the id identifies rows, the target is learnt"
+            )
     elif GENERATED_ID in columns:
         raise DataProblem(
             f"{data} has a column {GENERATED_ID!r}: pass --id {GENERATED_ID} if it identifies rows "
@@ -160,7 +172,7 @@ def _config_text(schema: DataSchema, why: str, data: Path, project: str, ruleset
     q = json.dumps  # a JSON string is a YAML string, quoted where it must be
     lines = [
         f"# dualloop configuration written by `dualloop init` from {data.name}.",
-        "# Every setting and its default: README.md, \"Configuration\" and \"Your data\".",
+        '# Every setting and its default: README.md, "Configuration" and "Your data".',
         f"project: {q(project)}  # names every resource: <project>-<stage>-...",
         "dataset:",
     ]
@@ -215,7 +227,10 @@ def write_project(
         ruleset=ruleset_path,
         schema=schema,
         why=why,
-        commands=('dualloop local up   # in a terminal of its own; then here: eval "$(dualloop local env)"', run),
+        commands=(
+            'dualloop local up   # in a terminal of its own; then here: eval "$(dualloop local env)"',
+            run,
+        ),
     )
 
 
@@ -223,17 +238,22 @@ def init_cmd(
     data: Annotated[Path, typer.Option(help="Your table: a CSV or Parquet file (or a folder of them).")],
     target: Annotated[str, typer.Option(help="The column to predict (as in the header).")],
     id_column: Annotated[
-        str | None, typer.Option("--id", help="The column that identifies a row; without it, ingest adds one.")
+        str | None,
+        typer.Option("--id", help="The column that identifies a row; without it, ingest adds one."),
     ] = None,
     out: Annotated[Path, typer.Option(help="Where to write dualloop.yaml and the ruleset.")] = Path("."),
     problem_type: Annotated[
         ProblemType | None, typer.Option(help="binary | multiclass | regression (default: inferred).")
     ] = None,
-    project: Annotated[str | None, typer.Option(help="The project name (default: from the file name).")] = None,
+    project: Annotated[
+        str | None, typer.Option(help="The project name (default: from the file name).")
+    ] = None,
 ) -> None:
     """Infer the schema and problem type of your table; write a config and its data-quality ruleset."""
     try:
-        made = write_project(data, target, out, id_column=id_column, problem_type=problem_type, project=project)
+        made = write_project(
+            data, target, out, id_column=id_column, problem_type=problem_type, project=project
+        )
     except DataProblem as exc:
         console.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(2) from None

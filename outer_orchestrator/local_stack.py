@@ -194,7 +194,11 @@ class LocalStack:
             self.names.data_quality_job: {
                 "script": GLUE_DIR / "data_quality.py",
                 # A ruleset configured as an s3:// URI is the user's object, read where it is.
-                **({} if self.cfg.ruleset.startswith("s3://") else {"--ruleset_uri": QUALITY_DIR / self.cfg.ruleset}),
+                **(
+                    {}
+                    if self.cfg.ruleset.startswith("s3://")
+                    else {"--ruleset_uri": QUALITY_DIR / self.cfg.ruleset}
+                ),
             },
         }
         for resource in self.template["Resources"].values():

@@ -11,7 +11,9 @@ from rich.markup import escape
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Data-quality rules (DQDL) for the outer loop's DataQuality step.", no_args_is_help=True)
+app = typer.Typer(
+    help="Data-quality rules (DQDL) for the outer loop's DataQuality step.", no_args_is_help=True
+)
 console = Console(stderr=True, soft_wrap=True)
 
 
@@ -37,4 +39,6 @@ def suggest_cmd(
         return
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
-    console.print(f"wrote {out} ({text.count(chr(10))} lines): set `ruleset: {out.name}` in the config next to it")
+    console.print(
+        f"wrote {out} ({text.count(chr(10))} lines): set `ruleset: {out.name}` in the config next to it"
+    )

@@ -76,9 +76,17 @@ def read_table(path: Path) -> pd.DataFrame:
                 frames.append(pd.read_csv(file, dtype=str, keep_default_na=False, na_values=[""]))
             else:
                 frames.append(pd.read_parquet(file))
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as exc:
+        except (
+            pd.errors.ParserError,
+            pd.errors.EmptyDataError,
+            UnicodeDecodeError,
+            OSError,
+            ValueError,
+        ) as exc:
             reason = " ".join(str(exc).split())
-            raise DataProblem(f"cannot read {file} ({reason}): give a CSV file with a header row, or Parquet") from None
+            raise DataProblem(
+                f"cannot read {file} ({reason}): give a CSV file with a header row, or Parquet"
+            ) from None
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     headers = [str(c) for c in frame.columns]
     try:
@@ -95,7 +103,9 @@ def as_numbers(column: pd.Series, name: str) -> pd.Series:
         return column.astype("float64")
     text = column.astype("string").str.strip()
     lowered = text.str.lower()
-    values = pd.to_numeric(text.where(~lowered.isin(list(_TRUE_FALSE)), lowered.map(_TRUE_FALSE)), errors="coerce")
+    values = pd.to_numeric(
+        text.where(~lowered.isin(list(_TRUE_FALSE)), lowered.map(_TRUE_FALSE)), errors="coerce"
+    )
     bad = text.notna() & (text != "") & values.isna()
     if bad.any():
         raise DataProblem(
@@ -112,7 +122,9 @@ def read_curated(path: Path, schema: DataSchema) -> pd.DataFrame:
         wanted.insert(0, schema.id_column)
     missing = [c for c in wanted if c not in raw.columns]
     if missing:
-        raise DataProblem(f"{path} lacks the column(s) {', '.join(missing)} (it has {', '.join(raw.columns)})")
+        raise DataProblem(
+            f"{path} lacks the column(s) {', '.join(missing)} (it has {', '.join(raw.columns)})"
+        )
     types = {f.name: f.type for f in schema.features}
     out = {}
     for name in wanted:
@@ -202,14 +214,19 @@ def suggest_ruleset(frame: pd.DataFrame, schema: DataSchema, *, source: str = "t
         id_note = "The id, which ingest adds (a hash of each row): present and unique."
     else:
         id_note = "The id: present and unique (a duplicate means a broken or re-run extract)."
-    lines.append((id_note, [f"IsComplete {_quoted(schema.id_column)}", f"IsUnique {_quoted(schema.id_column)}"]))
+    lines.append(
+        (id_note, [f"IsComplete {_quoted(schema.id_column)}", f"IsUnique {_quoted(schema.id_column)}"])
+    )
 
     target = frame[schema.target_column]
     if schema.problem_type is ProblemType.REGRESSION:
         label = [*_completeness(schema.target_column, target), _between(schema.target_column, target)]
         lines.append(("The target: present, and a number in the range seen.", label))
     else:
-        label = [*_completeness(schema.target_column, target), _values_in(schema.target_column, target, numbers=True)]
+        label = [
+            *_completeness(schema.target_column, target),
+            _values_in(schema.target_column, target, numbers=True),
+        ]
         lines.append((f"The label: present, and one of the {target.nunique()} classes seen.", label))
 
     for feature in schema.features:
