@@ -97,7 +97,9 @@ def test_categorical_features_get_their_vocabulary_and_nulls_a_completeness_budg
     )
     data = _csv(tmp_path, "churn", frame)
     # WHEN init runs with --id
-    result = invoke("init", "--data", str(data), "--target", "Churned", "--id", "Customer ID", "--out", str(tmp_path))
+    result = invoke(
+        "init", "--data", str(data), "--target", "Churned", "--id", "Customer ID", "--out", str(tmp_path)
+    )
     assert result.exit_code == 0, result.output
     cfg = load_config(tmp_path / "dualloop.yaml")
     # THEN the id is the data's, the text column categorical, the numbers numeric
@@ -173,7 +175,7 @@ def test_ruleset_is_relative_to_the_config_file_an_s3_uri_or_a_packaged_name(
 ) -> None:
     # GIVEN a config file in a folder that is not the working directory, naming rules beside it
     (tmp_path / "rules").mkdir()
-    (tmp_path / "rules" / "mine.dqdl").write_text('Rules = [ RowCount > 0 ]')
+    (tmp_path / "rules" / "mine.dqdl").write_text("Rules = [ RowCount > 0 ]")
     config = tmp_path / "dualloop.yaml"
     monkeypatch.chdir(tmp_path.parent)
     for value, expected in (
