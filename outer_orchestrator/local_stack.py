@@ -209,6 +209,12 @@ class LocalStack:
             if name not in local_files:
                 raise ValueError(f"the synthesized Glue job {name} has no script the local stack knows")
             files = local_files[name]
+            absent = [p for p in files.values() if not p.is_file()]
+            if absent:  # a configured ruleset that is neither a file nor packaged, in one sentence
+                raise FileNotFoundError(
+                    f"{absent[0].name} not found (ruleset {self.cfg.ruleset!r} is neither a file nor a "
+                    "ruleset packaged with dualloop): fix `ruleset` in the config"
+                )
             self._publish(props["Command"]["ScriptLocation"], files["script"])
             for argument, path in files.items():
                 if argument.startswith("--"):
