@@ -3,7 +3,7 @@ evaluated as the DataQuality step evaluates it: the raw CSV read and normalised 
 job's own functions, then the DQDL evaluator (Deequ semantics) on Spark. The evaluator has no
 Spark-free path, so this uses the session's one local SparkSession; no cloud.
 
-Also: ingest's generated id (``dataset.generate_id``) is a hash of the row: the same for a row
+Also: a regression target is curated as a number (a label stays a whole number); ingest's generated id (``dataset.generate_id``) is a hash of the row: the same for a row
 however the files are ordered, and unique once exact duplicates are dropped.
 """
 
@@ -17,10 +17,11 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
 from spark_fixture import spark_session  # noqa: F401 - the shared session-scoped "spark" fixture
 
-from outer_orchestrator.glue.transforms import drop_exact_duplicates, normalise, read_raw
+from outer_orchestrator.glue.transforms import CastError, drop_exact_duplicates, normalise, read_raw
 from outer_orchestrator.init_project import infer_schema
 from outer_orchestrator.quality.evaluator import evaluate_dqdl
 from outer_orchestrator.quality.suggest import read_curated, suggest_ruleset
+from shared.config import ProblemType
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -112,3 +113,19 @@ def test_generated_id_is_a_hash_of_the_row_stable_across_file_order_and_unique(
     key = [c for c in first.columns if c != "row_id"]
     merged = first.merge(second, on=key, suffixes=("_a", "_b"))
     assert len(merged) == len(frame) and (merged["row_id_a"] == merged["row_id_b"]).all()
+
+
+def test_a_regression_target_is_curated_as_a_number_and_a_label_as_a_whole_one(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    # GIVEN a table whose target has fractions
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0.5, 151.25, 3.0]})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    regression, _ = infer_schema(tmp_path / "t.csv", "y", problem_type=ProblemType.REGRESSION)
+    binary = regression.model_copy(update={"problem_type": ProblemType.BINARY})
+    # WHEN ingest's transforms curate it for a regression THEN the target keeps its fractions
+    curated = normalise(read_raw(spark, str(tmp_path / "t.csv")), regression)
+    assert sorted(r["y"] for r in curated.collect()) == [0.5, 3.0, 151.25]
+    # AND for a classifier a fraction is still an error, not a truncated label
+    with pytest.raises(CastError, match="not a whole number"):
+        normalise(read_raw(spark, str(tmp_path / "t.csv")), binary)
