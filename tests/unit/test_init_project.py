@@ -194,3 +194,19 @@ def test_ruleset_is_relative_to_the_config_file_an_s3_uri_or_a_packaged_name(
         config.write_text(yaml.safe_dump({"ruleset": value}))
         with pytest.raises(ConfigError, match=words):
             load_config(config)
+
+
+def test_inner_run_alone_names_the_id_that_only_ingest_adds(
+    sklearn_csvs: dict[str, Path], tmp_path: Path
+) -> None:
+    # GIVEN a project for data without an id column (ingest adds it)
+    invoke("init", "--data", str(sklearn_csvs["wine"]), "--target", "target", "--out", str(tmp_path))
+    # WHEN the inner loop alone is run on the file, which Preprocess reads as it is
+    result = invoke(
+        "inner", "run", "--config", str(tmp_path / "dualloop.yaml"), "--input", str(sklearn_csvs["wine"])
+    )
+    # THEN it stops before any cloud starts, saying where the id comes from and what to do
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())
+    assert "has no id column row_id (dataset.generate_id): ingest adds it" in message, message
+    assert "dualloop run --data" in message
