@@ -63,31 +63,21 @@ def _column(wanted: str, columns: list[str], headers: list[str], what: str, data
     raise DataProblem(f"{what} {wanted!r} is not a column of {data} ({hint})")
 
 
-def _problem_type(target: pd.Series, name: str, given: ProblemType | None) -> tuple[ProblemType, str]:
+def _problem_type(
+    target: pd.Series, name: str, given: ProblemType | None
+) -> tuple[ProblemType, str, tuple[str, ...] | None]:
+    """(problem type, why, the classes when they are text labels)."""
     present = target.dropna()
     try:
         values = as_numbers(present, name)
     except DataProblem:
-        sample = next(v for v in present.astype(str) if not _is_number(v))
-        if given is ProblemType.REGRESSION:
-            raise DataProblem(
-                f"a regression target must be numbers, and column {name!r} holds text, e.g. {sample!r}: "
-                "fix those values, or choose a classification --problem-type"
-            ) from None
-        raise DataProblem(
-            f"the target {name!r} holds text labels (e.g. {sample!r}): the Glue ingest job reads a label "
-            "as a whole number, so encode the classes as 0, 1, 2, ..."
-        ) from None
+        return _text_labels(present, name, given)
     classes = sorted(set(values))
     whole = all(float(v).is_integer() for v in classes)
     if given is not ProblemType.REGRESSION and len(classes) < 2:
-        shown = ", ".join(f"{v:g}" for v in classes) or "none"
-        raise DataProblem(
-            f"the target {name!r} has a single class ({shown}): a classifier needs at least 2; "
-            "give data with more than one class"
-        )
+        _single_class(name, [f"{v:g}" for v in classes])
     if given is ProblemType.REGRESSION:
-        return given, "given with --problem-type"
+        return given, "given with --problem-type", None
     if given is not None:
         if not whole:
             raise DataProblem(
@@ -98,12 +88,41 @@ def _problem_type(target: pd.Series, name: str, given: ProblemType | None) -> tu
             raise DataProblem(
                 f"a binary target has 2 classes, and {name!r} has {len(classes)}: use multiclass"
             )
-        return given, "given with --problem-type"
+        return given, "given with --problem-type", None
     if whole and len(classes) == 2:
-        return ProblemType.BINARY, f"2 classes ({classes[0]:g}, {classes[1]:g})"
+        return ProblemType.BINARY, f"2 classes ({classes[0]:g}, {classes[1]:g})", None
     if whole and len(classes) <= MAX_CLASSES:
-        return ProblemType.MULTICLASS, f"{len(classes)} whole-number classes"
-    return ProblemType.REGRESSION, (f"{len(classes)} distinct numbers" + ("" if whole else ", not all whole"))
+        return ProblemType.MULTICLASS, f"{len(classes)} whole-number classes", None
+    why = f"{len(classes)} distinct numbers" + ("" if whole else ", not all whole")
+    return ProblemType.REGRESSION, why, None
+
+
+def _text_labels(
+    present: pd.Series, name: str, given: ProblemType | None
+) -> tuple[ProblemType, str, tuple[str, ...]]:
+    """A target with text in it: classes (listed in the config, so ingest keeps them as text)."""
+    labels = present.astype("string").str.strip()
+    labels = labels[labels != ""]
+    if given is ProblemType.REGRESSION:
+        sample = next(v for v in labels if not _is_number(v))
+        raise DataProblem(
+            f"a regression target must be numbers, and column {name!r} holds text, e.g. {sample!r}: "
+            "fix those values, or choose a classification --problem-type"
+        )
+    classes = tuple(sorted(set(labels)))
+    if len(classes) < 2:
+        _single_class(name, list(classes))
+    if given is ProblemType.BINARY and len(classes) != 2:
+        raise DataProblem(f"a binary target has 2 classes, and {name!r} has {len(classes)}: use multiclass")
+    kind = given or (ProblemType.BINARY if len(classes) == 2 else ProblemType.MULTICLASS)
+    return kind, f"{len(classes)} text labels", classes
+
+
+def _single_class(name: str, seen: list[str]) -> None:
+    raise DataProblem(
+        f"the target {name!r} has a single class ({', '.join(seen) or 'none'}): a classifier needs "
+        "at least 2; give data with more than one class"
+    )
 
 
 def _is_number(text: str) -> bool:
@@ -143,7 +162,7 @@ def infer_schema(
         )
     else:
         id_name = GENERATED_ID
-    kind, why = _problem_type(raw[target_name], target_name, problem_type)
+    kind, why, classes = _problem_type(raw[target_name], target_name, problem_type)
     features = tuple(
         Feature(name=c, type=_feature_type(raw[c], c)) for c in columns if c not in (target_name, id_name)
     )
@@ -154,6 +173,7 @@ def infer_schema(
         generate_id=id_column is None,
         target_column=target_name,
         problem_type=kind,
+        classes=classes,
         features=features,
     )
     return schema, why
@@ -188,6 +208,14 @@ def _config_text(schema: DataSchema, why: str, data: Path, project: str, ruleset
     lines += [
         f"  target_column: {q(schema.target_column)}",
         f"  problem_type: {schema.problem_type.value}  # inferred: {why}",
+        *(
+            [
+                "  # Text labels, in code order (binary: negative, positive); ingest keeps them as text.",
+                f"  classes: [{', '.join(q(c) for c in schema.classes)}]",
+            ]
+            if schema.classes
+            else []
+        ),
         "  # numeric: every value is a number; categorical: anything else (one-hot encoded).",
         "  features:",
         *(f"    - {{name: {q(f.name)}, type: {f.type.value}}}" for f in schema.features),

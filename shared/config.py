@@ -225,6 +225,11 @@ class DataSchema(_Section):
     def feature_names(self) -> list[str]:
         return [f.name for f in self.features]
 
+    @property
+    def text_labels(self) -> bool:
+        """Listed classes that are not all whole numbers: ingest keeps the target as text."""
+        return self.classes is not None and not all(re.fullmatch(r"-?\d+", c) for c in self.classes)
+
 
 class Instances(_Section):
     processing_instance_type: str = Field(default="ml.m5.xlarge", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")

@@ -149,7 +149,8 @@ def normalise(df: DataFrame, schema: DataSchema) -> DataFrame:
     """Columns renamed by the header rule and cast to the schema's types, in schema order.
 
     id -> trimmed string; numeric features -> double; categorical -> trimmed lower-case
-    string; target -> int. Empty strings become null (missing, not wrong). A value that
+    string; target -> int (a regression's -> double; text classes, ``schema.text_labels``, ->
+    trimmed string). Empty strings become null (missing, not wrong). A value that
     does not cast (``"abc"`` as an amount, ``0.5`` as a label) raises :class:`CastError`
     naming the column, the count and a sample; it is never silently turned into null.
     Columns outside the schema are dropped.
@@ -168,7 +169,10 @@ def normalise(df: DataFrame, schema: DataSchema) -> DataFrame:
     bad: dict[str, tuple[Column, str]] = {}  # column -> (cast failed, what it should be)
     for name in wanted:
         c, dtype = sf.col(name), df.schema[name].dataType
-        if name == schema.target_column and schema.problem_type == "regression":
+        if name == schema.target_column and schema.text_labels:
+            text = sf.trim(c.cast("string"))  # labels are case-sensitive: "B" is not "b"
+            value, failed, expected = sf.when(text != "", text), None, "text"
+        elif name == schema.target_column and schema.problem_type == "regression":
             value, failed = _number(c, dtype, name)
             expected = "a number"
         elif name == schema.target_column:

@@ -128,7 +128,10 @@ def read_curated(path: Path, schema: DataSchema) -> pd.DataFrame:
     types = {f.name: f.type for f in schema.features}
     out = {}
     for name in wanted:
-        if name == schema.target_column or types.get(name) is FeatureType.NUMERIC:
+        if name == schema.target_column and schema.text_labels:
+            text = raw[name].astype("string").str.strip()
+            out[name] = text.where(text != "")
+        elif name == schema.target_column or types.get(name) is FeatureType.NUMERIC:
             out[name] = as_numbers(raw[name], name)
         else:
             text = raw[name].astype("string").str.strip()
@@ -225,7 +228,7 @@ def suggest_ruleset(frame: pd.DataFrame, schema: DataSchema, *, source: str = "t
     else:
         label = [
             *_completeness(schema.target_column, target),
-            _values_in(schema.target_column, target, numbers=True),
+            _values_in(schema.target_column, target, numbers=not schema.text_labels),
         ]
         lines.append((f"The label: present, and one of the {target.nunique()} classes seen.", label))
 

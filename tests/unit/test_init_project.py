@@ -210,3 +210,23 @@ def test_inner_run_alone_names_the_id_that_only_ingest_adds(
     message = " ".join(result.output.split())
     assert "has no id column row_id (dataset.generate_id): ingest adds it" in message, message
     assert "dualloop run --data" in message
+
+
+def test_text_labels_are_listed_classes(tmp_path: Path) -> None:
+    # GIVEN a table whose target is text labels
+    rows = 150
+    frame = pd.DataFrame(
+        {
+            "petal": [i / 10 for i in range(rows)],
+            "Species": [["setosa", "virginica", " versicolor"][i % 3] for i in range(rows)],
+        }
+    )
+    data = _csv(tmp_path, "iris", frame)
+    # WHEN init runs on it
+    result = invoke("init", "--data", str(data), "--target", "Species", "--out", str(tmp_path))
+    # THEN it is multiclass with the labels (trimmed, sorted) listed, and the ruleset checks them as text
+    assert result.exit_code == 0, result.output
+    cfg = load_config(tmp_path / "dualloop.yaml")
+    assert cfg.dataset.problem_type is ProblemType.MULTICLASS
+    assert cfg.dataset.classes == ("setosa", "versicolor", "virginica") and cfg.dataset.text_labels
+    assert 'ColumnValues "species" in ["setosa", "versicolor", "virginica"]' in Path(cfg.ruleset).read_text()

@@ -129,3 +129,19 @@ def test_a_regression_target_is_curated_as_a_number_and_a_label_as_a_whole_one(
     # AND for a classifier a fraction is still an error, not a truncated label
     with pytest.raises(CastError, match="not a whole number"):
         normalise(read_raw(spark, str(tmp_path / "t.csv")), binary)
+
+
+def test_text_labels_are_curated_as_text_and_pass_their_suggested_rules(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    # GIVEN a table with text labels, and the schema and rules init derives from it
+    frame = pd.DataFrame(
+        {"x": [float(i) for i in range(120)], "Label": [[" Yes", "no"][i % 2] for i in range(120)]}
+    )
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    schema, _ = infer_schema(tmp_path / "t.csv", "Label")
+    rules = suggest_ruleset(read_curated(tmp_path / "t.csv", schema), schema)
+    # WHEN ingest's transforms curate it THEN the labels stay text (trimmed, case kept), and the rules pass
+    curated = normalise(read_raw(spark, str(tmp_path / "t.csv")), schema)
+    assert {r["label"] for r in curated.collect()} == {"Yes", "no"}
+    assert evaluate_dqdl(rules, curated).passed
