@@ -32,7 +32,10 @@ def suggest_cmd(
     try:
         text = suggest_ruleset(read_curated(data, schema), schema, source=data.name)
     except DataProblem as exc:
-        console.print(f"[red]{escape(str(exc))}[/red]")
+        hint = (
+            "" if config else ": the schema is the fraud demo's without --config (`dualloop init` writes one)"
+        )
+        console.print(f"[red]{escape(str(exc) + hint)}[/red]")
         raise typer.Exit(2) from None
     if out is None:
         typer.echo(text, nl=False)
