@@ -211,9 +211,9 @@ class LocalStack:
             files = local_files[name]
             absent = [p for p in files.values() if not p.is_file()]
             if absent:  # a configured ruleset that is neither a file nor packaged, in one sentence
-                raise FileNotFoundError(
-                    f"{absent[0].name} not found (ruleset {self.cfg.ruleset!r} is neither a file nor a "
-                    "ruleset packaged with dualloop): fix `ruleset` in the config"
+                raise FileNotFoundError(  # shared.user_errors adds what to do
+                    f"no {absent[0].name}: the config's ruleset {self.cfg.ruleset!r} is neither a file "
+                    "(relative to the config file) nor a ruleset packaged with dualloop"
                 )
             self._publish(props["Command"]["ScriptLocation"], files["script"])
             for argument, path in files.items():
