@@ -187,7 +187,20 @@ def _project_name(data: Path) -> str:
     return stem if len(stem) >= 3 else f"{stem}-ml"
 
 
-def _config_text(schema: DataSchema, why: str, data: Path, project: str, ruleset: str) -> str:
+def _positive_weight(target: pd.Series, schema: DataSchema) -> float | None:
+    """A binary target's negatives per positive (XGBoost's parameter guide suggests
+    ``sum(negative instances) / sum(positive instances)`` for scale_pos_weight)."""
+    if schema.problem_type is not ProblemType.BINARY:
+        return None
+    labels = target.dropna()
+    negative, positive = schema.classes or tuple(sorted(set(labels)))
+    count = labels.value_counts()
+    return round(float(count.get(negative, 0)) / max(1.0, float(count.get(positive, 0))), 3) or None
+
+
+def _config_text(
+    schema: DataSchema, why: str, data: Path, project: str, ruleset: str, weight: float | None = None
+) -> str:
     metric, threshold = DEFAULT_GATE[schema.problem_type]
     q = json.dumps  # a JSON string is a YAML string, quoted where it must be
     lines = [
@@ -222,6 +235,15 @@ def _config_text(schema: DataSchema, why: str, data: Path, project: str, ruleset
         "# The inner loop's gate on the test set; the problem type's default. Raise it once you know",
         "# what your model reaches; an error metric (rmse, mae, mse) needs a threshold in your target's units.",
         f"quality: {{metric: {metric}, threshold: {threshold}}}",
+        *(
+            [
+                "# The positive class's weight: negatives per positive in this data (the default, 10, is the",
+                "# fraud demo's).",
+                f"hyperparameters: {{scale_pos_weight: {weight:g}}}",
+            ]
+            if weight
+            else []
+        ),
         "# The outer loop's data-quality rules (DQDL), relative to this file: review them, they describe",
         "# the data they were suggested from. `dualloop quality suggest` writes them again.",
         f"ruleset: {q(ruleset)}",
@@ -241,12 +263,14 @@ def write_project(
     """Infer, write ``out/dualloop.yaml`` and ``out/<project>.dqdl``, and check both load."""
     schema, why = infer_schema(data, target, id_column, problem_type)
     name = project or _project_name(data)
-    ruleset = suggest_ruleset(read_curated(data, schema), schema, source=data.name)
+    curated = read_curated(data, schema)
+    ruleset = suggest_ruleset(curated, schema, source=data.name)
+    weight = _positive_weight(curated[schema.target_column], schema)
     out.mkdir(parents=True, exist_ok=True)
     ruleset_path = out / f"{name}.dqdl"
     config_path = out / CONFIG_NAME
     ruleset_path.write_text(ruleset, encoding="utf-8")
-    config_path.write_text(_config_text(schema, why, data, name, ruleset_path.name), encoding="utf-8")
+    config_path.write_text(_config_text(schema, why, data, name, ruleset_path.name, weight), encoding="utf-8")
     cfg = load_config(config_path)  # what was written is a valid config (ConfigError otherwise)
     assert cfg.dataset == schema, "the config written does not read back as the inferred schema"
     run = f"dualloop run --config {config_path} --data {data} --approve auto"

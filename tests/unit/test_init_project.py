@@ -72,6 +72,8 @@ def test_init_infers_the_problem_and_writes_a_config_and_ruleset_that_load(
     assert Path(cfg.ruleset) == (tmp_path / "proj" / f"{name}.dqdl").resolve()
     if name == "breast-cancer":
         assert cfg.dataset.features[0].name == "mean_radius"
+        # 212 malignant (0) per 357 benign (1): the positive class's weight, not the fraud demo's 10
+        assert cfg.hyperparameters.scale_pos_weight == pytest.approx(212 / 357, abs=1e-3)
     # AND the ruleset parses, with the rules Glue's recommendations make
     rules = parse(Path(cfg.ruleset).read_text()).rules
     assert isinstance(rules[0], RowCount)
