@@ -266,6 +266,12 @@ def check_local_input(cfg: DualloopConfig, data: str | None) -> None:
         except HeaderClashError as exc:
             raise fail(f"--input: {file}: {exc}") from None
         absent = [c for c in required if c not in names]
+        if schema.generate_id and absent == [schema.id_column]:
+            raise fail(
+                f"--input: {file} has no id column {schema.id_column} (dataset.generate_id): ingest adds it, "
+                "and `inner run` reads the data as it is: run the dual loop (`dualloop run --data ...`), "
+                "or add the id column to the file"
+            )
         if absent:
             raise fail(
                 f"--input: {file} lacks the column(s) {', '.join(absent)} "

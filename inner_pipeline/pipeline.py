@@ -145,7 +145,8 @@ def job_tags(config: DualloopConfig) -> list[dict[str, str]]:
 
 def schema_json(config: DualloopConfig) -> str:
     """The dataset schema as the scripts read it (compact, keys sorted: stable bytes)."""
-    data = config.dataset.model_dump(mode="json", exclude_none=True)
+    # generate_id is ingest's business: the scripts read the id column ingest wrote.
+    data = config.dataset.model_dump(mode="json", exclude_none=True, exclude={"generate_id"})
     if data["problem_type"] == ProblemType.BINARY:
         del data["problem_type"]  # the scripts' default: a binary pipeline keeps its cache keys
     return json.dumps(data, sort_keys=True, separators=(",", ":"))

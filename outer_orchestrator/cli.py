@@ -350,6 +350,11 @@ def status_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    from outer_orchestrator.init_project import init_cmd
+    from outer_orchestrator.quality.cli import app as quality_app
+
+    app.command("init")(init_cmd)
+    app.add_typer(quality_app, name="quality")
     app.command("status")(status_cmd)
     app.command("run")(run)
     app.command("approve")(approve_cmd)

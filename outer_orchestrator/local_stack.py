@@ -193,7 +193,12 @@ class LocalStack:
             self.names.ingest_job: {"script": GLUE_DIR / "ingest.py"},
             self.names.data_quality_job: {
                 "script": GLUE_DIR / "data_quality.py",
-                "--ruleset_uri": QUALITY_DIR / self.cfg.ruleset,
+                # A ruleset configured as an s3:// URI is the user's object, read where it is.
+                **(
+                    {}
+                    if self.cfg.ruleset.startswith("s3://")
+                    else {"--ruleset_uri": QUALITY_DIR / self.cfg.ruleset}
+                ),
             },
         }
         for resource in self.template["Resources"].values():
@@ -204,6 +209,12 @@ class LocalStack:
             if name not in local_files:
                 raise ValueError(f"the synthesized Glue job {name} has no script the local stack knows")
             files = local_files[name]
+            absent = [p for p in files.values() if not p.is_file()]
+            if absent:  # a configured ruleset that is neither a file nor packaged, in one sentence
+                raise FileNotFoundError(  # shared.user_errors adds what to do
+                    f"no {absent[0].name}: the config's ruleset {self.cfg.ruleset!r} is neither a file "
+                    "(relative to the config file) nor a ruleset packaged with dualloop"
+                )
             self._publish(props["Command"]["ScriptLocation"], files["script"])
             for argument, path in files.items():
                 if argument.startswith("--"):

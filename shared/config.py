@@ -162,6 +162,9 @@ class DataSchema(_Section):
     """What the model learns from. The scripts read this, so they stay dataset-agnostic."""
 
     id_column: str = "transaction_id"
+    # The data has no id column: ingest adds ``id_column`` as a hash of each row's values
+    # (outer_orchestrator/glue/transforms.py, with_row_hash_id). README: "Your data".
+    generate_id: bool = False
     target_column: str = "is_fraud"
     problem_type: ProblemType = ProblemType.BINARY
     # Classification only: the target's labels in code order (binary: negative, positive).
@@ -221,6 +224,11 @@ class DataSchema(_Section):
     @property
     def feature_names(self) -> list[str]:
         return [f.name for f in self.features]
+
+    @property
+    def text_labels(self) -> bool:
+        """Listed classes that are not all whole numbers: ingest keeps the target as text."""
+        return self.classes is not None and not all(re.fullmatch(r"-?\d+", c) for c in self.classes)
 
 
 class Instances(_Section):
@@ -507,7 +515,10 @@ class DualloopConfig(BaseSettings):
     # RunInnerPipeline waits for the pipeline relay this long at a time, then checks the
     # pipeline itself: a lost event costs at most this, not the whole pipeline timeout.
     pipeline_check_interval_seconds: int = Field(default=1800, ge=60, le=24 * 3600)
-    ruleset: str = "transactions.dqdl"
+    # The DQDL ruleset of the DataQuality step: a path (relative to the config file that sets
+    # it; see _with_ruleset_resolved), an s3:// URI, or the name of a ruleset packaged with
+    # dualloop (outer_orchestrator/quality/*.dqdl). README: "Your data".
+    ruleset: str = Field(default="transactions.dqdl", min_length=1)
     notification_emails: tuple[str, ...] = ()
 
     @model_validator(mode="before")
@@ -589,6 +600,28 @@ class DualloopConfig(BaseSettings):
             )
         return self
 
+    @field_validator("ruleset")
+    @classmethod
+    def _ruleset_location(cls, v: str) -> str:
+        if v.startswith("s3://"):
+            bucket, _, key = v.removeprefix("s3://").partition("/")
+            if not _BUCKET_RE.match(bucket) or not key or key.endswith("/"):
+                raise ValueError(f"{v!r} is not an S3 object URI (s3://bucket/key.dqdl)")
+            return v
+        path = Path(v).expanduser()
+        if path.is_absolute() and not path.is_file():
+            raise ValueError(f"no ruleset file at {v}")
+        if path.is_absolute():
+            return str(path)
+        # A config file's relative path is already absolute (_with_ruleset_resolved); this one
+        # came from the environment or the caller: the working directory's, or a packaged name.
+        found = Path.cwd() / path
+        if found.is_file():
+            return str(found.resolve())
+        if len(path.parts) > 1:
+            raise ValueError(f"no ruleset file at {v} (relative to the working directory {Path.cwd()})")
+        return v
+
     @field_validator("project")
     @classmethod
     def _project_name(cls, v: str) -> str:
@@ -626,7 +659,7 @@ class DualloopConfig(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         file = os.environ.get(CONFIG_FILE_ENV)
         if file:
-            sources.append(InitSettingsSource(settings_cls, init_kwargs=_read_file(Path(file))))
+            sources.append(InitSettingsSource(settings_cls, init_kwargs=_read_config_file(Path(file))))
         return tuple(sources)
 
 
@@ -656,6 +689,26 @@ def _read_file(path: Path) -> dict[str, Any]:
     return data
 
 
+def _read_config_file(path: Path) -> dict[str, Any]:
+    """The file's settings, its ``ruleset`` path made absolute (see ``_with_ruleset_resolved``)."""
+    return _with_ruleset_resolved(_read_file(path), path.parent)
+
+
+def _with_ruleset_resolved(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """A relative ``ruleset`` is a file next to the config file that names it (``base``), not
+    one inside the installed package: it is made absolute when that file exists. A bare name
+    with no such file stays a name, for the packaged rulesets (``transactions.dqdl``)."""
+    value = data.get("ruleset")
+    if not isinstance(value, str) or value.startswith("s3://") or Path(value).expanduser().is_absolute():
+        return data
+    candidate = base / value
+    if candidate.is_file():
+        return {**data, "ruleset": str(candidate.resolve())}
+    if len(Path(value).parts) > 1:
+        raise ConfigError(f"ruleset: no file {value} relative to the config file's folder {base.resolve()}")
+    return data
+
+
 def load_config(path: str | Path | None = None, **overrides: Any) -> DualloopConfig:
     """Load and validate the configuration; raise ``ConfigError`` naming each bad field.
 
@@ -668,7 +721,7 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> DualloopCon
     try:
         if path is None:
             return DualloopConfig(**overrides)
-        merged = _deep_merge(_read_file(Path(path)), _env_values())
+        merged = _deep_merge(_read_config_file(Path(path)), _env_values())
         return DualloopConfig.model_validate(_deep_merge(merged, overrides))
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None

@@ -27,7 +27,8 @@ USAGE = 2  # fix the command, its input or the configuration
 FAILED = 1  # the operation itself failed
 
 LOCAL_CLOUD_HINT = 'start one with `dualloop local up` and `eval "$(dualloop local env)"`'
-RULESET = "outer_orchestrator/quality/transactions.dqdl"
+# The config's `ruleset` names the rules; the fraud demo's unless it says otherwise.
+RULESET = "named by the config's `ruleset` (by default outer_orchestrator/quality/transactions.dqdl)"
 
 
 @dataclass(frozen=True)

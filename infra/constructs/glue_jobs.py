@@ -59,11 +59,17 @@ class GlueJobs(Construct):
         python_modules = assets.Asset(
             self, "PythonModules", path=str(glue_wheels.stage(sources.staging_dir("glue-wheels")))
         )
-        ruleset = assets.Asset(
-            self,
-            "Ruleset",
-            path=str(sources.source_file(self, sources.QUALITY_DIR / cfg.ruleset, strict=strict)),
-        )
+        # The configured ruleset: the user's S3 object as it is, or a file (a path made absolute
+        # by shared.config, or a name packaged in outer_orchestrator/quality/) shipped as an asset.
+        ruleset_uri, ruleset_object_arn = _s3_ruleset(cfg.ruleset)
+        ruleset: assets.Asset | None = None
+        if not ruleset_uri:
+            ruleset = assets.Asset(
+                self,
+                "Ruleset",
+                path=str(sources.source_file(self, sources.QUALITY_DIR / cfg.ruleset, strict=strict)),
+            )
+            ruleset_uri = ruleset.s3_object_url
         ingest_script = assets.Asset(
             self,
             "IngestScript",
@@ -118,7 +124,7 @@ class GlueJobs(Construct):
             names.data_quality_job,
             quality_script,
             # The asset's key is a hash; the report names the ruleset after the configured file.
-            {**common_args, "--ruleset_uri": ruleset.s3_object_url, "--ruleset_name": Path(cfg.ruleset).stem},
+            {**common_args, "--ruleset_uri": ruleset_uri, "--ruleset_name": Path(cfg.ruleset).stem},
             "Evaluates the DQDL ruleset on data_uri and writes a QualityReport to report_uri",
         )
 
@@ -150,8 +156,12 @@ class GlueJobs(Construct):
                     sid="ReadCode",
                     actions=["s3:GetObject"],
                     resources=[
-                        a.bucket.arn_for_objects(a.s3_object_key)
-                        for a in (helpers, python_modules, ruleset, ingest_script, quality_script)
+                        *(
+                            a.bucket.arn_for_objects(a.s3_object_key)
+                            for a in (helpers, python_modules, ruleset, ingest_script, quality_script)
+                            if a is not None
+                        ),
+                        *([ruleset_object_arn] if ruleset_object_arn else []),
                     ],
                 ),
                 iam.PolicyStatement(
@@ -222,3 +232,11 @@ class GlueJobs(Construct):
             execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=1),
             security_configuration=self.security_configuration.ref,
         )
+
+
+def _s3_ruleset(ruleset: str) -> tuple[str, str]:
+    """(URI, object ARN) of a ruleset configured as ``s3://bucket/key``; empty strings otherwise."""
+    if not ruleset.startswith("s3://"):
+        return "", ""
+    bucket, _, key = ruleset.removeprefix("s3://").partition("/")
+    return ruleset, Arns.s3(bucket, key)

@@ -32,6 +32,7 @@ __all__ = [
     "normalise",
     "read_raw",
     "snake_case",
+    "with_row_hash_id",
 ]
 
 # Extension -> Spark reader. Compressed CSV/JSON (.gz, .bz2) are read by Spark as they are.
@@ -148,13 +149,17 @@ def normalise(df: DataFrame, schema: DataSchema) -> DataFrame:
     """Columns renamed by the header rule and cast to the schema's types, in schema order.
 
     id -> trimmed string; numeric features -> double; categorical -> trimmed lower-case
-    string; target -> int. Empty strings become null (missing, not wrong). A value that
+    string; target -> int (a regression's -> double; text classes, ``schema.text_labels``, ->
+    trimmed string). Empty strings become null (missing, not wrong). A value that
     does not cast (``"abc"`` as an amount, ``0.5`` as a label) raises :class:`CastError`
     naming the column, the count and a sample; it is never silently turned into null.
     Columns outside the schema are dropped.
     """
     df = _rename(df)
     wanted = [schema.id_column, *schema.feature_names, schema.target_column]
+    generated_id = schema.generate_id and schema.id_column not in df.columns
+    if generated_id:
+        wanted.remove(schema.id_column)
     missing = [c for c in wanted if c not in df.columns]
     if missing:
         raise SchemaMismatchError(f"missing column(s) {missing}; the data has {sorted(df.columns)}")
@@ -164,7 +169,13 @@ def normalise(df: DataFrame, schema: DataSchema) -> DataFrame:
     bad: dict[str, tuple[Column, str]] = {}  # column -> (cast failed, what it should be)
     for name in wanted:
         c, dtype = sf.col(name), df.schema[name].dataType
-        if name == schema.target_column:
+        if name == schema.target_column and schema.text_labels:
+            text = sf.trim(c.cast("string"))  # labels are case-sensitive: "B" is not "b"
+            value, failed, expected = sf.when(text != "", text), None, "text"
+        elif name == schema.target_column and schema.problem_type == "regression":
+            value, failed = _number(c, dtype, name)
+            expected = "a number"
+        elif name == schema.target_column:
             value, failed = _number(c, dtype, name)
             # A label must be a whole number: 0.5 is an error, not a 0.
             not_whole = value.isNotNull() & (sf.isnan(value) | (value != sf.floor(value)))
@@ -182,7 +193,22 @@ def normalise(df: DataFrame, schema: DataSchema) -> DataFrame:
             bad[name] = (failed, expected)
     if bad:
         _raise_on_bad_values(df, bad)
-    return df.select(*out)
+    curated = df.select(*out)
+    return with_row_hash_id(curated, schema.id_column) if generated_id else curated
+
+
+def with_row_hash_id(df: DataFrame, id_column: str) -> DataFrame:
+    """``df`` with ``id_column`` first: the row's id derived from its own (normalised) values.
+
+    SHA-256 of the row as JSON (Spark's ``to_json`` of the columns in schema order, nulls left
+    out), 32 hex digits. A hash of the row rather than its row number: Spark reads files and
+    partitions in no fixed order, so a row number would change from one ingest to the next,
+    and with it the row's train/validation/test split (decided by the id); the hash is the same
+    for the same row in every run. Rows with equal values get equal ids, and ingest keeps one
+    of them (``drop_exact_duplicates``), so the ids it writes are unique.
+    """
+    row = sf.to_json(sf.struct(*[sf.col(c) for c in df.columns]))
+    return df.select(sf.substring(sf.sha2(row, 256), 1, 32).alias(id_column), *df.columns)
 
 
 def _raise_on_bad_values(df: DataFrame, bad: dict[str, tuple[Column, str]]) -> None:

@@ -51,6 +51,9 @@ def inputs_digest(cfg: DualloopConfig) -> str:
         ]
     for path in sorted(files):
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    ruleset = Path(cfg.ruleset)  # a project's own ruleset (beside its config file) is an input too
+    if ruleset.is_absolute() and ruleset.is_file():
+        digest.update(ruleset.read_bytes())
     return digest.hexdigest()
 
 
