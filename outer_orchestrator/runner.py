@@ -100,7 +100,7 @@ class Retrain:
     ) -> RunResult:
         report = progress or (lambda kind, data: None)
         started = time.monotonic()
-        seen_events = 0
+        last_event = 0
         entered: dict[str, float] = {}
         result = RunResult(execution_arn=execution_arn, status="RUNNING")
         inner_seen: dict[str, str] = {}
@@ -109,13 +109,12 @@ class Retrain:
         decided = False
         while True:
             described = self.sfn.describe_execution(executionArn=execution_arn)
-            history = self._history(execution_arn)
-            for event in history[seen_events:]:
+            for event in self._events_after(execution_arn, last_event):
+                last_event = event["id"]
                 if event["type"] == "TaskStateExited" and _state_name(event) == "RunInnerPipeline":
                     # The pipeline's last steps belong before the state that waited for them.
                     self._inner_progress(execution_arn, inner_seen, result, report)
                 self._on_event(event, entered, result, report)
-            seen_events = len(history)
             if "RunInnerPipeline" in entered and not any(
                 s["name"] == "RunInnerPipeline" for s in result.states
             ):
@@ -148,14 +147,21 @@ class Retrain:
         return result
 
     # ---- internals ----------------------------------------------------------------------
-    def _history(self, execution_arn: str) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+    def _events_after(self, execution_arn: str, last_id: int) -> list[dict[str, Any]]:
+        """The history's events after event ``last_id``, oldest first.
+
+        Read newest first in small pages until the last event seen: a poll costs the few
+        events that are new, not the whole history (event ids count up from 1)."""
+        newer: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": execution_arn, "reverseOrder": True, "maxResults": 25}
         while True:
             page = self.sfn.get_execution_history(**kwargs)
-            events.extend(dict(e) for e in page["events"])
+            for event in page["events"]:
+                if event["id"] <= last_id:
+                    return newer[::-1]
+                newer.append(dict(event))
             if not page.get("nextToken"):
-                return events
+                return newer[::-1]
             kwargs["nextToken"] = page["nextToken"]
 
     def _on_event(

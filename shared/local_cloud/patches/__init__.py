@@ -78,6 +78,7 @@ PATCH_MODULES: tuple[str, ...] = (
     "sfn_execution_names",
     "sfn_task_failure_cause",
     "sfn_execution_events",
+    "sfn_history_pages",
     "eventbridge_targets",
     "eventbridge_entry_size",
     "lambda_inprocess",
