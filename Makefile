@@ -34,9 +34,10 @@ test: install ## run the whole test suite (unit, functional, infra, e2e) on the 
 demo: install ## run the dual loop end to end on the embedded local cloud
 	$(BIN)/dualloop demo
 
-lint: install ## ruff lint and format check
+lint: install ## ruff lint and format check; import contracts (dependencies flow one way)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: install ## apply ruff formatting and safe fixes
 	$(BIN)/ruff format .

@@ -1087,19 +1087,6 @@ def to_png(graph: Graph, path: Path | str, statuses: Statuses | None = None, cap
     panels_to_png([Panel(graph, statuses, caption)], path)
 
 
-# ---- loading ------------------------------------------------------------------------------------------
-
-
-def outer_graph(asl_file: Path | None = None) -> Graph:
-    """The outer loop as the repository defines it (``${...}`` placeholders and all: the
-    picture does not need resource names)."""
-    import json
-
-    from outer_orchestrator.local_stack import ASL_FILE
-
-    return asl_graph(json.loads((asl_file or ASL_FILE).read_text()))
-
-
 __all__ = [
     "Edge",
     "Graph",
@@ -1109,7 +1096,6 @@ __all__ = [
     "asl_graph",
     "execution_statuses",
     "layout",
-    "outer_graph",
     "panels_to_mermaid",
     "panels_to_png",
     "panels_to_svg",

@@ -12,7 +12,6 @@ event SageMaker does not confirm (a forged ``Failed`` for a healthy retrain, a l
 
 from __future__ import annotations
 
-import json
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +20,7 @@ from aws_lambda_powertools import Logger
 
 from outer_orchestrator.handlers import callbacks, facts, pipeline_tokens
 from outer_orchestrator.handlers.events import PipelineStatusChange, parse
-from shared.contracts import EvaluationReport, PipelineOutcome
+from shared.pipeline_outcome import failure_reason, outcome_of
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -98,47 +97,3 @@ def _callback_key(sagemaker: SageMakerClient, execution_arn: str) -> str | None:
             if parameter["Name"] == "CallbackToken":
                 return parameter["Value"] or None
     return None
-
-
-def _steps(sagemaker: SageMakerClient, execution_arn: str) -> list[dict[str, Any]]:
-    paginator = sagemaker.get_paginator("list_pipeline_execution_steps")
-    pages = paginator.paginate(PipelineExecutionArn=execution_arn)
-    return [dict(step) for page in pages for step in page["PipelineExecutionSteps"]]
-
-
-def outcome_of(sagemaker: SageMakerClient, s3: S3Client, execution_arn: str) -> PipelineOutcome | None:
-    for step in _steps(sagemaker, execution_arn):
-        arn = step.get("Metadata", {}).get("RegisterModel", {}).get("Arn")
-        if arn and step.get("StepStatus") == "Succeeded":
-            package = sagemaker.describe_model_package(ModelPackageName=arn)
-            return PipelineOutcome(
-                pipeline_execution_arn=execution_arn,
-                model_package_arn=arn,
-                model_package_version=int(package.get("ModelPackageVersion", 0)),
-                metrics=_metrics(s3, package),
-            )
-    return None
-
-
-def _metrics(s3: S3Client, package: Any) -> dict[str, float]:
-    uri = package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
-    if not uri:
-        return {}
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    return EvaluationReport.model_validate(report).metrics()
-
-
-def failure_reason(sagemaker: SageMakerClient, execution_arn: str) -> str:
-    """The failed step and its reason (what a person needs), else the execution's reason."""
-    failed = [s for s in _steps(sagemaker, execution_arn) if s.get("StepStatus") == "Failed"]
-    if failed:
-        step = failed[0]
-        message = step.get("Metadata", {}).get("Fail", {}).get("ErrorMessage") or step.get(
-            "FailureReason", ""
-        )
-        return f"step {step['StepName']} failed: {message}"
-    described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
-    return (
-        described.get("FailureReason") or f"pipeline execution ended {described['PipelineExecutionStatus']}"
-    )
