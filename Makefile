@@ -52,7 +52,7 @@ bench: install ## benchmarks; prints figures
 	$(BIN)/pytest -m bench -s tests/bench $(PYTEST_ARGS)
 
 clean: ## remove build and test artefacts (keeps .venv and node_modules)
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info .dualloop spark-warehouse metastore_db derby.log
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache .import_linter_cache build dist *.egg-info .dualloop spark-warehouse metastore_db derby.log
 	find . -name __pycache__ -type d -prune -not -path './.venv/*' -not -path './node_modules/*' -exec rm -rf {} +
 
 # ---- infrastructure (AWS) ----
