@@ -259,7 +259,7 @@ def _connection(exc: BaseException, target: Target) -> UserError | None:
     if not target.aws:
         # Neither named: the call went to the local cloud `dualloop local up` runs (found through its
         # state file) or to one started for the command, and it went away mid-command.
-        url = os.environ.get("AWS_ENDPOINT_URL") or str(exc.kwargs.get("endpoint_url", ""))
+        url = Target.current().endpoint_url or str(exc.kwargs.get("endpoint_url", ""))
         return UserError(
             f"The local cloud{f' at {url}' if url else ''} stopped answering: if `dualloop local up` runs "
             "it, restart that and run again.",

@@ -179,7 +179,7 @@ def print_report(report: DriftReport) -> None:
 
 
 def _config(path: Path | None) -> DualloopConfig:
-    from shared.user_errors import Target, describe_config_error
+    from shared.user_errors import describe_config_error
 
     try:
         return load_config(path)
