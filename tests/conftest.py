@@ -17,6 +17,7 @@ os.environ.pop("AWS_PROFILE", None)
 os.environ.pop("AWS_SESSION_TOKEN", None)
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -54,3 +55,16 @@ def _create_test_roles() -> None:
     iam = boto3.client("iam")
     for name in TEST_ROLES:
         unconfined_role(iam, name)
+
+
+_FOLDER_MARKERS = frozenset({"unit", "functional", "infra", "e2e", "bench"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test is marked by its folder (tests/unit → ``unit``, ...), not by hand in each file."""
+    tests = Path(__file__).parent
+    for item in items:
+        folder = item.path.relative_to(tests).parts[0] if item.path.is_relative_to(tests) else ""
+        if folder in _FOLDER_MARKERS:
+            item.add_marker(folder)

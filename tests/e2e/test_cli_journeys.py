@@ -20,8 +20,6 @@ import psutil
 import pytest
 from local_up_support import DUALLOOP, start_local_up
 
-pytestmark = pytest.mark.e2e
-
 ROWS = "3000"
 
 

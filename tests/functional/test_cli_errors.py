@@ -28,8 +28,6 @@ import pytest
 from shared.local_cloud import LocalCloud
 from shared.naming import Names
 
-pytestmark = pytest.mark.functional
-
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = (
     "transaction_id,amount,merchant_category,hour,distance_from_home_km,tx_count_1h,tx_count_24h,"

@@ -34,8 +34,6 @@ from shared.graph import NEUTRAL, STATUS_STYLES, Status
 from shared.local_cloud import LocalCloud
 from shared.naming import Names
 
-pytestmark = pytest.mark.functional
-
 ROWS = 2000
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -31,8 +31,6 @@ from botocore.exceptions import ClientError
 from shared.local_cloud import LocalCloud
 from shared.local_cloud.patches import server_speed
 
-pytestmark = pytest.mark.functional
-
 # Enough for moto's router to pick S3 (it reads the SigV4 scope; moto checks no signature).
 S3_AUTH = (
     "AWS4-HMAC-SHA256 Credential=local/20250101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"

@@ -19,10 +19,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
-pytestmark = pytest.mark.functional
-
 _CHILD = textwrap.dedent(
     """
     import json, os, sys, time

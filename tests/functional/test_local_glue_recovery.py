@@ -18,10 +18,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
-pytestmark = pytest.mark.functional
-
 ROOT = Path(__file__).resolve().parents[2]
 
 _SCRIPT = textwrap.dedent(

@@ -17,8 +17,6 @@ import boto3
 import pytest
 from local_up_support import start_local_up
 
-pytestmark = pytest.mark.functional
-
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[dict[str, str], subprocess.Popen[str], dict[str, str]]]:

@@ -16,8 +16,6 @@ import pytest
 
 from shared import entry_points as registry
 
-pytestmark = pytest.mark.unit
-
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 GROUPS = (registry.COMMANDS, registry.WORKERS, registry.STACK)
 

@@ -15,8 +15,6 @@ from pathlib import Path
 import pytest
 from importlinter.cli import lint_imports
 
-pytestmark = pytest.mark.unit
-
 REPO = Path(__file__).resolve().parents[2]
 ROOTS = ("shared", "inner_pipeline", "outer_orchestrator", "infra")
 KEPT, BROKEN = 0, 1
