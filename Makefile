@@ -38,9 +38,10 @@ test: install ## run the whole test suite (unit, functional, infra, e2e) on the 
 demo: install ## run the dual loop end to end on the embedded local cloud
 	$(BIN)/dualloop demo
 
-lint: install ## ruff lint and format check
+lint: install ## ruff lint and format check; import contracts (dependencies flow one way)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: install ## apply ruff formatting and safe fixes
 	$(BIN)/ruff format .
@@ -55,7 +56,7 @@ bench: install ## benchmarks; prints figures
 	$(BIN)/pytest -m bench -s tests/bench $(PYTEST_ARGS)
 
 clean: ## remove build and test artefacts (keeps .venv and node_modules)
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info .dualloop spark-warehouse metastore_db derby.log
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache .import_linter_cache build dist *.egg-info .dualloop spark-warehouse metastore_db derby.log
 	find . -name __pycache__ -type d -prune -not -path './.venv/*' -not -path './node_modules/*' -exec rm -rf {} +
 
 # ---- infrastructure (AWS) ----

@@ -101,11 +101,12 @@ def build(cfg: DualloopConfig, out_dir: Path) -> PipelineBuild:
 
 def _child(out_dir: Path, cfg_json: str) -> None:
     import boto3
-    from moto import mock_aws
+
+    from shared.local_cloud.offline import offline_aws
 
     cfg = DualloopConfig(**json.loads(cfg_json))  # explicit values: the environment cannot override them
     names = Names(cfg)
-    with mock_aws():
+    with offline_aws():
         session = boto3.Session(region_name=cfg.region)
         s3 = session.client("s3")
         location: dict[str, Any] = (

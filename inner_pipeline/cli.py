@@ -16,6 +16,8 @@ A data scientist's own SDK code runs unchanged against ``dualloop local up`` (af
     from inner_pipeline.pipeline import build_pipeline, pipeline_session
     from shared.config import load_config
     from shared.naming import Names
+from shared.pipeline_outcome import failure_reason, outcome_of
+from shared.target import Target
 
     cfg = load_config()
     pipeline = build_pipeline(cfg, pipeline_session(cfg))
@@ -32,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 import tempfile
 import time
@@ -62,11 +63,13 @@ from inner_pipeline.cache_plan import (
     plan_cache,
     store_from_history,
 )
-from outer_orchestrator.cli import config_or_exit, local_cloud_for_command, quiet_libraries
+from shared.cli_support import config_or_exit, local_cloud_for_command, provision_local_stack, quiet_libraries
 from shared.column_names import HeaderClashError, column_names
 from shared.config import DualloopConfig
 from shared.local_cloud.sagemaker.errors import LocalExecutorError
 from shared.naming import Names
+from shared.pipeline_outcome import failure_reason, outcome_of
+from shared.target import Target
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -188,18 +191,6 @@ def declared_definition(cfg: DualloopConfig) -> dict[str, Any]:
     return {"Parameters": declared_parameters(cfg)}
 
 
-def _is_aws() -> bool:
-    return os.environ.get("DUALLOOP_TARGET") == "aws"
-
-
-def _provision(cfg: DualloopConfig) -> None:
-    if _is_aws():
-        return  # on AWS, `make deploy` (CDK) provisions
-    from outer_orchestrator.local_stack import LocalStack
-
-    LocalStack(cfg).provision()
-
-
 def _provisioned(cfg: DualloopConfig) -> None:
     """Provision only if the artifact bucket is missing: enough for commands that just build."""
     from botocore.exceptions import ClientError
@@ -207,7 +198,7 @@ def _provisioned(cfg: DualloopConfig) -> None:
     try:
         _session(cfg).client("s3").head_bucket(Bucket=Names(cfg).artifact_bucket)
     except ClientError:
-        _provision(cfg)
+        provision_local_stack(cfg)
 
 
 def _session(cfg: DualloopConfig) -> boto3.Session:
@@ -221,7 +212,7 @@ def _cloud() -> Iterator[bool]:
     Meanwhile stdout goes to stderr: the in-process cloud's Lambdas log to stdout (as on
     AWS, where that is CloudWatch), and stdout is for the command's result (``--json | jq``).
     """
-    started = not os.environ.get("AWS_ENDPOINT_URL") and not _is_aws()
+    started = not Target.current().is_named
     with ExitStack() as stack, redirect_stdout(sys.stderr):
         local_cloud_for_command(stack)
         yield started
@@ -428,12 +419,8 @@ def run(
     # Checked in seconds, before a cloud and an upsert.
     _check_or_exit(declared_definition(cfg), given, cfg.quality.metric)
     with _cloud():
-        # Imported under _cloud's redirect: the in-process relay Lambda logs through the same
-        # powertools logger (by service name), whose handler keeps the stdout of first import.
-        from outer_orchestrator.handlers.pipeline_relay import failure_reason, outcome_of
-
         quiet_libraries()  # the SDK turned the root logger to INFO: keep the terminal for the steps
-        _provision(cfg)
+        provision_local_stack(cfg)
         session = _session(cfg)
         sagemaker = session.client("sagemaker")
         upsert_pipeline(cfg, session)
@@ -458,7 +445,7 @@ def run(
         status, steps = follow(
             sagemaker,
             arn,
-            poll_seconds=15.0 if _is_aws() else 0.25,
+            poll_seconds=15.0 if Target.current().is_aws else 0.25,
             timeout_seconds=cfg.pipeline_timeout_seconds,
             on_step=(lambda _: None) if as_json else _show_step,
         )
@@ -524,15 +511,16 @@ def upsert_cmd(config: ConfigOption = None) -> None:
     from inner_pipeline.upsert import upsert_pipeline
 
     cfg = config_or_exit(config)
-    endpoint = os.environ.get("AWS_ENDPOINT_URL")
-    if not endpoint and not _is_aws():
+    target = Target.current()
+    endpoint = target.endpoint_url
+    if not target.is_named:
         # Upserting into a cloud that lives for one command would be lost at once, and
         # without an endpoint the next stop is a real account: neither is what was meant.
         raise fail(
             "AWS_ENDPOINT_URL is not set: start a local cloud (`dualloop local up`, then "
             '`eval "$(dualloop local env)"`), or set DUALLOOP_TARGET=aws to upsert to your AWS account.'
         )
-    _provision(cfg)
+    provision_local_stack(cfg)
     arn = upsert_pipeline(cfg, _session(cfg))
     typer.echo(arn)
     console.print(f"upserted at {endpoint or f'AWS ({cfg.region})'}")
@@ -558,7 +546,7 @@ def cache_store(
     sagemaker: SageMakerClient, pipeline_name: str, *, history: int
 ) -> tuple[CacheHistory, datetime, str]:
     """The store a plan consults, the time to measure ages at, and a note on where it came from."""
-    live = _live_store(os.environ.get("AWS_ENDPOINT_URL"))
+    live = _live_store(Target.current().endpoint_url)
     if live is not None:
         return StoreHistory(live[0]), live[1], "the local cloud's step cache"
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
@@ -19,65 +18,12 @@ from outer_orchestrator import approvals
 from outer_orchestrator.handlers.release_lock import HOLDER_ATTRIBUTE, LOCK_KEY
 from outer_orchestrator.progress import LiveProgress
 from outer_orchestrator.runner import ApprovePolicy, Retrain, RunResult, upload_data
-from shared.config import ConfigError, DualloopConfig, load_config
+from shared.cli_support import config_or_exit, console, local_cloud_for_command, quiet_libraries
+from shared.config import DualloopConfig
 from shared.data_upload import check_data_path
 from shared.naming import Names
-from shared.user_errors import describe_config_error, explain_outcome
-
-console = Console(stderr=True, soft_wrap=True)
-_NOISY_LOGGERS = (
-    "sagemaker",
-    "sagemaker.config",  # set to INFO by the SDK unless it already has a level
-    "botocore",
-    "py4j",
-    "_glue_job_ingest",
-    "_glue_job_data_quality",
-    "aws_lambda_powertools",
-    "dualloop-",  # the relay Lambdas' loggers (service names), when they run in this process
-)
-
-
-def quiet_libraries() -> None:
-    """A terminal wants our lines only; the SageMaker SDK turns logging up as its modules load.
-
-    The root logger goes to WARNING and the libraries' own loggers (which the SDK sets to
-    INFO one by one) to WARNING, the SDK's to ERROR: its warnings are about fields of the
-    definition it fills in at execution time, not something a user can act on.
-    """
-    import logging
-
-    logging.getLogger().setLevel(logging.WARNING)
-    for name in [*_NOISY_LOGGERS, *logging.root.manager.loggerDict]:
-        if name.startswith(_NOISY_LOGGERS):
-            logging.getLogger(name).setLevel(
-                logging.ERROR if name.startswith("sagemaker") else logging.WARNING
-            )
-
-
-def config_or_exit(path: Path | None) -> DualloopConfig:
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        console.print(f"[red]{escape(describe_config_error(exc))}[/red]")
-        raise typer.Exit(2) from None
-
-
-def local_cloud_for_command(stack: ExitStack, *, warm: bool = False) -> None:
-    """Use the cloud AWS_ENDPOINT_URL names; without one, start a local cloud in process.
-
-    Real AWS is used only when asked for with ``DUALLOOP_TARGET=aws`` (as ``make run STAGE=...``
-    does), so a command never reaches an account by accident. ``warm``: the command will run
-    Glue jobs, so Spark starts now, in the background, while the stack is provisioned.
-    """
-    if os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("DUALLOOP_TARGET") == "aws":
-        return
-    from shared.local_cloud import LocalCloud
-    from shared.local_cloud.workers import attach_all
-
-    cloud = stack.enter_context(LocalCloud())
-    attach_all(cloud, warm=warm)
-    os.environ.update(cloud.env())
-
+from shared.target import Target
+from shared.user_errors import explain_outcome
 
 # `dualloop run`'s exit code when another retrain holds the lock and this one did nothing
 # (README: "Exit codes"); 0 is a retrain that succeeded, 1 one that failed, 2 a usage mistake.
@@ -118,7 +64,7 @@ def already_running(holder: str | None, as_json: bool) -> typer.Exit:
 
 
 def provision_local(cfg: DualloopConfig) -> None:
-    if os.environ.get("DUALLOOP_TARGET") == "aws":
+    if Target.current().is_aws:
         return  # on AWS, `make deploy` (CDK) provisions
     from inner_pipeline.upsert import upsert_pipeline
     from outer_orchestrator.local_stack import LocalStack
@@ -308,7 +254,7 @@ def status_cmd(
 
     from outer_orchestrator.status import collect
 
-    if not os.environ.get("AWS_ENDPOINT_URL") and os.environ.get("DUALLOOP_TARGET") != "aws":
+    if not Target.current().is_named:
         console.print(
             "[red]No cloud named: start `dualloop local up` and `eval $(dualloop local env)`, "
             "or set DUALLOOP_TARGET=aws.[/red]"
@@ -349,10 +295,26 @@ def status_cmd(
         out.print(f"retrain lock held by {state.lock.get('execution_arn')}")
 
 
+def demo_cmd(
+    rows: int = typer.Option(20000, help="Demo transactions to generate."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document, no progress."),
+) -> None:
+    """The whole dual loop on a local cloud: data → ingest → quality gate → pipeline → approval → deploy → predictions."""
+    from outer_orchestrator.demo import run_demo
+
+    if Target.current().is_aws:
+        console.print("[red]The demo runs on the local cloud only: unset DUALLOOP_TARGET.[/red]")
+        raise typer.Exit(2)
+    ok = run_demo(config_or_exit(None), rows, as_json, console)
+    raise typer.Exit(0 if ok else 1)
+
+
 def register(app: typer.Typer) -> None:
+    """The outer loop's commands (entry point ``dualloop.commands`` ``outer``)."""
     from outer_orchestrator.init_project import init_cmd
     from outer_orchestrator.quality.cli import app as quality_app
 
+    app.command("demo")(demo_cmd)
     app.command("init")(init_cmd)
     app.add_typer(quality_app, name="quality")
     app.command("status")(status_cmd)

@@ -23,6 +23,7 @@ from rich.table import Table
 
 from outer_orchestrator import cli as outer_cli
 from outer_orchestrator.runner import Retrain, RunResult
+from shared.cli_support import local_cloud_for_command
 from shared.config import DualloopConfig
 from shared.demo_data import generate_transactions
 from shared.naming import Names
@@ -60,7 +61,7 @@ def run_demo(cfg: DualloopConfig, rows: int, as_json: bool, console: Console) ->
     started = time.perf_counter()
     with ExitStack() as stack:
         with timings.phase("local cloud start"):
-            outer_cli.local_cloud_for_command(stack, warm=True)
+            local_cloud_for_command(stack, warm=True)
         with timings.phase("provision (state machine, Lambdas, Glue jobs, pipeline)"):
             outer_cli.provision_local(cfg)
         with timings.phase(f"demo data ({rows} rows)"):

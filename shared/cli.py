@@ -1,8 +1,15 @@
-"""The ``dualloop`` command: one entry point over both loops and the local cloud."""
+"""The ``dualloop`` command: one entry point over both loops and the local cloud.
+
+The commands are not named here: each package registers its own through the
+``dualloop.commands`` entry points in pyproject.toml (the one composition root), each a
+``register(app)`` function, so ``shared`` imports no loop.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import cast
 
 import typer
 
@@ -10,43 +17,22 @@ import typer
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
 
-from inner_pipeline import cli as inner_cli
-from outer_orchestrator import cli as outer_cli
-from outer_orchestrator.drift import cli as drift_cli
-from shared import graph_cli
-from shared.local_cloud.cli import app as local_app
-from shared.local_cloud.hosting import cli as hosting_cli
-
-app = typer.Typer(
-    help="dualloop: a SageMaker Pipeline (inner loop) inside a Step Functions state machine (outer loop).",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-app.add_typer(local_app, name="local")
-outer_cli.register(app)
-inner_cli.register(app)
-
-drift_app = typer.Typer(help="Feature drift of live traffic against the deployed model's training baseline.")
-drift_app.command("run")(drift_cli.drift_run)
-drift_app.command("simulate")(drift_cli.drift_simulate)
-app.add_typer(drift_app, name="drift")
-app.command("invoke")(hosting_cli.invoke)
-app.command("graph")(graph_cli.graph)
+from shared import entry_points
 
 
-@app.command()
-def demo(
-    rows: int = typer.Option(20000, help="Demo transactions to generate."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document, no progress."),
-) -> None:
-    """The whole dual loop on a local cloud: data → ingest → quality gate → pipeline → approval → deploy → predictions."""
-    from outer_orchestrator.demo import run_demo
+def build_app() -> typer.Typer:
+    """The ``dualloop`` app with every command the installed distribution registers."""
+    root = typer.Typer(
+        help="dualloop: a SageMaker Pipeline (inner loop) inside a Step Functions state machine (outer loop).",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+    )
+    for register in entry_points.load(entry_points.COMMANDS).values():
+        cast(Callable[[typer.Typer], None], register)(root)
+    return root
 
-    if os.environ.get("DUALLOOP_TARGET") == "aws":
-        outer_cli.console.print("[red]The demo runs on the local cloud only: unset DUALLOOP_TARGET.[/red]")
-        raise typer.Exit(2)
-    ok = run_demo(outer_cli.config_or_exit(None), rows, as_json, outer_cli.console)
-    raise typer.Exit(0 if ok else 1)
+
+app = build_app()
 
 
 def main() -> None:
@@ -59,7 +45,8 @@ def main() -> None:
     """
     import sys
 
-    from shared.user_errors import Target, explain, preflight
+    from shared.target import Target
+    from shared.user_errors import explain, preflight
 
     target = Target.from_environment(os.environ.copy(), sys.argv[1:])
     # A local cloud that is not there is found in seconds, not after botocore's retries.

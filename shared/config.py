@@ -49,7 +49,7 @@ OTHER_VARIABLES = frozenset(
     {
         CONFIG_FILE_ENV,
         "DUALLOOP_HOME",  # the local cloud's state directory (shared/local_cloud/cli.py)
-        "DUALLOOP_TARGET",  # "aws": the CLI talks to AWS (shared/cli.py, shared/graph_cli.py)
+        "DUALLOOP_TARGET",  # "aws": the CLI talks to AWS (read only by shared/target.py)
         "DUALLOOP_LOCAL_CLOCK_FACTOR",  # shared/local_cloud/clock.py
         "DUALLOOP_LOCAL_MAX_INSTANCES",  # shared/local_cloud/hosting/deployment.py
         "DUALLOOP_LOCAL_CLOUD_FAST_SERVER",  # shared/local_cloud/patches/server_speed.py

@@ -18,10 +18,12 @@ import errno
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+from shared.target import Target
 
 USAGE = 2  # fix the command, its input or the configuration
 FAILED = 1  # the operation itself failed
@@ -35,65 +37,6 @@ RULESET = "named by the config's `ruleset` (by default outer_orchestrator/qualit
 class UserError:
     message: str
     exit_code: int
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where the command's AWS calls go, as the user set it up (for messages only).
-
-    ``endpoint_url`` is ``AWS_ENDPOINT_URL`` (the local cloud); ``aws`` is
-    ``DUALLOOP_TARGET=aws``; account and region come from the configuration when it loads.
-    """
-
-    endpoint_url: str | None = None
-    aws: bool = False
-    account_id: str | None = None
-    region: str | None = None
-    stage: str | None = None
-    config_file: str | None = None
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None, argv: Sequence[str] = ()) -> Target:
-        """The target before a command runs (commands may change the environment as they go)."""
-        env = os.environ if environ is None else environ
-        config_file = _option(argv, "--config") or env.get("DUALLOOP_CONFIG_FILE") or None
-        account = region = stage = None
-        try:
-            from shared.config import load_config
-
-            cfg = load_config(_option(argv, "--config"))
-            account, region, stage = cfg.account_id, cfg.region, cfg.stage.value
-        except Exception:  # noqa: S110 - best effort: a bad configuration is reported by the command
-            pass
-        return cls(
-            endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
-            aws=env.get("DUALLOOP_TARGET") == "aws",
-            account_id=account,
-            region=region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
-            stage=stage,
-            config_file=config_file,
-        )
-
-    @property
-    def where(self) -> str:
-        if self.endpoint_url:
-            return f"the local cloud at {self.endpoint_url}"
-        account = f"account {self.account_id}" if self.account_id else "the configured account"
-        return f"{account} in region {self.region or 'us-east-1'}"
-
-    @property
-    def or_local(self) -> str:
-        """How to get away from AWS, when the command was pointed at it."""
-        return "unset DUALLOOP_TARGET to use the local cloud" if self.aws else "use the local cloud"
-
-
-def _option(argv: Sequence[str], name: str) -> str | None:
-    for i, arg in enumerate(argv):
-        if arg == name and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith(name + "="):
-            return arg.split("=", 1)[1]
-    return None
 
 
 # ---- before a command runs -------------------------------------------------------------------------
@@ -317,7 +260,7 @@ def _connection(exc: BaseException, target: Target) -> UserError | None:
     if not target.aws:
         # Neither named: the call went to the local cloud `dualloop local up` runs (found through its
         # state file) or to one started for the command, and it went away mid-command.
-        url = os.environ.get("AWS_ENDPOINT_URL") or str(exc.kwargs.get("endpoint_url", ""))
+        url = Target.current().endpoint_url or str(exc.kwargs.get("endpoint_url", ""))
         return UserError(
             f"The local cloud{f' at {url}' if url else ''} stopped answering: if `dualloop local up` runs "
             "it, restart that and run again.",

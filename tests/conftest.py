@@ -22,21 +22,6 @@ from pathlib import Path
 import pytest
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep what shares an expensive fixture on one xdist worker (``make test`` runs
-    ``--dist loadgroup``): a module's tests (their module-scoped local cloud), every infra
-    test (one CDK synthesis per session) and every Spark test (one JVM per session)."""
-    for item in items:
-        path = item.path.relative_to(Path(__file__).parent).as_posix()
-        if path.startswith("infra/"):
-            group = "infra"
-        elif "spark" in getattr(item, "fixturenames", ()):
-            group = "spark"
-        else:
-            group = path
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture(scope="session")
 def local_cloud() -> Iterator[LocalCloud]:
     """The local cloud with every worker attached, in-process on a free port.
@@ -70,3 +55,29 @@ def _create_test_roles() -> None:
     iam = boto3.client("iam")
     for name in TEST_ROLES:
         unconfined_role(iam, name)
+
+
+_FOLDER_MARKERS = frozenset({"unit", "functional", "infra", "e2e", "bench"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker, and before xdist reads groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test is marked by its folder (tests/unit → ``unit``, ...), not by hand in each file.
+
+    And what shares an expensive fixture stays on one xdist worker (``make test`` runs
+    ``--dist loadgroup``): a module's tests (their module-scoped local cloud), every infra
+    test (one CDK synthesis per session) and every Spark test (one JVM per session).
+    """
+    tests = Path(__file__).parent
+    for item in items:
+        inside = item.path.is_relative_to(tests)
+        folder = item.path.relative_to(tests).parts[0] if inside else ""
+        if folder in _FOLDER_MARKERS:
+            item.add_marker(folder)
+        if folder == "infra":
+            group = "infra"
+        elif "spark" in getattr(item, "fixturenames", ()):
+            group = "spark"
+        else:
+            group = item.path.relative_to(tests).as_posix() if inside else str(item.path)
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -22,6 +22,7 @@ from rich.table import Table
 from outer_orchestrator.drift.report import DriftReport, Status
 from shared.config import ConfigError, DualloopConfig, load_config
 from shared.naming import Names
+from shared.target import Target
 
 console = Console(stderr=True)
 _COLOUR = {Status.OK: "green", Status.DRIFT: "red", Status.INSUFFICIENT_DATA: "yellow"}
@@ -178,7 +179,7 @@ def print_report(report: DriftReport) -> None:
 
 
 def _config(path: Path | None) -> DualloopConfig:
-    from shared.user_errors import Target, describe_config_error
+    from shared.user_errors import describe_config_error
 
     try:
         return load_config(path)
@@ -202,11 +203,11 @@ def _local_now() -> datetime | None:
     cloud = running()
     if cloud is not None:
         return cloud.now()  # type: ignore[no-any-return]
-    return local_now() if os.environ.get("DUALLOOP_TARGET") != "aws" else None
+    return local_now() if not Target.current().is_aws else None
 
 
 def _cloud_or_exit() -> None:
-    if os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("DUALLOOP_TARGET") == "aws":
+    if Target.current().is_named:
         return
     from shared.local_cloud.cli import read_state
 
@@ -218,3 +219,13 @@ def _cloud_or_exit() -> None:
         )
         raise typer.Exit(2)
     os.environ.update(env)
+
+
+def register(app: typer.Typer) -> None:
+    """``dualloop drift run | simulate`` (entry point ``dualloop.commands`` ``drift``)."""
+    drift_app = typer.Typer(
+        help="Feature drift of live traffic against the deployed model's training baseline."
+    )
+    drift_app.command("run")(drift_run)
+    drift_app.command("simulate")(drift_simulate)
+    app.add_typer(drift_app, name="drift")

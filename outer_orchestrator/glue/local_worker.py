@@ -46,10 +46,11 @@ _LOG4J2 = Path(__file__).with_name("spark-log4j2.properties")
 
 
 class LocalGlue:
-    def __init__(self) -> None:
+    def __init__(self, scripts: Path | None = None) -> None:
+        """``scripts``: where fetched job scripts go (the local cloud's folder for it)."""
         self._spark: SparkSession | None = None
         self._lock = threading.Lock()
-        self._scripts = Path(tempfile.mkdtemp(prefix="dualloop-glue-"))
+        self._scripts = scripts or Path(tempfile.mkdtemp(prefix="dualloop-glue-"))
 
     def spark(self) -> SparkSession:
         if self._spark is not None and not _alive(self._spark):
@@ -217,7 +218,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def attach(cloud: LocalCloud, *, glue: Any = None) -> LocalGlue:
-    worker = glue or LocalGlue()
+    worker = glue or LocalGlue(cloud.mkdtemp("dualloop-glue-"))
     cloud.hooks.register(hooks.GlueJobRunStarted, worker.run)
     cloud.add_worker(worker.stop)
     return worker

@@ -123,3 +123,8 @@ def env() -> None:
         typer.echo("No local cloud is running: start one with `dualloop local up`.", err=True)
         raise typer.Exit(1)
     typer.echo(_exports(state))
+
+
+def register(root: typer.Typer) -> None:
+    """``dualloop local up | env`` (entry point ``dualloop.commands`` ``local``)."""
+    root.add_typer(app, name="local")

@@ -19,10 +19,12 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from shared.local_cloud import clock, hooks
+from shared.local_cloud.temp_root import TempRoot
 
 LOG = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ class LocalCloud:
     _server: Any = None
     _scheduler: Any = None
     _sts_proxy: Any = None
+    _temp: TempRoot | None = None
     _workers: list[Callable[[], None]] = field(default_factory=list)
 
     # ---- lifecycle ----------------------------------------------------------------------
@@ -70,6 +73,9 @@ class LocalCloud:
             from shared.local_cloud.sts_proxy import StsProxy
 
             apply_all()
+            # Every folder the cloud makes goes under one root, removed on stop (temp_root).
+            self._temp = TempRoot.create()
+            lambda_inprocess.set_code_root(self.mkdtemp("dualloop-lambda-"))
             # Workloads run as their own roles, confined to their policies (iam_enforcement).
             iam_enforcement.enable(self.enforce_iam)
             clock.set_factor(self.clock_factor)
@@ -87,7 +93,9 @@ class LocalCloud:
             os.environ["MOTO_PORT"] = str(self.port)
             self._post("/moto-api/config", _MOTO_CONFIG)
             # STS for the SageMaker SDK, which calls it by its https URL (see sts_proxy.py).
-            self._sts_proxy = StsProxy(upstream_port=self.port).start()
+            self._sts_proxy = StsProxy(
+                upstream_port=self.port, directory=self.mkdtemp("dualloop-sts-proxy-")
+            ).start()
             lambda_inprocess.runtime_environment.clear()
             lambda_inprocess.runtime_environment.update(self.env())
             # On AWS a handler's log lines go to CloudWatch Logs; here they would interleave
@@ -125,6 +133,12 @@ class LocalCloud:
             self._server.stop()
             self._server = None
             os.environ.pop("MOTO_PORT", None)
+            from shared.local_cloud.patches import lambda_inprocess
+
+            lambda_inprocess.set_code_root(None)
+            if self._temp is not None:
+                self._temp.remove()
+                self._temp = None
             _running = None
 
     def __enter__(self) -> LocalCloud:
@@ -134,6 +148,17 @@ class LocalCloud:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+    def mkdtemp(self, prefix: str) -> Path:
+        """A folder for a part of this cloud, removed with the cloud on ``stop()``."""
+        if self._temp is None:
+            raise RuntimeError("the local cloud is not running: start it before its workers make folders")
+        return self._temp.mkdtemp(prefix)
+
+    @property
+    def temp_root(self) -> Path | None:
+        """The folder every part of this cloud makes its folders in, while it runs."""
+        return self._temp.path if self._temp is not None else None
 
     def add_worker(self, stop: Callable[[], None]) -> None:
         """Register a worker's stop function, called (in reverse order) on ``stop()``."""

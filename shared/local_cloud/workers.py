@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
+from typing import Any, cast
 
+from shared import entry_points
 from shared.local_cloud.cloud import LocalCloud
 
-# Each module has ``attach(cloud)``: it registers hooks and its stop function; it may return
-# its worker, which may have ``warm()`` to start a slow runtime (Spark) ahead of its first job.
-WORKER_MODULES: tuple[str, ...] = (
-    "outer_orchestrator.glue.local_worker",
-    "shared.local_cloud.sagemaker.worker",
-    "shared.local_cloud.sagemaker.jobs",
-    "shared.local_cloud.hosting.worker",
-)
+# Each worker is a ``dualloop.workers`` entry point in pyproject.toml (the composition root
+# names the modules; this package names none): ``attach(cloud)`` registers hooks and its stop
+# function; it may return its worker, which may have ``warm()`` to start a slow runtime
+# (Spark) ahead of its first job.
+Attach = Callable[[LocalCloud], Any]
 
 
 def attach_all(cloud: LocalCloud, *, warm: bool = False) -> None:
     """Attach every worker; ``warm``: start their slow runtimes now, in the background."""
-    for name in WORKER_MODULES:
-        worker = importlib.import_module(name).attach(cloud)
+    for attach in entry_points.load(entry_points.WORKERS).values():
+        worker = cast(Attach, attach)(cloud)
         if warm and callable(getattr(worker, "warm", None)):
             worker.warm()

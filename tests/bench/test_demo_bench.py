@@ -19,10 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
-pytestmark = pytest.mark.bench
-
 TARGET_SECONDS = 60.0
 RUNS = 2
 

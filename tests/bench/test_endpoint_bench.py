@@ -28,15 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 from botocore.config import Config
 from hosting_fixture import ROW, Registry, model_tarball, tarball, train_model
 
 from shared.local_cloud import LocalCloud
 from shared.local_cloud.hosting.artifacts import REPO_CODE_DIR
 from shared.local_cloud.hosting.model_server import ModelServerProcess
-
-pytestmark = pytest.mark.bench
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "3"))
 CONCURRENCY = 4

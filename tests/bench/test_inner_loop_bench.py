@@ -54,8 +54,6 @@ from shared.config import DualloopConfig, load_config
 from shared.demo_data import generate_transactions, write_dataset
 from shared.local_cloud import LocalCloud
 
-pytestmark = pytest.mark.bench
-
 # The targets are set for these sizes; the variables exist for quick trial runs.
 ROWS = int(os.environ.get("BENCH_INNER_ROWS", "200000"))
 LARGE_ROWS = int(os.environ.get("BENCH_INNER_LARGE_ROWS", "2000000"))

@@ -24,14 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 
 from shared.local_cloud import LocalCloud
 from shared.local_cloud.sagemaker.cache import InMemoryStepCache
 from shared.local_cloud.sagemaker.executor import run_definition
 from shared.local_cloud.sagemaker.steps.search_space import plan
-
-pytestmark = pytest.mark.bench
 
 ROWS = int(os.environ.get("BENCH_TUNING_ROWS", "200000"))
 ROUNDS = int(os.environ.get("BENCH_TUNING_ROUNDS", "60"))

@@ -25,8 +25,6 @@ from shared.demo_data import generate_transactions, write_dataset
 from shared.local_cloud import LocalCloud
 from shared.naming import Names
 
-pytestmark = pytest.mark.e2e
-
 
 def test_a_package_rejected_after_its_approval_is_not_deployed(
     local_cloud: LocalCloud, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -31,8 +31,6 @@ from shared.config import DualloopConfig, load_config
 from shared.local_cloud import LocalCloud
 from shared.naming import Names
 
-pytestmark = pytest.mark.e2e
-
 FEATURES = ("age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6")
 # A file of the repository, not a temporary one: the same config reuses its synthesized stack.
 RULESET = Path(__file__).with_name("diabetes.dqdl")

@@ -21,8 +21,6 @@ import pytest
 from home_support import fresh_home
 from local_up_support import DUALLOOP, start_local_up
 
-pytestmark = pytest.mark.e2e
-
 ROWS = "3000"
 
 

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 
 from inner_pipeline.upsert import upsert_pipeline
 from outer_orchestrator.drift.job import run_drift_check
@@ -32,8 +31,6 @@ from shared.config import DualloopConfig, load_config
 from shared.demo_data import generate_transactions, write_dataset
 from shared.local_cloud import LocalCloud
 from shared.naming import Names
-
-pytestmark = pytest.mark.e2e
 
 ROWS = 3000
 

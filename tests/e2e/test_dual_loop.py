@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 
 from inner_pipeline.upsert import upsert_pipeline
 from outer_orchestrator.local_stack import LocalStack
@@ -25,8 +24,6 @@ from shared.config import DualloopConfig, load_config
 from shared.demo_data import generate_transactions, write_dataset
 from shared.local_cloud import LocalCloud
 from shared.naming import Names
-
-pytestmark = pytest.mark.e2e
 
 ROWS = 3000
 

@@ -18,7 +18,6 @@ import uuid
 from pathlib import Path
 
 import boto3
-import pytest
 
 from inner_pipeline.upsert import upsert_pipeline
 from outer_orchestrator.local_stack import LocalStack
@@ -28,8 +27,6 @@ from shared.demo_data import generate_transactions, write_dataset
 from shared.local_cloud import LocalCloud
 from shared.local_cloud.clock import scaled
 from shared.naming import Names
-
-pytestmark = pytest.mark.e2e
 
 CHECK_SECONDS = 600  # AWS time; 6 s of wall time at the local clock's x100
 

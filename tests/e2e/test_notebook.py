@@ -17,8 +17,6 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.e2e
-
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "examples" / "iterate_locally.ipynb"
 CACHEABLE = ("Preprocess", "Train", "Evaluate")

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from hosting_fixture import ROW, tarball
@@ -42,8 +41,6 @@ from shared.config import DualloopConfig, load_config
 from shared.demo_data import generate_transactions, write_dataset
 from shared.local_cloud import LocalCloud
 from shared.naming import Names
-
-pytestmark = pytest.mark.e2e
 
 ROWS = 3000
 CONFIG_HEADER = "x-dualloop-endpoint-config"  # which endpoint config's fleet answered (local cloud)

@@ -26,8 +26,6 @@ from shared.config import load_config
 from shared.local_cloud import LocalCloud
 from shared.naming import Names
 
-pytestmark = pytest.mark.e2e
-
 DATASETS = {
     "breast-cancer": lambda: load_breast_cancer(as_frame=True).frame,
     "wine": lambda: load_wine(as_frame=True).frame,

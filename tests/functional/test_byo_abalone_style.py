@@ -24,8 +24,6 @@ import pytest
 
 from shared.local_cloud import LocalCloud
 
-pytestmark = pytest.mark.functional
-
 ROLE = "arn:aws:iam::123456789012:role/local-test"
 
 

@@ -29,8 +29,6 @@ from home_support import fresh_home
 from shared.local_cloud import LocalCloud
 from shared.naming import Names
 
-pytestmark = pytest.mark.functional
-
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = (
     "transaction_id,amount,merchant_category,hour,distance_from_home_km,tx_count_1h,tx_count_24h,"

@@ -31,8 +31,6 @@ from shared.demo_data import generate_transactions
 from shared.local_cloud import LocalCloud
 from shared.naming import Names
 
-pytestmark = pytest.mark.functional
-
 ROLE = "arn:aws:iam::123456789012:role/local-test"
 NOW = datetime(2026, 11, 24, 8, 30, tzinfo=UTC)
 START = NOW - timedelta(hours=24)

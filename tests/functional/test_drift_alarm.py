@@ -30,8 +30,6 @@ from shared.local_cloud import LocalCloud
 from shared.local_cloud.hosting.alarms import AlarmEvaluator
 from shared.naming import Names
 
-pytestmark = pytest.mark.functional
-
 
 @dataclass
 class Project:

@@ -27,15 +27,13 @@ from typer.testing import CliRunner, Result
 
 from inner_pipeline.inputs import stage_input
 from inner_pipeline.upsert import upsert_pipeline
+from outer_orchestrator import graph_cli
 from outer_orchestrator.local_stack import LocalStack
-from shared import graph_cli
 from shared.config import DualloopConfig, load_config
 from shared.demo_data import generate_transactions, write_dataset
 from shared.graph import NEUTRAL, STATUS_STYLES, Status
 from shared.local_cloud import LocalCloud
 from shared.naming import Names
-
-pytestmark = pytest.mark.functional
 
 ROWS = 2000
 SVG = "{http://www.w3.org/2000/svg}"

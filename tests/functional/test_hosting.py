@@ -48,8 +48,6 @@ from hosting_fixture import (
 from shared.local_cloud import LocalCloud, clock
 from shared.local_cloud.hosting import endpoints
 
-pytestmark = pytest.mark.functional
-
 VARIANT = "AllTraffic"
 CONFIG_HEADER = "x-dualloop-endpoint-config"
 # No client retries: a request that failed or vanished must show up in the counts.

@@ -32,8 +32,6 @@ from shared.config import DualloopConfig, load_config
 from shared.local_cloud import LocalCloud
 from shared.naming import Names
 
-pytestmark = pytest.mark.functional
-
 ROWS = 2000
 JOB_STEPS = ["Preprocess", "Train", "Evaluate"]
 

@@ -24,8 +24,6 @@ from iam_support import unconfined_role
 
 from shared.local_cloud import LocalCloud, hooks
 
-pytestmark = pytest.mark.functional
-
 ROLE = "arn:aws:iam::123456789012:role/local-test"
 
 

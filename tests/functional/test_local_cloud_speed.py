@@ -21,8 +21,6 @@ from botocore.exceptions import ClientError
 
 from shared.local_cloud import LocalCloud
 
-pytestmark = pytest.mark.functional
-
 
 def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"

@@ -26,8 +26,6 @@ from shared.local_cloud import LocalCloud, events
 from shared.local_cloud.sagemaker.cache import InMemoryStepCache
 from shared.local_cloud.sagemaker.executor import run_definition
 
-pytestmark = pytest.mark.functional
-
 ROLE = "arn:aws:iam::123456789012:role/local-test"
 
 PREP_SCRIPT = """

@@ -18,10 +18,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
 from home_support import fresh_home
-
-pytestmark = pytest.mark.functional
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -30,8 +30,6 @@ from shared.local_cloud.iam import template as stack_iam
 from shared.local_cloud.patches import sagemaker_hosting
 from shared.naming import Names
 
-pytestmark = pytest.mark.functional
-
 PRINCIPAL = {
     "sagemaker_role": "sagemaker.amazonaws.com",
     "state_machine_role": "states.amazonaws.com",

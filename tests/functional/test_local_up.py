@@ -18,8 +18,6 @@ import pytest
 from home_support import fresh_home
 from local_up_support import start_local_up
 
-pytestmark = pytest.mark.functional
-
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[dict[str, str], subprocess.Popen[str], dict[str, str]]]:

@@ -36,8 +36,6 @@ from shared.contracts import RetrainInput
 from shared.local_cloud import LocalCloud
 from shared.naming import Names
 
-pytestmark = pytest.mark.functional
-
 ROLE = "arn:aws:iam::123456789012:role/local-test"
 STATUS_CHANGE = "Step Functions Execution Status Change"
 

@@ -13,14 +13,11 @@ import json
 import uuid
 from pathlib import Path
 
-import pytest
 import yaml
 from sklearn.datasets import load_breast_cancer
 from typer.testing import CliRunner
 
 from shared.local_cloud import LocalCloud
-
-pytestmark = pytest.mark.functional
 
 
 def test_breast_cancer_with_its_original_headers_runs_without_renaming(

@@ -16,8 +16,6 @@ from botocore.exceptions import ClientError
 from outer_orchestrator.handlers import pipeline_callback, pipeline_relay
 from shared.local_cloud import LocalCloud
 
-pytestmark = pytest.mark.functional
-
 ROLE = "arn:aws:iam::123456789012:role/local-test"
 # A Step Functions task token may be up to 2,048 characters (SendTaskSuccess's taskToken).
 TOKEN_2048 = ("AQB8" + "x/+=" * 600)[:2048]

@@ -26,8 +26,6 @@ from iam_support import unconfined_role
 from shared.local_cloud import LocalCloud
 from shared.local_cloud.sagemaker import worker
 
-pytestmark = pytest.mark.functional
-
 ROLE = "arn:aws:iam::123456789012:role/local-test"
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 

@@ -30,8 +30,6 @@ from shared.config import load_config
 from shared.local_cloud import LocalCloud
 from shared.naming import Names
 
-pytestmark = pytest.mark.functional
-
 
 def invoke(*args: str) -> Result:
     from shared.cli import app

@@ -13,13 +13,10 @@ import uuid
 from pathlib import Path
 
 import boto3
-import pytest
 from hosting_fixture import Registry, model_tarball, sourcedir_tarball, train_model
 from typer.testing import CliRunner
 
 from shared.local_cloud import LocalCloud
-
-pytestmark = pytest.mark.functional
 
 
 def test_rejecting_the_serving_package_says_it_still_serves_and_how_to_roll_back(

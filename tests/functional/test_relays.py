@@ -19,8 +19,6 @@ from pydantic import ValidationError
 from outer_orchestrator.handlers import approval_relay, pipeline_relay, pipeline_tokens, store_token
 from shared.local_cloud import LocalCloud
 
-pytestmark = pytest.mark.functional
-
 ROLE = "arn:aws:iam::123456789012:role/local-test"
 GROUP = "relay-test-models"
 

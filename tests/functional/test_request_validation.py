@@ -18,8 +18,6 @@ from botocore.exceptions import ClientError
 
 from shared.local_cloud import LocalCloud
 
-pytestmark = pytest.mark.functional
-
 UNCHECKED = Config(parameter_validation=False)
 ROLE = "arn:aws:iam::123456789012:role/local-test"
 

@@ -16,15 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 from hosting_fixture import Registry, model_tarball, sourcedir_tarball, train_model
 
 from infra.sources import ASL_FILE
 from shared.config import load_config
 from shared.local_cloud import LocalCloud
 from shared.naming import Names
-
-pytestmark = pytest.mark.functional
 
 _ROLLBACK_STATES = (
     "ReadRollbackReason",

@@ -24,8 +24,6 @@ import pytest
 from shared.local_cloud import LocalCloud
 from shared.local_cloud.sagemaker.steps.container import mount_namespaces_available
 
-pytestmark = pytest.mark.functional
-
 ROLE = "arn:aws:iam::123456789012:role/local-test"
 REGION = "us-east-1"
 

@@ -24,8 +24,6 @@ from shared.local_cloud.sagemaker import jobs
 if TYPE_CHECKING:
     from shared.local_cloud import LocalCloud
 
-pytestmark = pytest.mark.functional
-
 
 @pytest.fixture(scope="module")
 def cloud(local_cloud: LocalCloud) -> Iterator[LocalCloud]:

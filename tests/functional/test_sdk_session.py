@@ -9,12 +9,9 @@ import socket
 from typing import TYPE_CHECKING
 
 import boto3
-import pytest
 
 if TYPE_CHECKING:
     from shared.local_cloud import LocalCloud
-
-pytestmark = pytest.mark.functional
 
 
 def test_session_finds_the_default_bucket_and_creates_it(local_cloud: LocalCloud) -> None:

@@ -19,8 +19,6 @@ from botocore.exceptions import ClientError
 
 from shared.local_cloud import LocalCloud
 
-pytestmark = pytest.mark.functional
-
 PASSES = 60  # each Pass state adds an entered and an exited event: 122 events in all
 
 

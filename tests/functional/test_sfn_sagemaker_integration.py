@@ -23,8 +23,6 @@ from shared.local_cloud.sagemaker import jobs
 if TYPE_CHECKING:
     from shared.local_cloud import LocalCloud
 
-pytestmark = pytest.mark.functional
-
 # Keeps every other row: the training job's model says how many rows it saw.
 PREP_SCRIPT = """\
 import sys

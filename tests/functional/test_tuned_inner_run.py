@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 import yaml
 from sklearn.datasets import load_diabetes
 from typer.testing import CliRunner
@@ -29,8 +28,6 @@ from inner_pipeline.packaging import CODE_DIR
 from shared.config import load_config
 from shared.local_cloud import LocalCloud
 from shared.naming import Names
-
-pytestmark = pytest.mark.functional
 
 
 def _dataset(tmp_path: Path) -> tuple[Path, list[str]]:

@@ -11,8 +11,6 @@ if TYPE_CHECKING:
     from shared.config import DualloopConfig
     from shared.naming import Names
 
-pytestmark = pytest.mark.infra
-
 
 def _bucket(synth: Synth, name: str) -> tuple[str, dict[str, Any]]:
     return synth.one("AWS::S3::Bucket", BucketName=name)

@@ -43,8 +43,6 @@ if TYPE_CHECKING:
     from shared.config import DualloopConfig
     from shared.naming import Names
 
-pytestmark = pytest.mark.infra
-
 DRIFT_ACTIONS = {
     "sagemaker:DescribeEndpoint",
     "sagemaker:DescribeEndpointConfig",

@@ -25,8 +25,6 @@ if TYPE_CHECKING:
     from shared.config import DualloopConfig
     from shared.naming import Names
 
-pytestmark = pytest.mark.infra
-
 
 def _function(synth: Synth, resolve: Resolver, names: Names) -> dict[str, Any]:
     _, fn = synth.one("AWS::Lambda::Function", FunctionName=function_name(names))

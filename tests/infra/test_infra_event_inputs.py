@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-import pytest
 from synth_support import Synth
 
 from shared.contracts import RetrainInput, RetrainSettings
@@ -21,8 +20,6 @@ from shared.contracts import RetrainInput, RetrainSettings
 if TYPE_CHECKING:
     from shared.config import DualloopConfig
     from shared.naming import Names
-
-pytestmark = pytest.mark.infra
 
 
 def _target(synth: Synth, rule_name: str) -> dict[str, Any]:

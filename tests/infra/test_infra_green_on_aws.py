@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     from shared.config import DualloopConfig
     from shared.naming import Names
 
-pytestmark = pytest.mark.infra
-
 
 def _by_sid(stmts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {s["Sid"]: s for s in stmts if "Sid" in s}

@@ -17,8 +17,6 @@ from synth_support import Synth, listify, statements
 if TYPE_CHECKING:
     from shared.naming import Names
 
-pytestmark = pytest.mark.infra
-
 # Actions allowed on Resource "*": none of them supports resource-level permissions.
 ALLOWED_ON_ANY_RESOURCE = {
     # SageMaker role: logging in to ECR before pulling the (repository-scoped) framework image.

@@ -14,8 +14,6 @@ if TYPE_CHECKING:
     from infra.pipeline_build import PipelineBuild
     from shared.naming import Names
 
-pytestmark = pytest.mark.infra
-
 
 @pytest.fixture(scope="module")
 def built(pipeline: PipelineBuild | None) -> PipelineBuild:

@@ -13,13 +13,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-import pytest
 from synth_support import Resolver, Synth, role_statements
 
 if TYPE_CHECKING:
     from shared.naming import Names
-
-pytestmark = pytest.mark.infra
 
 
 def _function(synth: Synth, resolve: Resolver, names: Names) -> tuple[str, dict[str, Any]]:

@@ -19,8 +19,6 @@ if TYPE_CHECKING:
     from shared.config import DualloopConfig
     from shared.naming import Names
 
-pytestmark = pytest.mark.infra
-
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 

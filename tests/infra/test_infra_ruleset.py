@@ -10,14 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
 import yaml
 from synth_support import Resolver, Synth, role_statements
 
 from shared.config import DualloopConfig, load_config
 from shared.naming import Names
-
-pytestmark = pytest.mark.infra
 
 RULES = 'Rules = [\n    RowCount > 10,\n    IsComplete "row_id"\n]\n'
 

@@ -16,13 +16,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
 from synth_support import Synth
 
 if TYPE_CHECKING:
     from shared.naming import Names
-
-pytestmark = pytest.mark.infra
 
 FIRST_PARTY = {"outer_orchestrator", "shared", "inner_pipeline", "infra"}
 # The Lambda Python runtime ships boto3 and its dependencies.

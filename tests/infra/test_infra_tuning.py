@@ -21,8 +21,6 @@ from shared.local_cloud.iam.policy import Decision, Policy, Request, evaluate
 if TYPE_CHECKING:
     from shared.config import DualloopConfig
 
-pytestmark = pytest.mark.infra
-
 
 @pytest.fixture(scope="module")
 def tuned_cfg() -> DualloopConfig:

@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from infra.pipeline_build import PipelineBuild
     from shared.config import DualloopConfig
 
-pytestmark = pytest.mark.infra
-
 
 def test_full_validation_passes_except_for_a_canary(
     cfg: DualloopConfig, pipeline: PipelineBuild | None, tmp_path: Path

@@ -13,11 +13,8 @@ from __future__ import annotations
 import json
 
 import botocore.session
-import pytest
 
 from infra.sources import ASL_FILE
-
-pytestmark = pytest.mark.unit
 
 _SERVICES = {
     "SageMaker": "sagemaker",

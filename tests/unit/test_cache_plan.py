@@ -29,8 +29,6 @@ from inner_pipeline.cache_plan import (
 )
 from shared.local_cloud.sagemaker.cache import CacheEntry, InMemoryStepCache, cache_key
 
-pytestmark = pytest.mark.unit
-
 PIPELINE = "demo-pipeline"
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 CACHE = {"Enabled": True, "ExpireAfter": "P30D"}

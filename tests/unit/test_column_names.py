@@ -23,8 +23,6 @@ import pytest
 from shared.column_names import HeaderClashError, UnnamedHeaderError, column_name, column_names
 from shared.config import ConfigError, DataSchema, load_config
 
-pytestmark = pytest.mark.unit
-
 REPO = Path(__file__).resolve().parents[2]
 CODE = REPO / "inner_pipeline" / "code"
 

@@ -31,8 +31,6 @@ import pytest
 from shared.config import DataSchema
 from shared.demo_data import CATEGORIES, generate_transactions, write_dataset
 
-pytestmark = pytest.mark.unit
-
 CODE = Path(__file__).resolve().parents[2] / "inner_pipeline" / "code"
 SCHEMA = DataSchema()
 SCHEMA_JSON = SCHEMA.model_dump_json()

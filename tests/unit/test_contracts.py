@@ -10,8 +10,6 @@ from shared.config import load_config
 from shared.contracts import RetrainInput, deployment_config, event_target_input
 from shared.local_cloud.patches.eventbridge_targets import target_input
 
-pytestmark = pytest.mark.unit
-
 
 def test_drift_alarm_event_becomes_a_retrain_input() -> None:
     cfg = load_config()

@@ -11,8 +11,6 @@ import pytest
 from shared.config import DataSchema
 from shared.demo_data import CATEGORIES, generate_transactions, write_dataset
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.fixture(scope="module")
 def sample() -> pd.DataFrame:

@@ -14,8 +14,6 @@ import pytest
 
 from outer_orchestrator.quality.dqdl import DqdlSyntaxError, parse
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize(
     ("text", "column", "message"),

@@ -25,8 +25,6 @@ from outer_orchestrator.quality.report import Outcome, QualityReport, RuleOutcom
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-pytestmark = pytest.mark.unit
-
 # id | dup  | cat  | amount | name    | flag
 ROWS = [
     (1, 1, "a", 10.0, "alice", 0),

@@ -33,8 +33,6 @@ from outer_orchestrator.quality.dqdl import (
     parse,
 )
 
-pytestmark = pytest.mark.unit
-
 RULESET = Path(__file__).parents[2] / "outer_orchestrator" / "quality" / "transactions.dqdl"
 
 

@@ -22,8 +22,6 @@ from outer_orchestrator.drift.report import CaptureSummary, DriftReport, Feature
 from shared.config import DataSchema
 from shared.demo_data import generate_transactions
 
-pytestmark = pytest.mark.unit
-
 PSI_T, JS_T = 0.2, 0.1  # the config's default thresholds
 
 

@@ -18,8 +18,6 @@ from shared import feature_baseline
 from shared.config import DataSchema
 from shared.demo_data import generate_transactions
 
-pytestmark = pytest.mark.unit
-
 SHARED = Path(feature_baseline.__file__).resolve()
 
 

@@ -38,8 +38,6 @@ from shared.config import DataSchema
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-pytestmark = pytest.mark.unit
-
 CATEGORIES = ["grocery", "electronics", "travel", "restaurant", "online_retail", "gas", "entertainment"]
 # Canonical name -> how a messy upstream extract spells it.
 MESSY = {

@@ -6,8 +6,6 @@ import pytest
 
 from infra.glue_wheels import GlueWheelError, check_platform
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize(
     "tags",

@@ -44,8 +44,6 @@ from shared.graph import (
     to_svg,
 )
 
-pytestmark = pytest.mark.unit
-
 SNAPSHOT = Path(__file__).parent / "snapshots" / "pipeline_definition.json"
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -14,8 +14,6 @@ from shared.local_cloud.hosting import policy
 from shared.local_cloud.hosting.alarms import _statistic
 from shared.local_cloud.hosting.telemetry import CaptureSettings
 
-pytestmark = pytest.mark.unit
-
 
 def _routing(**routing: Any) -> dict[str, Any]:
     return {"BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": routing}}

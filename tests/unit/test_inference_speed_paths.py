@@ -30,8 +30,6 @@ from hosting_fixture import CODE, ROW, train_model
 
 from shared.demo_data import generate_transactions
 
-pytestmark = pytest.mark.unit
-
 ROWS = 3000
 
 

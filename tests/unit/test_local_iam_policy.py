@@ -7,8 +7,6 @@ import pytest
 from shared.local_cloud.iam.policy import CannotEvaluate, Decision, Policy, Request, evaluate
 from shared.local_cloud.iam.requests import describe
 
-pytestmark = pytest.mark.unit
-
 BUCKET = "arn:aws:s3:::artifacts"
 
 

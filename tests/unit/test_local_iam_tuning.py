@@ -7,8 +7,6 @@ import pytest
 from shared.local_cloud.iam.policy import CannotEvaluate, Decision, Policy, Request, evaluate
 from shared.local_cloud.iam.requests import describe
 
-pytestmark = pytest.mark.unit
-
 JOBS = "arn:aws:sagemaker:us-east-1:1:hyper-parameter-tuning-job/*"
 TAGGED = Policy.parse(
     {

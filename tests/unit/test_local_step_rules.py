@@ -17,8 +17,6 @@ from shared.local_cloud.sagemaker.steps.search_space import parse_ranges, plan
 from shared.local_cloud.sagemaker.steps.unsupported import UnsupportedStepTypeError
 from shared.pipeline_graph import StepNode
 
-pytestmark = pytest.mark.unit
-
 
 def _config(strategy: str = "Random", jobs: int | None = 20, **ranges: Any) -> dict[str, Any]:
     config: dict[str, Any] = {

@@ -13,8 +13,6 @@ import pytest
 
 from shared.local_cloud.patches import MOTO_VERSION, all_replaced
 
-pytestmark = pytest.mark.unit
-
 
 def test_moto_is_the_version_the_patches_were_written_for() -> None:
     assert version("moto") == MOTO_VERSION

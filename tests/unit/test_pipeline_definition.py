@@ -38,8 +38,6 @@ from inner_pipeline.packaging import ARCHIVE_NAME, CODE_DIR, package_code, uploa
 from shared.config import DataSchema, DualloopConfig, Hyperparameters, Quality
 from shared.naming import Names
 
-pytestmark = pytest.mark.unit
-
 SNAPSHOT = Path(__file__).parent / "snapshots" / "pipeline_definition.json"
 HASH_PLACEHOLDER = "<code-sha256>"
 JOB_OPERATIONS = {

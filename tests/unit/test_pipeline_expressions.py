@@ -49,8 +49,6 @@ from shared.pipeline_graph import (
     step_references,
 )
 
-pytestmark = pytest.mark.unit
-
 EXECUTION_ARN = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/abc123def456"
 STEP_PROPERTIES: dict[str, dict[str, Any]] = {
     "Prep": {

@@ -13,8 +13,6 @@ from botocore.exceptions import ClientError
 
 from outer_orchestrator.handlers import pipeline_relay
 
-pytestmark = pytest.mark.unit
-
 PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/group/1"
 REPORT = "s3://artifacts/user/reports/evaluation.json"
 

@@ -7,15 +7,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from rich.console import Console
 
 from outer_orchestrator.cli import short_cause
 from outer_orchestrator.demo import stages
 from outer_orchestrator.progress import LiveProgress, traffic_line
 from outer_orchestrator.runner import Retrain, RunResult
-
-pytestmark = pytest.mark.unit
 
 EVENTS: list[tuple[str, dict[str, Any]]] = [
     ("state-entered", {"state": "Ingest"}),

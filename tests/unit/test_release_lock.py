@@ -19,8 +19,6 @@ from botocore.exceptions import ClientError
 from outer_orchestrator.handlers import release_lock
 from outer_orchestrator.local_stack import ASL_FILE
 
-pytestmark = pytest.mark.unit
-
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:dualloop-dev-retrain"
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:dualloop-dev-retrain:run-1"
 TABLE = "dualloop-dev-retrain-lock"

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from moto.core.utils import get_service_model
 
 from shared.local_cloud.patches.request_validation import compiled_pattern, plan_for, validation_message
-
-pytestmark = pytest.mark.unit
 
 
 def _errors(service: str, operation: str, params: dict[str, Any]) -> list[str]:

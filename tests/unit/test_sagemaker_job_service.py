@@ -9,8 +9,6 @@ from shared.local_cloud.patches.sfn_sagemaker_integration import error_name
 from shared.local_cloud.sagemaker.jobs import STEP_TYPES, unsupported_reason
 from shared.local_cloud.sts_proxy import is_sts_host
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize(
     ("pascal", "snake"),

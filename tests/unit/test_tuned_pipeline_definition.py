@@ -39,8 +39,6 @@ from inner_pipeline.packaging import ARCHIVE_NAME, package_code
 from shared.config import DualloopConfig, load_config
 from shared.naming import Names
 
-pytestmark = pytest.mark.unit
-
 SNAPSHOT = Path(__file__).parent / "snapshots" / "pipeline_definition_tuned.json"
 TUNING = {
     "enabled": True,

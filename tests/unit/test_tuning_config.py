@@ -9,8 +9,6 @@ import pytest
 
 from shared.config import ConfigError, TuningStrategy, load_config
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,13 +13,14 @@ answered to stderr.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+from shared.target import Target
 
 console = Console(stderr=True)
 
@@ -122,7 +123,7 @@ def _default_endpoint() -> str:
 def _runtime_client() -> Any:
     import boto3
 
-    if os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("DUALLOOP_TARGET") == "aws":
+    if Target.current().is_named:
         return boto3.client("sagemaker-runtime")
     from shared.local_cloud.cli import read_state
 
@@ -140,3 +141,8 @@ def _runtime_client() -> Any:
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
+
+
+def register(app: typer.Typer) -> None:
+    """``dualloop invoke`` (entry point ``dualloop.commands`` ``invoke``)."""
+    app.command("invoke")(invoke)

@@ -9,7 +9,6 @@ stopped local cloud leaves no process behind.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,7 +54,7 @@ def attach(cloud: LocalCloud) -> Hosting:
     )
     sagemaker = session.client("sagemaker", endpoint_url=cloud.endpoint)
     s3 = session.client("s3", endpoint_url=cloud.endpoint)
-    work_dir = Path(tempfile.mkdtemp(prefix="dualloop-hosting-"))
+    work_dir = cloud.mkdtemp("dualloop-hosting-")
     (work_dir / "logs").mkdir()
     metrics = MetricsPublisher(now=cloud.now)
     capture = CaptureWriter(s3, now=cloud.now)

@@ -48,7 +48,8 @@ LOG = logging.getLogger(__name__)
 
 _import_lock = threading.Lock()
 _modules: dict[tuple[str, str], ModuleType] = {}
-_code_root = Path(tempfile.mkdtemp(prefix="dualloop-lambda-"))
+# Where function packages are unpacked: the running local cloud's folder (set_code_root).
+_code_root: Path | None = None
 _async_pool = ThreadPoolExecutor(4, thread_name_prefix="local-lambda-async")
 # Set by the local cloud: what every handler's boto3 clients need to reach it.
 runtime_environment: dict[str, str] = {}
@@ -85,6 +86,20 @@ class HandlerNotFound(Exception):
     pass
 
 
+def set_code_root(path: Path | None) -> None:
+    """The local cloud unpacks function code in its own folder, removed when it stops; the
+    modules already imported stay (their code is in memory, keyed by the package's hash)."""
+    global _code_root
+    _code_root = path
+
+
+def _unpack_root() -> Path:
+    global _code_root
+    if _code_root is None:  # invoked outside a local cloud (moto alone): a folder of its own
+        _code_root = Path(tempfile.mkdtemp(prefix="dualloop-lambda-"))
+    return _code_root
+
+
 def _handler_for(fn: LambdaFunction) -> Callable[[Any, Any], Any]:
     code_hash = hashlib.sha256(fn.code_bytes).hexdigest()[:16]
     module_path, _, function_name = str(fn.handler).rpartition(".")
@@ -92,7 +107,7 @@ def _handler_for(fn: LambdaFunction) -> Callable[[Any, Any], Any]:
         raise HandlerNotFound(f"Handler {fn.handler!r} must look like 'module.function'")
     key = (code_hash, module_path)
     if key not in _modules:
-        root = _code_root / code_hash
+        root = _unpack_root() / code_hash
         if not root.exists():
             with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as archive:
                 archive.extractall(root)

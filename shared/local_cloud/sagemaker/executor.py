@@ -199,6 +199,7 @@ class LocalPipelineExecutor:
         max_parallel: int | None = None,
         work_root: Path | None = None,
         keep_work_dir: bool = False,
+        scratch_parent: Path | None = None,
         aws_now: Callable[[], datetime] | None = None,
         resume: ExecutionResult | None = None,
         selective: SelectiveRun | None = None,
@@ -216,6 +217,7 @@ class LocalPipelineExecutor:
         self._max_parallel = max(1, int(max_parallel or DEFAULT_MAX_PARALLEL))
         self._work_root = work_root
         self._keep_work_dir = keep_work_dir
+        self._scratch_parent = scratch_parent  # the local cloud's folder; else the machine's tmp
         self._aws_now = aws_now or (lambda: datetime.now(UTC))
         self._execution_id = identity.execution_arn.rsplit("/", 1)[-1]
         self._stop = threading.Event()
@@ -605,7 +607,7 @@ class LocalPipelineExecutor:
             path = self._work_root / execution_id
             path.mkdir(parents=True, exist_ok=True)
             return path
-        return Path(tempfile.mkdtemp(prefix=f"dualloop-pipeline-{execution_id}-"))
+        return Path(tempfile.mkdtemp(prefix=f"dualloop-pipeline-{execution_id}-", dir=self._scratch_parent))
 
 
 # ---- direct use -----------------------------------------------------------------------------------

@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -151,7 +149,7 @@ class JobService:
         if stop.is_set():
             self._end(key, "Stopped", None)
             return
-        work_dir = Path(tempfile.mkdtemp(prefix=f"dualloop-{key.kind}-{key.name}-"))
+        work_dir = self.cloud.mkdtemp(f"dualloop-{key.kind}-{key.name}-")
         shipper = (
             JobLogShipper(self._client("logs", key.region), LOG_GROUPS[key.kind], key.name, work_dir).start()
             if key.kind in LOG_GROUPS

@@ -166,6 +166,7 @@ class _PipelineWorker:
                 observer=observer,
                 max_parallel=(execution.parallelism_configuration or {}).get("MaxParallelExecutionSteps"),
                 aws_now=self.cloud.now,
+                scratch_parent=self.cloud.temp_root,
                 resume=resume,
                 selective=selective,
             )

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from contextlib import ExitStack, redirect_stdout
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.markup import escape
 
+from shared.cli_support import config_or_exit, local_cloud_for_command, quiet_libraries
 from shared.config import DualloopConfig
 from shared.graph import (
     Graph,
@@ -41,6 +41,7 @@ from shared.graph import (
     step_statuses,
 )
 from shared.naming import Names
+from shared.target import Target
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -164,8 +165,12 @@ def read_overlay(session: boto3.Session, execution_arn: str, default_pipeline: s
 # ---- building the pictures --------------------------------------------------------------------------
 
 
-def _named_cloud() -> bool:
-    return bool(os.environ.get("AWS_ENDPOINT_URL")) or os.environ.get("DUALLOOP_TARGET") == "aws"
+def outer_graph(asl_file: Path | None = None) -> Graph:
+    """The outer loop as the repository defines it (``${...}`` placeholders and all: the
+    picture does not need resource names)."""
+    from outer_orchestrator.local_stack import ASL_FILE
+
+    return asl_graph(json.loads((asl_file or ASL_FILE).read_text()))
 
 
 def outer_graph(asl_file: Path | None = None) -> Graph:
@@ -180,16 +185,13 @@ def built_definition(cfg: DualloopConfig, session: boto3.Session) -> dict[str, A
     """The definition built from this checkout; on a local cloud, the artifact bucket is
     provisioned first if missing (the build uploads the code package there)."""
     from inner_pipeline.pipeline import pipeline_definition, pipeline_session
+    from outer_orchestrator.local_stack import LocalStack
 
-    if os.environ.get("DUALLOOP_TARGET") != "aws":
+    if not Target.current().is_aws:
         try:
             session.client("s3").head_bucket(Bucket=Names(cfg).artifact_bucket)
         except ClientError:
-            from outer_orchestrator.local_stack import LocalStack
-
             LocalStack(cfg).provision()
-    from outer_orchestrator.cli import quiet_libraries
-
     sdk_session = pipeline_session(cfg, session)  # imports the SDK, which turns the root logger to INFO
     quiet_libraries()
     # The SDK warns about every field it pops out of the definition: noise for a picture.
@@ -266,8 +268,6 @@ def graph(
     config: Annotated[Path | None, typer.Option(help="YAML/TOML config file.")] = None,
 ) -> None:
     """Draw the outer state machine and the inner pipeline DAG, coloured by the last run."""
-    from outer_orchestrator.cli import config_or_exit, local_cloud_for_command
-
     fmt = fmt or (_SUFFIXES.get(out.suffix.lower(), Format.svg) if out else Format.svg)
     if fmt is Format.png and out is None:
         raise typer.BadParameter("a PNG needs a file: --out graph.png", param_hint="--out")
@@ -275,7 +275,7 @@ def graph(
         raise typer.BadParameter(
             "--execution overlays statuses: drop --no-statuses", param_hint="--execution"
         )
-    if execution and not _named_cloud():
+    if execution and not Target.current().is_named:
         console.print(
             "[red]--execution needs the cloud it ran on: `dualloop local up` and "
             '`eval "$(dualloop local env)"`, or DUALLOOP_TARGET=aws.[/red]'
@@ -289,7 +289,7 @@ def graph(
             inner_definition = json.loads(definition.read_text())
         except (OSError, ValueError) as exc:
             raise typer.BadParameter(f"cannot read {definition}: {exc}", param_hint="--definition") from None
-    want_overlay = statuses and _named_cloud()
+    want_overlay = statuses and Target.current().is_named
     needs_cloud = want_overlay or (loop is not Loop.outer and inner_definition is None)
     overlay: Overlay | None = None
     if needs_cloud:
@@ -326,3 +326,8 @@ def graph(
             console.print(f"[red]not a pipeline definition: {escape(str(exc))}[/red]")
             raise typer.Exit(2) from None
     render(panels(outer, inner, overlay), fmt, out)
+
+
+def register(app: typer.Typer) -> None:
+    """``dualloop graph`` (entry point ``dualloop.commands`` ``graph``)."""
+    app.command("graph")(graph)
