@@ -173,14 +173,6 @@ def outer_graph(asl_file: Path | None = None) -> Graph:
     return asl_graph(json.loads((asl_file or ASL_FILE).read_text()))
 
 
-def outer_graph(asl_file: Path | None = None) -> Graph:
-    """The outer loop as the repository defines it (``${...}`` placeholders and all: the
-    picture does not need resource names)."""
-    from outer_orchestrator.local_stack import ASL_FILE
-
-    return asl_graph(json.loads((asl_file or ASL_FILE).read_text()))
-
-
 def built_definition(cfg: DualloopConfig, session: boto3.Session) -> dict[str, Any]:
     """The definition built from this checkout; on a local cloud, the artifact bucket is
     provisioned first if missing (the build uploads the code package there)."""

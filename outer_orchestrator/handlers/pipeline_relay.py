@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
 
 from outer_orchestrator.handlers import callbacks, facts, pipeline_tokens
 from outer_orchestrator.handlers.events import PipelineStatusChange, parse
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
 
 logger = Logger(service="dualloop-pipeline-relay")
+
 
 def handler(
     event: dict[str, Any],

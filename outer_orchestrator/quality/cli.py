@@ -25,8 +25,8 @@ def suggest_cmd(
 ) -> None:
     """Suggest a DQDL ruleset from the data and the configured schema, as Glue Data Quality's
     rule recommendations do; point the config's `ruleset` at the file it writes."""
-    from outer_orchestrator.cli import config_or_exit
     from outer_orchestrator.quality.suggest import DataProblem, read_curated, suggest_ruleset
+    from shared.cli_support import config_or_exit
 
     schema = config_or_exit(config).dataset
     try:

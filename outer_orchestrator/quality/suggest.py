@@ -31,7 +31,7 @@ from shared.column_names import HeaderClashError, column_names
 from shared.config import DataSchema, FeatureType, ProblemType
 
 if TYPE_CHECKING:
-    from outer_orchestrator.quality.dqdl import NumberOp
+    from outer_orchestrator.quality.dqdl_rules import NumberOp
 
 __all__ = [
     "MAX_VOCABULARY",
