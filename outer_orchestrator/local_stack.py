@@ -80,17 +80,21 @@ class LocalStack:
         cfg: DualloopConfig,
         session: boto3.Session | None = None,
         template: dict[str, Any] | None = None,
+        template_source: stack_template.TemplateSource | None = None,
     ) -> None:
+        """``template``: the stack's synthesized template; by default the one
+        ``template_source`` (default: the process's registered source) makes, cached."""
         self.cfg = cfg
         self.names = Names(cfg)
         self._session = session or boto3.Session(region_name=cfg.region)
         self._template = template
+        self._template_source = template_source
 
     @property
     def template(self) -> dict[str, Any]:
-        """The synthesized CloudFormation template whose IAM the local cloud enforces."""
+        """The synthesized CloudFormation template the local cloud is provisioned from."""
         if self._template is None:
-            self._template = stack_template.load(self.cfg)
+            self._template = stack_template.load(self.cfg, self._template_source)
         return self._template
 
     def client(self, service: str) -> Any:

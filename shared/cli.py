@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import typer
 
@@ -14,8 +15,22 @@ from inner_pipeline import cli as inner_cli
 from outer_orchestrator import cli as outer_cli
 from outer_orchestrator.drift import cli as drift_cli
 from shared import graph_cli
+from shared.config import DualloopConfig
 from shared.local_cloud.cli import app as local_app
 from shared.local_cloud.hosting import cli as hosting_cli
+from shared.local_cloud.iam import stack_template
+
+
+def _synthesize_stack(cfg: DualloopConfig) -> dict[str, Any]:
+    """The local cloud's template source: CDK's synthesis of the stack (jsii loads only if
+    a template is not cached)."""
+    from infra.local_template import synthesize
+
+    return synthesize(cfg)
+
+
+# The composition root wires the local cloud to the stack definition that deploys.
+stack_template.use(_synthesize_stack)
 
 app = typer.Typer(
     help="dualloop: a SageMaker Pipeline (inner loop) inside a Step Functions state machine (outer loop).",

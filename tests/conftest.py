@@ -20,6 +20,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from infra.local_template import synthesize as synthesize_stack
+from shared.local_cloud.iam import stack_template
+
+# The local cloud's stack template comes from CDK, as the `dualloop` entry point wires it.
+stack_template.use(synthesize_stack)
+
 
 @pytest.fixture(scope="session")
 def local_cloud() -> Iterator[LocalCloud]:
