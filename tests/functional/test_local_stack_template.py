@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import tempfile
-import time
 import uuid
 from typing import Any
 
@@ -71,14 +70,10 @@ def test_a_change_in_the_cdk_constructs_is_what_the_local_cloud_gets(
 
     monkeypatch.setattr(outer_loop.OuterLoop, "_table", changed_table)
     monkeypatch.setattr(outer_loop.events, "EventPattern", changed_pattern)
-    started = time.monotonic()
     template = _synthesize_in_process(cfg)
-    print(f"synth {time.monotonic() - started:.1f}s")
 
     # WHEN the local stack is provisioned from that synthesis, and from nothing else
-    started = time.monotonic()
     LocalStack(cfg, template=template).provision()
-    print(f"provision {time.monotonic() - started:.1f}s")
 
     # THEN the local cloud has the construct's key, TTL and pattern
     dynamodb, events = boto3.client("dynamodb"), boto3.client("events")
