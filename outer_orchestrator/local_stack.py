@@ -222,7 +222,9 @@ class LocalStack:
                 # Architectures is UpdateFunctionCode's member, not UpdateFunctionConfiguration's.
                 architectures = spec.pop("Architectures", None)
                 lam.update_function_code(
-                    FunctionName=name, ZipFile=code, **({"Architectures": architectures} if architectures else {})
+                    FunctionName=name,
+                    ZipFile=code,
+                    **({"Architectures": architectures} if architectures else {}),
                 )
                 lam.update_function_configuration(FunctionName=name, **spec)
 

@@ -36,7 +36,7 @@ PRINCIPAL = {
     "sagemaker_role": "sagemaker.amazonaws.com",
     "state_machine_role": "states.amazonaws.com",
     "glue_role": "glue.amazonaws.com",
-    "lambda_role": "lambda.amazonaws.com",
+    "relay_role": "lambda.amazonaws.com",  # "relay_role:<handler>": each relay handler's own role
     "events_role": "events.amazonaws.com",
 }
 
@@ -94,10 +94,16 @@ def _provision_roles(cfg: DualloopConfig, template: dict[str, Any]) -> None:
     stack_iam.create_roles(boto3.client("iam"), stack_iam.roles(template, cfg.account_id, cfg.region))
 
 
+def _role_name(names: Names, role_attr: str) -> str:
+    """``role_attr``: a ``Names`` role attribute, or ``relay_role:<handler>``."""
+    attr, _, handler = role_attr.partition(":")
+    return names.relay_role(handler) if handler else str(getattr(names, attr))
+
+
 def _as(cfg: DualloopConfig, role_attr: str) -> boto3.Session:
     names = Names(cfg)
-    arn = getattr(names, f"{role_attr}_arn")
-    role = sessions.assume(arn, PRINCIPAL[role_attr], cfg.region)
+    arn = f"arn:aws:iam::{names.account}:role/{_role_name(names, role_attr)}"
+    role = sessions.assume(arn, PRINCIPAL[role_attr.partition(":")[0]], cfg.region)
     return boto3.Session(region_name=cfg.region, **role.client_kwargs())
 
 
@@ -115,7 +121,7 @@ def _grants_relay_read_of_artifacts(template: dict[str, Any], names: Names) -> b
     return any(
         "s3:GetObject" in _actions(s)
         and any(str(r).startswith(artifacts) for r in _listify(resolved(s["Resource"])))
-        for _, s in _statements_of(template, names.lambda_role)
+        for _, s in _statements_of(template, names.relay_role("pipeline_relay"))
     )
 
 
@@ -144,10 +150,13 @@ def test_relay_role_without_get_object_on_the_artifact_bucket_is_denied(
     # GIVEN the relay role as synthesized, minus any s3:GetObject statement
     names = Names(cfg)
     _provision_roles(
-        cfg, _without(synthesized, names.lambda_role, lambda s: "s3:GetObject" not in _actions(s))
+        cfg,
+        _without(
+            synthesized, names.relay_role("pipeline_relay"), lambda s: "s3:GetObject" not in _actions(s)
+        ),
     )
     bucket, key = _evaluation_object(cfg)
-    relay_s3 = _as(cfg, "lambda_role").client("s3")
+    relay_s3 = _as(cfg, "relay_role:pipeline_relay").client("s3")
 
     # WHEN the relay reads the evaluation report THEN S3 refuses, as on AWS
     assert _error_code(lambda: relay_s3.get_object(Bucket=bucket, Key=key)) == "AccessDenied"
@@ -163,8 +172,29 @@ def test_relay_role_as_synthesized_reads_the_evaluation_report(
         pytest.xfail("issue 13 item 2 not fixed in infra/ yet: the relay role cannot read evaluation.json")
     _provision_roles(cfg, synthesized)
     bucket, key = _evaluation_object(cfg)
-    relay_s3 = _as(cfg, "lambda_role").client("s3")
+    relay_s3 = _as(cfg, "relay_role:pipeline_relay").client("s3")
     assert json.loads(relay_s3.get_object(Bucket=bucket, Key=key)["Body"].read())["metrics"]["auc"] == 0.9
+
+
+def test_relay_reads_an_evaluation_report_whatever_the_step_is_called_and_nothing_else(
+    local_cloud: LocalCloud, cfg: DualloopConfig, synthesized: dict[str, Any]
+) -> None:
+    # GIVEN the relay role as synthesized and a data scientist's pipeline whose evaluation step
+    # is not called Evaluate (the relay follows the package's ModelQuality statistics URI)
+    names = Names(cfg)
+    _provision_roles(cfg, synthesized)
+    bucket, _ = _evaluation_object(cfg)
+    s3 = boto3.client("s3")
+    report = f"{cfg.artifact_prefix}executions/def456/AbaloneEval/evaluation/evaluation.json"
+    model = f"{cfg.artifact_prefix}executions/def456/TrainAbalone/output/model.tar.gz"
+    for key in (report, model):
+        s3.put_object(Bucket=bucket, Key=key, Body=b'{"metrics": {"mse": 1.5}}')
+    relay_s3 = _as(cfg, "relay_role:pipeline_relay").client("s3")
+
+    # WHEN the relay reads them THEN the report is readable and the model is not
+    assert json.loads(relay_s3.get_object(Bucket=bucket, Key=report)["Body"].read())["metrics"]["mse"] == 1.5
+    assert _error_code(lambda: relay_s3.get_object(Bucket=bucket, Key=model)) == "AccessDenied"
+    assert names.artifact_bucket == bucket
 
 
 # ---- issue 13, item 3: blue/green UpdateEndpoint reads the rollback alarms -------------------
@@ -300,7 +330,7 @@ SAMPLE: list[tuple[str, str, str, str, Callable[[Names], dict[str, Any]]]] = [
         lambda n: {"FunctionName": n.pipeline_callback_function, "InvocationType": "DryRun"},
     ),
     (
-        "lambda_role",
+        "relay_role:pipeline_callback",
         "StartPipeline",
         "sagemaker",
         "start_pipeline_execution",
@@ -308,14 +338,14 @@ SAMPLE: list[tuple[str, str, str, str, Callable[[Names], dict[str, Any]]]] = [
     ),
     ("glue_role", "ReadRaw", "s3", "list_objects_v2", lambda n: {"Bucket": n.raw_bucket}),
     (
-        "lambda_role",
+        "relay_role:store_token",
         "TaskTokens",
         "dynamodb",
-        "get_item",
-        lambda n: {"TableName": n.token_table, "Key": {"model_package_arn": {"S": "x"}}},
+        "put_item",
+        lambda n: {"TableName": n.token_table, "Item": {"model_package_arn": {"S": "x"}}},
     ),
     (
-        "lambda_role",
+        "relay_role:approval_relay",
         "AnswerTaskTokens",
         "stepfunctions",
         "send_task_success",
@@ -352,7 +382,7 @@ def test_removing_a_synthesized_statement_denies_the_call_that_needed_it(
     arguments: Callable[[Names], dict[str, Any]],
 ) -> None:
     names = Names(cfg)
-    role_name = getattr(names, role_attr)
+    role_name = _role_name(names, role_attr)
     _table(names.lock_table, "lock_id")
     _table(names.token_table, "model_package_arn")
     _evaluation_object(cfg)
