@@ -425,3 +425,54 @@ def test_retrain_fails_at_ingest_when_the_state_machine_may_not_start_glue_jobs(
     assert result.status == "FAILED"
     assert "Ingest" in [s["name"] for s in result.states]
     assert "glue:StartJobRun" in (result.cause or ""), result.cause
+
+
+# ---- EventBridge starts a retrain as the rule target's role ----------------------------------
+def test_eventbridge_starts_executions_as_the_targets_role_and_dead_letters_a_denied_one(
+    local_cloud: LocalCloud, cfg: DualloopConfig, synthesized: dict[str, Any]
+) -> None:
+    names = Names(cfg)
+    sqs, events, sfn = boto3.client("sqs"), boto3.client("events"), boto3.client("stepfunctions")
+    dlq_url = sqs.create_queue(QueueName=f"{names.base}-test-dead-letters")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    machine = sfn.create_state_machine(
+        name=names.state_machine,
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn=names.state_machine_role_arn,
+    )["stateMachineArn"]
+    rule = f"{names.base}-test-trigger"
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["dualloop.test"]}), State="ENABLED")
+    events.put_targets(
+        Rule=rule,
+        Targets=[
+            {
+                "Id": "retrain",
+                "Arn": machine,
+                "RoleArn": names.events_role_arn,
+                "DeadLetterConfig": {"Arn": dlq_arn},
+            }
+        ],
+    )
+
+    def deliver() -> list[dict[str, Any]]:
+        events.put_events(Entries=[{"Source": "dualloop.test", "DetailType": "test", "Detail": "{}"}])
+        return sqs.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"]).get("Messages", [])
+
+    # GIVEN the events role as synthesized WHEN a matching event arrives THEN the execution starts
+    _provision_roles(cfg, synthesized)
+    assert deliver() == []
+    assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == 1
+
+    # GIVEN the role without states:StartExecution WHEN an event arrives THEN nothing starts and
+    # the event goes to the target's dead-letter queue with EventBridge's error attributes
+    _provision_roles(
+        cfg, _without(synthesized, names.events_role, lambda s: "states:StartExecution" not in _actions(s))
+    )
+    (dead,) = deliver()
+    assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == 1
+    attributes = {k: v["StringValue"] for k, v in dead["MessageAttributes"].items()}
+    assert attributes["TARGET_ARN"] == machine
+    assert "states:StartExecution" in attributes["ERROR_MESSAGE"], attributes
+    assert json.loads(dead["Body"])["source"] == "dualloop.test"
