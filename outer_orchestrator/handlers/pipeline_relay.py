@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
 
 from outer_orchestrator.handlers import callbacks, facts, pipeline_tokens
 from outer_orchestrator.handlers.events import PipelineStatusChange, parse
@@ -82,7 +83,10 @@ def answer(
 ) -> bool:
     """Answer the waiting ``RunInnerPipeline`` for a pipeline execution that ended ``status``."""
     if status == "Succeeded":
-        outcome = outcome_of(sagemaker, s3, execution_arn)
+        try:
+            outcome = outcome_of(sagemaker, s3, execution_arn)
+        except ReportUnreadable as exc:
+            return callbacks.fail(sfn, token, "EvaluationReportUnreadable", str(exc))
         if outcome is None:
             return callbacks.fail(
                 sfn, token, "NoModelRegistered", "The pipeline succeeded but registered no model package."
@@ -125,8 +129,26 @@ def _metrics(s3: S3Client, package: Any) -> dict[str, float]:
     if not uri:
         return {}
     bucket, _, key = uri.removeprefix("s3://").partition("/")
-    report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    try:
+        report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code not in _UNREADABLE:
+            raise  # throttling, a service error: the event's retry policy delivers it again
+        raise ReportUnreadable(
+            f"the registered model's evaluation report {uri} cannot be read ({code}): the relays may "
+            "read evaluation reports named evaluation.json under the artifact bucket's artifact prefix "
+            "(the pipeline's ModelMetrics.ModelQuality.Statistics.S3Uri must point there)"
+        ) from None
     return EvaluationReport.model_validate(report).metrics()
+
+
+class ReportUnreadable(RuntimeError):
+    """The package's evaluation report is out of the relays' reach: retrying will not help."""
+
+
+# S3's answers when the object is outside the role's grant or not there (GetObject reference).
+_UNREADABLE = frozenset({"AccessDenied", "NoSuchKey", "NoSuchBucket", "403", "404"})
 
 
 def failure_reason(sagemaker: SageMakerClient, execution_arn: str) -> str:
