@@ -10,19 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
 
-from outer_orchestrator.handlers import drift_trigger
-from shared.alarms import alarm_definitions
 from shared.config import DualloopConfig
-from shared.contracts import RetrainInput, event_target_input
+from shared.local_cloud import stack_resources
 from shared.local_cloud.iam import stack_template
 from shared.local_cloud.iam import template as stack_iam
 from shared.naming import Names
@@ -58,22 +53,23 @@ def lambda_package() -> bytes:
     return buffer.getvalue()
 
 
-@dataclass(frozen=True)
-class Handler:
-    function: str
-    module: str
-
-
-def handlers(names: Names) -> list[Handler]:
-    return [
-        Handler(names.pipeline_relay_function, "outer_orchestrator.handlers.pipeline_relay.handler"),
-        Handler(names.approval_relay_function, "outer_orchestrator.handlers.approval_relay.handler"),
-        Handler(names.store_token_function, "outer_orchestrator.handlers.store_token.handler"),
-        Handler(names.pipeline_callback_function, "outer_orchestrator.handlers.pipeline_callback.handler"),
-        Handler(names.drift_function, "outer_orchestrator.drift.job.handler"),
-        Handler(drift_trigger.function_name(names), "outer_orchestrator.handlers.drift_trigger.handler"),
-        Handler(names.lock_release_function, "outer_orchestrator.handlers.release_lock.handler"),
-    ]
+# The AWS::Lambda::Function properties the local cloud applies: CreateFunction's members.
+# Left out: Code (packaged locally), Layers (the venv has Powertools), KmsKeyArn (SSE-KMS is
+# not emulated), LoggingConfig/TracingConfig (no CloudWatch Logs or X-Ray locally), Tags.
+_FUNCTION_MEMBERS = frozenset(
+    {
+        "FunctionName",
+        "Description",
+        "Handler",
+        "Runtime",
+        "Role",
+        "Timeout",
+        "MemorySize",
+        "Environment",
+        "DeadLetterConfig",
+        "Architectures",
+    }
+)
 
 
 class LocalStack:
@@ -84,33 +80,37 @@ class LocalStack:
         cfg: DualloopConfig,
         session: boto3.Session | None = None,
         template: dict[str, Any] | None = None,
+        template_source: stack_template.TemplateSource | None = None,
     ) -> None:
+        """``template``: the stack's synthesized template; by default the one
+        ``template_source`` (default: the process's registered source) makes, cached."""
         self.cfg = cfg
         self.names = Names(cfg)
         self._session = session or boto3.Session(region_name=cfg.region)
         self._template = template
+        self._template_source = template_source
+        self._clients: dict[str, Any] = {}
 
     @property
     def template(self) -> dict[str, Any]:
-        """The synthesized CloudFormation template whose IAM the local cloud enforces."""
+        """The synthesized CloudFormation template the local cloud is provisioned from."""
         if self._template is None:
-            self._template = stack_template.load(self.cfg)
+            self._template = stack_template.load(self.cfg, self._template_source)
         return self._template
 
     def client(self, service: str) -> Any:
-        return self._session.client(service)  # type: ignore[call-overload]
+        """One client per service (creating one costs ~80 ms; provisioning asks ~40 times)."""
+        if service not in self._clients:
+            self._clients[service] = self._session.client(service)  # type: ignore[call-overload]
+        return self._clients[service]
 
     def provision(self) -> None:
         self._roles()
-        self._buckets()
-        self._tables()
-        self._topic()
+        self._stack_resources()
+        self._notifications_inbox()
         self._glue_jobs()
         self._functions()
         self._state_machine()
-        self._rules()
-        self._alarms()
-        self._model_package_group()
 
     # ---- pieces -------------------------------------------------------------------------
     def _roles(self) -> None:
@@ -127,47 +127,22 @@ class LocalStack:
             )
         return roles[function]
 
-    def _buckets(self) -> None:
-        s3 = self.client("s3")
-        for bucket in self.names.buckets:
-            try:
-                s3.create_bucket(Bucket=bucket)
-            except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
-                pass
-        # New raw data reaches EventBridge, which can start a retrain (the new-data trigger).
-        s3.put_bucket_notification_configuration(
-            Bucket=self.names.raw_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
-        )
+    def _stack_resources(self) -> None:
+        """Buckets, tables, topic, queues, log groups, rules, alarms, the model package group:
+        the template's own resources (``shared.local_cloud.stack_resources``), not a copy."""
+        stack_resources.apply(self.template, self.client, self.cfg.account_id, self.cfg.region)
 
-    def _tables(self) -> None:
-        dynamodb = self.client("dynamodb")
-        for table, key in (
-            (self.names.lock_table, "lock_id"),
-            (self.names.token_table, "model_package_arn"),
-            (self.names.pipeline_token_table, "callback_key"),
-        ):
-            try:
-                dynamodb.create_table(
-                    TableName=table,
-                    KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-                    AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-                    BillingMode="PAY_PER_REQUEST",
-                )
-            except dynamodb.exceptions.ResourceInUseException:
-                pass
-
-    def _topic(self) -> None:
+    def _notifications_inbox(self) -> None:
+        """Locally, notifications land in a queue the CLI reads (on AWS: e-mail subscriptions)."""
         sns, sqs = self.client("sns"), self.client("sqs")
-        topic_arn = sns.create_topic(Name=self.names.topic)["TopicArn"]
-        # Locally, notifications land in a queue the CLI reads (on AWS: e-mail subscriptions).
         queue_url = sqs.create_queue(QueueName=self.notifications_queue)["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
-        subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+        subscriptions = sns.list_subscriptions_by_topic(TopicArn=self.names.topic_arn)["Subscriptions"]
         if not any(s["Endpoint"] == queue_arn for s in subscriptions):
             sns.subscribe(
-                TopicArn=topic_arn,
+                TopicArn=self.names.topic_arn,
                 Protocol="sqs",
                 Endpoint=queue_arn,
                 Attributes={"RawMessageDelivery": "true"},
@@ -242,41 +217,27 @@ class LocalStack:
         s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
 
     def _functions(self) -> None:
+        """Each synthesized Lambda function as CDK declares it (handler, role, environment,
+        timeout, memory, dead-letter queue), with the project's code packaged locally in
+        place of CDK's asset (the same packages; Powertools and pydantic come from the venv
+        rather than the layer)."""
         lam = self.client("lambda")
         code = lambda_package()
-        env = {
-            "DUALLOOP_TOKEN_TABLE": self.names.token_table,
-            "DUALLOOP_PIPELINE_TOKEN_TABLE": self.names.pipeline_token_table,
-            "DUALLOOP_TOPIC_ARN": self.names.topic_arn,
-            "DUALLOOP_PIPELINE_NAME": self.names.pipeline,
-            "DUALLOOP_MODEL_PACKAGE_GROUP": self.names.model_package_group,
-            "DUALLOOP_LOCK_TABLE": self.names.lock_table,
-            "DUALLOOP_STATE_MACHINE_ARN": self.names.state_machine_arn,
-            "POWERTOOLS_SERVICE_NAME": "dualloop",
-            # The handlers rebuild the config from DUALLOOP_* (the drift check needs the names).
-            "DUALLOOP_PROJECT": self.cfg.project,
-            "DUALLOOP_STAGE": self.cfg.stage.value,
-            "DUALLOOP_REGION": self.cfg.region,
-            "DUALLOOP_ACCOUNT_ID": self.cfg.account_id,
-        }
-        for handler in handlers(self.names):
+        render = stack_iam.Renderer(self.template, self.cfg.account_id, self.cfg.region)
+        for _, props in stack_resources.resources_of(self.template, "AWS::Lambda::Function"):
+            spec = render({k: v for k, v in props.items() if k in _FUNCTION_MEMBERS})
+            name = spec.pop("FunctionName")
             try:
-                lam.create_function(
-                    FunctionName=handler.function,
-                    Runtime="python3.11",
-                    Role=self.function_role_arn(handler.function),
-                    Handler=handler.module,
-                    Code={"ZipFile": code},
-                    Timeout=60,
-                    Environment={"Variables": env},
-                )
+                lam.create_function(FunctionName=name, Code={"ZipFile": code}, **spec)
             except lam.exceptions.ResourceConflictException:
-                lam.update_function_code(FunctionName=handler.function, ZipFile=code)
-                lam.update_function_configuration(
-                    FunctionName=handler.function,
-                    Environment={"Variables": env},
-                    Role=self.function_role_arn(handler.function),
+                # Architectures is UpdateFunctionCode's member, not UpdateFunctionConfiguration's.
+                architectures = spec.pop("Architectures", None)
+                lam.update_function_code(
+                    FunctionName=name,
+                    ZipFile=code,
+                    **({"Architectures": architectures} if architectures else {}),
                 )
+                lam.update_function_configuration(FunctionName=name, **spec)
 
     def _state_machine(self) -> None:
         sfn = self.client("stepfunctions")
@@ -289,122 +250,3 @@ class LocalStack:
             )
         except sfn.exceptions.StateMachineAlreadyExists:
             sfn.update_state_machine(stateMachineArn=self.names.state_machine_arn, definition=definition)
-
-    def _rules(self) -> None:
-        events = self.client("events")
-        n = self.names
-        pattern_rules = {
-            n.pipeline_status_rule: (
-                {
-                    "source": ["aws.sagemaker"],
-                    "detail-type": ["SageMaker Model Building Pipeline Execution Status Change"],
-                    "detail": {"pipelineArn": [n.pipeline_arn]},
-                },
-                n.function_arn(n.pipeline_relay_function),
-            ),
-            n.model_package_state_rule: (
-                {
-                    "source": ["aws.sagemaker"],
-                    "detail-type": ["SageMaker Model Package State Change"],
-                    "detail": {"ModelPackageGroupName": [n.model_package_group]},
-                },
-                n.function_arn(n.approval_relay_function),
-            ),
-            # A retrain that ended without running its ReleaseLock* states gives its lock back.
-            n.lock_release_rule: (
-                {
-                    "source": ["aws.states"],
-                    "detail-type": ["Step Functions Execution Status Change"],
-                    "detail": {
-                        "stateMachineArn": [n.state_machine_arn],
-                        "status": ["ABORTED", "TIMED_OUT", "FAILED"],
-                    },
-                },
-                n.function_arn(n.lock_release_function),
-            ),
-        }
-        for rule, (pattern, target) in pattern_rules.items():
-            events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
-            events.put_targets(Rule=rule, Targets=[{"Id": "relay", "Arn": target}])
-        self._retrain_triggers(events)
-
-    def _retrain_triggers(self, events: Any) -> None:
-        """Drift alarm, new raw data and (disabled) schedule all start the same state machine."""
-        n, cfg = self.names, self.cfg
-        # The drift alarm goes through a function that reads the drift report, so the retrain's
-        # input names the drifted features (an InputTransformer sees the event only).
-        events.put_rule(
-            Name=n.drift_alarm_rule,
-            EventPattern=json.dumps(
-                {
-                    "source": ["aws.cloudwatch"],
-                    "detail-type": ["CloudWatch Alarm State Change"],
-                    "detail": {"alarmName": [n.drift_alarm], "state": {"value": ["ALARM"]}},
-                }
-            ),
-            State="ENABLED",
-        )
-        events.put_targets(
-            Rule=n.drift_alarm_rule,
-            Targets=[{"Id": "retrain", "Arn": n.function_arn(drift_trigger.function_name(n))}],
-        )
-        triggers = {
-            n.new_data_rule: (
-                {
-                    "source": ["aws.s3"],
-                    "detail-type": ["Object Created"],
-                    "detail": {
-                        "bucket": {"name": [n.raw_bucket]},
-                        "object": {"key": [{"prefix": cfg.raw_prefix}]},
-                    },
-                },
-                event_target_input(cfg, "new-data", {"key": "$.detail.object.key"}),
-            ),
-        }
-        for rule, (pattern, transformer) in triggers.items():
-            events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
-            events.put_targets(
-                Rule=rule,
-                Targets=[
-                    {
-                        "Id": "retrain",
-                        "Arn": n.state_machine_arn,
-                        "RoleArn": n.events_role_arn,
-                        "InputTransformer": transformer,
-                    }
-                ],
-            )
-        # The drift check runs on its schedule; the event's time ends its window.
-        events.put_rule(Name=n.drift_schedule_rule, ScheduleExpression=cfg.drift.schedule, State="ENABLED")
-        events.put_targets(
-            Rule=n.drift_schedule_rule, Targets=[{"Id": "drift", "Arn": n.function_arn(n.drift_function)}]
-        )
-        # A scheduled retrain exists but starts disabled: teams opt in (`aws events enable-rule`).
-        events.put_rule(Name=n.schedule_rule, ScheduleExpression="rate(7 days)", State="DISABLED")
-        events.put_targets(
-            Rule=n.schedule_rule,
-            Targets=[
-                {
-                    "Id": "retrain",
-                    "Arn": n.state_machine_arn,
-                    "RoleArn": n.events_role_arn,
-                    "Input": RetrainInput.for_config(cfg, trigger="schedule").model_dump_json(),
-                }
-            ],
-        )
-
-    def _alarms(self) -> None:
-        """The endpoint's rollback alarms and the drift alarm (CDK defines the same)."""
-        for alarm in alarm_definitions(self.cfg):
-            self.client("cloudwatch").put_metric_alarm(**alarm)
-
-    def _model_package_group(self) -> None:
-        sagemaker = self.client("sagemaker")
-        try:
-            sagemaker.create_model_package_group(
-                ModelPackageGroupName=self.names.model_package_group,
-                ModelPackageGroupDescription=f"{self.cfg.project} models ({self.cfg.stage.value})",
-            )
-        except ClientError as exc:
-            if "already exists" not in str(exc).lower():
-                raise

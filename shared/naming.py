@@ -167,13 +167,13 @@ class Names:
     def lock_release_role(self) -> str:
         return f"{self.base}-release-lock"
 
-    @property
-    def lambda_role(self) -> str:
-        return f"{self.base}-relay-lambda"
+    def relay_role(self, handler: str) -> str:
+        """The execution role of one relay handler (``pipeline_relay``, ``approval_relay``,
+        ``pipeline_callback``, ``store_token``): each has its own, least privilege."""
+        return f"{self.base}-{handler.replace('_', '-')}"
 
-    @property
-    def lambda_role_arn(self) -> str:
-        return self._arn("iam", f"role/{self.lambda_role}", region=False)
+    def relay_role_arn(self, handler: str) -> str:
+        return self._arn("iam", f"role/{self.relay_role(handler)}", region=False)
 
     def function_arn(self, function: str) -> str:
         return self._arn("lambda", f"function:{function}")

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 # Where the relay's role may read evaluation reports (infra/constructs/relays.py,
 # evaluation_reports): a user's own pipeline writes its ModelQuality statistics there.
-REPORT_KEYS = "<artifact prefix>executions/*/Evaluate/evaluation/evaluation.json in the artifact bucket"
+REPORT_KEYS = "<artifact prefix>*/evaluation.json in the artifact bucket"
 # A report that is not there, or not ours to read, will not become readable on a retry.
 _REPORT_GONE = {"AccessDenied", "NoSuchKey", "NoSuchBucket", "403", "404"}
 

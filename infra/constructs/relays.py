@@ -34,7 +34,7 @@ from infra import sources
 from infra.constructs.arns import Arns
 from infra.constructs.data import DataPlane, removal_policy
 from infra.nag import acknowledge, logical_id
-from inner_pipeline.pipeline import EVALUATION_FILE, STEP_EVALUATE
+from inner_pipeline.pipeline import EVALUATION_FILE
 from shared.config import DualloopConfig, Stage
 from shared.naming import Names
 
@@ -94,101 +94,121 @@ class Relays(Construct):
         if reserved_concurrency is not None and reserved_concurrency < 1:
             raise ValueError(f"relay reserved concurrency must be at least 1, got {reserved_concurrency}")
         arn = Arns(names)
-
-        self.role = iam.Role(
-            self,
-            "Role",
-            role_name=names.lambda_role,
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="dualloop relay handlers: read pipeline/model package state, answer task tokens",
-        )
         pipeline_executions = arn.sagemaker(f"pipeline/{names.pipeline}/execution/*")
         model_packages = arn.sagemaker(f"model-package/{names.model_package_group}/*")
-        policy = iam.Policy(
-            self,
-            "Policy",
-            statements=[
-                iam.PolicyStatement(
-                    sid="ReadPipelineExecutions",
-                    actions=[
-                        "sagemaker:DescribePipelineExecution",
-                        "sagemaker:ListPipelineExecutionSteps",
-                        "sagemaker:ListPipelineParametersForExecution",
-                    ],
-                    resources=[pipeline_executions],
+        reports = data.artifacts.arn_for_objects(evaluation_reports(cfg))
+
+        def read_executions(*actions: str) -> iam.PolicyStatement:
+            return iam.PolicyStatement(
+                sid="ReadPipelineExecutions", actions=list(actions), resources=[pipeline_executions]
+            )
+
+        def tokens(sid: str, table: dynamodb.ITable, *actions: str) -> iam.PolicyStatement:
+            return iam.PolicyStatement(
+                sid=sid, actions=[f"dynamodb:{a}" for a in actions], resources=[table.table_arn]
+            )
+
+        read_packages = iam.PolicyStatement(
+            sid="ReadModelPackages", actions=["sagemaker:DescribeModelPackage"], resources=[model_packages]
+        )
+        # The relay reads a registered model's evaluation report from the package's
+        # ModelMetrics.ModelQuality.Statistics.S3Uri, which the pipeline sets: any report named
+        # evaluation.json under the artifact prefix, whatever its step is called. Only GetObject:
+        # CDK's grant_read would add s3:List* and s3:GetBucket*, which no relay calls.
+        read_reports = iam.PolicyStatement(
+            sid="ReadEvaluationReports", actions=["s3:GetObject"], resources=[reports]
+        )
+        answer = iam.PolicyStatement(
+            sid="AnswerTaskTokens",
+            actions=["states:SendTaskSuccess", "states:SendTaskFailure"],
+            # These APIs take only a task token: IAM has no resource to scope them to,
+            # and a statement naming the state machine would never match (deny).
+            resources=["*"],
+        )
+        project_key = iam.PolicyStatement(
+            sid="ProjectKey",
+            actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+            resources=[data.key.key_arn],
+        )
+        # Each handler's own role holds exactly the calls its code makes (tests/infra lists them).
+        grants: dict[str, list[iam.PolicyStatement]] = {
+            "pipeline_relay": [
+                read_executions(
+                    "sagemaker:DescribePipelineExecution",
+                    "sagemaker:ListPipelineExecutionSteps",
+                    "sagemaker:ListPipelineParametersForExecution",
                 ),
+                read_packages,
+                read_reports,
+                answer,
+                tokens("PipelineTaskTokens", pipeline_token_table, "GetItem", "DeleteItem"),
+                project_key,
+            ],
+            "approval_relay": [
+                read_packages,
+                answer,
+                tokens("TaskTokens", token_table, "DeleteItem", "PutItem"),
+                project_key,
+            ],
+            # Starts the pipeline; answers at once for a pipeline whose event was lost.
+            "pipeline_callback": [
                 iam.PolicyStatement(
                     sid="StartPipeline",
                     actions=["sagemaker:StartPipelineExecution"],
                     resources=[arn.sagemaker(f"pipeline/{names.pipeline}")],
                 ),
-                iam.PolicyStatement(
-                    sid="ReadModelPackages",
-                    actions=["sagemaker:DescribeModelPackage"],
-                    resources=[model_packages],
+                read_executions(
+                    "sagemaker:DescribePipelineExecution", "sagemaker:ListPipelineExecutionSteps"
                 ),
-                # The pipeline relay reads each registered model's evaluation report (its
-                # ModelMetrics), which the Evaluate step writes under the execution's prefix
-                # (a cache hit points at an earlier execution's). Only GetObject: CDK's
-                # grant_read would add s3:List* and s3:GetBucket*, which no relay calls.
-                iam.PolicyStatement(
-                    sid="ReadEvaluationReports",
-                    actions=["s3:GetObject"],
-                    resources=[data.artifacts.arn_for_objects(evaluation_reports(cfg))],
-                ),
-                iam.PolicyStatement(
-                    sid="AnswerTaskTokens",
-                    actions=["states:SendTaskSuccess", "states:SendTaskFailure"],
-                    # These APIs take only a task token: IAM has no resource to scope them to,
-                    # and a statement naming the state machine would never match (deny).
-                    resources=["*"],
-                ),
-                iam.PolicyStatement(
-                    sid="TaskTokens",
-                    actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
-                    resources=[token_table.table_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="PipelineTaskTokens",
-                    actions=[
-                        "dynamodb:GetItem",
-                        "dynamodb:PutItem",
-                        "dynamodb:UpdateItem",
-                        "dynamodb:DeleteItem",
-                    ],
-                    resources=[pipeline_token_table.table_arn],
-                ),
-                iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[topic.topic_arn]),
-                iam.PolicyStatement(
-                    sid="ProjectKey",
-                    actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                    resources=[data.key.key_arn],
-                ),
+                read_packages,
+                read_reports,
+                answer,
+                tokens("PipelineTaskTokens", pipeline_token_table, "PutItem", "UpdateItem", "DeleteItem"),
+                project_key,
             ],
-        )
-        policy.attach_to_role(self.role)
-        acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::*]",
-            "Only states:SendTaskSuccess/SendTaskFailure, which have no resource-level permissions (the call "
-            "carries just a task token); the token itself is the capability.",
-        )
-        for resource, reason in (
-            (
-                pipeline_executions,
-                "Pipeline execution ids are minted per run; scoped to this project's pipeline.",
-            ),
-            (
-                model_packages,
-                "Model package versions are numbered by the registry; scoped to this project's group.",
-            ),
-            (
-                f"<{logical_id(data.artifacts)}.Arn>/{evaluation_reports(cfg)}",
-                "Evaluation reports sit under each pipeline execution's own prefix (execution ids are "
-                "minted per run); only the evaluation.json objects.",
-            ),
-        ):
-            acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
+            # Stores the token, tells approvers, answers a decision made before it was awaited.
+            "store_token": [
+                tokens("TaskTokens", token_table, "PutItem", "DeleteItem"),
+                iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[topic.topic_arn]),
+                read_packages,
+                answer,
+                project_key,
+            ],
+        }
+        self.roles: dict[str, iam.Role] = {}
+        self.policies: dict[str, iam.Policy] = {}
+        for handler, statements in grants.items():
+            role = iam.Role(
+                self,
+                f"{_construct_id(handler)}Role",
+                role_name=names.relay_role(handler),
+                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                description=f"dualloop {handler.replace('_', ' ')} handler: only the calls it makes",
+            )
+            policy = iam.Policy(self, f"{_construct_id(handler)}Policy", statements=statements)
+            policy.attach_to_role(role)
+            self.roles[handler], self.policies[handler] = role, policy
+            acknowledge(
+                policy,
+                "AwsSolutions-IAM5[Resource::*]",
+                "Only states:SendTaskSuccess/SendTaskFailure, which have no resource-level permissions (the "
+                "call carries just a task token); the token itself is the capability.",
+            )
+            wildcards = {
+                pipeline_executions: "Pipeline execution ids are minted per run; scoped to this project's pipeline.",
+                model_packages: "Model package versions are numbered by the registry; scoped to this project's group.",
+            }
+            for resource, reason in wildcards.items():
+                if any(resource in s.resources for s in statements):
+                    acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
+            if read_reports in statements:
+                acknowledge(
+                    policy,
+                    f"AwsSolutions-IAM5[Resource::<{logical_id(data.artifacts)}.Arn>/{evaluation_reports(cfg)}]",
+                    "Evaluation reports sit under each pipeline execution's own prefix (execution ids are "
+                    "minted per run, step names are the data scientist's); only objects named "
+                    "evaluation.json under the artifact prefix.",
+                )
 
         powertools = powertools_layer(self)
         environment = {
@@ -240,7 +260,7 @@ class Relays(Construct):
                 description=spec.description,
                 code=code,
                 layer=powertools,
-                role=self.role,
+                role=self.roles[spec.module],
                 log_group=handler_log_group(
                     self, f"{spec.construct_id}Logs", cfg=cfg, data=data, function_name=spec.function_name
                 ),
@@ -248,20 +268,15 @@ class Relays(Construct):
                 reserved_concurrent_executions=reserved_concurrency,
                 dead_letter_queue=dead_letters if spec.module in asynchronous else None,
             )
-            fn.node.add_dependency(policy)
-            self.functions[spec.module] = fn
-
-        # Lambda writes to the log groups created above, nowhere else.
-        logs_policy = iam.Policy(
-            self,
-            "LogsPolicy",
-            statements=[write_own_logs(*(f.log_group for f in self.functions.values()))],
-        )
-        logs_policy.attach_to_role(self.role)
-        for fn in self.functions.values():
+            fn.node.add_dependency(self.policies[spec.module])
+            # Each function writes to its own log group, nowhere else.
+            logs_policy = iam.Policy(
+                self, f"{spec.construct_id}LogsPolicy", statements=[write_own_logs(fn.log_group)]
+            )
+            logs_policy.attach_to_role(self.roles[spec.module])
             fn.node.add_dependency(logs_policy)
-
-        acknowledge_xray(self.role)
+            acknowledge_xray(self.roles[spec.module])
+            self.functions[spec.module] = fn
 
         stack = Stack.of(self)
         self.pipeline_status_rule = events.Rule(
@@ -301,8 +316,15 @@ class Relays(Construct):
 
 
 def evaluation_reports(cfg: DualloopConfig) -> str:
-    """The key pattern of the Evaluate step's reports (inner_pipeline.pipeline's execution_uri)."""
-    return f"{cfg.artifact_prefix}executions/*/{STEP_EVALUATE}/evaluation/{EVALUATION_FILE}"
+    """The key pattern of the evaluation reports the relays may read: any ``evaluation.json``
+    under the artifact prefix (the reference pipeline's Evaluate step writes
+    ``executions/<id>/Evaluate/evaluation/evaluation.json``; a data scientist's step may have
+    another name). IAM's ``*`` spans ``/``."""
+    return f"{cfg.artifact_prefix}*/{EVALUATION_FILE}"
+
+
+def _construct_id(handler: str) -> str:
+    return "".join(part.title() for part in handler.split("_"))
 
 
 def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:

@@ -34,7 +34,7 @@ PRINCIPAL = {
     "sagemaker_role": "sagemaker.amazonaws.com",
     "state_machine_role": "states.amazonaws.com",
     "glue_role": "glue.amazonaws.com",
-    "lambda_role": "lambda.amazonaws.com",
+    "relay_role": "lambda.amazonaws.com",  # "relay_role:<handler>": each relay handler's own role
     "events_role": "events.amazonaws.com",
 }
 
@@ -92,10 +92,16 @@ def _provision_roles(cfg: DualloopConfig, template: dict[str, Any]) -> None:
     stack_iam.create_roles(boto3.client("iam"), stack_iam.roles(template, cfg.account_id, cfg.region))
 
 
+def _role_name(names: Names, role_attr: str) -> str:
+    """``role_attr``: a ``Names`` role attribute, or ``relay_role:<handler>``."""
+    attr, _, handler = role_attr.partition(":")
+    return names.relay_role(handler) if handler else str(getattr(names, attr))
+
+
 def _as(cfg: DualloopConfig, role_attr: str) -> boto3.Session:
     names = Names(cfg)
-    arn = getattr(names, f"{role_attr}_arn")
-    role = sessions.assume(arn, PRINCIPAL[role_attr], cfg.region)
+    arn = f"arn:aws:iam::{names.account}:role/{_role_name(names, role_attr)}"
+    role = sessions.assume(arn, PRINCIPAL[role_attr.partition(":")[0]], cfg.region)
     return boto3.Session(region_name=cfg.region, **role.client_kwargs())
 
 
@@ -113,7 +119,7 @@ def _grants_relay_read_of_artifacts(template: dict[str, Any], names: Names) -> b
     return any(
         "s3:GetObject" in _actions(s)
         and any(str(r).startswith(artifacts) for r in _listify(resolved(s["Resource"])))
-        for _, s in _statements_of(template, names.lambda_role)
+        for _, s in _statements_of(template, names.relay_role("pipeline_relay"))
     )
 
 
@@ -142,10 +148,13 @@ def test_relay_role_without_get_object_on_the_artifact_bucket_is_denied(
     # GIVEN the relay role as synthesized, minus any s3:GetObject statement
     names = Names(cfg)
     _provision_roles(
-        cfg, _without(synthesized, names.lambda_role, lambda s: "s3:GetObject" not in _actions(s))
+        cfg,
+        _without(
+            synthesized, names.relay_role("pipeline_relay"), lambda s: "s3:GetObject" not in _actions(s)
+        ),
     )
     bucket, key = _evaluation_object(cfg)
-    relay_s3 = _as(cfg, "lambda_role").client("s3")
+    relay_s3 = _as(cfg, "relay_role:pipeline_relay").client("s3")
 
     # WHEN the relay reads the evaluation report THEN S3 refuses, as on AWS
     assert _error_code(lambda: relay_s3.get_object(Bucket=bucket, Key=key)) == "AccessDenied"
@@ -161,8 +170,29 @@ def test_relay_role_as_synthesized_reads_the_evaluation_report(
         pytest.xfail("issue 13 item 2 not fixed in infra/ yet: the relay role cannot read evaluation.json")
     _provision_roles(cfg, synthesized)
     bucket, key = _evaluation_object(cfg)
-    relay_s3 = _as(cfg, "lambda_role").client("s3")
+    relay_s3 = _as(cfg, "relay_role:pipeline_relay").client("s3")
     assert json.loads(relay_s3.get_object(Bucket=bucket, Key=key)["Body"].read())["metrics"]["auc"] == 0.9
+
+
+def test_relay_reads_an_evaluation_report_whatever_the_step_is_called_and_nothing_else(
+    local_cloud: LocalCloud, cfg: DualloopConfig, synthesized: dict[str, Any]
+) -> None:
+    # GIVEN the relay role as synthesized and a data scientist's pipeline whose evaluation step
+    # is not called Evaluate (the relay follows the package's ModelQuality statistics URI)
+    names = Names(cfg)
+    _provision_roles(cfg, synthesized)
+    bucket, _ = _evaluation_object(cfg)
+    s3 = boto3.client("s3")
+    report = f"{cfg.artifact_prefix}executions/def456/AbaloneEval/evaluation/evaluation.json"
+    model = f"{cfg.artifact_prefix}executions/def456/TrainAbalone/output/model.tar.gz"
+    for key in (report, model):
+        s3.put_object(Bucket=bucket, Key=key, Body=b'{"metrics": {"mse": 1.5}}')
+    relay_s3 = _as(cfg, "relay_role:pipeline_relay").client("s3")
+
+    # WHEN the relay reads them THEN the report is readable and the model is not
+    assert json.loads(relay_s3.get_object(Bucket=bucket, Key=report)["Body"].read())["metrics"]["mse"] == 1.5
+    assert _error_code(lambda: relay_s3.get_object(Bucket=bucket, Key=model)) == "AccessDenied"
+    assert names.artifact_bucket == bucket
 
 
 # ---- issue 13, item 3: blue/green UpdateEndpoint reads the rollback alarms -------------------
@@ -298,7 +328,7 @@ SAMPLE: list[tuple[str, str, str, str, Callable[[Names], dict[str, Any]]]] = [
         lambda n: {"FunctionName": n.pipeline_callback_function, "InvocationType": "DryRun"},
     ),
     (
-        "lambda_role",
+        "relay_role:pipeline_callback",
         "StartPipeline",
         "sagemaker",
         "start_pipeline_execution",
@@ -306,14 +336,14 @@ SAMPLE: list[tuple[str, str, str, str, Callable[[Names], dict[str, Any]]]] = [
     ),
     ("glue_role", "ReadRaw", "s3", "list_objects_v2", lambda n: {"Bucket": n.raw_bucket}),
     (
-        "lambda_role",
+        "relay_role:store_token",
         "TaskTokens",
         "dynamodb",
-        "get_item",
-        lambda n: {"TableName": n.token_table, "Key": {"model_package_arn": {"S": "x"}}},
+        "put_item",
+        lambda n: {"TableName": n.token_table, "Item": {"model_package_arn": {"S": "x"}}},
     ),
     (
-        "lambda_role",
+        "relay_role:approval_relay",
         "AnswerTaskTokens",
         "stepfunctions",
         "send_task_success",
@@ -350,7 +380,7 @@ def test_removing_a_synthesized_statement_denies_the_call_that_needed_it(
     arguments: Callable[[Names], dict[str, Any]],
 ) -> None:
     names = Names(cfg)
-    role_name = getattr(names, role_attr)
+    role_name = _role_name(names, role_attr)
     _table(names.lock_table, "lock_id")
     _table(names.token_table, "model_package_arn")
     _evaluation_object(cfg)
@@ -393,3 +423,54 @@ def test_retrain_fails_at_ingest_when_the_state_machine_may_not_start_glue_jobs(
     assert result.status == "FAILED"
     assert "Ingest" in [s["name"] for s in result.states]
     assert "glue:StartJobRun" in (result.cause or ""), result.cause
+
+
+# ---- EventBridge starts a retrain as the rule target's role ----------------------------------
+def test_eventbridge_starts_executions_as_the_targets_role_and_dead_letters_a_denied_one(
+    local_cloud: LocalCloud, cfg: DualloopConfig, synthesized: dict[str, Any]
+) -> None:
+    names = Names(cfg)
+    sqs, events, sfn = boto3.client("sqs"), boto3.client("events"), boto3.client("stepfunctions")
+    dlq_url = sqs.create_queue(QueueName=f"{names.base}-test-dead-letters")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    machine = sfn.create_state_machine(
+        name=names.state_machine,
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn=names.state_machine_role_arn,
+    )["stateMachineArn"]
+    rule = f"{names.base}-test-trigger"
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["dualloop.test"]}), State="ENABLED")
+    events.put_targets(
+        Rule=rule,
+        Targets=[
+            {
+                "Id": "retrain",
+                "Arn": machine,
+                "RoleArn": names.events_role_arn,
+                "DeadLetterConfig": {"Arn": dlq_arn},
+            }
+        ],
+    )
+
+    def deliver() -> list[dict[str, Any]]:
+        events.put_events(Entries=[{"Source": "dualloop.test", "DetailType": "test", "Detail": "{}"}])
+        return sqs.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"]).get("Messages", [])
+
+    # GIVEN the events role as synthesized WHEN a matching event arrives THEN the execution starts
+    _provision_roles(cfg, synthesized)
+    assert deliver() == []
+    assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == 1
+
+    # GIVEN the role without states:StartExecution WHEN an event arrives THEN nothing starts and
+    # the event goes to the target's dead-letter queue with EventBridge's error attributes
+    _provision_roles(
+        cfg, _without(synthesized, names.events_role, lambda s: "states:StartExecution" not in _actions(s))
+    )
+    (dead,) = deliver()
+    assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == 1
+    attributes = {k: v["StringValue"] for k, v in dead["MessageAttributes"].items()}
+    assert attributes["TARGET_ARN"] == machine
+    assert "states:StartExecution" in attributes["ERROR_MESSAGE"], attributes
+    assert json.loads(dead["Body"])["source"] == "dualloop.test"

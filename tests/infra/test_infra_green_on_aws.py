@@ -38,23 +38,22 @@ def test_the_template_refuses_a_bootstrap_older_than_the_one_make_bootstrap_chec
     assert refused == [str(v) for v in range(1, MIN_BOOTSTRAP_VERSION)]
 
 
-def test_pipeline_relay_may_read_exactly_the_evaluation_reports(
-    synth: Synth, resolve: Resolver, names: Names, cfg: DualloopConfig
+@pytest.mark.parametrize("handler", ["pipeline_relay", "pipeline_callback"])
+def test_pipeline_relays_may_read_exactly_the_evaluation_reports(
+    synth: Synth, resolve: Resolver, names: Names, cfg: DualloopConfig, handler: str
 ) -> None:
-    # GIVEN the relays' role WHEN we read its statements
-    stmt = _by_sid(role_statements(synth, resolve, names.lambda_role))["ReadEvaluationReports"]
-    # THEN GetObject, only on the Evaluate step's evaluation.json under each execution's prefix
-    # (where inner_pipeline.pipeline writes it), and nothing else on the artifact bucket
+    # GIVEN the role of a handler that answers RunInnerPipeline WHEN we read its statements
+    role = names.relay_role(handler)
+    stmt = _by_sid(role_statements(synth, resolve, role))["ReadEvaluationReports"]
+    # THEN GetObject, only on objects named evaluation.json under the artifact prefix (the model
+    # package's ModelQuality statistics, whatever the data scientist's step is called), and
+    # nothing else on the artifact bucket
     assert stmt["Action"] == "s3:GetObject" or stmt["Action"] == ["s3:GetObject"]
-    assert stmt["Resource"] in (
-        [
-            f"arn:aws:s3:::{names.artifact_bucket}/{cfg.artifact_prefix}executions/*/Evaluate/evaluation/evaluation.json"
-        ],
-        f"arn:aws:s3:::{names.artifact_bucket}/{cfg.artifact_prefix}executions/*/Evaluate/evaluation/evaluation.json",
-    )
+    expected = f"arn:aws:s3:::{names.artifact_bucket}/{cfg.artifact_prefix}*/evaluation.json"
+    assert stmt["Resource"] in ([expected], expected)
     other = [
         s
-        for s in role_statements(synth, resolve, names.lambda_role)
+        for s in role_statements(synth, resolve, role)
         if names.artifact_bucket in json.dumps(s.get("Resource")) and s.get("Sid") != "ReadEvaluationReports"
     ]
     assert other == []

@@ -136,11 +136,74 @@ def test_the_local_clouds_template_for_any_project_is_the_one_synthesized_for_it
 ) -> None:
     # The local cloud synthesizes once for a stand-in project and renames it (tests use a project
     # each): that must be exactly what synthesizing for the project itself gives.
+    from infra import local_template
     from shared.config import load_config
     from shared.local_cloud.iam import stack_template
 
     monkeypatch.setenv("DUALLOOP_HOME", str(tmp_path))
     cfg = load_config(project="fraud-scoring-7")
-    direct = stack_template.synthesize(cfg)
+    direct = local_template.synthesize(cfg)
     assert stack_template.stand_in(cfg.project) not in json.dumps(direct)
-    assert stack_template.load(cfg) == direct
+    assert stack_template.load(cfg, local_template.synthesize) == direct
+
+
+# Each relay handler's role: exactly the calls its code makes (outer_orchestrator/handlers/*),
+# plus the project key (its tables, topic and bucket are SSE-KMS), its own log group and X-Ray.
+_KEY = {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"}
+_COMMON = _KEY | {
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+}
+_ANSWER = {"states:SendTaskSuccess", "states:SendTaskFailure"}
+_DEAD_LETTER = {"sqs:SendMessage"}  # invoked asynchronously by EventBridge: Lambda's DLQ (CDK adds it)
+RELAY_ROLE_ACTIONS = {
+    "pipeline_relay": _COMMON
+    | _ANSWER
+    | _DEAD_LETTER
+    | {
+        "sagemaker:DescribePipelineExecution",
+        "sagemaker:ListPipelineExecutionSteps",
+        "sagemaker:ListPipelineParametersForExecution",
+        "sagemaker:DescribeModelPackage",
+        "s3:GetObject",
+        "dynamodb:GetItem",
+        "dynamodb:DeleteItem",
+    },
+    "approval_relay": _COMMON
+    | _ANSWER
+    | _DEAD_LETTER
+    | {"sagemaker:DescribeModelPackage", "dynamodb:DeleteItem", "dynamodb:PutItem"},
+    "pipeline_callback": _COMMON
+    | _ANSWER
+    | {
+        "sagemaker:StartPipelineExecution",
+        "sagemaker:DescribePipelineExecution",
+        "sagemaker:ListPipelineExecutionSteps",
+        "sagemaker:DescribeModelPackage",
+        "s3:GetObject",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    },
+    "store_token": _COMMON
+    | _ANSWER
+    | {"dynamodb:PutItem", "dynamodb:DeleteItem", "sns:Publish", "sagemaker:DescribeModelPackage"},
+}
+
+
+@pytest.mark.parametrize("handler", sorted(RELAY_ROLE_ACTIONS))
+def test_each_relay_handler_runs_as_its_own_role_with_exactly_its_calls(
+    synth: Synth, resolve: Any, names: Names, handler: str
+) -> None:
+    from synth_support import role_statements
+
+    # GIVEN the handler's function WHEN we read its role and the role's statements
+    _, fn = synth.one("AWS::Lambda::Function", FunctionName=getattr(names, f"{handler}_function"))
+    assert resolve(fn["Properties"]["Role"]) == names.relay_role_arn(handler)
+    actions = {
+        a for s in role_statements(synth, resolve, names.relay_role(handler)) for a in listify(s["Action"])
+    }
+    # THEN it holds exactly the allowlisted actions: no other handler's (the callback alone starts pipelines)
+    assert actions == RELAY_ROLE_ACTIONS[handler]

@@ -10,7 +10,6 @@ and nothing else of the project's data. What it does not: that AWS delivers the 
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from synth_support import Resolver, Synth, role_statements
@@ -23,28 +22,6 @@ def _function(synth: Synth, resolve: Resolver, names: Names) -> tuple[str, dict[
     logical_id, fn = synth.one("AWS::Lambda::Function", FunctionName=names.lock_release_function)
     props: dict[str, Any] = resolve(fn["Properties"])
     return logical_id, props
-
-
-def _local_pattern(names: Names) -> dict[str, Any]:
-    """The pattern the local twin puts on the same rule (recorded from its put_rule call)."""
-    from outer_orchestrator.local_stack import LocalStack
-
-    class _Events:
-        def __init__(self) -> None:
-            self.patterns: dict[str, dict[str, Any]] = {}
-
-        def put_rule(self, *, Name: str, EventPattern: str | None = None, **_: Any) -> None:  # noqa: N803
-            if EventPattern is not None:
-                self.patterns[Name] = json.loads(EventPattern)
-
-        def put_targets(self, **_: Any) -> None:
-            pass
-
-    fake = _Events()
-    stack = LocalStack(names.cfg)
-    stack.client = lambda service: fake  # type: ignore[method-assign]
-    stack._rules()
-    return fake.patterns[names.lock_release_rule]
 
 
 def test_rule_matches_the_abnormal_ends_of_this_state_machine(
@@ -65,8 +42,7 @@ def test_rule_matches_the_abnormal_ends_of_this_state_machine(
         "account": [names.account],
     }
     assert set(pattern["detail"]["status"]) == release_lock.RELEASE_ON
-    local = _local_pattern(names)
-    assert local == {k: v for k, v in pattern.items() if k != "account"}
+    # The local cloud puts this very rule (shared/local_cloud/stack_resources.py, no second copy).
     assert rule["Properties"]["State"] == "ENABLED"
 
 

@@ -348,7 +348,7 @@ def test_relay_functions(
     # No reservation by default: it would fail to deploy in an account with a low concurrency quota.
     assert "ReservedConcurrentExecutions" not in props
     assert props["TracingConfig"] == {"Mode": "Active"}
-    assert props["Role"] == names.lambda_role_arn
+    assert props["Role"] == names.relay_role_arn(module)
     assert props["Environment"]["Variables"] == {
         "DUALLOOP_TOKEN_TABLE": names.token_table,
         "DUALLOOP_PIPELINE_TOKEN_TABLE": names.pipeline_token_table,
@@ -399,22 +399,22 @@ def test_relay_reserved_concurrency_rejects_nonsense(cfg: DualloopConfig, tmp_pa
         )
 
 
-def test_relay_role(synth: Synth, resolve: Resolver, names: Names) -> None:
-    stmts = role_statements(synth, resolve, names.lambda_role)
-    by_sid = {s.get("Sid"): s for s in stmts}
+def test_relay_roles(synth: Synth, resolve: Resolver, names: Names) -> None:
+    # Which actions each relay role holds: tests/infra/test_infra_iam.py (allowlist); here, the resources.
     sm = f"arn:aws:sagemaker:{names.region}:{names.account}"
-    assert by_sid["ReadPipelineExecutions"]["Resource"] == [f"{sm}:pipeline/{names.pipeline}/execution/*"]
-    assert by_sid["ReadModelPackages"]["Resource"] == [f"{sm}:model-package/{names.model_package_group}/*"]
-    assert set(by_sid["TaskTokens"]["Action"]) == {
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:DeleteItem",
-    }
-    assert by_sid["TaskTokens"]["Resource"] == [
+    relay = {s.get("Sid"): s for s in role_statements(synth, resolve, names.relay_role("pipeline_relay"))}
+    assert relay["ReadPipelineExecutions"]["Resource"] == [f"{sm}:pipeline/{names.pipeline}/execution/*"]
+    assert relay["ReadModelPackages"]["Resource"] == [f"{sm}:model-package/{names.model_package_group}/*"]
+    store = {s.get("Sid"): s for s in role_statements(synth, resolve, names.relay_role("store_token"))}
+    assert store["TaskTokens"]["Resource"] == [
         f"arn:aws:dynamodb:{names.region}:{names.account}:table/{names.token_table}"
     ]
-    assert by_sid["Notify"]["Resource"] == [names.topic_arn]
-    assert set(by_sid["AnswerTaskTokens"]["Action"]) == {"states:SendTaskSuccess", "states:SendTaskFailure"}
+    assert store["Notify"]["Resource"] == [names.topic_arn]
+    assert set(store["AnswerTaskTokens"]["Action"]) == {"states:SendTaskSuccess", "states:SendTaskFailure"}
+    callback = {
+        s.get("Sid"): s for s in role_statements(synth, resolve, names.relay_role("pipeline_callback"))
+    }
+    assert callback["StartPipeline"]["Resource"] == [f"{sm}:pipeline/{names.pipeline}"]
 
 
 @pytest.mark.parametrize(

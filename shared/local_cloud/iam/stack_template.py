@@ -6,10 +6,12 @@ it is built from (``infra/``, ``cdk.json``, the ASL, the handlers, Glue scripts 
 rulesets, ``shared``'s config and naming) and the config itself: an unchanged project
 reuses it, any change synthesizes again.
 
-The synthesis runs ``infra.local_template`` in a child process (as ``make synth`` would),
-so ``shared`` keeps no import of ``infra`` and jsii's Node process never lives in the
-local cloud's. It leaves the inner pipeline out: its definition changes no IAM statement
-the local cloud enforces (ECR pulls are not emulated).
+Who synthesizes is not this module's business: ``shared`` knows no ``infra``. A
+``TemplateSource`` (config -> template) is injected: passed to ``load``, registered with
+``use``, or else the one the composition root declares (pyproject.toml's ``dualloop.stack``
+entry point ``template``: ``infra.local_template.synthesize``). The template leaves the
+inner pipeline out: its definition changes no IAM statement the local cloud enforces (ECR
+pulls are not emulated).
 """
 
 from __future__ import annotations
@@ -17,23 +19,33 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from shared import entry_points
 from shared.config import DualloopConfig
 
 ROOT = Path(__file__).resolve().parents[3]
-SYNTH_MODULE = "infra.local_template"
 _INPUTS = ("infra", "outer_orchestrator", "shared")
 _SKIP_PARTS = {"__pycache__", "local_cloud", "cdk.out", "node_modules"}
 _SUFFIXES = {".py", ".json", ".dqdl", ".yaml", ".yml", ".txt", ".properties"}
-_TIMEOUT_SECONDS = 300
+
+TemplateSource = Callable[[DualloopConfig], dict[str, Any]]
+_registered: TemplateSource | None = None
 
 
-class SynthesisFailed(RuntimeError):
-    pass
+def use(source: TemplateSource) -> None:
+    """Make ``source`` the process's template source, instead of the declared one."""
+    global _registered
+    _registered = source
+
+
+def registered() -> TemplateSource:
+    """The source ``use`` set, else the composition root's (``dualloop.stack`` ``template``)."""
+    if _registered is not None:
+        return _registered
+    return cast(TemplateSource, entry_points.load_one(entry_points.STACK, "template"))
 
 
 def cache_dir() -> Path:
@@ -63,8 +75,9 @@ def stand_in(project: str) -> str:
     return ("zqjx" * 6)[: len(project)]
 
 
-def load(cfg: DualloopConfig) -> dict[str, Any]:
-    """The template for ``cfg``: from the cache, or synthesized now (and cached).
+def load(cfg: DualloopConfig, source: TemplateSource | None = None) -> dict[str, Any]:
+    """The template for ``cfg``: from the cache, or made now by ``source`` (default: the
+    registered one) and cached.
 
     Names are the only thing the project name changes in the template (``shared/naming``), so
     the template is synthesized once for a stand-in project of the same length (truncations
@@ -77,33 +90,7 @@ def load(cfg: DualloopConfig) -> dict[str, Any]:
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps(synthesize(canonical)))
+        partial.write_text(json.dumps((source or registered())(canonical)))
         partial.replace(path)
     template: dict[str, Any] = json.loads(path.read_text().replace(canonical.project, cfg.project))
     return template
-
-
-def synthesize(cfg: DualloopConfig) -> dict[str, Any]:
-    """The stack's template for ``cfg``, synthesized now in a child process (no cache)."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    # The child is CDK, not a workload: it must not inherit a local cloud's endpoint.
-    env.pop("AWS_ENDPOINT_URL", None)
-    env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    result = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", SYNTH_MODULE],
-        input=cfg.model_dump_json(),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=_TIMEOUT_SECONDS,
-        check=False,
-    )
-    if result.returncode != 0:
-        tail = "\n".join(result.stderr.strip().splitlines()[-15:])
-        raise SynthesisFailed(f"synthesizing the stack for the local cloud's IAM failed:\n{tail}")
-    synthesized: dict[str, Any] = json.loads(result.stdout)
-    return synthesized

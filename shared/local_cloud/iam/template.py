@@ -41,6 +41,11 @@ _REF_NAME = {
     "AWS::Glue::Job": "Name",
     "AWS::Glue::SecurityConfiguration": "Name",
 }
+# Attributes that are a physical name the template sets (CloudFormation's return values).
+_ATTRIBUTE_IS_PROPERTY = {
+    ("AWS::SQS::Queue", "QueueName"): "QueueName",
+    ("AWS::SNS::Topic", "TopicName"): "TopicName",
+}
 _SUB = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
@@ -118,6 +123,10 @@ class Renderer:
     def get_att(self, logical_id: str, attribute: str) -> str:
         resource = self._resource(logical_id)
         kind = resource["Type"]
+        if (kind, attribute) in _ATTRIBUTE_IS_PROPERTY:
+            props = resource.get("Properties", {})
+            if _ATTRIBUTE_IS_PROPERTY[kind, attribute] in props:
+                return str(props[_ATTRIBUTE_IS_PROPERTY[kind, attribute]])
         if attribute == "Arn" and kind in _ARN_OF:
             try:
                 return _ARN_OF[kind](resource.get("Properties", {}), self.account, self.region, logical_id)

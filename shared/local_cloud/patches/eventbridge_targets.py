@@ -124,11 +124,53 @@ def _start_execution(rule: Rule, target: dict[str, Any], event: dict[str, Any]) 
     payload = target_input(target, event)
     backend = get_backend(rule.account_id, rule.region_name)
     try:
+        _authorize(rule, target)
         backend.start_execution(target["Arn"], execution_input=json.dumps(payload))
-    except Exception:
-        # AWS retries failed deliveries and then drops them (or sends them to a DLQ);
-        # losing one silently here would hide a real misconfiguration.
+    except Exception as exc:
+        # AWS retries failed deliveries and then drops them or sends them to the target's
+        # dead-letter queue; losing one silently here would hide a real misconfiguration.
         LOG.exception("EventBridge rule %s could not start %s", rule.name, target["Arn"])
+        _dead_letter(rule, target, event, exc)
+
+
+def _authorize(rule: Rule, target: dict[str, Any]) -> None:
+    """EventBridge starts an execution as the target's ``RoleArn``, which a Step Functions
+    target must have and whose policies must allow ``states:StartExecution`` on the state
+    machine (EventBridge user guide, "Using IAM roles to send events to targets")."""
+    from shared.local_cloud.iam import sessions
+    from shared.local_cloud.patches import iam_enforcement
+
+    if not iam_enforcement.enabled():
+        return
+    role_arn = target.get("RoleArn")
+    if not role_arn:
+        raise iam_enforcement.AccessDenied(
+            f"the target {target['Arn']} of rule {rule.name} has no RoleArn: EventBridge needs a role to start a state machine"
+        )
+    session = sessions.assume(role_arn, "events.amazonaws.com", rule.region_name)
+    iam_enforcement.authorize_as(session, "states:StartExecution", (target["Arn"],))
+
+
+def _dead_letter(rule: Rule, target: dict[str, Any], event: dict[str, Any], error: Exception) -> None:
+    """The event to the target's dead-letter queue, with the attributes EventBridge adds
+    (EventBridge user guide, "Using dead-letter queues to process undelivered events")."""
+    queue_arn = (target.get("DeadLetterConfig") or {}).get("Arn")
+    if not queue_arn:
+        return
+    from moto.sqs.models import sqs_backends
+
+    arn = parse_arn(queue_arn)
+    attributes = {
+        "RULE_ARN": rule.arn,
+        "TARGET_ARN": target["Arn"],
+        "ERROR_CODE": type(error).__name__,
+        "ERROR_MESSAGE": str(error)[:1024],
+    }
+    sqs_backends[arn.account][arn.region].send_message(
+        arn.resource_id,
+        json.dumps({k: v for k, v in event.items() if k != SCHEDULED_EVENT_MARK}, default=str),
+        message_attributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+    )
 
 
 def _invoke_function(rule: Rule, target: dict[str, Any], event: dict[str, Any]) -> None:
