@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 
 
-
 @pytest.fixture(scope="session")
 def local_cloud() -> Iterator[LocalCloud]:
     """The local cloud with every worker attached, in-process on a free port.

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
 
 from outer_orchestrator.handlers import callbacks, facts, pipeline_tokens
 from outer_orchestrator.handlers.events import PipelineStatusChange, parse
