@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shared.local_cloud import accounts
 from shared.local_cloud.hosting.model_server import DEFAULT_PROGRAM
 from shared.local_cloud.sagemaker.algorithms import BUILTIN_XGBOOST, is_builtin_xgboost
 
@@ -49,13 +50,24 @@ class ArtifactStore:
         self._s3 = s3
         self._root = root
         self._lock = threading.Lock()
+        self._by_account: dict[str, SageMakerClient] = {}
 
-    def model(self, model_name: str) -> LocalModel:
+    def _sagemaker_in(self, account_id: str | None) -> SageMakerClient:
+        """SageMaker of the endpoint's account (several accounts share one local cloud)."""
+        if account_id is None:
+            return self._sagemaker
+        with self._lock:
+            if account_id not in self._by_account:
+                self._by_account[account_id] = accounts.client_for(account_id, self._sagemaker)
+            return self._by_account[account_id]
+
+    def model(self, model_name: str, account_id: str | None = None) -> LocalModel:
+        sagemaker = self._sagemaker_in(account_id)
         try:
-            described: Any = self._sagemaker.describe_model(ModelName=model_name)
+            described: Any = sagemaker.describe_model(ModelName=model_name)
             container = described.get("PrimaryContainer") or (described.get("Containers") or [{}])[0]
             package: Any = (
-                self._sagemaker.describe_model_package(ModelPackageName=container["ModelPackageName"])
+                sagemaker.describe_model_package(ModelPackageName=container["ModelPackageName"])
                 if container.get("ModelPackageName")
                 else None
             )
