@@ -112,7 +112,9 @@ def aws_sessions(cfg: DualloopConfig, base: boto3.Session | None = None) -> Acco
 
     def session(spec: StageSpec) -> boto3.Session:
         role = Names(stage_config(cfg, spec.name.value)).promotion_role_arn
-        creds = base.client("sts").assume_role(RoleArn=role, RoleSessionName="dualloop-promote")["Credentials"]
+        creds = base.client("sts").assume_role(RoleArn=role, RoleSessionName="dualloop-promote")[
+            "Credentials"
+        ]
         return boto3.Session(
             aws_access_key_id=creds["AccessKeyId"],
             aws_secret_access_key=creds["SecretAccessKey"],
@@ -163,7 +165,7 @@ def serving(cfg: DualloopConfig, spec: StageSpec, session: boto3.Session) -> Ser
     )
     if not package_arn:
         return out
-    package = sagemaker.describe_model_package(ModelPackageName=package_arn)
+    package = dict(sagemaker.describe_model_package(ModelPackageName=package_arn))
     meta = _metadata(package)
     return Serving(
         out.stage,
@@ -259,7 +261,9 @@ class Promotion:
             try:
                 return dict(sagemaker.describe_model_package(ModelPackageName=package_arn))
             except ClientError as exc:
-                raise PromotionError(f"{package_arn} is not in stage {source.name.value}'s registry: {exc}") from None
+                raise PromotionError(
+                    f"{package_arn} is not in stage {source.name.value}'s registry: {exc}"
+                ) from None
         for summary in self._packages(sagemaker, group):
             package = dict(sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"]))
             if package_arn in (_metadata(package).get(ORIGIN), _metadata(package).get(PROMOTED_FROM)):
@@ -300,7 +304,9 @@ class Promotion:
         rule = target.approval
         if rule.mode is ApprovalMode.BAKE and rule.bake_seconds:
             deployed_at = meta.get(DEPLOYED_AT)
-            since = (self._now() - datetime.fromisoformat(deployed_at)).total_seconds() if deployed_at else 0.0
+            since = (
+                (self._now() - datetime.fromisoformat(deployed_at)).total_seconds() if deployed_at else 0.0
+            )
             if since < rule.bake_seconds:
                 raise PromotionStopped(
                     f"{arn} has served in {where} for {since:.0f} s of the {rule.bake_seconds} s bake time "
@@ -354,7 +360,9 @@ class Promotion:
         policy["Statement"] = statements
         s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
 
-    def _copy(self, source: StageSpec, target: StageSpec, package: dict[str, Any], approve: ApproveStage) -> str:
+    def _copy(
+        self, source: StageSpec, target: StageSpec, package: dict[str, Any], approve: ApproveStage
+    ) -> str:
         """The target registry's copy of ``package`` (made once; a second promotion reuses it)."""
         sagemaker = self.session(target).client("sagemaker")
         group = self.names(target).model_package_group
@@ -370,7 +378,10 @@ class Promotion:
             request: dict[str, Any] = {
                 "ModelPackageGroupName": group,
                 "ModelPackageDescription": f"promoted from stage {source.name.value}: {arn}"[:1024],
-                "InferenceSpecification": {"Containers": containers, **{k: spec[k] for k in _SPEC_FIELDS if k in spec}},
+                "InferenceSpecification": {
+                    "Containers": containers,
+                    **{k: spec[k] for k in _SPEC_FIELDS if k in spec},
+                },
                 "ModelApprovalStatus": "PendingManualApproval",
                 "CustomerMetadataProperties": {
                     PROMOTED_FROM: arn,
@@ -396,12 +407,16 @@ class Promotion:
 
     def _metrics(self, source: StageSpec, package: dict[str, Any]) -> dict[str, float]:
         """The evaluation report's metric values (the approval notification lists them)."""
-        uri = (((package.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics") or {}).get("S3Uri")
+        uri = (((package.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics") or {}).get(
+            "S3Uri"
+        )
         if not uri:
             return {}
         bucket, _, key = str(uri).removeprefix("s3://").partition("/")
         owner = next((s for s in self.path if self.names(s).artifact_bucket == bucket), source)
-        report = json.loads(self.session(owner).client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+        report = json.loads(
+            self.session(owner).client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        )
         values: dict[str, float] = {}
         for section in report.values() if isinstance(report, dict) else []:
             if isinstance(section, dict):
@@ -414,7 +429,9 @@ class Promotion:
         names = self.names(target)
         payload = {
             "trigger": "promotion",
-            "settings": RetrainSettings.from_config(stage_config(self.cfg, target.name.value)).model_dump(mode="json"),
+            "settings": RetrainSettings.from_config(stage_config(self.cfg, target.name.value)).model_dump(
+                mode="json"
+            ),
             "pipeline": {"model_package_arn": copy_arn, "metrics": metrics},
         }
         arn: str = (
@@ -444,7 +461,9 @@ class Promotion:
             return PromotionResult(stage, status, message, source_arn, copy_arn, data_url, execution, run)
 
         if run.status == "SUCCEEDED" and any(s.get("name") == "AlreadyRunning" for s in run.states):
-            return result("Stopped", f"a retrain or promotion holds stage {stage}'s lock: nothing was deployed")
+            return result(
+                "Stopped", f"a retrain or promotion holds stage {stage}'s lock: nothing was deployed"
+            )
         if run.status == "SUCCEEDED":
             return result("Promoted", f"stage {stage} serves {copy_arn} (model data {data_url})")
         if run.error == "DeploymentRolledBack":

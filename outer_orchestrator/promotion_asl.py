@@ -82,5 +82,7 @@ def substituted(definition: str, substitutions: dict[str, str]) -> str:
         definition = definition.replace("${" + key + "}", value)
     if "${" in definition:
         start = definition.index("${")
-        raise ValueError(f"unsubstituted placeholder in the promotion definition: {definition[start : start + 40]}")
+        raise ValueError(
+            f"unsubstituted placeholder in the promotion definition: {definition[start : start + 40]}"
+        )
     return definition

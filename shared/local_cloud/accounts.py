@@ -31,7 +31,7 @@ def session(account_id: str, region: str, base: boto3.Session | None = None) -> 
     base = base or boto3.Session(region_name=region)
     credentials = base.get_credentials()
     if credentials is None:
-        raise RuntimeError("no credentials for the local cloud: eval \"$(dualloop local env)\" first")
+        raise RuntimeError('no credentials for the local cloud: eval "$(dualloop local env)" first')
     frozen = credentials.get_frozen_credentials()
     out = boto3.Session(
         aws_access_key_id=frozen.access_key,
@@ -46,7 +46,7 @@ def session(account_id: str, region: str, base: boto3.Session | None = None) -> 
 def client_for(account_id: str, base_client: Any) -> Any:
     """A client like ``base_client`` (same endpoint, credentials, region) acting in ``account_id``."""
     meta = base_client.meta
-    credentials = base_client._request_signer._credentials  # noqa: SLF001 - botocore keeps them here
+    credentials = base_client._request_signer._credentials
     frozen = credentials.get_frozen_credentials()
     client = boto3.client(
         meta.service_model.service_name,
