@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -45,6 +44,16 @@ DEPLOYED_ENDPOINT = "dualloop:deployed-endpoint"
 DEPLOYED_AT = "dualloop:deployed-at"
 ROLLED_BACK_BY = "dualloop:rolled-back-by"
 ROLLED_BACK_AT = "dualloop:rolled-back-at"
+_STAGE_METADATA = frozenset(
+    {
+        DEPLOYED_ENDPOINT,
+        DEPLOYED_AT,
+        ROLLED_BACK_BY,
+        ROLLED_BACK_AT,
+        "dualloop:deployed-by",
+        "dualloop:endpoint-config",
+    }
+)
 # The fields of an InferenceSpecification container CreateModelPackage accepts (botocore's
 # sagemaker service-2.json, ModelPackageContainerDefinition); Describe adds others (ETag ...).
 _CONTAINER_FIELDS = ("Image", "ImageDigest", "ModelDataUrl", "ModelDataSource", "Environment", "Framework")
@@ -383,7 +392,10 @@ class Promotion:
                     **{k: spec[k] for k in _SPEC_FIELDS if k in spec},
                 },
                 "ModelApprovalStatus": "PendingManualApproval",
+                # The pipeline's metadata (quality metric, drift baseline) travels with the model;
+                # where and when it was deployed or rolled back is the source stage's, not this one's.
                 "CustomerMetadataProperties": {
+                    **{k: v for k, v in _metadata(package).items() if k not in _STAGE_METADATA},
                     PROMOTED_FROM: arn,
                     ORIGIN: _metadata(package).get(ORIGIN, arn),
                 },
@@ -472,13 +484,3 @@ class Promotion:
                 f"the deployment of {copy_arn} in stage {stage} was rolled back ({run.cause}); {self._keeps_serving(target)}",
             )
         return result("Failed", f"{run.error}: {run.cause}; {self._keeps_serving(target)}")
-
-
-def wait_until(check: Callable[[], bool], timeout: float, poll: float = 0.1) -> bool:
-    """Poll ``check`` until it holds or ``timeout`` seconds pass (for the CLI and tests)."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if check():
-            return True
-        time.sleep(poll)
-    return check()

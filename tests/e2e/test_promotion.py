@@ -26,6 +26,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from hosting_fixture import ROW
+from test_rollback import Traffic, _skew_model_artifact
 
 from inner_pipeline.upsert import upsert_pipeline
 from outer_orchestrator.local_stack import LocalStack
@@ -133,3 +134,36 @@ def test_a_model_approved_in_dev_is_promoted_to_prod_in_another_account(
         prod_sagemaker.describe_model_package(ModelPackageName=dev_arn)
     assert denied_registry.value.response["Error"]["Code"] in ("AccessDeniedException", "ValidationException")
     _inbox(prod, prod_session)
+
+    # WHEN a second model, deployed in dev, is rolled back in staging (its artifact changed after
+    # dev loaded it: staging's canary answers 500 under steady traffic, the 5XX alarm fires) ...
+    second = Retrain(dev).follow(
+        Retrain(dev).start(_data(dev, tmp_path, seed=8)), approve="auto", timeout=600
+    )
+    assert second.status == "SUCCEEDED", (second.error, second.cause)
+    assert second.model_package_arn is not None
+    second_url = _package(dev_session, second.model_package_arn)["InferenceSpecification"]["Containers"][0][
+        "ModelDataUrl"
+    ]
+    _skew_model_artifact(second_url)
+    traffic = Traffic(Names(stage_config(cfg, "staging")).endpoint)
+    traffic.start()
+    try:
+        in_staging = promotion.promote(second.model_package_arn, "staging", timeout=300)
+    finally:
+        traffic.stop()
+    assert in_staging.status == "RolledBack", in_staging.message
+    assert promotion.serving(promotion.spec("staging")).model_package_arn == to_staging.model_package_arn
+
+    # ... THEN its promotion to prod stops, prod keeps serving the first model, and says so
+    to_prod_again = promotion.promote(second.model_package_arn, "prod", approve="auto", timeout=300)
+    assert to_prod_again.status == "Stopped", to_prod_again.message
+    assert "was rolled back in stage staging" in to_prod_again.message
+    assert promotion.serving(promotion.spec("prod")).model_package_arn == to_prod.model_package_arn
+    [notice] = _inbox(prod, prod_session)
+    assert in_staging.model_package_arn is not None and in_staging.model_package_arn in notice
+    assert f"stage prod keeps serving {to_prod.model_package_arn}" in notice
+    groups = prod_session.client("sagemaker").list_model_packages(
+        ModelPackageGroupName=Names(prod).model_package_group
+    )
+    assert len(groups["ModelPackageSummaryList"]) == 1  # nothing of the second model reached prod
