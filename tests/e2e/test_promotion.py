@@ -20,19 +20,23 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
+import yaml
 from botocore.exceptions import ClientError
 from hosting_fixture import ROW
 from test_rollback import Traffic, _skew_model_artifact
+from typer.testing import CliRunner
 
 from inner_pipeline.upsert import upsert_pipeline
 from outer_orchestrator.local_stack import LocalStack
 from outer_orchestrator.promotion import Promotion, local_sessions
 from outer_orchestrator.promotion_stack import provision_stage
 from outer_orchestrator.runner import Retrain, upload_data
+from shared.cli import app
 from shared.config import DualloopConfig, load_config, stage_config
 from shared.demo_data import generate_transactions, write_dataset
 from shared.local_cloud import LocalCloud, accounts
@@ -105,10 +109,18 @@ def test_a_model_approved_in_dev_is_promoted_to_prod_in_another_account(
     dev_url = _package(dev_session, dev_arn)["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
     to_staging = promotion.promote(dev_arn, "staging", timeout=300)
     assert to_staging.status == "Promoted", to_staging.message
-    to_prod = promotion.promote(dev_arn, "prod", approve="auto", timeout=300)
+    # (the command a platform engineer runs: staging already serves it, so prod is next)
+    config_file = tmp_path / "dualloop.yaml"
+    config_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    promoted = CliRunner().invoke(
+        app, ["promote", dev_arn, "--to", "prod", "--approve", "auto", "--json", "--config", str(config_file)]
+    )
+    assert promoted.exit_code == 0, promoted.output
+    [to_prod] = [SimpleNamespace(**r) for r in json.loads(promoted.stdout)]
 
     # THEN prod serves, in its own account, a copy of dev's package with dev's very artifact
     assert to_prod.status == "Promoted", to_prod.message
+    assert to_prod.stage == "prod" and to_prod.model_data_url == dev_url
     assert to_prod.model_package_arn is not None and f":{PROD_ACCOUNT}:" in to_prod.model_package_arn
     serving = promotion.serving(promotion.spec("prod"))
     assert serving.model_package_arn == to_prod.model_package_arn
@@ -163,6 +175,11 @@ def test_a_model_approved_in_dev_is_promoted_to_prod_in_another_account(
     [notice] = _inbox(prod, prod_session)
     assert in_staging.model_package_arn is not None and in_staging.model_package_arn in notice
     assert f"stage prod keeps serving {to_prod.model_package_arn}" in notice
+    shown = CliRunner().invoke(app, ["status", "--stage", "prod", "--json", "--config", str(config_file)])
+    assert shown.exit_code == 0, shown.output
+    assert [
+        (r["stage"], r["model_package_arn"], r["origin_package_arn"]) for r in json.loads(shown.stdout)
+    ] == [("prod", to_prod.model_package_arn, dev_arn)]
     groups = prod_session.client("sagemaker").list_model_packages(
         ModelPackageGroupName=Names(prod).model_package_group
     )
