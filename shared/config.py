@@ -459,6 +459,30 @@ class DualloopConfig(BaseSettings):
 
     @model_validator(mode="before")
     @classmethod
+    def _this_stage_from_stages(cls, data: Any) -> Any:
+        """With ``stages``, this process's stage (``stage``) takes its account, region and deployment
+        policy from its entry there: written once, and a top-level value that disagrees is refused."""
+        if not isinstance(data, dict) or not isinstance(data.get("stages"), list | tuple):
+            return data
+        stage = data.get("stage", Stage.DEV)
+        name = getattr(stage, "value", stage)
+        spec = next((s for s in data["stages"] if isinstance(s, dict) and s.get("name") == name), None)
+        if spec is None:
+            return data
+        out = dict(data)
+        for field in ("account_id", "region", "deployment"):
+            if field not in spec:
+                continue
+            if field in data and data[field] != spec[field]:
+                raise ValueError(
+                    f"{field} {data[field]!r} differs from stages.{name}.{field} {spec[field]!r}: "
+                    f"give it once, in the stages entry of {name}"
+                )
+            out[field] = spec[field]
+        return out
+
+    @model_validator(mode="before")
+    @classmethod
     def _default_gate(cls, data: Any) -> Any:
         """Fill in the quality gate the problem type implies when config leaves it out."""
         if not isinstance(data, dict):

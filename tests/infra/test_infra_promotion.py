@@ -115,7 +115,8 @@ def test_the_promotion_role_trusts_only_the_deploying_account(templates: dict[st
         role = next(
             r
             for r in template["Resources"].values()
-            if r["Type"] == "AWS::IAM::Role" and r["Properties"].get("RoleName") == Names(_cfg(stage)).promotion_role
+            if r["Type"] == "AWS::IAM::Role"
+            and r["Properties"].get("RoleName") == Names(_cfg(stage)).promotion_role
         )
         [statement] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         assert statement["Action"] == "sts:AssumeRole"
@@ -136,3 +137,21 @@ def test_the_promotion_state_machine_is_the_derived_definition(templates: dict[s
     assert machine["Properties"]["DefinitionString"] == promotion_definition()
     substitutions = machine["Properties"]["DefinitionSubstitutions"]
     assert substitutions["EndpointName"] == names.endpoint and substitutions["TopicArn"] == names.topic_arn
+
+
+def test_bootstrap_of_another_account_trusts_the_deploying_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `make bootstrap STAGE=...` passes to `cdk bootstrap` (infra.check_credentials)."""
+    import yaml
+
+    from infra.check_credentials import environment
+
+    file = tmp_path / "dualloop.yaml"
+    file.write_text(yaml.safe_dump({"stages": STAGES}))
+    monkeypatch.setenv("DUALLOOP_CONFIG_FILE", str(file))
+    assert environment("staging") == f"aws://{DEV}/us-east-1"
+    assert environment("prod") == (
+        f"aws://{PROD}/us-east-1 --trust {DEV} --trust-for-lookup {DEV} "
+        "--cloudformation-execution-policies arn:aws:iam::aws:policy/AdministratorAccess"
+    )

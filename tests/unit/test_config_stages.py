@@ -84,3 +84,14 @@ def test_stages_come_from_a_config_file(tmp_path: Any) -> None:
     cfg = load_config(file)
     assert [s.name.value for s in cfg.stages] == ["dev", "prod"]
     assert cfg.stages[1].approval.bake_seconds == 3600
+
+
+def test_this_stage_takes_its_account_from_its_entry() -> None:
+    # GIVEN stages, and a process of stage prod that does not repeat its account
+    cfg = load_config(stage="prod", stages=[DEV, STAGING, PROD])
+    # THEN its account, region and deployment policy are prod's entry's (dualloop run, make deploy)
+    assert (cfg.account_id, cfg.region) == ("222222222222", "eu-west-1")
+    assert cfg.deployment.traffic_type is TrafficType.LINEAR
+    # AND a top-level value that disagrees is refused, naming both
+    with pytest.raises(ConfigError, match=r"account_id '333333333333' differs from stages\.prod\.account_id"):
+        load_config(stage="prod", account_id="333333333333", stages=[DEV, STAGING, PROD])
