@@ -471,8 +471,8 @@ class DualloopConfig(BaseSettings):
             return data
         out = dict(data)
         for field in ("account_id", "region", "deployment"):
-            if field not in spec:
-                continue
+            if spec.get(field) is None:
+                continue  # not given for this stage (a dumped config writes None)
             if field in data and data[field] != spec[field]:
                 raise ValueError(
                     f"{field} {data[field]!r} differs from stages.{name}.{field} {spec[field]!r}: "

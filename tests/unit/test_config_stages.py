@@ -95,3 +95,12 @@ def test_this_stage_takes_its_account_from_its_entry() -> None:
     # AND a top-level value that disagrees is refused, naming both
     with pytest.raises(ConfigError, match=r"account_id '333333333333' differs from stages\.prod\.account_id"):
         load_config(stage="prod", account_id="333333333333", stages=[DEV, STAGING, PROD])
+
+
+def test_a_stage_config_survives_a_json_round_trip() -> None:
+    """The local cloud hands configs to the CDK synthesis as JSON (shared/local_cloud/iam/stack_template.py)."""
+    from shared.config import DualloopConfig
+
+    for stage in ("dev", "staging", "prod"):
+        cfg = stage_config(load_config(stages=[DEV, STAGING, PROD]), stage)
+        assert DualloopConfig.model_validate_json(cfg.model_dump_json()) == cfg
