@@ -129,6 +129,28 @@ class PromotionTarget(Construct):
                 ),
                 iam.PolicyStatement(sid="ProjectKey", actions=["kms:Decrypt"], resources=[data.key.key_arn]),
             ]
+            # Cross-account reads of the promoted artifacts also need this key's policy to allow
+            # them (KMS Developer Guide, "Allowing users in other accounts to use a KMS key"):
+            # each later stage's SageMaker role, through S3 only. By account and role ARN, not
+            # the role itself, which may not exist yet when this stack deploys first.
+            for later in path[1:]:
+                if later.account_id == cfg.account_id:
+                    continue
+                role_arn = Names(stage_config(cfg, later.name.value)).sagemaker_role_arn
+                data.key.add_to_resource_policy(
+                    iam.PolicyStatement(
+                        sid=f"PromotedArtifactsTo{later.name.value.capitalize()}",
+                        principals=[iam.AccountPrincipal(later.account_id)],
+                        actions=["kms:Decrypt"],
+                        resources=["*"],  # in a key policy, "*" is this key
+                        conditions={
+                            "StringEquals": {
+                                "kms:ViaService": f"s3.{cfg.region}.amazonaws.com",
+                                "aws:PrincipalArn": role_arn,
+                            }
+                        },
+                    )
+                )
         self.role = iam.Role(
             self,
             "Role",

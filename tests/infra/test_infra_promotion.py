@@ -92,11 +92,29 @@ def test_the_cross_account_statements_are_exactly_the_allowlisted_ones(templates
         # the promoted ones) and decrypts them through S3 with dev's key
         ("prod", "ReadPromotedArtifacts", ("s3:GetObject",), f"arn:aws:s3:::{dev_artifacts}/*"),
         ("prod", "DecryptPromotedArtifacts", ("kms:Decrypt",), f"arn:aws:kms:us-east-1:{DEV}:key/*"),
+        # dev's key lets prod's SageMaker role (and only it) decrypt through S3
+        (
+            "dev",
+            "PromotedArtifactsToProd",
+            _text(
+                {
+                    "StringEquals": {
+                        "aws:PrincipalArn": Names(_cfg("prod")).sagemaker_role_arn,
+                        "kms:ViaService": "s3.us-east-1.amazonaws.com",
+                    }
+                }
+            ),
+        ),
     }
     # WHEN every policy statement naming another account's resource (or a bucket of another
     # stage in another account) is collected
     found = set()
     for stage, (template, _) in templates.items():
+        for resource in template["Resources"].values():
+            if resource["Type"] == "AWS::KMS::Key":
+                for statement in resource["Properties"]["KeyPolicy"]["Statement"]:
+                    if PROD in _text(statement.get("Principal")) and stage != "prod":
+                        found.add((stage, statement.get("Sid"), _text(statement["Condition"])))
         own = PROD if stage == "prod" else DEV
         other = DEV if own == PROD else PROD
         for _, statement in _statements(template):
