@@ -144,11 +144,9 @@ def _container(package: dict[str, Any]) -> dict[str, Any]:
 
 
 def _missing(exc: ClientError) -> bool:
-    code = exc.response["Error"]["Code"]
-    message = exc.response["Error"].get("Message", "")
-    return code in ("ResourceNotFound", "ValidationException", "ResourceNotFoundException") and (
-        "not" in message.lower() or code != "ValidationException"
-    )
+    """DescribeEndpoint of an endpoint that does not exist: SageMaker's ValidationException."""
+    error = exc.response["Error"]
+    return error["Code"] == "ValidationException" and "could not find" in error.get("Message", "").lower()
 
 
 def serving(cfg: DualloopConfig, spec: StageSpec, session: boto3.Session) -> Serving:
