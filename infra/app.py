@@ -1,4 +1,4 @@
-"""The CDK app: ``cdk synth -c stage=dev|prod`` (run as ``python -m infra.app`` from the repo root;
+"""The CDK app: ``cdk synth -c stage=dev|staging|prod`` (run as ``python -m infra.app`` from the repo root;
 ``infra/constructs`` would shadow the ``constructs`` library if ``infra/`` itself were on sys.path).
 
 Context: ``stage`` (dev), ``retrain_schedule`` (an EventBridge schedule expression),
