@@ -1,4 +1,4 @@
-"""The CDK app: ``cdk synth -c stage=dev|prod`` (run as ``python -m infra.app`` from the repo root;
+"""The CDK app: ``cdk synth -c stage=dev|staging|prod`` (run as ``python -m infra.app`` from the repo root;
 ``infra/constructs`` would shadow the ``constructs`` library if ``infra/`` itself were on sys.path).
 
 Context: ``stage`` (dev), ``retrain_schedule`` (an EventBridge schedule expression),
@@ -23,7 +23,7 @@ from cdk_nag import AwsSolutionsChecks
 from infra.pipeline_build import PipelineBuild
 from infra.sources import REPO
 from infra.stack import DEFAULT_RETRAIN_SCHEDULE, DualloopStack, build_pipeline
-from shared.config import DualloopConfig, load_config
+from shared.config import DualloopConfig, load_config, stage_config
 
 
 def cdk_json_context() -> dict[str, object]:
@@ -77,6 +77,8 @@ def create_app(
     )
     stage = stage or app.node.try_get_context("stage") or "dev"
     cfg = cfg or load_config(stage=stage)
+    if cfg.stages:  # several stages: this stage's account, region and deployment policy
+        cfg = stage_config(cfg, cfg.stage.value)
     stack = DualloopStack(
         app,
         f"Dualloop-{cfg.stage.value}",

@@ -26,12 +26,30 @@ BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 MIN_BOOTSTRAP_VERSION = 6
 
 
-def environment(stage: str) -> str:
-    """``aws://ACCOUNT/REGION`` the stage's config deploys to (what ``cdk bootstrap`` takes)."""
-    from shared.config import load_config
+def _stage_config(stage: str) -> Any:
+    """The config of ``stage``: with ``stages`` configured, that stage's account and region."""
+    from shared.config import load_config, stage_config
 
     cfg = load_config(stage=stage)
-    return f"aws://{cfg.account_id}/{cfg.region}"
+    return stage_config(cfg, stage) if cfg.stages else cfg
+
+
+def environment(stage: str) -> str:
+    """``aws://ACCOUNT/REGION`` the stage's config deploys to (what ``cdk bootstrap`` takes), and,
+    for a stage in another account than the first stage's (the deploying account), the
+    ``--trust`` that lets that account deploy here (CDK's "Bootstrapping your environment":
+    a trusted account must name the execution policies, which are CDK's default here)."""
+    from shared.config import stage_path
+
+    cfg = _stage_config(stage)
+    out = f"aws://{cfg.account_id}/{cfg.region}"
+    deployer = stage_path(cfg)[0].account_id
+    if deployer != cfg.account_id:
+        out += (
+            f" --trust {deployer} --trust-for-lookup {deployer}"
+            " --cloudformation-execution-policies arn:aws:iam::aws:policy/AdministratorAccess"
+        )
+    return out
 
 
 def check(stage: str, *, require_bootstrap: bool = False) -> str | None:
@@ -57,14 +75,14 @@ def check(stage: str, *, require_bootstrap: bool = False) -> str | None:
         TokenRetrievalError,
     )
 
-    from shared.config import ConfigError, Stage, load_config
+    from shared.config import ConfigError, Stage, stage_path
     from shared.user_errors import describe_config_error
 
     stages = [s.value for s in Stage]
     if stage not in stages:
         return f"STAGE={stage} is not a stage: use one of {', '.join(stages)} (e.g. `make deploy STAGE=dev`)."
     try:
-        cfg = load_config(stage=stage)
+        cfg = _stage_config(stage)
     except ConfigError as exc:
         return describe_config_error(exc)
     try:
@@ -99,6 +117,13 @@ def check(stage: str, *, require_bootstrap: bool = False) -> str | None:
     except BotoCoreError as exc:
         return f"could not reach AWS STS to check the credentials ({exc}): check your network connection and retry."
     account = identity["Account"]
+    # A stage in another account is deployed from the first stage's (bootstrapped with --trust it).
+    deployer = stage_path(cfg)[0].account_id
+    if account == deployer != cfg.account_id:
+        print(
+            f"AWS credentials OK: {identity['Arn']} deploys {stage} into {cfg.account_id} (trusted by its bootstrap)"
+        )
+        return None
     if account != cfg.account_id:
         return (
             f"the credentials are for account {account}, but the {stage} config is for {cfg.account_id}: "

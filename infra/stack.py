@@ -13,8 +13,9 @@ from infra.constructs.drift import DriftCheck
 from infra.constructs.inner_loop import InnerLoop
 from infra.constructs.lock_release import LockRelease
 from infra.constructs.outer_loop import OuterLoop
+from infra.constructs.promotion import PromotionTarget
 from infra.constructs.serving import Serving
-from shared.config import DualloopConfig, Stage
+from shared.config import DualloopConfig, Stage, stage_path
 from shared.naming import Names
 
 DEFAULT_RETRAIN_SCHEDULE = "rate(7 days)"
@@ -76,6 +77,21 @@ class DualloopStack(Stack):
         self.serving = Serving(self, "Serving", cfg=cfg, names=names)
         self.drift = DriftCheck(
             self, "Drift", cfg=cfg, names=names, data=self.data, dead_letters=self.outer.dead_letters.queue
+        )
+        # Several stages (config.stages): this one takes part in promotion (README, "Promotion across accounts").
+        self.promotion = (
+            PromotionTarget(
+                self,
+                "Promotion",
+                cfg=cfg,
+                names=names,
+                data=self.data,
+                sagemaker_role=self.inner.role,
+                state_machine_role=self.outer.role,
+                log_group=self.outer.log_group,
+            )
+            if len(stage_path(cfg)) > 1
+            else None
         )
 
 

@@ -248,6 +248,7 @@ def reject_cmd(
 def status_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     config: Annotated[Path | None, typer.Option(help="YAML/TOML config file.")] = None,
+    stage: Annotated[str | None, typer.Option(help="A stage of config.stages: what it serves.")] = None,
 ) -> None:
     """Retrains and their triggers, model packages, the endpoint's traffic split, the latest drift."""
     from rich.table import Table
@@ -260,6 +261,11 @@ def status_cmd(
             "or set DUALLOOP_TARGET=aws.[/red]"
         )
         raise typer.Exit(2)
+    if stage is not None:
+        from outer_orchestrator.promotion_cli import show_stages
+
+        show_stages(config_or_exit(config), stage, as_json)
+        return
     state = collect(config_or_exit(config))
     if as_json:
         typer.echo(json.dumps(state.as_dict(), default=str, indent=2))
@@ -321,3 +327,6 @@ def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("approve")(approve_cmd)
     app.command("reject")(reject_cmd)
+    from outer_orchestrator import promotion_cli  # after this module's helpers, which it uses
+
+    promotion_cli.register(app)

@@ -27,6 +27,7 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
 )
@@ -80,6 +81,7 @@ class ConfigError(ValueError):
 
 class Stage(StrEnum):
     DEV = "dev"
+    STAGING = "staging"
     PROD = "prod"
 
 
@@ -481,6 +483,106 @@ class Drift(_Section):
     schedule: str = "rate(1 hour)"
 
 
+# ---- stages: one approved model promoted from account to account (README "Promotion across accounts")
+class ApprovalMode(StrEnum):
+    """How a stage accepts a package the previous stage deployed."""
+
+    AUTOMATIC = "automatic"  # at once
+    MANUAL = "manual"  # someone approves it in that stage's registry within timeout_seconds
+    BAKE = "bake"  # once it has served in the previous stage for bake_seconds without a rollback
+
+
+class ApprovalRule(_Section):
+    mode: ApprovalMode = ApprovalMode.AUTOMATIC
+    # The waits are those of the outer loop's AwaitApproval (60 s to a year) and a bake of at
+    # most 30 days (a package that baked longer is old news).
+    timeout_seconds: int | None = Field(default=None, ge=60, le=365 * 24 * 3600)
+    bake_seconds: int | None = Field(default=None, ge=0, le=30 * 24 * 3600)
+
+    @model_validator(mode="after")
+    def _fields_fit_the_mode(self) -> ApprovalRule:
+        if self.mode is ApprovalMode.MANUAL and self.timeout_seconds is None:
+            raise ValueError("a manual approval needs timeout_seconds (after it, the package is rejected)")
+        if self.mode is not ApprovalMode.MANUAL and self.timeout_seconds is not None:
+            raise ValueError(f"timeout_seconds is for a manual approval, not {self.mode.value}")
+        if self.mode is ApprovalMode.BAKE and self.bake_seconds is None:
+            raise ValueError("a bake approval needs bake_seconds (how long the previous stage must serve it)")
+        if self.mode is not ApprovalMode.BAKE and self.bake_seconds is not None:
+            raise ValueError(f"bake_seconds is for a bake approval, not {self.mode.value}")
+        return self
+
+
+class StageSpec(_Section):
+    """One stage of the promotion path: where it runs, how it deploys, what lets a package in."""
+
+    name: Stage
+    account_id: str = Field(pattern=r"^\d{12}$")
+    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    approval: ApprovalRule = Field(default_factory=ApprovalRule)
+    # This stage's blue/green policy; without one, the top-level ``deployment``.
+    deployment: Deployment | None = None
+
+
+def _stage_label(items: Any, index: Any) -> Any:
+    """The stage's name for an error at ``stages.<index>``, when the item has a usable one."""
+    if isinstance(index, int) and isinstance(items, list | tuple) and index < len(items):
+        item = items[index]
+        name = item.get("name") if isinstance(item, dict) else getattr(item, "name", None)
+        if isinstance(name, str) and name:
+            return str(name)
+    return index
+
+
+def _named_stage_errors(value: Any, exc: ValidationError) -> ValidationError:
+    """``exc`` with each ``stages.<index>`` location naming the stage instead (``stages.prod.region``)."""
+    return ValidationError.from_exception_data(
+        "DualloopConfig",
+        [
+            InitErrorDetails(
+                type=PydanticCustomError("stage", "{message}", {"message": err["msg"]}),
+                # pydantic puts "stages" in front
+                loc=(_stage_label(value, err["loc"][0]), *err["loc"][1:]) if err["loc"] else (),
+                input=err.get("input"),
+            )
+            for err in exc.errors()
+        ],
+    )
+
+
+def _check_path(stages: tuple[StageSpec, ...]) -> tuple[StageSpec, ...]:
+    names = [s.name.value for s in stages]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"stage {twice[0]} is listed twice: each stage deploys once, in order")
+    if stages and stages[0].approval.mode is ApprovalMode.BAKE:
+        raise ValueError(f"stage {names[0]}: the first stage has no previous stage to bake in")
+    return stages
+
+
+def stage_path(cfg: DualloopConfig) -> tuple[StageSpec, ...]:
+    """The promotion path: ``stages`` as configured, or the single stage ``stage`` describes."""
+    if cfg.stages:
+        return cfg.stages
+    return (StageSpec(name=cfg.stage, account_id=cfg.account_id, region=cfg.region),)
+
+
+def stage_config(cfg: DualloopConfig, name: str) -> DualloopConfig:
+    """The config of stage ``name``: its account, region and deployment policy; names from it."""
+    path = stage_path(cfg)
+    spec = next((s for s in path if s.name.value == name), None)
+    if spec is None:
+        raise ConfigError(
+            f"stage {name!r} is not in stages ({', '.join(s.name.value for s in path)}): "
+            "add it to the stages list in the config file"
+        )
+    update: dict[str, Any] = {"stage": spec.name, "account_id": spec.account_id, "region": spec.region}
+    if spec.deployment is not None:
+        update["deployment"] = spec.deployment
+    if spec.approval.timeout_seconds is not None:
+        update["approval_timeout_seconds"] = spec.approval.timeout_seconds
+    return cfg.model_copy(update=update)
+
+
 class DualloopConfig(BaseSettings):
     """Everything both loops and the infrastructure are configured by."""
 
@@ -520,6 +622,42 @@ class DualloopConfig(BaseSettings):
     # dualloop (outer_orchestrator/quality/*.dqdl). README: "Your data".
     ruleset: str = Field(default="transactions.dqdl", min_length=1)
     notification_emails: tuple[str, ...] = ()
+    # The promotion path (dev -> staging -> prod), each stage with its account; empty: one
+    # stage, ``stage`` (then ``stage_path`` is that one).
+    stages: tuple[StageSpec, ...] = ()
+
+    @field_validator("stages", mode="wrap")
+    @classmethod
+    def _stages(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            stages: tuple[StageSpec, ...] = handler(value)
+        except ValidationError as exc:
+            raise _named_stage_errors(value, exc) from None
+        return _check_path(stages)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _this_stage_from_stages(cls, data: Any) -> Any:
+        """With ``stages``, this process's stage (``stage``) takes its account, region and deployment
+        policy from its entry there: written once, and a top-level value that disagrees is refused."""
+        if not isinstance(data, dict) or not isinstance(data.get("stages"), list | tuple):
+            return data
+        stage = data.get("stage", Stage.DEV)
+        name = getattr(stage, "value", stage)
+        spec = next((s for s in data["stages"] if isinstance(s, dict) and s.get("name") == name), None)
+        if spec is None:
+            return data
+        out = dict(data)
+        for field in ("account_id", "region", "deployment"):
+            if spec.get(field) is None:
+                continue  # not given for this stage (a dumped config writes None)
+            if field in data and data[field] != spec[field]:
+                raise ValueError(
+                    f"{field} {data[field]!r} differs from stages.{name}.{field} {spec[field]!r}: "
+                    f"give it once, in the stages entry of {name}"
+                )
+            out[field] = spec[field]
+        return out
 
     @model_validator(mode="before")
     @classmethod

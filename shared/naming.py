@@ -115,6 +115,24 @@ class Names:
         return self._arn("iam", f"role/{self.state_machine_role}", region=False)
 
     @property
+    def promotion_state_machine(self) -> str:
+        """A package promoted from the previous stage: approved and deployed here (no retrain)."""
+        return f"{self.base}-promote"
+
+    @property
+    def promotion_state_machine_arn(self) -> str:
+        return self._arn("states", f"stateMachine:{self.promotion_state_machine}")
+
+    @property
+    def promotion_role(self) -> str:
+        """What the deploying account assumes in this stage's account to promote a package here."""
+        return f"{self.base}-promotion"
+
+    @property
+    def promotion_role_arn(self) -> str:
+        return self._arn("iam", f"role/{self.promotion_role}", region=False)
+
+    @property
     def ingest_job(self) -> str:
         return f"{self.base}-ingest"
 

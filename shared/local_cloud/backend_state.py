@@ -80,3 +80,11 @@ def glue_job_session(account_id: str, region: str, job_name: str) -> Any:
     role = str(glue_backends[account_id][region].get_job(job_name).role)
     arn = role if role.startswith("arn:") else f"arn:aws:iam::{account_id}:role/{role}"
     return sessions.assume(arn, "glue.amazonaws.com", region)
+
+
+def bucket_account(bucket: str) -> str | None:
+    """The account that owns ``bucket`` (moto keeps one global map of bucket names), if any."""
+    from moto.s3.models import s3_backends
+
+    owner = s3_backends.bucket_accounts.get(bucket)
+    return owner[1] if owner else None

@@ -131,14 +131,14 @@ def test_a_bad_stage_in_the_environment(tmp_path: Path) -> None:
     assert_clean(
         dualloop(env, "drift", "run"),
         2,
-        "Invalid dualloop configuration: stage: Input should be 'dev' or 'prod' (got 'qa'): "
+        "Invalid dualloop configuration: stage: Input should be 'dev', 'staging' or 'prod' (got 'qa'): "
         "fix DUALLOOP_STAGE and run again.",
     )
 
 
 @pytest.mark.parametrize(
     ("variable", "closest"),
-    [("DUALLOOP_QUALITY_THRESHOLD", "DUALLOOP_QUALITY__THRESHOLD"), ("DUALLOOP_STAGES", "DUALLOOP_STAGE")],
+    [("DUALLOOP_QUALITY_THRESHOLD", "DUALLOOP_QUALITY__THRESHOLD"), ("DUALLOOP_REGIONS", "DUALLOOP_REGION")],
 )
 def test_an_unknown_dualloop_variable_is_refused_naming_the_closest(
     tmp_path: Path, variable: str, closest: str

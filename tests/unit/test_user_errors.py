@@ -194,7 +194,7 @@ def test_a_bad_variable_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> N
         load_config()
     error = one_sentence(explain(caught.value, Target()))
     assert error.message == (
-        "Invalid dualloop configuration: stage: Input should be 'dev' or 'prod' (got 'qa'): "
+        "Invalid dualloop configuration: stage: Input should be 'dev', 'staging' or 'prod' (got 'qa'): "
         "fix DUALLOOP_STAGE and run again."
     )
     assert error.exit_code == USAGE

@@ -225,7 +225,7 @@ class Deployer:
         try:
             for variant in variants:
                 name = variant["VariantName"]
-                model = self._artifacts.model(variant["ModelName"])
+                model = self._artifacts.model(variant["ModelName"], key[0])
                 count = int(variant.get("InitialInstanceCount") or 1)
                 servers = []
                 for i in range(max(1, min(count, MAX_PROCESSES))):

@@ -36,11 +36,12 @@ from botocore.session import Session as BotocoreSession
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import JsonRESTError, _RESTError
 from moto.s3.exceptions import S3AccessDeniedError
+from moto.s3.models import s3_backends
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
 from moto.stepfunctions.parser.asl.utils import boto_client as sfn_boto_client
 from moto.sts.models import sts_backends
 
-from shared.local_cloud.iam import policy, requests, sessions
+from shared.local_cloud.iam import policy, requests, resource_policy, sessions
 from shared.local_cloud.patches import Replaced, original, replace
 
 _SFN_CLIENT_MODULES = (
@@ -221,8 +222,38 @@ def _decision(session: sessions.RoleSession, request: policy.Request) -> str | N
     except policy.CannotEvaluate as exc:
         raise LocalCloudCannotAuthorize(f"{session.principal_arn} calling {request.action}: {exc}") from None
     if decision is policy.Decision.ALLOW:
-        return None
+        return _cross_account_s3(session, request)
     return denial_message(session, request, decision is policy.Decision.EXPLICIT_DENY)
+
+
+def _cross_account_s3(session: sessions.RoleSession, request: policy.Request) -> str | None:
+    """A bucket of another account also needs its bucket policy to allow (``iam.resource_policy``)."""
+    if not request.action.startswith("s3:"):
+        return None
+    for resource in request.resources or ():
+        bucket = resource.removeprefix("arn:aws:s3:::").split("/", 1)[0]
+        owner = s3_backends.bucket_accounts.get(bucket)
+        if not resource.startswith("arn:aws:s3:::") or owner is None or owner[1] == session.account_id:
+            continue
+        partition, account = owner
+        document = s3_backends[account][partition].buckets[bucket].policy
+        try:
+            decision = resource_policy.evaluate_for(
+                document,
+                session.role_arn,
+                session.account_id,
+                policy.Request(request.action, (resource,), request.context),
+            )
+        except policy.CannotEvaluate as exc:
+            raise LocalCloudCannotAuthorize(
+                f"{session.principal_arn} calling {request.action}: {exc}"
+            ) from None
+        if decision is not policy.Decision.ALLOW:
+            return (
+                f"User: {session.principal_arn} is not authorized to perform: {request.action} on resource: "
+                f"{resource} because no resource-based policy allows the {request.action} action"
+            )
+    return None
 
 
 def _decide(signing_name: str, session: sessions.RoleSession, request: policy.Request) -> None:

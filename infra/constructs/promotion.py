@@ -1,0 +1,208 @@
+"""What a stage of a multi-stage config needs to take part in promotion (``config.stages``).
+
+- the promotion state machine: the outer loop's approval and blue/green states
+  (``outer_orchestrator.promotion_asl``), running as the outer loop's role, whose policy
+  already allows exactly those tasks;
+- the promotion role, which ``dualloop promote`` assumes from the deploying account (the
+  first stage's): it copies a package into this stage's registry, approves it by the stage's
+  rule, starts the promotion state machine, reads what the endpoint serves, notifies; in the
+  stage that owns the artifacts it also reads the evaluation reports and adds the per-package
+  grants to the artifact bucket's policy;
+- in a stage in another account than the first, the SageMaker execution role may read the
+  first stage's artifact objects (and decrypt them with its key, through S3 only): the first
+  stage's bucket policy then admits exactly the promoted packages' artifacts (cross-account
+  access needs both; IAM User Guide, "Cross-account policy evaluation logic").
+
+Every cross-account statement is listed in tests/infra/test_infra_promotion.py.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.constructs.arns import Arns
+from infra.constructs.data import DataPlane
+from infra.nag import acknowledge, logical_id
+from outer_orchestrator.promotion_asl import promotion_definition
+from shared.config import DualloopConfig, stage_config, stage_path
+from shared.naming import Names
+
+
+class PromotionTarget(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cfg: DualloopConfig,
+        names: Names,
+        data: DataPlane,
+        sagemaker_role: iam.IRole,
+        state_machine_role: iam.IRole,
+        log_group: logs.ILogGroup,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        path = stage_path(cfg)
+        if cfg.stage not in [s.name for s in path]:
+            raise ValueError(
+                f"stage {cfg.stage.value} is not in stages: add it, or deploy one of the listed stages"
+            )
+        origin = stage_config(cfg, path[0].name.value)
+        origin_names = Names(origin)
+        arn = Arns(names)
+
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_name=names.promotion_state_machine,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_string(promotion_definition()),
+            definition_substitutions=names.asl_substitutions(),
+            role=state_machine_role,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            tracing_enabled=True,
+        )
+        cfn = self.state_machine.node.default_child
+        assert isinstance(cfn, sfn.CfnStateMachine)
+        cfn.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E1029"]}})
+        acknowledge(
+            self.state_machine,
+            "CloudFormation-Validate::E1029",
+            "The promotion ASL's ${...} placeholders are the outer loop's, filled by DefinitionSubstitutions "
+            "(names.asl_substitutions()), so the template carries the very text the local cloud runs.",
+        )
+
+        packages = arn.sagemaker(f"model-package/{names.model_package_group}/*")
+        executions = (
+            f"arn:aws:states:{names.region}:{names.account}:execution:{names.promotion_state_machine}:*"
+        )
+        models = arn.sagemaker(f"model/{names.model_name_prefix}-*")
+        configs = arn.sagemaker(f"endpoint-config/{names.model_name_prefix}-*")
+        statements = [
+            iam.PolicyStatement(
+                sid="Registry",
+                actions=[
+                    "sagemaker:CreateModelPackage",
+                    "sagemaker:DescribeModelPackage",
+                    "sagemaker:UpdateModelPackage",
+                    "sagemaker:ListModelPackages",
+                ],
+                resources=[arn.sagemaker(f"model-package-group/{names.model_package_group}"), packages],
+            ),
+            iam.PolicyStatement(
+                sid="Serving",
+                actions=[
+                    "sagemaker:DescribeEndpoint",
+                    "sagemaker:DescribeEndpointConfig",
+                    "sagemaker:DescribeModel",
+                ],
+                resources=[names.endpoint_arn.lower(), models, configs],
+            ),
+            iam.PolicyStatement(
+                sid="StartPromotion",
+                actions=["states:StartExecution"],
+                resources=[self.state_machine.state_machine_arn],
+            ),
+            iam.PolicyStatement(
+                sid="FollowPromotion",
+                actions=["states:DescribeExecution", "states:GetExecutionHistory"],
+                resources=[executions],
+            ),
+            iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[names.topic_arn]),
+        ]
+        if cfg.stage is path[0].name:
+            # The stage that trains owns the artifacts: it reads evaluation reports and grants
+            # each promoted artifact to the next stages' SageMaker roles, one object at a time.
+            statements += [
+                iam.PolicyStatement(
+                    sid="ReadReports",
+                    actions=["s3:GetObject"],
+                    resources=[data.artifacts.arn_for_objects("*")],
+                ),
+                iam.PolicyStatement(
+                    sid="GrantArtifacts",
+                    actions=["s3:GetBucketPolicy", "s3:PutBucketPolicy"],
+                    resources=[data.artifacts.bucket_arn],
+                ),
+                iam.PolicyStatement(sid="ProjectKey", actions=["kms:Decrypt"], resources=[data.key.key_arn]),
+            ]
+            # Cross-account reads of the promoted artifacts also need this key's policy to allow
+            # them (KMS Developer Guide, "Allowing users in other accounts to use a KMS key"):
+            # each later stage's SageMaker role, through S3 only. By account and role ARN, not
+            # the role itself, which may not exist yet when this stack deploys first.
+            for later in path[1:]:
+                if later.account_id == cfg.account_id:
+                    continue
+                role_arn = Names(stage_config(cfg, later.name.value)).sagemaker_role_arn
+                data.key.add_to_resource_policy(
+                    iam.PolicyStatement(
+                        sid=f"PromotedArtifactsTo{later.name.value.capitalize()}",
+                        principals=[iam.AccountPrincipal(later.account_id)],
+                        actions=["kms:Decrypt"],
+                        resources=["*"],  # in a key policy, "*" is this key
+                        conditions={
+                            "StringEquals": {
+                                "kms:ViaService": f"s3.{cfg.region}.amazonaws.com",
+                                "aws:PrincipalArn": role_arn,
+                            }
+                        },
+                    )
+                )
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=names.promotion_role,
+            # The deploying account: where `dualloop promote` runs (the first stage's account).
+            assumed_by=iam.AccountPrincipal(path[0].account_id),
+            description=f"dualloop promote: receive an approved package into stage {cfg.stage.value}",
+        )
+        policy = iam.Policy(self, "Policy", statements=statements)
+        policy.attach_to_role(self.role)
+        for resource, reason in (
+            (packages, "each promoted package is a new version in this stage's group; the group pins it"),
+            (executions, "promotion executions are named per run; the state machine name pins them"),
+            (models, "the promotion state machine names models <prefix>-<uuid>; the prefix pins them"),
+            (
+                configs,
+                "the promotion state machine names endpoint configs <prefix>-<uuid>; the prefix pins them",
+            ),
+            (
+                f"<{logical_id(data.artifacts)}.Arn>/*",
+                "the evaluation reports of every registered package, read to copy their metrics on promotion",
+            ),
+        ):
+            acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
+
+        if origin.account_id != cfg.account_id:
+            # Reads of the promoted artifacts in the first stage's bucket, cross-account: its bucket
+            # policy admits only the promoted objects; its key is used through S3 only.
+            sagemaker_role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="ReadPromotedArtifacts",
+                    actions=["s3:GetObject"],
+                    resources=[Arns.s3(origin_names.artifact_bucket, "*")],
+                )
+            )
+            sagemaker_role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="DecryptPromotedArtifacts",
+                    actions=["kms:Decrypt"],
+                    resources=[f"arn:aws:kms:{origin.region}:{origin.account_id}:key/*"],
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{origin.region}.amazonaws.com"}},
+                )
+            )
+            default_policy = sagemaker_role.node.try_find_child("DefaultPolicy")
+            if default_policy is not None:
+                acknowledge(
+                    default_policy,
+                    f"AwsSolutions-IAM5[Resource::{Arns.s3(origin_names.artifact_bucket, '*')}]",
+                    "the first stage's bucket policy admits only the promoted artifacts, one object per package",
+                )
+                acknowledge(
+                    default_policy,
+                    f"AwsSolutions-IAM5[Resource::arn:aws:kms:{origin.region}:{origin.account_id}:key/*]",
+                    "the first stage's key id is not known to this stack; kms:ViaService limits it to S3 reads",
+                )

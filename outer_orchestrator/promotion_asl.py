@@ -1,0 +1,88 @@
+"""The promotion state machine: the outer loop's own approval and blue/green deployment states.
+
+A stage that receives a promoted package runs no ingest and no pipeline, only the outer loop's
+tail: take the stage's lock, wait for the stage's approval (``AwaitApproval``, the same token
+store and relay), confirm it, deploy blue/green, poll, record where it serves (or that it was
+rolled back), notify, release the lock. Rather than a second copy of those states, the
+definition is derived from ``outer_loop.asl.json`` (the single source of truth): every state
+reachable from ``AwaitApproval``, plus ``AcquireLock`` and its failure paths, with one new
+``PreparePromotion`` state in place of ``PrepareRun``. A fix to the deploy states reaches both
+machines; the local cloud and CDK deploy this very text (tests/unit/test_promotion_asl.py).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+ASL_FILE = Path(__file__).resolve().parent / "statemachine" / "outer_loop.asl.json"
+ENTRY = "AwaitApproval"
+LOCK = "AcquireLock"
+PREPARE = "PreparePromotion"
+# A promoted package came through no ingest in this stage: Summarise reports this instead.
+NO_INGEST = "none: promoted, not retrained"
+
+
+def _successors(state: dict[str, Any]) -> list[str]:
+    nexts = [state.get("Next"), state.get("Default")]
+    nexts += [c.get("Next") for c in state.get("Choices", [])]
+    nexts += [c.get("Next") for c in state.get("Catch", [])]
+    return [n for n in nexts if n]
+
+
+def _reachable(states: dict[str, Any], starts: list[str]) -> list[str]:
+    seen: list[str] = []
+    todo = list(starts)
+    while todo:
+        name = todo.pop(0)
+        if name in seen or name not in states:
+            continue
+        seen.append(name)
+        todo.extend(_successors(states[name]))
+    return seen
+
+
+def promotion_definition(outer_asl: str | None = None) -> str:
+    """The promotion state machine's ASL, with the outer loop's ``${...}`` placeholders."""
+    outer = json.loads(outer_asl if outer_asl is not None else ASL_FILE.read_text())
+    states: dict[str, Any] = outer["States"]
+    lock = json.loads(json.dumps(states[LOCK]))
+    if lock.get("Next") != "PrepareRun":
+        raise ValueError(f"{LOCK} no longer leads to PrepareRun: update {__name__}")
+    lock["Next"] = PREPARE
+    derived: dict[str, Any] = {LOCK: lock}
+    derived[PREPARE] = {
+        "Type": "Pass",
+        "Comment": "A promoted package: its settings come with the input; this stage ingests nothing.",
+        "Parameters": {"settings.$": "$.settings", "curated_uri": NO_INGEST},
+        "ResultPath": "$.run",
+        "Next": ENTRY,
+    }
+    for name in _reachable(states, [ENTRY, *_successors(lock)]):
+        if name not in derived:
+            derived[name] = states[name]
+    missing = sorted({n for s in derived.values() for n in _successors(s)} - set(derived))
+    if missing:
+        raise ValueError(f"the promotion definition refers to states it lacks: {missing}")
+    return json.dumps(
+        {
+            "Comment": "dualloop promotion: a package approved in the previous stage, approved and deployed "
+            "blue/green here (derived from the outer loop's states).",
+            "StartAt": LOCK,
+            "States": derived,
+        },
+        indent=2,
+    )
+
+
+def substituted(definition: str, substitutions: dict[str, str]) -> str:
+    """``definition`` with every ``${Name}`` replaced, as CDK's ``definition_substitutions`` does."""
+    for key, value in substitutions.items():
+        definition = definition.replace("${" + key + "}", value)
+    if "${" in definition:
+        start = definition.index("${")
+        raise ValueError(
+            f"unsubstituted placeholder in the promotion definition: {definition[start : start + 40]}"
+        )
+    return definition

@@ -1,0 +1,173 @@
+"""``dualloop promote`` and ``dualloop stages``: promotion along ``config.stages`` from a terminal.
+
+On the local cloud (``dualloop local up``, ``eval "$(dualloop local env)"``) every stage's
+account lives in that one cloud: ``promote`` provisions the target stage's stack in its
+account first (idempotent), as ``dualloop run`` provisions the first stage. On AWS
+(``DUALLOOP_TARGET=aws``) ``make deploy STAGE=...`` has deployed each stage, and ``promote``
+assumes each stage's promotion role from the deploying account.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from outer_orchestrator.cli import config_or_exit, console, quiet_libraries
+from outer_orchestrator.promotion import (
+    AccountSessions,
+    Promotion,
+    PromotionError,
+    PromotionResult,
+    aws_sessions,
+    local_sessions,
+)
+from shared.config import DualloopConfig, stage_path
+
+_ON_AWS = "aws"
+
+
+def _cloud_or_exit() -> bool:
+    """True on AWS; False on a named local cloud; exit 2 when no cloud is named."""
+    if os.environ.get("DUALLOOP_TARGET") == _ON_AWS:
+        return True
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        return False
+    console.print(
+        "[red]No cloud named: promotion starts from a stage that serves a model. Start `dualloop local up`, "
+        'then `eval "$(dualloop local env)"` and `dualloop run`, or set DUALLOOP_TARGET=aws.[/red]'
+    )
+    raise typer.Exit(2)
+
+
+def _sessions(cfg: DualloopConfig, on_aws: bool) -> AccountSessions:
+    return aws_sessions(cfg) if on_aws else local_sessions()
+
+
+def _print(result: PromotionResult) -> None:
+    colour = {"Promoted": "green", "Stopped": "yellow"}.get(result.status, "red")
+    console.print(f"[bold {colour}]{result.status}[/bold {colour}] {result.stage}: {escape(result.message)}")
+
+
+def promote(
+    package: Annotated[
+        str | None, typer.Argument(help="A model package ARN of an earlier stage (or of the first).")
+    ] = None,
+    to: Annotated[str, typer.Option("--to", help="The stage to promote to; earlier stages first.")] = "",
+    latest: Annotated[bool, typer.Option(help="The package the first stage serves now.")] = False,
+    approve: Annotated[
+        str, typer.Option(help="auto: approve a manual stage's copy now; wait: for its approvers.")
+    ] = "wait",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    config: Annotated[Path | None, typer.Option(help="YAML/TOML config file.")] = None,
+) -> None:
+    """Promote an approved package, stage after stage, up to --to (never retrained)."""
+    if approve not in ("auto", "wait"):
+        raise typer.BadParameter("use auto or wait", param_hint="--approve")
+    cfg = config_or_exit(config)
+    path = [s.name.value for s in stage_path(cfg)]
+    if not to or to not in path[1:]:
+        raise typer.BadParameter(
+            f"name a stage after {path[0]}: one of {', '.join(path[1:]) or '(none)'}", param_hint="--to"
+        )
+    on_aws = _cloud_or_exit()
+    promotion = Promotion(cfg, _sessions(cfg, on_aws))
+    if latest:
+        package = promotion.serving(promotion.spec(path[0])).model_package_arn
+    if not package:
+        console.print(f"[red]Name a MODEL_PACKAGE_ARN, or pass --latest (what {path[0]} serves).[/red]")
+        raise typer.Exit(2)
+    results = []
+    try:
+        for stage in path[1 : path.index(to) + 1]:
+            spec = promotion.spec(stage)
+            now = promotion.serving(spec)
+            if package in (now.model_package_arn, now.origin_package_arn):
+                continue  # already serves it
+            if not on_aws:
+                _provision(cfg, stage, promotion)
+            if not as_json:
+                console.print(f"[bold]promote[/bold] {package} → {stage} (account {spec.account_id})")
+            result = promotion.promote(
+                package,
+                stage,
+                approve=approve,  # type: ignore[arg-type]
+                progress=None if as_json else _progress,
+            )
+            results.append(result)
+            if not as_json:
+                _print(result)
+            if result.status != "Promoted":
+                break
+    except PromotionError as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in results], default=str, indent=2))
+    raise typer.Exit(0 if all(r.status == "Promoted" for r in results) else 1)
+
+
+def _progress(kind: str, data: dict[str, Any]) -> None:
+    if kind == "state-exited":
+        console.print(f"  {data['name']:<32} {data['seconds']:.2f}s")
+
+
+def _provision(cfg: DualloopConfig, stage: str, promotion: Promotion) -> None:
+    from outer_orchestrator.promotion_stack import provision_stage
+
+    quiet_libraries()
+    provision_stage(cfg, stage, promotion.session(promotion.spec(stage)))
+
+
+def stage_rows(cfg: DualloopConfig, stage: str | None = None) -> list[dict[str, Any]]:
+    """Each stage's (or one stage's) account, endpoint and serving package."""
+    promotion = Promotion(cfg, _sessions(cfg, _cloud_or_exit()))
+    specs = [promotion.spec(stage)] if stage else list(promotion.path)
+    return [promotion.serving(spec).as_dict() | {"approval": spec.approval.mode.value} for spec in specs]
+
+
+def stages_cmd(
+    stage: Annotated[str | None, typer.Option(help="One stage only.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    config: Annotated[Path | None, typer.Option(help="YAML/TOML config file.")] = None,
+) -> None:
+    """Each stage: its account, its endpoint, the package it serves and where that came from."""
+    show_stages(config_or_exit(config), stage, as_json)
+
+
+def show_stages(cfg: DualloopConfig, stage: str | None, as_json: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    try:
+        rows = stage_rows(cfg, stage)
+    except PromotionError as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(rows, default=str, indent=2))
+        return
+    table = Table("stage", "account", "approval", "endpoint", "serving package", "model data", title="stages")
+    for row in rows:
+        origin = row["origin_package_arn"]
+        serving = row["model_package_arn"] or ""
+        if origin and origin != serving:
+            serving += f"\n(from {origin})"
+        table.add_row(
+            row["stage"],
+            row["account_id"],
+            row["approval"],
+            f"{row['endpoint']} ({row['status'] or 'absent'})",
+            serving,
+            row["model_data_url"] or "",
+        )
+    Console(soft_wrap=True).print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("promote")(promote)
+    app.command("stages")(stages_cmd)

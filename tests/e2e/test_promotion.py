@@ -1,0 +1,186 @@
+"""Promotion across accounts on the local cloud: dev retrains, staging and prod are promoted to.
+
+Three stages in two accounts: dev and staging in 123456789012, prod in 210987654321, each the
+stack CDK synthesizes for it, provisioned in its own account. A retrain in dev deploys a
+model; it is promoted to staging (same account) and then to prod (the other account), each
+time as a copy of the package in that stage's registry, approved by the stage's rule and
+deployed blue/green by the stage's promotion state machine. Prod's endpoint serves the very
+artifact dev's package names (same ModelDataUrl, read cross-account through the bucket
+policy the promotion adds), and prod's SageMaker role may read that artifact and nothing
+else of dev's. Then a second model, deployed in dev, is rolled back in staging (its artifact
+was changed after dev loaded it): promoting it to prod stops, prod keeps the first model,
+and prod's notification says so.
+
+One module, one set of stacks, two small retrains: the steps depend on each other, so the
+story is one test.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from botocore.exceptions import ClientError
+from hosting_fixture import ROW
+from test_rollback import Traffic, _skew_model_artifact
+from typer.testing import CliRunner
+
+from inner_pipeline.upsert import upsert_pipeline
+from outer_orchestrator.local_stack import LocalStack
+from outer_orchestrator.promotion import Promotion, local_sessions
+from outer_orchestrator.promotion_stack import provision_stage
+from outer_orchestrator.runner import Retrain, upload_data
+from shared.cli import app
+from shared.config import DualloopConfig, load_config, stage_config
+from shared.demo_data import generate_transactions, write_dataset
+from shared.local_cloud import LocalCloud, accounts
+from shared.local_cloud.iam import sessions
+from shared.naming import Names
+
+pytestmark = pytest.mark.e2e
+
+ROWS = 1500
+DEV_ACCOUNT = "123456789012"
+PROD_ACCOUNT = "210987654321"
+
+
+def _config() -> DualloopConfig:
+    return load_config(
+        project=f"promo-{uuid.uuid4().hex[:6]}",
+        stages=[
+            {"name": "dev", "account_id": DEV_ACCOUNT, "region": "us-east-1"},
+            {"name": "staging", "account_id": DEV_ACCOUNT, "region": "us-east-1"},
+            {
+                "name": "prod",
+                "account_id": PROD_ACCOUNT,
+                "region": "us-east-1",
+                "approval": {"mode": "manual", "timeout_seconds": 3600},
+            },
+        ],
+    )
+
+
+def _data(cfg: DualloopConfig, tmp_path: Path, seed: int) -> str:
+    path = tmp_path / f"{uuid.uuid4().hex[:6]}.csv"
+    write_dataset(generate_transactions(ROWS, seed=seed), path)
+    return upload_data(cfg, path, uuid.uuid4().hex[:8])
+
+
+def _package(session: boto3.Session, arn: str) -> dict[str, Any]:
+    return dict(session.client("sagemaker").describe_model_package(ModelPackageName=arn))
+
+
+def _inbox(cfg: DualloopConfig, session: boto3.Session) -> list[str]:
+    sqs = session.client("sqs")
+    url = sqs.get_queue_url(QueueName=LocalStack(cfg).notifications_queue)["QueueUrl"]
+    bodies: list[str] = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for m in batch:
+            bodies.append(m["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return bodies
+
+
+def test_a_model_approved_in_dev_is_promoted_to_prod_in_another_account(
+    local_cloud: LocalCloud, tmp_path: Path
+) -> None:
+    # GIVEN three stages in two accounts, each provisioned in its own account
+    cfg = _config()
+    dev = stage_config(cfg, "dev")
+    LocalStack(dev).provision()
+    upsert_pipeline(dev)
+    prod_session = accounts.session(PROD_ACCOUNT, "us-east-1")
+    dev_session = boto3.Session(region_name="us-east-1")
+    provision_stage(cfg, "staging", dev_session)
+    prod = provision_stage(cfg, "prod", prod_session)
+    promotion = Promotion(cfg, local_sessions())
+
+    # WHEN dev retrains and deploys, and the package is promoted to staging, then to prod
+    first = Retrain(dev).follow(Retrain(dev).start(_data(dev, tmp_path, seed=7)), approve="auto", timeout=600)
+    assert first.status == "SUCCEEDED", (first.error, first.cause)
+    dev_arn = first.model_package_arn
+    assert dev_arn is not None
+    dev_url = _package(dev_session, dev_arn)["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    to_staging = promotion.promote(dev_arn, "staging", timeout=300)
+    assert to_staging.status == "Promoted", to_staging.message
+    # (the command a platform engineer runs: staging already serves it, so prod is next)
+    config_file = tmp_path / "dualloop.yaml"
+    config_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    promoted = CliRunner().invoke(
+        app, ["promote", dev_arn, "--to", "prod", "--approve", "auto", "--json", "--config", str(config_file)]
+    )
+    assert promoted.exit_code == 0, promoted.output
+    [to_prod] = [SimpleNamespace(**r) for r in json.loads(promoted.stdout)]
+
+    # THEN prod serves, in its own account, a copy of dev's package with dev's very artifact
+    assert to_prod.status == "Promoted", to_prod.message
+    assert to_prod.stage == "prod" and to_prod.model_data_url == dev_url
+    assert to_prod.model_package_arn is not None and f":{PROD_ACCOUNT}:" in to_prod.model_package_arn
+    serving = promotion.serving(promotion.spec("prod"))
+    assert serving.model_package_arn == to_prod.model_package_arn
+    assert serving.model_data_url == dev_url and serving.origin_package_arn == dev_arn
+    copy = _package(prod_session, to_prod.model_package_arn)
+    assert copy["ModelApprovalStatus"] == "Approved"
+    assert copy["CustomerMetadataProperties"]["dualloop:promoted-from"] == to_staging.model_package_arn
+    # ... and prod's endpoint answers
+    runtime = prod_session.client("sagemaker-runtime")
+    answer = runtime.invoke_endpoint(EndpointName=Names(prod).endpoint, Body=ROW, ContentType="text/csv")
+    assert 0.0 <= json.loads(answer["Body"].read())["predictions"][0]["score"] <= 1.0
+
+    # AND prod's SageMaker role may read the promoted artifact, nothing else of dev's
+    role = sessions.assume(Names(prod).sagemaker_role_arn, "sagemaker.amazonaws.com", "us-east-1")
+    as_prod = boto3.client("s3", **role.client_kwargs())
+    bucket, _, key = dev_url.removeprefix("s3://").partition("/")
+    assert as_prod.get_object(Bucket=bucket, Key=key)["Body"].read()
+    with pytest.raises(ClientError) as denied:
+        as_prod.get_object(Bucket=bucket, Key=key.rsplit("/", 1)[0] + "/other.tar.gz")
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+    prod_sagemaker = boto3.client("sagemaker", **role.client_kwargs())
+    with pytest.raises(ClientError) as denied_registry:
+        prod_sagemaker.describe_model_package(ModelPackageName=dev_arn)
+    assert denied_registry.value.response["Error"]["Code"] in ("AccessDeniedException", "ValidationException")
+    _inbox(prod, prod_session)
+
+    # WHEN a second model, deployed in dev, is rolled back in staging (its artifact changed after
+    # dev loaded it: staging's canary answers 500 under steady traffic, the 5XX alarm fires) ...
+    second = Retrain(dev).follow(
+        Retrain(dev).start(_data(dev, tmp_path, seed=8)), approve="auto", timeout=600
+    )
+    assert second.status == "SUCCEEDED", (second.error, second.cause)
+    assert second.model_package_arn is not None
+    second_url = _package(dev_session, second.model_package_arn)["InferenceSpecification"]["Containers"][0][
+        "ModelDataUrl"
+    ]
+    _skew_model_artifact(second_url)
+    traffic = Traffic(Names(stage_config(cfg, "staging")).endpoint)
+    traffic.start()
+    try:
+        in_staging = promotion.promote(second.model_package_arn, "staging", timeout=300)
+    finally:
+        traffic.stop()
+    assert in_staging.status == "RolledBack", in_staging.message
+    assert promotion.serving(promotion.spec("staging")).model_package_arn == to_staging.model_package_arn
+
+    # ... THEN its promotion to prod stops, prod keeps serving the first model, and says so
+    to_prod_again = promotion.promote(second.model_package_arn, "prod", approve="auto", timeout=300)
+    assert to_prod_again.status == "Stopped", to_prod_again.message
+    assert "was rolled back in stage staging" in to_prod_again.message
+    assert promotion.serving(promotion.spec("prod")).model_package_arn == to_prod.model_package_arn
+    [notice] = _inbox(prod, prod_session)
+    assert in_staging.model_package_arn is not None and in_staging.model_package_arn in notice
+    assert f"stage prod keeps serving {to_prod.model_package_arn}" in notice
+    shown = CliRunner().invoke(app, ["status", "--stage", "prod", "--json", "--config", str(config_file)])
+    assert shown.exit_code == 0, shown.output
+    assert [
+        (r["stage"], r["model_package_arn"], r["origin_package_arn"]) for r in json.loads(shown.stdout)
+    ] == [("prod", to_prod.model_package_arn, dev_arn)]
+    groups = prod_session.client("sagemaker").list_model_packages(
+        ModelPackageGroupName=Names(prod).model_package_group
+    )
+    assert len(groups["ModelPackageSummaryList"]) == 1  # nothing of the second model reached prod
