@@ -17,7 +17,6 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from outer_orchestrator.cli import config_or_exit, console, quiet_libraries
 from outer_orchestrator.promotion import (
     AccountSessions,
     Promotion,
@@ -26,6 +25,7 @@ from outer_orchestrator.promotion import (
     aws_sessions,
     local_sessions,
 )
+from shared.cli_support import config_or_exit, console, quiet_libraries
 from shared.config import DualloopConfig, stage_path
 
 _ON_AWS = "aws"

@@ -43,8 +43,6 @@ from shared.local_cloud import LocalCloud, accounts
 from shared.local_cloud.iam import sessions
 from shared.naming import Names
 
-pytestmark = pytest.mark.e2e
-
 ROWS = 1500
 DEV_ACCOUNT = "123456789012"
 PROD_ACCOUNT = "210987654321"

@@ -23,8 +23,6 @@ from shared.local_cloud import LocalCloud
 from shared.local_cloud.stack_resources import UnsupportedStackResource
 from shared.naming import Names
 
-pytestmark = pytest.mark.functional
-
 
 def _synthesize_in_process(cfg: DualloopConfig) -> dict[str, Any]:
     """CDK's synthesis here, so the constructs patched by the test are the ones synthesized

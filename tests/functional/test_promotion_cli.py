@@ -17,8 +17,6 @@ from shared.cli import app
 from shared.config import load_config
 from shared.local_cloud import LocalCloud, accounts
 
-pytestmark = pytest.mark.functional
-
 DEV, PROD = "123456789012", "210987654321"
 
 

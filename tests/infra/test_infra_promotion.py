@@ -16,8 +16,6 @@ import pytest
 from shared.config import DualloopConfig, load_config, stage_config
 from shared.naming import Names
 
-pytestmark = pytest.mark.infra
-
 DEV, PROD = "123456789012", "210987654321"
 STAGES = [
     {"name": "dev", "account_id": DEV, "region": "us-east-1"},

@@ -11,8 +11,6 @@ import pytest
 
 from shared.local_cloud.stack_resources import UnsupportedStackResource, apply
 
-pytestmark = pytest.mark.unit
-
 
 def _no_clients(service: str) -> Any:
     raise AssertionError(f"nothing may be created, yet {service} was asked for")
