@@ -327,6 +327,3 @@ def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("approve")(approve_cmd)
     app.command("reject")(reject_cmd)
-    from outer_orchestrator import promotion_cli  # after this module's helpers, which it uses
-
-    promotion_cli.register(app)
