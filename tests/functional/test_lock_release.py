@@ -118,6 +118,29 @@ def project(local_cloud: LocalCloud) -> Iterator[Project]:
     glue = boto3.client("glue")
     job = glue.get_job(JobName=names.ingest_job)["Job"]
     glue.delete_job(JobName=names.ingest_job)
+    # As on AWS, the job runs as its role: grant what the test's script does (read itself,
+    # watch its execution); the stack's role may read exactly the stack's own assets.
+    boto3.client("iam").put_role_policy(
+        RoleName=job["Role"].rsplit("/", 1)[-1],
+        PolicyName="test-hold-script",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:GetObject",
+                        "Resource": f"arn:aws:s3:::{names.artifact_bucket}/{key}",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": "states:DescribeExecution",
+                        "Resource": names.state_machine_arn.replace(":stateMachine:", ":execution:") + ":*",
+                    },
+                ],
+            }
+        ),
+    )
     glue.create_job(
         Name=names.ingest_job,
         Role=job["Role"],
