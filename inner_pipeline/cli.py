@@ -1,4 +1,6 @@
 """``dualloop data generate`` and ``dualloop inner run | definition | upsert | cache-plan``.
+(Over 400 lines: the inner loop's commands share one set of options, input checks and cloud
+handling; a module per command would pass them all back and forth.)
 
 The inner loop from a terminal, on the local cloud (the cloud ``AWS_ENDPOINT_URL`` names,
 else one started in this process for the command) or, with ``DUALLOOP_TARGET=aws``, on AWS.

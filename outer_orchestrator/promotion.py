@@ -1,4 +1,6 @@
 """Promote an approved model package from one stage to the next, across accounts.
+(Over 400 lines: one promotion, step by step, with the checks each step makes; its state
+machine, stacks and commands live in promotion_asl, promotion_stack and promotion_cli.)
 
 The package is promoted, not retrained: the next stage's Model Registry gets a copy of the
 package (the same image, the same ``ModelDataUrl``, the same model metrics, and where it came
