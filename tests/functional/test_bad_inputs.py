@@ -324,6 +324,8 @@ APPROVAL_ERRORS = [
     ("reject-rejected", ["reject", "{Rejected}"], 1, "{Rejected} is already Rejected: nothing to do"),
     ("reject-latest-none-pending", ["reject", "--latest"], 1, NONE_PENDING.replace("{group}", "in {group}")),
     ("approve-nothing-named", ["approve"], 2, "Name a MODEL_PACKAGE_ARN or pass --latest (`dualloop status` lists them)."),
+    ("approve-empty-arn", ["approve", ""], 2, "Name a MODEL_PACKAGE_ARN or pass --latest (`dualloop status` lists them)."),
+    ("approve-version-number", ["approve", "1"], 1, NOT_HERE.format(arn="1")),
     ("reject-nothing-named", ["reject"], 2, "Name a MODEL_PACKAGE_ARN or pass --latest (`dualloop status` lists them)."),
     (
         "approve-rejected-with-reason",
@@ -349,3 +351,82 @@ def test_a_decision_that_cannot_be_made_says_why_and_changes_no_package(
     assert_clean(outcome, code, message.format(**values))
     assert project.statuses() == before
     assert time.monotonic() - started < 10
+
+
+def _pending(project: Project) -> str:
+    arn: str = boto3.client("sagemaker").create_model_package(
+        ModelPackageGroupName=project.group,
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification={
+            "Containers": [{"Image": "local/dualloop-inference", "ModelDataUrl": "s3://b/model.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["application/json"],
+        },
+    )["ModelPackageArn"]
+    return arn
+
+
+@pytest.mark.bad_input("approvals")
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+def test_the_same_decision_twice_is_refused_the_second_time(project: Project, decision: str) -> None:
+    # GIVEN a package decided once, by the user
+    arn = _pending(project)
+    first = project.dualloop(decision, arn, "--reason", "first")
+    assert first.code == 0, first.err
+    status = "Approved" if decision == "approve" else "Rejected"
+    before = project.statuses()
+    description = boto3.client("sagemaker").describe_model_package(ModelPackageName=arn)["ApprovalDescription"]
+    # WHEN the same decision is made again (a double click, a retried script)
+    again = project.dualloop(decision, arn, "--reason", "second")
+    # THEN it says there is nothing to do, and the first decision stands with its reason
+    assert_clean(again, 1, f"{arn} is already {status}: nothing to do")
+    assert project.statuses() == before and before[arn] == status
+    assert description == "first"
+    assert boto3.client("sagemaker").describe_model_package(ModelPackageName=arn)["ApprovalDescription"] == "first"
+
+
+@pytest.mark.bad_input("approvals")
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+def test_latest_in_a_project_that_never_registered_a_model(
+    local_cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], decision: str
+) -> None:
+    # GIVEN a project with no model package group at all (never run)
+    name = f"bi-{uuid.uuid4().hex[:6]}"
+    monkeypatch.setenv("DUALLOOP_PROJECT", name)
+    monkeypatch.delenv("DUALLOOP_TARGET", raising=False)
+    # WHEN the user approves or rejects the latest, THEN one sentence says none awaits, and no group appears
+    assert_clean(
+        Dualloop(monkeypatch, capsys)(decision, "--latest"),
+        1,
+        NONE_PENDING.format(group=f"in {name}-dev-models"),
+    )
+    groups = boto3.client("sagemaker").list_model_package_groups(NameContains=name)["ModelPackageGroupSummaryList"]
+    assert groups == []
+
+
+@pytest.mark.bad_input("approvals")
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+def test_a_package_of_another_project_is_not_decided_from_this_one(project: Project, decision: str) -> None:
+    # GIVEN a package pending in another project's group (an ARN copied from its notification)
+    sagemaker = boto3.client("sagemaker")
+    other = f"bi-{uuid.uuid4().hex[:6]}-dev-models"
+    sagemaker.create_model_package_group(ModelPackageGroupName=other)
+    arn = sagemaker.create_model_package(
+        ModelPackageGroupName=other,
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification={
+            "Containers": [{"Image": "local/dualloop-inference", "ModelDataUrl": "s3://b/model.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["application/json"],
+        },
+    )["ModelPackageArn"]
+    # WHEN this project's user approves or rejects it
+    outcome = project.dualloop(decision, arn)
+    # THEN it is refused, naming both groups, and the other project's retrain still awaits its decision
+    assert_clean(
+        outcome,
+        1,
+        f"{arn} belongs to {other}, not to this project's {project.group}: set DUALLOOP_PROJECT and "
+        "DUALLOOP_STAGE to its project to decide it",
+    )
+    assert sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"] == "PendingManualApproval"

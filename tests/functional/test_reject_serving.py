@@ -22,6 +22,7 @@ from shared.local_cloud import LocalCloud
 pytestmark = pytest.mark.functional
 
 
+@pytest.mark.bad_input("approvals")
 def test_rejecting_the_serving_package_says_it_still_serves_and_how_to_roll_back(
     local_cloud: LocalCloud, tmp_path: Path
 ) -> None:
