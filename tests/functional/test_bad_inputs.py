@@ -102,7 +102,11 @@ CONFIG_ERRORS = [
         "abc",
         "quality.threshold: Input should be a valid number, unable to parse string as a number (got 'abc')",
     ),
-    ("DUALLOOP_REGION", "moon-1", r"region: String should match pattern '^[a-z]{2}(-gov)?-[a-z]+-\d$' (got 'moon-1')"),
+    (
+        "DUALLOOP_REGION",
+        "moon-1",
+        r"region: String should match pattern '^[a-z]{2}(-gov)?-[a-z]+-\d$' (got 'moon-1')",
+    ),
     (
         "DUALLOOP_RAW_BUCKET",
         "My_Bucket",
@@ -144,7 +148,9 @@ CONFIG_ERRORS = [
 
 
 @pytest.mark.bad_input("config")
-@pytest.mark.parametrize(("variable", "value", "problem"), CONFIG_ERRORS, ids=[f"{v}={x}" for v, x, _ in CONFIG_ERRORS])
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"), CONFIG_ERRORS, ids=[f"{v}={x}" for v, x, _ in CONFIG_ERRORS]
+)
 def test_a_bad_setting_in_the_environment_names_the_field_and_the_variable(
     offline: Dualloop, variable: str, value: str, problem: str
 ) -> None:
@@ -163,7 +169,9 @@ def test_a_bad_setting_in_the_environment_names_the_field_and_the_variable(
     ("variable", "closest"),
     [("DUALLOOP_FOO", "DUALLOOP_HOME"), ("DUALLOOP_PROJEKT", "DUALLOOP_PROJECT")],
 )
-def test_an_unknown_variable_is_refused_in_process_too(offline: Dualloop, variable: str, closest: str) -> None:
+def test_an_unknown_variable_is_refused_in_process_too(
+    offline: Dualloop, variable: str, closest: str
+) -> None:
     offline.monkeypatch.setenv(variable, "1")
     assert_clean(
         offline("status"),
@@ -174,7 +182,11 @@ def test_an_unknown_variable_is_refused_in_process_too(offline: Dualloop, variab
 
 
 CONFIG_FILES = [
-    ("missing", None, "Config file {path} does not exist: fix DUALLOOP_CONFIG_FILE (or --config) and run again."),
+    (
+        "missing",
+        None,
+        "Config file {path} does not exist: fix DUALLOOP_CONFIG_FILE (or --config) and run again.",
+    ),
     ("directory", "dir", "Config file {path} is a directory, not a YAML or TOML file: fix it and run again."),
     (
         "bad.yaml",
@@ -187,7 +199,11 @@ CONFIG_FILES = [
         "a = \n",
         "Config file {path} is not valid TOML (Invalid value (at line 1, column 5)): fix it and run again.",
     ),
-    ("list.yaml", "- a\n- b\n", "Config file {path} must hold a mapping of settings at the top level: fix it and run again."),
+    (
+        "list.yaml",
+        "- a\n- b\n",
+        "Config file {path} must hold a mapping of settings at the top level: fix it and run again.",
+    ),
     (
         "range.yaml",
         "quality:\n  threshold: 7\n",
@@ -222,12 +238,24 @@ USAGE_ERRORS = [
     (["frobnicate"], "No such command 'frobnicate'."),
     (["run", "--rows", "abc"], "Invalid value for '--rows': Input should be a valid integer"),
     (["run", "--rows", "0"], "Invalid value for '--rows': Input should be greater than or equal to 1"),
-    (["run", "--approve", "sometimes", "--rows", "5"], "Invalid value for --approve: use auto, prompt or wait"),
+    (
+        ["run", "--approve", "sometimes", "--rows", "5"],
+        "Invalid value for --approve: use auto, prompt or wait",
+    ),
     (["graph", "--loop", "sideways"], "Invalid value for '--loop': Value error, 'sideways' is not one of"),
     (["drift", "simulate", "abc"], "Invalid value for 'shift': Input should be a valid number"),
-    (["data", "generate", "--rows", "0"], "Invalid value for '--rows': Input should be greater than or equal to 1"),
-    (["local", "up", "--port", "99999"], "Invalid value for '--port': Input should be less than or equal to 65535"),
-    (["local", "up", "--port", "-1"], "Invalid value for '--port': Input should be greater than or equal to 0"),
+    (
+        ["data", "generate", "--rows", "0"],
+        "Invalid value for '--rows': Input should be greater than or equal to 1",
+    ),
+    (
+        ["local", "up", "--port", "99999"],
+        "Invalid value for '--port': Input should be less than or equal to 65535",
+    ),
+    (
+        ["local", "up", "--port", "-1"],
+        "Invalid value for '--port': Input should be greater than or equal to 0",
+    ),
     (["status", "--no-such-option"], "No such option: --no-such-option"),
 ]
 
@@ -284,7 +312,9 @@ class Project:
 
 
 @pytest.fixture
-def project(local_cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Project:
+def project(
+    local_cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Project:
     """Its own project on the local cloud: one Approved and one Rejected package, none pending."""
     name = f"bi-{uuid.uuid4().hex[:6]}"
     monkeypatch.setenv("DUALLOOP_PROJECT", name)
@@ -323,10 +353,32 @@ APPROVAL_ERRORS = [
     ("reject-not-an-arn", ["reject", "not-an-arn"], 1, NOT_HERE.format(arn="not-an-arn")),
     ("reject-rejected", ["reject", "{Rejected}"], 1, "{Rejected} is already Rejected: nothing to do"),
     ("reject-latest-none-pending", ["reject", "--latest"], 1, NONE_PENDING.replace("{group}", "in {group}")),
-    ("approve-nothing-named", ["approve"], 2, "Name a MODEL_PACKAGE_ARN or pass --latest (`dualloop status` lists them)."),
-    ("approve-empty-arn", ["approve", ""], 2, "Name a MODEL_PACKAGE_ARN or pass --latest (`dualloop status` lists them)."),
+    (
+        "approve-nothing-named",
+        ["approve"],
+        2,
+        "Name a MODEL_PACKAGE_ARN or pass --latest (`dualloop status` lists them).",
+    ),
+    (
+        "approve-empty-arn",
+        ["approve", ""],
+        2,
+        "Name a MODEL_PACKAGE_ARN or pass --latest (`dualloop status` lists them).",
+    ),
     ("approve-version-number", ["approve", "1"], 1, NOT_HERE.format(arn="1")),
-    ("reject-nothing-named", ["reject"], 2, "Name a MODEL_PACKAGE_ARN or pass --latest (`dualloop status` lists them)."),
+    (
+        "approve-another-account",
+        ["approve", "arn:aws:sagemaker:eu-west-1:999999999999:model-package/elsewhere/1"],
+        1,
+        NOT_HERE.format(arn="arn:aws:sagemaker:eu-west-1:999999999999:model-package/elsewhere/1"),
+    ),
+    ("reject-version-zero", ["reject", "{base}/0"], 1, NOT_HERE.format(arn="{base}/0")),
+    (
+        "reject-nothing-named",
+        ["reject"],
+        2,
+        "Name a MODEL_PACKAGE_ARN or pass --latest (`dualloop status` lists them).",
+    ),
     (
         "approve-rejected-with-reason",
         ["approve", "{Rejected}", "--reason", "second thoughts"],
@@ -337,12 +389,15 @@ APPROVAL_ERRORS = [
 
 
 @pytest.mark.bad_input("approvals")
-@pytest.mark.parametrize(("argv", "code", "message"), [c[1:] for c in APPROVAL_ERRORS], ids=[c[0] for c in APPROVAL_ERRORS])
+@pytest.mark.parametrize(
+    ("argv", "code", "message"), [c[1:] for c in APPROVAL_ERRORS], ids=[c[0] for c in APPROVAL_ERRORS]
+)
 def test_a_decision_that_cannot_be_made_says_why_and_changes_no_package(
     project: Project, argv: list[str], code: int, message: str
 ) -> None:
     # GIVEN a project whose packages are all decided
-    values = {**project.packages, "unknown": _unknown(project), "group": project.group}
+    base = project.packages["Approved"].rsplit("/", 1)[0]
+    values = {**project.packages, "unknown": _unknown(project), "group": project.group, "base": base}
     before = project.statuses()
     # WHEN a user makes a decision that cannot be made
     started = time.monotonic()
@@ -375,20 +430,28 @@ def test_the_same_decision_twice_is_refused_the_second_time(project: Project, de
     assert first.code == 0, first.err
     status = "Approved" if decision == "approve" else "Rejected"
     before = project.statuses()
-    description = boto3.client("sagemaker").describe_model_package(ModelPackageName=arn)["ApprovalDescription"]
+    description = boto3.client("sagemaker").describe_model_package(ModelPackageName=arn)[
+        "ApprovalDescription"
+    ]
     # WHEN the same decision is made again (a double click, a retried script)
     again = project.dualloop(decision, arn, "--reason", "second")
     # THEN it says there is nothing to do, and the first decision stands with its reason
     assert_clean(again, 1, f"{arn} is already {status}: nothing to do")
     assert project.statuses() == before and before[arn] == status
     assert description == "first"
-    assert boto3.client("sagemaker").describe_model_package(ModelPackageName=arn)["ApprovalDescription"] == "first"
+    assert (
+        boto3.client("sagemaker").describe_model_package(ModelPackageName=arn)["ApprovalDescription"]
+        == "first"
+    )
 
 
 @pytest.mark.bad_input("approvals")
 @pytest.mark.parametrize("decision", ["approve", "reject"])
 def test_latest_in_a_project_that_never_registered_a_model(
-    local_cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], decision: str
+    local_cloud: LocalCloud,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    decision: str,
 ) -> None:
     # GIVEN a project with no model package group at all (never run)
     name = f"bi-{uuid.uuid4().hex[:6]}"
@@ -400,7 +463,9 @@ def test_latest_in_a_project_that_never_registered_a_model(
         1,
         NONE_PENDING.format(group=f"in {name}-dev-models"),
     )
-    groups = boto3.client("sagemaker").list_model_package_groups(NameContains=name)["ModelPackageGroupSummaryList"]
+    groups = boto3.client("sagemaker").list_model_package_groups(NameContains=name)[
+        "ModelPackageGroupSummaryList"
+    ]
     assert groups == []
 
 
@@ -429,4 +494,7 @@ def test_a_package_of_another_project_is_not_decided_from_this_one(project: Proj
         f"{arn} belongs to {other}, not to this project's {project.group}: set DUALLOOP_PROJECT and "
         "DUALLOOP_STAGE to its project to decide it",
     )
-    assert sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"] == "PendingManualApproval"
+    assert (
+        sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"]
+        == "PendingManualApproval"
+    )

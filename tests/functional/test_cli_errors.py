@@ -237,7 +237,9 @@ def packages(main: Dualloop) -> dict[str, str]:
 def test_approve_what_does_not_exist_or_is_already_decided(main: Dualloop, packages: dict[str, str]) -> None:
     project = main.project
     sagemaker = boto3.client("sagemaker")
-    before = sagemaker.list_model_packages(ModelPackageGroupName=f"{project}-dev-models")["ModelPackageSummaryList"]
+    before = sagemaker.list_model_packages(ModelPackageGroupName=f"{project}-dev-models")[
+        "ModelPackageSummaryList"
+    ]
     unknown = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{project}-dev-models/99"
     assert_clean(
         main("approve", unknown),
@@ -262,7 +264,9 @@ def test_approve_what_does_not_exist_or_is_already_decided(main: Dualloop, packa
         f"no model package in {project}-dev-models awaits approval: a retrain registers one when its model "
         "passes the quality gate (`dualloop status` shows the retrains)",
     )
-    after = sagemaker.list_model_packages(ModelPackageGroupName=f"{project}-dev-models")["ModelPackageSummaryList"]
+    after = sagemaker.list_model_packages(ModelPackageGroupName=f"{project}-dev-models")[
+        "ModelPackageSummaryList"
+    ]
     assert after == before  # no decision recorded, no package added or changed
 
 

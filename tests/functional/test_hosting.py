@@ -271,7 +271,10 @@ def test_first_deployment_answers_real_predictions(endpoint: Endpoint) -> None:
 
 def _still_serves(endpoint: Endpoint) -> None:
     """Nothing lost: the endpoint is InService and scores the next good request."""
-    assert boto3.client("sagemaker").describe_endpoint(EndpointName=endpoint.name)["EndpointStatus"] == "InService"
+    assert (
+        boto3.client("sagemaker").describe_endpoint(EndpointName=endpoint.name)["EndpointStatus"]
+        == "InService"
+    )
     answer = boto3.client("sagemaker-runtime", config=NO_RETRIES).invoke_endpoint(
         EndpointName=endpoint.name, Body=ROW, ContentType="text/csv"
     )

@@ -276,7 +276,9 @@ def test_concurrent_duplicate_deliveries_answer_once(env: dict[str, str]) -> Non
     for t in threads:
         t.join()
     assert sum(1 for r in results if r["relayed"]) == 1
-    assert [r["ignored"] for r in results if not r["relayed"]] == ["no retrain is waiting for this package"] * 3
+    assert [r["ignored"] for r in results if not r["relayed"]] == [
+        "no retrain is waiting for this package"
+    ] * 3
     assert task.outcome()["status"] == "SUCCEEDED"
 
 
@@ -564,7 +566,9 @@ def test_a_pipeline_event_about_an_execution_sagemaker_does_not_know_answers_not
         dynamodb, key, "token-kept", execution_arn=f"arn:aws:states:::execution:sm:{key}", timeout_seconds=600
     )
     # WHEN an event claims an execution of this pipeline ended, which SageMaker does not know
-    result = pipeline_relay.handler(_pipeline_event(env["DUALLOOP_PIPELINE_NAME"], claimed, execution=key), None)
+    result = pipeline_relay.handler(
+        _pipeline_event(env["DUALLOOP_PIPELINE_NAME"], claimed, execution=key), None
+    )
     # THEN nothing is relayed, and the stored token is kept for the real end
     assert result == {"relayed": False, "ignored": "not confirmed by SageMaker"}
     waiting = pipeline_tokens.waiting(dynamodb, key)

@@ -698,7 +698,11 @@ GOOD = "12.5,grocery,14,3.0,1,3,1.0,0"
         ("null", "application/json", '"instances" must be a list of records'),
         (b"12.5,caf\xe9,14,3.0,1,3,1.0,0", "text/csv", "request body is not UTF-8"),
         ('{"instances": [[1, 2]]}', "application/json", "row 1 has 2 values; expected 8"),
-        ('[["12.5", "grocery", 14, 3.0, 1, 3, 1.0, 0, 9]]', "application/json", "row 1 has 9 values; expected 8"),
+        (
+            '[["12.5", "grocery", 14, 3.0, 1, 3, 1.0, 0, 9]]',
+            "application/json",
+            "row 1 has 9 values; expected 8",
+        ),
         (
             '[{"amount": [1], "merchant_category": "gas", "hour": 1, "distance_from_home_km": 1, '
             '"tx_count_1h": 1, "tx_count_24h": 1, "amount_to_avg_ratio": 1, "is_online": 0}]',
