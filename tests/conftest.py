@@ -82,19 +82,22 @@ _BAD_INPUT_KEY = "bad_input"
 _bad_inputs: dict[str, tuple[str, bool, bool]] = {}  # nodeid -> (category, failed, skipped)
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    marker = item.get_closest_marker(_BAD_INPUT_KEY)
+    if marker is not None and (len(marker.args) != 1 or marker.args[0] not in BAD_INPUT_CATEGORIES):
+        raise pytest.UsageError(
+            f"{item.nodeid}: bad_input takes one category of {', '.join(BAD_INPUT_CATEGORIES)}, "
+            f"not {marker.args!r}"
+        )
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield
     marker = item.get_closest_marker(_BAD_INPUT_KEY)
-    if marker is None:
-        return
-    category = marker.args[0] if marker.args else None
-    if category not in BAD_INPUT_CATEGORIES:
-        raise pytest.UsageError(
-            f"{item.nodeid}: bad_input needs one category of {', '.join(BAD_INPUT_CATEGORIES)}, got {category!r}"
-        )
-    report: pytest.TestReport = outcome.get_result()
-    report.user_properties.append((_BAD_INPUT_KEY, category))
+    if marker is not None:
+        report: pytest.TestReport = outcome.get_result()
+        report.user_properties.append((_BAD_INPUT_KEY, marker.args[0]))
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
