@@ -44,8 +44,12 @@ def decide(
     model_package_arn: str,
     decision: Literal["Approved", "Rejected"],
     reason: str | None = None,
+    group: str | None = None,
 ) -> None:
-    """Set the package's approval status; ``StillServing`` (after rejecting) if it serves."""
+    """Set the package's approval status; ``StillServing`` (after rejecting) if it serves.
+
+    ``group``: the project's model package group; a package of another group is refused (a
+    copied ARN would otherwise decide for another project's waiting retrain)."""
     from botocore.exceptions import ClientError
 
     try:
@@ -60,6 +64,12 @@ def decide(
             f"no model package {model_package_arn} here: `dualloop status` lists the packages, "
             "or pass --latest for the newest one awaiting approval"
         ) from None
+    owner = package.get("ModelPackageGroupName")
+    if group is not None and owner != group:
+        raise ApprovalError(
+            f"{model_package_arn} belongs to {owner}, not to this project's {group}: set DUALLOOP_PROJECT "
+            "and DUALLOOP_STAGE to its project to decide it"
+        )
     if current == decision:
         raise ApprovalError(f"{model_package_arn} is already {decision}: nothing to do")
     if current == "Rejected" and decision == "Approved":

@@ -216,7 +216,7 @@ def _decide(
                 "[red]Name a MODEL_PACKAGE_ARN or pass --latest (`dualloop status` lists them).[/red]"
             )
             raise typer.Exit(2)
-        approvals.decide(sagemaker, arn, decision, reason)  # type: ignore[arg-type]
+        approvals.decide(sagemaker, arn, decision, reason, Names(cfg).model_package_group)  # type: ignore[arg-type]
     except approvals.StillServing as exc:
         # Done in the registry, but the user may expect more: a distinct exit code (README).
         console.print(f"[yellow]{exc}[/yellow]")

@@ -53,7 +53,9 @@ def local_now() -> datetime | None:
 
 @app.command()
 def up(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 4566,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (0 picks a free one).")
+    ] = 4566,
     clock_factor: Annotated[
         float | None, typer.Option(help="How much faster than real time waits pass (default 100).")
     ] = None,

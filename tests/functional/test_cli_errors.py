@@ -94,6 +94,7 @@ NO_CREDENTIALS = (
 )
 
 
+@pytest.mark.bad_input("cli")
 @pytest.mark.parametrize(
     "command",
     [["status"], ["approve", "--latest"], ["run", "--data", "s3://somewhere/raw/"], ["drift", "run"]],
@@ -106,6 +107,7 @@ def test_no_aws_credentials_is_one_sentence_in_seconds(tmp_path: Path, command: 
     assert outcome.seconds < 20
 
 
+@pytest.mark.bad_input("cli")
 def test_an_endpoint_with_no_local_cloud_is_found_before_any_call(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -126,6 +128,7 @@ def test_an_endpoint_with_no_local_cloud_is_found_before_any_call(tmp_path: Path
     assert outcome.seconds < 10
 
 
+@pytest.mark.bad_input("config")
 def test_a_bad_stage_in_the_environment(tmp_path: Path) -> None:
     env = {**_base_env(tmp_path), "DUALLOOP_STAGE": "qa", "DUALLOOP_TARGET": "aws"}
     assert_clean(
@@ -136,6 +139,7 @@ def test_a_bad_stage_in_the_environment(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.bad_input("config")
 @pytest.mark.parametrize(
     ("variable", "closest"),
     [("DUALLOOP_QUALITY_THRESHOLD", "DUALLOOP_QUALITY__THRESHOLD"), ("DUALLOOP_REGIONS", "DUALLOOP_REGION")],
@@ -193,9 +197,12 @@ def main(
     return Dualloop(project, monkeypatch, capsys)
 
 
+@pytest.mark.bad_input("cli")
 def test_status_of_a_stack_that_is_not_provisioned(main: Dualloop, local_cloud: LocalCloud) -> None:
     project = main.project
     outcome = main("status")
+    machines = boto3.client("stepfunctions").list_state_machines()["stateMachines"]
+    assert all(project not in m["name"] for m in machines)  # status provisions nothing
     assert_clean(
         outcome,
         2,
@@ -225,8 +232,13 @@ def packages(main: Dualloop) -> dict[str, str]:
     return arns
 
 
+@pytest.mark.bad_input("approvals")
 def test_approve_what_does_not_exist_or_is_already_decided(main: Dualloop, packages: dict[str, str]) -> None:
     project = main.project
+    sagemaker = boto3.client("sagemaker")
+    before = sagemaker.list_model_packages(ModelPackageGroupName=f"{project}-dev-models")[
+        "ModelPackageSummaryList"
+    ]
     unknown = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{project}-dev-models/99"
     assert_clean(
         main("approve", unknown),
@@ -251,8 +263,13 @@ def test_approve_what_does_not_exist_or_is_already_decided(main: Dualloop, packa
         f"no model package in {project}-dev-models awaits approval: a retrain registers one when its model "
         "passes the quality gate (`dualloop status` shows the retrains)",
     )
+    after = sagemaker.list_model_packages(ModelPackageGroupName=f"{project}-dev-models")[
+        "ModelPackageSummaryList"
+    ]
+    assert after == before  # no decision recorded, no package added or changed
 
 
+@pytest.mark.bad_input("endpoint")
 def test_invoke_and_drift_without_an_endpoint(main: Dualloop) -> None:
     endpoint = f"{main.project}-dev-endpoint"
     assert_clean(
@@ -272,6 +289,7 @@ def test_invoke_and_drift_without_an_endpoint(main: Dualloop) -> None:
     )
 
 
+@pytest.mark.bad_input("endpoint")
 def test_invoke_with_a_malformed_body_says_what_the_model_expects(main: Dualloop, tmp_path: Path) -> None:
     sys.path.insert(0, str(ROOT / "tests"))
     from hosting_fixture import Registry, model_tarball, sourcedir_tarball, train_model
@@ -305,10 +323,15 @@ def test_invoke_with_a_malformed_body_says_what_the_model_expects(main: Dualloop
             f"endpoint {name} refused the request (request body is not valid JSON: Expecting property name "
             "enclosed in double quotes: line 1 column 2 (char 1)): fix the body and send it again",
         )
+        # Nothing lost: the endpoint still serves, and answers the next good request.
+        assert sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
+        good = main("invoke", "--endpoint", name, "--body", "12.5,grocery,14,3.0,1,3,1.0,0")
+        assert good.code == 0, good.err
     finally:
         sagemaker.delete_endpoint(EndpointName=name)
 
 
+@pytest.mark.bad_input("cli")
 def test_graph_of_an_unknown_execution(main: Dualloop) -> None:
     arn = f"arn:aws:states:us-east-1:123456789012:execution:{main.project}-dev-retrain:no-such-run"
     assert_clean(
@@ -319,6 +342,7 @@ def test_graph_of_an_unknown_execution(main: Dualloop) -> None:
     )
 
 
+@pytest.mark.bad_input("data")
 def test_run_with_data_that_is_not_there(
     main: Dualloop, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -335,8 +359,12 @@ def test_run_with_data_that_is_not_there(
         2,
         f"{tmp_path / 'empty'} holds no files: check the path and run again.",
     )
+    assert list((tmp_path / "empty").iterdir()) == []
+    machines = boto3.client("stepfunctions").list_state_machines()["stateMachines"]
+    assert all(main.project not in m["name"] for m in machines)  # nothing started
 
 
+@pytest.mark.bad_input("data")
 @pytest.mark.parametrize(
     ("content", "name", "message"),
     [
@@ -376,8 +404,10 @@ def test_inner_run_rejects_bad_input_before_starting_anything(
     outcome = main("inner", "run", "--input", str(path))
     assert_clean(outcome, 2, message.format(path=path))
     assert outcome.seconds < 5  # no cloud, no pipeline
+    assert (path.read_text() if content is not None else None) == content  # the input as the user left it
 
 
+@pytest.mark.bad_input("cli")
 def test_run_refuses_a_negative_row_count_before_provisioning(main: Dualloop) -> None:
     outcome = main("run", "--rows", "-5")
     assert outcome.code == 2 and "Traceback" not in outcome.err
@@ -387,6 +417,7 @@ def test_run_refuses_a_negative_row_count_before_provisioning(main: Dualloop) ->
     assert all(main.project not in m["name"] for m in machines)
 
 
+@pytest.mark.bad_input("cli")
 @pytest.mark.parametrize("value", ["2", "-0.1"])
 def test_inner_run_refuses_a_metric_threshold_no_score_can_reach(main: Dualloop, value: str) -> None:
     outcome = main("inner", "run", "--param", f"MetricThreshold={value}")
@@ -400,6 +431,7 @@ def test_inner_run_refuses_a_metric_threshold_no_score_can_reach(main: Dualloop,
     assert all(main.project not in m["name"] for m in machines)
 
 
+@pytest.mark.bad_input("cli")
 def test_a_second_run_while_one_runs_says_already_running_and_leaves_its_jobs_alone(main: Dualloop) -> None:
     import json
 
@@ -455,6 +487,7 @@ def test_inner_run_explains_a_failed_step(capsys: pytest.CaptureFixture[str]) ->
     ]
 
 
+@pytest.mark.bad_input("cli")
 def test_data_generate_into_a_place_that_cannot_be_written(main: Dualloop, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
@@ -463,8 +496,10 @@ def test_data_generate_into_a_place_that_cannot_be_written(main: Dualloop, tmp_p
         2,
         f"--out: cannot write to {blocker / 'sub'} (Not a directory): choose another folder",
     )
+    assert blocker.read_text() == ""  # the file in the way is left as it was
 
 
+@pytest.mark.bad_input("cli")
 def test_local_up_on_a_taken_port_stops_at_once(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -480,6 +515,7 @@ def test_local_up_on_a_taken_port_stops_at_once(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.bad_input("cli")
 def test_local_up_when_one_already_runs(
     main: Dualloop, local_cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

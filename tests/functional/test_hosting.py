@@ -267,6 +267,19 @@ def test_first_deployment_answers_real_predictions(endpoint: Endpoint) -> None:
     assert scores == pytest.approx([prediction["score"]] * 2, abs=1e-6)
 
 
+def _still_serves(endpoint: Endpoint) -> None:
+    """Nothing lost: the endpoint is InService and scores the next good request."""
+    assert (
+        boto3.client("sagemaker").describe_endpoint(EndpointName=endpoint.name)["EndpointStatus"]
+        == "InService"
+    )
+    answer = boto3.client("sagemaker-runtime", config=NO_RETRIES).invoke_endpoint(
+        EndpointName=endpoint.name, Body=ROW, ContentType="text/csv"
+    )
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+@pytest.mark.bad_input("endpoint")
 def test_malformed_requests_are_4xx_with_the_models_message(endpoint: Endpoint) -> None:
     rt = boto3.client("sagemaker-runtime", config=NO_RETRIES)
     with pytest.raises(rt.exceptions.ModelError) as short_row:
@@ -284,6 +297,7 @@ def test_malformed_requests_are_4xx_with_the_models_message(endpoint: Endpoint) 
 
     with pytest.raises(rt.exceptions.ValidationError, match="not found"):
         rt.invoke_endpoint(EndpointName="hosting-no-such-endpoint", Body=ROW, ContentType="text/csv")
+    _still_serves(endpoint)
 
 
 def test_canary_update_moves_traffic_to_green_without_losing_a_request(
@@ -344,6 +358,7 @@ BAD_BODIES = [
 ]
 
 
+@pytest.mark.bad_input("endpoint")
 def test_clients_bad_requests_during_a_bake_are_4xx_and_the_deployment_completes(
     local_cloud: LocalCloud, models: Models, endpoint: Endpoint
 ) -> None:
@@ -408,6 +423,7 @@ def test_clients_bad_requests_during_a_bake_are_4xx_and_the_deployment_completes
     assert total("Invocation5XXErrors") == 0
 
 
+@pytest.mark.bad_input("endpoint")
 def test_a_body_over_the_6_mb_payload_limit_is_refused_before_the_model(endpoint: Endpoint) -> None:
     rt = boto3.client("sagemaker-runtime", config=NO_RETRIES)
     # GIVEN a body of exactly 6,291,456 bytes: it reaches the model (which refuses this one as bad CSV)
@@ -416,6 +432,7 @@ def test_a_body_over_the_6_mb_payload_limit_is_refused_before_the_model(endpoint
     # WHEN a body is one byte over, THEN the service refuses it, naming the limit, and no model sees it
     with pytest.raises(rt.exceptions.ValidationError, match="less than or equal to 6291456"):
         rt.invoke_endpoint(EndpointName=endpoint.name, Body="1" * 6_291_457, ContentType="text/csv")
+    _still_serves(endpoint)
 
 
 def test_broken_green_trips_the_5xx_alarm_and_rolls_back(models: Models, endpoint: Endpoint) -> None:

@@ -283,6 +283,7 @@ def test_a_stopped_task_token_wait_ends_aborted_at_once_with_the_aws_event(local
     assert len(sqs.receive_message(QueueUrl=captured, MaxNumberOfMessages=10).get("Messages", [])) == 0
 
 
+@pytest.mark.bad_input("events")
 def test_a_forged_failure_of_the_holder_keeps_its_lock(project: Project) -> None:
     # GIVEN a running retrain holding the lock
     holder = project.start()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import boto3
@@ -19,15 +20,20 @@ from typer.testing import CliRunner
 from shared.local_cloud import LocalCloud
 
 
+@pytest.mark.bad_input("approvals")
 def test_rejecting_the_serving_package_says_it_still_serves_and_how_to_roll_back(
-    local_cloud: LocalCloud, tmp_path: Path
+    local_cloud: LocalCloud, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from shared.cli import app
 
-    # GIVEN two approved packages recorded as deployed (as MarkDeployed records them), the
-    # newer one serving on the endpoint now
+    # GIVEN two approved packages of the project's group recorded as deployed (as MarkDeployed
+    # records them), the newer one serving on the endpoint now
     sm = boto3.client("sagemaker")
-    registry = Registry.create(boto3.client("s3"), sm)
+    project = f"rs-{uuid.uuid4().hex[:6]}"
+    monkeypatch.setenv("DUALLOOP_PROJECT", project)
+    monkeypatch.delenv("DUALLOOP_STAGE", raising=False)
+    registry = replace(Registry.create(boto3.client("s3"), sm), group=f"{project}-dev-models")
+    sm.create_model_package_group(ModelPackageGroupName=registry.group)
     model_url = registry.upload("models/m/model.tar.gz", model_tarball(train_model(tmp_path)))
     code_url = registry.upload("code/c/sourcedir.tar.gz", sourcedir_tarball())
     older, newer = registry.package(model_url, code_url), registry.package(model_url, code_url)

@@ -152,6 +152,7 @@ def _store(task: WaitingTask, arn: str) -> None:
     )
 
 
+@pytest.mark.bad_input("events")
 def test_duplicate_approval_events_answer_once(env: dict[str, str]) -> None:
     task = WaitingTask()
     arn = _package()
@@ -168,16 +169,18 @@ def test_duplicate_approval_events_answer_once(env: dict[str, str]) -> None:
     assert json.loads(outcome["output"])["approval_status"] == "Approved"
 
 
+@pytest.mark.bad_input("events")
 def test_a_late_rejection_after_approval_changes_nothing(env: dict[str, str]) -> None:
     task = WaitingTask()
     arn = _package()
     _store(task, arn)
     approval_relay.handler(_decide(arn, "Approved"), None)
     late = approval_relay.handler(_decide(arn, "Rejected", description="oops"), None)
-    assert late["relayed"] is False
+    assert late == {"relayed": False, "ignored": "no retrain is waiting for this package"}
     assert task.outcome()["status"] == "SUCCEEDED"
 
 
+@pytest.mark.bad_input("events")
 def test_rejection_fails_the_task_with_the_reason(env: dict[str, str]) -> None:
     task = WaitingTask()
     arn = _package()
@@ -190,6 +193,7 @@ def test_rejection_fails_the_task_with_the_reason(env: dict[str, str]) -> None:
     assert outcome["error"] == "ModelRejected"
 
 
+@pytest.mark.bad_input("events")
 def test_a_decision_made_before_the_token_is_stored_is_not_lost(env: dict[str, str]) -> None:
     task = WaitingTask()
     arn = _package()
@@ -255,6 +259,7 @@ def test_pipeline_relay_ignores_other_pipelines_and_unfinished_runs(env: dict[st
     assert running["ignored"] == "not finished"
 
 
+@pytest.mark.bad_input("events")
 def test_concurrent_duplicate_deliveries_answer_once(env: dict[str, str]) -> None:
     task = WaitingTask()
     arn = _package()
@@ -269,12 +274,16 @@ def test_concurrent_duplicate_deliveries_answer_once(env: dict[str, str]) -> Non
     for t in threads:
         t.join()
     assert sum(1 for r in results if r["relayed"]) == 1
+    assert [r["ignored"] for r in results if not r["relayed"]] == [
+        "no retrain is waiting for this package"
+    ] * 3
     assert task.outcome()["status"] == "SUCCEEDED"
 
 
 # ---- events the service does not confirm ---------------------------------------------------------
 
 
+@pytest.mark.bad_input("events")
 def test_a_forged_approval_of_a_pending_package_answers_nothing(env: dict[str, str]) -> None:
     # GIVEN a retrain waiting on a package the registry holds PendingManualApproval
     task = WaitingTask()
@@ -306,6 +315,7 @@ def test_a_forged_approval_of_a_pending_package_answers_nothing(env: dict[str, s
     assert outcome["approval_status"] == "Approved" and outcome["description"] == "looked at it"
 
 
+@pytest.mark.bad_input("events")
 def test_an_approval_event_for_a_package_of_another_group_answers_nothing(env: dict[str, str]) -> None:
     # GIVEN a token stored under a package ARN of another group, pending there
     sm = boto3.client("sagemaker")
@@ -329,6 +339,7 @@ def test_an_approval_event_for_a_package_of_another_group_answers_nothing(env: d
     boto3.client("stepfunctions").stop_execution(executionArn=task.execution)
 
 
+@pytest.mark.bad_input("events")
 def test_an_approval_overtaken_by_a_rejection_relays_the_rejection(env: dict[str, str]) -> None:
     # GIVEN a package approved, then rejected, before the first event is delivered
     task = WaitingTask()
@@ -404,6 +415,7 @@ def _holding_pipeline(env: dict[str, str], token: str) -> str:
     )
 
 
+@pytest.mark.bad_input("events")
 def test_a_forged_pipeline_failure_does_not_fail_a_running_retrain(env: dict[str, str]) -> None:
     # GIVEN a retrain waiting on a pipeline execution that is still Executing
     task = WaitingTask()
@@ -441,3 +453,121 @@ def test_a_forged_pipeline_failure_does_not_fail_a_running_retrain(env: dict[str
     )
     outcome = task.outcome()
     assert outcome["status"] == "FAILED" and outcome["error"] == "InnerPipelineFailed"
+
+
+# ---- more events to mistrust (issue 17's bad-input suite) ----------------------------------------
+
+
+def _still_waiting(env: dict[str, str], task: WaitingTask, arn: str) -> None:
+    """Nothing lost: the token is still stored under the package, and the retrain still waits."""
+    assert _waiting_token(env, arn)
+    sfn = boto3.client("stepfunctions")
+    assert sfn.describe_execution(executionArn=task.execution)["status"] == "RUNNING"
+
+
+@pytest.mark.bad_input("events")
+@pytest.mark.parametrize("claimed", ["Approved", "Rejected"])
+def test_an_event_for_a_package_the_registry_does_not_hold_answers_nothing(
+    env: dict[str, str], claimed: str
+) -> None:
+    # GIVEN a retrain waiting on a package of this group
+    task = WaitingTask()
+    arn = _package()
+    _store(task, arn)
+    try:
+        # WHEN an event claims a decision about a package of the group the registry does not hold
+        ghost = arn.rsplit("/", 1)[0] + "/9999"
+        result = approval_relay.handler(_package_event(ghost, claimed), None)
+        # THEN nothing is relayed, and the retrain still waits with its token
+        assert result == {"relayed": False, "ignored": "not confirmed by the model registry"}
+        _still_waiting(env, task, arn)
+    finally:
+        boto3.client("stepfunctions").stop_execution(executionArn=task.execution)
+
+
+@pytest.mark.bad_input("events")
+def test_a_forged_rejection_of_a_pending_package_answers_nothing(env: dict[str, str]) -> None:
+    # GIVEN a retrain waiting on a package still PendingManualApproval
+    task = WaitingTask()
+    arn = _package()
+    _store(task, arn)
+    try:
+        # WHEN an event claims it was rejected, THEN the registry does not confirm it: nothing happens
+        result = approval_relay.handler(_package_event(arn, "Rejected", description="forged"), None)
+        assert result == {"relayed": False, "ignored": "not confirmed by the model registry"}
+        _still_waiting(env, task, arn)
+    finally:
+        boto3.client("stepfunctions").stop_execution(executionArn=task.execution)
+
+
+@pytest.mark.bad_input("events")
+def test_a_pending_event_delivered_late_for_a_waiting_package_changes_nothing(env: dict[str, str]) -> None:
+    # GIVEN a retrain waiting; WHEN the registration event (PendingManualApproval) arrives, late or twice
+    task = WaitingTask()
+    arn = _package()
+    _store(task, arn)
+    try:
+        for _ in range(2):
+            assert approval_relay.handler(_package_event(arn, "PendingManualApproval"), None) == {
+                "relayed": False,
+                "ignored": "no decision yet",
+            }
+        # THEN the retrain still waits for a real decision
+        _still_waiting(env, task, arn)
+    finally:
+        boto3.client("stepfunctions").stop_execution(executionArn=task.execution)
+
+
+@pytest.mark.bad_input("events")
+def test_duplicate_rejection_events_fail_the_retrain_once(env: dict[str, str]) -> None:
+    task = WaitingTask()
+    arn = _package()
+    _store(task, arn)
+    event = _decide(arn, "Rejected", description="recall too low")
+    assert approval_relay.handler(event, None) == {"relayed": True, "status": "Rejected"}
+    assert approval_relay.handler(event, None) == {
+        "relayed": False,
+        "ignored": "no retrain is waiting for this package",
+    }
+    outcome = task.outcome()
+    assert outcome["status"] == "FAILED" and outcome["error"] == "ModelRejected"
+    assert "recall too low" in outcome["cause"]
+
+
+@pytest.mark.bad_input("events")
+def test_a_decision_after_the_retrain_stopped_is_answered_nowhere(env: dict[str, str]) -> None:
+    # GIVEN a retrain that was stopped while it waited (its token is stale, still stored)
+    task = WaitingTask()
+    arn = _package()
+    _store(task, arn)
+    sfn = boto3.client("stepfunctions")
+    sfn.stop_execution(executionArn=task.execution)
+    # WHEN the package is approved, THEN the relay answers no one and fails nothing
+    result = approval_relay.handler(_decide(arn, "Approved"), None)
+    assert result == {"relayed": False, "status": "Approved"}
+    assert sfn.describe_execution(executionArn=task.execution)["status"] == "ABORTED"
+    # and a duplicate of it finds nothing to answer
+    assert approval_relay.handler(_package_event(arn, "Approved"), None)["ignored"] == (
+        "no retrain is waiting for this package"
+    )
+
+
+@pytest.mark.bad_input("events")
+@pytest.mark.parametrize("claimed", ["Succeeded", "Stopped"])
+def test_a_pipeline_event_about_an_execution_sagemaker_does_not_know_answers_nothing(
+    env: dict[str, str], claimed: str
+) -> None:
+    # GIVEN a retrain's token stored for a pipeline callback
+    key = f"run-{uuid.uuid4().hex[:8]}"
+    dynamodb = boto3.client("dynamodb")
+    pipeline_tokens.store(
+        dynamodb, key, "token-kept", execution_arn=f"arn:aws:states:::execution:sm:{key}", timeout_seconds=600
+    )
+    # WHEN an event claims an execution of this pipeline ended, which SageMaker does not know
+    result = pipeline_relay.handler(
+        _pipeline_event(env["DUALLOOP_PIPELINE_NAME"], claimed, execution=key), None
+    )
+    # THEN nothing is relayed, and the stored token is kept for the real end
+    assert result == {"relayed": False, "ignored": "not confirmed by SageMaker"}
+    waiting = pipeline_tokens.waiting(dynamodb, key)
+    assert waiting is not None and waiting.token == "token-kept"

@@ -19,6 +19,22 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
 
 
+def one_sentence(error: ConfigError, *parts: str) -> str:
+    """What the user reads (``dualloop`` prints ``describe_config_error``): one line naming ``parts``."""
+    from shared.user_errors import describe_config_error
+
+    sentence = describe_config_error(error)
+    assert "\n" not in sentence and sentence.endswith("run again."), sentence
+    for part in parts:
+        assert part in sentence, sentence
+    return sentence
+
+
+def nothing_kept() -> None:
+    """Nothing lost or half-applied: the next load, without the bad input, gives the defaults."""
+    assert load_config() == DualloopConfig()
+
+
 def test_defaults_are_valid() -> None:
     cfg = load_config()
     assert cfg.stage is Stage.DEV
@@ -27,6 +43,7 @@ def test_defaults_are_valid() -> None:
     assert cfg.instances.inference_instance_count == 2
 
 
+@pytest.mark.bad_input("config")
 @pytest.mark.parametrize("traffic_type", ["CANARY", "LINEAR"])
 def test_a_canary_or_linear_policy_on_one_instance_is_refused_with_sagemakers_rule(traffic_type: str) -> None:
     # GIVEN one inference instance and a traffic-shifting policy WHEN loading THEN refused, naming both fields
@@ -35,12 +52,14 @@ def test_a_canary_or_linear_policy_on_one_instance_is_refused_with_sagemakers_ru
     message = str(refused.value)
     assert "instances.inference_instance_count" in message and traffic_type in message
     assert "less than or equal to 50% of the variant's total instance count" in message
+    one_sentence(refused.value, "instances.inference_instance_count", traffic_type)
     # ALL_AT_ONCE on one instance is valid (baked, with auto-rollback)
     cfg = load_config(instances={"inference_instance_count": 1}, deployment={"traffic_type": "ALL_AT_ONCE"})
     assert cfg.instances.inference_instance_count == 1
     assert cfg.dataset.target_column == "is_fraud"
 
 
+@pytest.mark.bad_input("config")
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
@@ -58,13 +77,18 @@ def test_bad_values_name_the_field(overrides: dict, field: str) -> None:
     with pytest.raises(ConfigError) as raised:
         load_config(**overrides)
     assert f"  {field}:" in str(raised.value)
+    one_sentence(raised.value, f"{field}:")
+    nothing_kept()
 
 
+@pytest.mark.bad_input("config")
 def test_every_bad_field_is_reported_at_once() -> None:
     with pytest.raises(ConfigError) as raised:
         load_config(stage="qa", quality={"threshold": 2})
     message = str(raised.value)
     assert "stage:" in message and "quality.threshold:" in message
+    one_sentence(raised.value, "stage:", "quality.threshold:")
+    nothing_kept()
 
 
 def test_env_overrides_file_and_overrides_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -90,6 +114,7 @@ def test_toml_file_through_the_environment(tmp_path: Path, monkeypatch: pytest.M
     assert cfg.instances.training_instance_count == 2
 
 
+@pytest.mark.bad_input("config")
 @pytest.mark.parametrize(
     ("text", "message"),
     [("stage: [unclosed", "not valid YAML"), ("- a\n- b\n", "mapping of settings")],
@@ -97,29 +122,41 @@ def test_toml_file_through_the_environment(tmp_path: Path, monkeypatch: pytest.M
 def test_malformed_files_say_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
     file = tmp_path / "bad.yaml"
     file.write_text(text)
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=message) as caught:
         load_config(file)
+    one_sentence(caught.value, str(file), message)
+    assert file.read_text() == text  # the user's file is left as written
 
 
+@pytest.mark.bad_input("config")
 def test_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ConfigError, match="does not exist") as caught:
         load_config(tmp_path / "nope.yaml")
+    one_sentence(caught.value, str(tmp_path / "nope.yaml"), "does not exist")
+    assert not (tmp_path / "nope.yaml").exists()  # not created behind the user's back
 
 
+@pytest.mark.bad_input("config")
 def test_a_directory_or_binary_file_is_named_not_a_traceback(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="is a directory"):
+    with pytest.raises(ConfigError, match="is a directory") as caught:
         load_config(tmp_path)
+    one_sentence(caught.value, "is a directory")
     binary = tmp_path / "config.yaml"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
-    with pytest.raises(ConfigError, match=r"is not text \(UTF-8\)"):
+    with pytest.raises(ConfigError, match=r"is not text \(UTF-8\)") as caught:
         load_config(binary)
+    one_sentence(caught.value, str(binary))
+    assert binary.read_bytes() == b"\x89PNG\r\n\x1a\n\xff\xfe"
 
 
+@pytest.mark.bad_input("config")
 def test_schema_rejects_duplicate_and_overlapping_columns() -> None:
     with pytest.raises(ConfigError, match="duplicate feature names"):
         load_config(dataset={"features": [{"name": "a"}, {"name": "a"}]})
-    with pytest.raises(ConfigError, match="must not be listed as features"):
+    with pytest.raises(ConfigError, match="must not be listed as features") as caught:
         load_config(dataset={"features": [{"name": "is_fraud"}]})
+    one_sentence(caught.value, "dataset")
+    nothing_kept()
 
 
 def test_names_are_derived_once_and_fit_aws_limits() -> None:
@@ -146,6 +183,7 @@ def test_bucket_overrides_are_used() -> None:
     assert names.asl_substitutions()["RawBucket"] == "team-landing-zone"
 
 
+@pytest.mark.bad_input("config")
 @pytest.mark.parametrize(
     ("variable", "closest"),
     [
@@ -165,8 +203,12 @@ def test_an_unknown_variable_is_refused_naming_the_closest(
     assert f"environment variable {variable} is not a dualloop setting (the closest is {closest})" in str(
         caught.value
     )
+    one_sentence(caught.value, variable, closest)
+    monkeypatch.delenv(variable)
+    nothing_kept()
 
 
+@pytest.mark.bad_input("config")
 def test_an_unknown_variable_with_nothing_close_points_to_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
     from shared.user_errors import describe_config_error
 
@@ -178,6 +220,8 @@ def test_an_unknown_variable_with_nothing_close_points_to_the_table(monkeypatch:
         "Environment variable DUALLOOP_ZZZZZZZZZZZZZZZZZZ is not a dualloop setting (see the configuration "
         "table in README.md); rename or unset it, and run again."
     )
+    monkeypatch.delenv("DUALLOOP_ZZZZZZZZZZZZZZZZZZ")
+    nothing_kept()
 
 
 def test_settings_and_the_variables_the_code_reads_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:

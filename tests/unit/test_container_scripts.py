@@ -352,6 +352,7 @@ def _bad(df: pd.DataFrame, case: str) -> pd.DataFrame:
     raise AssertionError(case)
 
 
+@pytest.mark.bad_input("data")
 @pytest.mark.parametrize(
     ("case", "reason"),
     [
@@ -375,8 +376,11 @@ def test_bad_input_fails_with_a_named_reason(work: Path, case: str, reason: str)
     assert written.count("\n") == 1  # one line, for FailureReason
     assert reason in result.stderr
     assert not (out / "train").exists()
+    # Nothing lost: the job's input is as the user gave it (read, never moved or rewritten).
+    assert sorted(p.name for p in source.iterdir()) == ["part-00000.csv"]
 
 
+@pytest.mark.bad_input("data")
 def test_bad_parquet_value_is_reported_by_row(work: Path) -> None:
     source = work / "bad-parquet"
     write_dataset(_bad(generate_transactions(40, seed=1), "non_numeric"), source, fmt="parquet")
@@ -385,8 +389,10 @@ def test_bad_parquet_value_is_reported_by_row(work: Path) -> None:
     assert "part-00000.parquet: numeric feature 'amount' has non-numeric value '12,50 EUR' at row 5" in (
         failure_reason(out)
     )
+    assert not (out / "train").exists()  # no partial split a later step could take for the data
 
 
+@pytest.mark.bad_input("data")
 @pytest.mark.parametrize(
     ("extra", "schema", "reason"),
     [
@@ -400,6 +406,8 @@ def test_bad_arguments_fail_with_a_named_reason(
     out = work / f"bad-args-{len(extra)}"
     assert preprocess(raw_input, out, *extra, schema=schema).returncode == 1
     assert reason in failure_reason(out)
+    assert failure_reason(out).count("\n") == 1
+    assert not (out / "train").exists()
 
 
 # ---- preprocess --schema-file -------------------------------------------------------------
@@ -427,6 +435,7 @@ def test_schema_file_gives_the_same_outputs_as_inline_schema(
     assert _outputs(out) == _outputs(prepared)
 
 
+@pytest.mark.bad_input("data")
 @pytest.mark.parametrize(
     ("case", "reason"),
     [
@@ -463,11 +472,14 @@ def test_schema_file_errors_name_the_options(work: Path, raw_input: Path, case: 
     assert not (out / "train").exists()
 
 
+@pytest.mark.bad_input("data")
 def test_no_input_files_is_empty_input(work: Path) -> None:
     (work / "nothing").mkdir()
     out = work / "nothing-out"
     assert preprocess(work / "nothing", out).returncode == 1
     assert "empty input: no CSV or Parquet files" in failure_reason(out)
+    assert failure_reason(out).count("\n") == 1
+    assert not (out / "train").exists()
 
 
 # ---- train --------------------------------------------------------------------------------
@@ -681,6 +693,7 @@ def test_unknown_category_is_scored_like_a_missing_one(inference: ModuleType, se
 GOOD = "12.5,grocery,14,3.0,1,3,1.0,0"
 
 
+@pytest.mark.bad_input("endpoint")
 @pytest.mark.parametrize(
     ("body", "content_type", "message"),
     [
@@ -715,6 +728,25 @@ GOOD = "12.5,grocery,14,3.0,1,3,1.0,0"
         ("[" * 100_000 + "]" * 100_000, "application/json", "nested too deeply"),
         ('{"instances": ' + "[" * 100_000 + "]" * 100_000 + "}", "application/json", "nested too deeply"),
         (f'[[{"9" * 5000}, "gas", 1, 1, 1, 1, 1, 0]]', "application/json", "number too long"),
+        # What clients get wrong besides the values: the type, the shape, the encoding.
+        (f"{','.join(SCHEMA.feature_names)}\n", "text/csv", "no rows"),
+        (GOOD, "application/octet-stream", "unsupported content type 'application/octet-stream'"),
+        (GOOD, None, "unsupported content type None"),
+        ('{"instances": "x"}', "application/json", '"instances" must be a list of records'),
+        ("null", "application/json", '"instances" must be a list of records'),
+        (b"12.5,caf\xe9,14,3.0,1,3,1.0,0", "text/csv", "request body is not UTF-8"),
+        ('{"instances": [[1, 2]]}', "application/json", "row 1 has 2 values; expected 8"),
+        (
+            '[["12.5", "grocery", 14, 3.0, 1, 3, 1.0, 0, 9]]',
+            "application/json",
+            "row 1 has 9 values; expected 8",
+        ),
+        (
+            '[{"amount": [1], "merchant_category": "gas", "hour": 1, "distance_from_home_km": 1, '
+            '"tx_count_1h": 1, "tx_count_24h": 1, "amount_to_avg_ratio": 1, "is_online": 0}]',
+            "application/json",
+            "row 1, column 'amount': a list is not a value",
+        ),
     ],
 )
 def test_malformed_requests_raise_invalid_input(
@@ -723,12 +755,17 @@ def test_malformed_requests_raise_invalid_input(
     with pytest.raises(inference.InvalidInput) as caught:
         inference.predict_fn(inference.input_fn(body, content_type), served)
     assert message in str(caught.value)
+    assert "\n" not in str(caught.value)  # one line: the 4XX's message
     assert isinstance(caught.value, ValueError)
+    # Nothing lost: the same loaded model still scores the next, good request.
+    assert inference.predict_fn(inference.input_fn(GOOD, "text/csv"), served).shape == (1,)
 
 
+@pytest.mark.bad_input("endpoint")
 def test_unsupported_accept_is_invalid_input(inference: ModuleType) -> None:
-    with pytest.raises(inference.InvalidInput, match="unsupported accept"):
+    with pytest.raises(inference.InvalidInput, match="unsupported accept 'application/x-protobuf'; ask for"):
         inference.output_fn(np.array([0.1]), "application/x-protobuf")
+    assert inference.output_fn(np.array([0.1]), "text/csv").strip() == "0.1"  # the next answer is served
     assert inference.response_content_type("text/html, text/csv;q=0.9") == "text/csv"
 
 

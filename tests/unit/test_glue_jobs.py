@@ -192,6 +192,7 @@ def test_ingest_normalises_names_types_and_drops_duplicates(
     assert on_disk == manifest
 
 
+@pytest.mark.bad_input("data")
 def test_a_value_that_does_not_cast_fails_naming_the_column(spark: SparkSession, tmp_path: Path) -> None:
     rows = messy(transactions(20))
     rows[3]["AMOUNT"] = "12,50"
@@ -202,9 +203,12 @@ def test_a_value_that_does_not_cast_fails_naming_the_column(spark: SparkSession,
     message = str(info.value)
     assert "column 'amount': 1 value(s) are not a number, e.g. '12,50'" in message
     assert "column 'hour': 1 value(s) are not a number, e.g. 'noon'" in message
+    assert "\n" not in message
     assert not (tmp_path / "out").exists()
+    assert [p.name for p in (tmp_path / "raw").iterdir()] == ["data.csv"]  # the raw data is kept
 
 
+@pytest.mark.bad_input("data")
 @pytest.mark.parametrize(("extra", "line"), [(",EXTRA", "tx-ragged"), ("", "tx-short,1")])
 def test_a_ragged_csv_fails_in_one_sentence_naming_the_record(
     spark: SparkSession, tmp_path: Path, extra: str, line: str
@@ -223,8 +227,10 @@ def test_a_ragged_csv_fails_in_one_sentence_naming_the_record(
     assert message.startswith(f"{tmp_path / 'raw'}: a record does not parse (") and "\n" not in message
     assert "number of fields" in message and "Py4J" not in message
     assert not (tmp_path / "out").exists()
+    assert [p.name for p in (tmp_path / "raw").iterdir()] == ["data.csv"]  # the raw data is kept
 
 
+@pytest.mark.bad_input("data")
 def test_a_fractional_label_fails_and_missing_columns_are_named(spark: SparkSession, tmp_path: Path) -> None:
     rows = transactions(10)
     rows[2]["is_fraud"] = 0.5
@@ -241,6 +247,7 @@ def test_a_fractional_label_fails_and_missing_columns_are_named(spark: SparkSess
         ingest.main(
             ["--raw_uri", str(tmp_path / "nohour"), "--curated_uri", str(tmp_path / "o2")], spark=spark
         )
+    assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()  # nothing half-written
 
 
 def test_ingest_names_columns_by_the_header_rule_and_fails_on_a_clash(
@@ -312,12 +319,14 @@ def test_data_quality_reports_missing_values_out_of_range_amounts_and_duplicate_
     assert report.score == pytest.approx((len(report.rules) - 3) / len(report.rules), abs=1e-6)
 
 
+@pytest.mark.bad_input("data")
 def test_data_quality_fails_only_when_it_cannot_report(spark: SparkSession, tmp_path: Path) -> None:
     bad_ruleset = tmp_path / "bad.dqdl"
     bad_ruleset.write_text('Rules = [\n  IsComplete "a",\n  RowCount >> 3\n]')
     args = ["--data_uri", str(tmp_path / "none"), "--report_uri", str(tmp_path / "r.json")]
-    with pytest.raises(DqdlSyntaxError, match="line 3, column 13"):
+    with pytest.raises(DqdlSyntaxError, match="line 3, column 13") as syntax:
         data_quality.main([*args, "--ruleset_uri", str(bad_ruleset)], spark=spark)
+    assert "\n" not in str(syntax.value)
     with pytest.raises(DataReadError, match="no data files under"):
         data_quality.main([*args, "--ruleset_uri", "transactions.dqdl"], spark=spark)
     with pytest.raises(FileNotFoundError, match=r"nope\.dqdl"):

@@ -112,6 +112,7 @@ def test_an_abnormal_end_deletes_the_lock_only_if_the_execution_holds_it(status:
     ]
 
 
+@pytest.mark.bad_input("events")
 @pytest.mark.parametrize("status", ["RUNNING", "SUCCEEDED", "PENDING_REDRIVE"])
 def test_other_statuses_touch_nothing(status: str) -> None:
     dynamodb = _DynamoDB()
@@ -122,6 +123,7 @@ def test_other_statuses_touch_nothing(status: str) -> None:
     assert dynamodb.calls == []
 
 
+@pytest.mark.bad_input("events")
 def test_another_state_machine_touches_nothing() -> None:
     dynamodb = _DynamoDB()
     other = MACHINE.replace("dualloop-dev", "other-dev")
@@ -132,6 +134,7 @@ def test_another_state_machine_touches_nothing() -> None:
     assert dynamodb.calls == []
 
 
+@pytest.mark.bad_input("events")
 def test_a_lock_held_by_another_execution_or_none_is_left_alone() -> None:
     dynamodb = _DynamoDB(error="ConditionalCheckFailedException")
 
@@ -156,6 +159,7 @@ def test_a_malformed_event_is_an_error() -> None:
         release_lock.handler(event, None, dynamodb=_DynamoDB())  # type: ignore[arg-type]
 
 
+@pytest.mark.bad_input("events")
 @pytest.mark.parametrize(
     ("claimed", "actual", "machine"),
     [
@@ -177,6 +181,7 @@ def test_an_end_step_functions_does_not_confirm_touches_nothing(
     assert sfn.calls == [EXECUTION] and dynamodb.calls == []
 
 
+@pytest.mark.bad_input("events")
 def test_an_execution_step_functions_does_not_know_touches_nothing() -> None:
     class _Unknown(_StepFunctions):
         def describe_execution(self, *, executionArn: str) -> dict[str, Any]:  # noqa: N803
