@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import boto3
+import pytest
 from hosting_fixture import Registry, model_tarball, sourcedir_tarball, train_model
 from typer.testing import CliRunner
 
