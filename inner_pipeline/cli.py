@@ -478,7 +478,7 @@ def _summarise(result: InnerRun, as_json: bool) -> None:
         if metrics:
             console.print(f"  metrics: {metrics}")
     if result.failure_reason:
-        from shared.user_errors import explain_outcome
+        from shared.outcome_advice import explain_outcome
 
         console.print(f"  [red]{escape(result.failure_reason)}[/red]")
         console.print(f"  {escape(explain_outcome('InnerPipelineFailed', result.failure_reason) or '')}")

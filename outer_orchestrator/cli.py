@@ -22,8 +22,8 @@ from shared.cli_support import config_or_exit, console, local_cloud_for_command,
 from shared.config import DualloopConfig
 from shared.data_upload import check_data_path
 from shared.naming import Names
+from shared.outcome_advice import explain_outcome
 from shared.target import Target
-from shared.user_errors import explain_outcome
 
 # `dualloop run`'s exit code when another retrain holds the lock and this one did nothing
 # (README: "Exit codes"); 0 is a retrain that succeeded, 1 one that failed, 2 a usage mistake.

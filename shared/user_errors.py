@@ -1,26 +1,24 @@
 """What a user did wrong, in one sentence: what happened, and what to do about it.
+(Over 400 lines: one reader per kind of mistake (credentials, connection, service answer,
+config, local file), each with the sentences for it; split, they would share every helper.)
 
-Two translations, both pure (no AWS calls, no printing):
+``explain(exc, target)`` turns an exception a user can cause (no or expired AWS credentials,
+a cloud that does not answer, a stack that is not deployed, a bad config or path, ...) into a
+``UserError``: one sentence and an exit code (2: fix the command, its input or the
+configuration; 1: the operation failed). Anything else gives ``None``: an exception this
+module does not know is a bug, and its traceback is what a maintainer needs.
+``shared.cli.main`` applies it to every ``dualloop`` command. Pure: no AWS calls, no printing.
 
-- ``explain(exc, target)`` turns an exception a user can cause (no or expired AWS
-  credentials, a cloud that does not answer, a stack that is not deployed, a bad config or
-  path, ...) into a ``UserError``: one sentence and an exit code (2: fix the command, its
-  input or the configuration; 1: the operation failed). Anything else gives ``None``: an
-  exception this module does not know is a bug, and its traceback is what a maintainer needs.
-  ``shared.cli.main`` applies it to every ``dualloop`` command.
-- ``explain_outcome(error, cause)`` turns the error a failed outer-loop execution ends with
-  (the names the ASL's Fail states and task integrations raise) into the next thing to do.
+What to do after a failed retrain (the outer loop's error names) is ``shared.outcome_advice``.
 """
 
 from __future__ import annotations
 
 import errno
-import json
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 from shared.target import Target
@@ -373,10 +371,10 @@ def describe_config_error(exc: Exception, target: Target | None = None) -> str:
         detail = lines[-1].split(": ", 1)[-1] if len(lines) == 1 else _yaml_detail(cause) or lines[-1]
         return f"Config file {match.group(1)} is not valid {match.group(2)} ({detail}): fix it and run again."
     if text.endswith("does not exist"):
-        return f"{_capitalised(text)}: fix DUALLOOP_CONFIG_FILE (or --config) and run again."
+        return f"{capitalised(text)}: fix DUALLOOP_CONFIG_FILE (or --config) and run again."
     if text.startswith("environment variable DUALLOOP_"):  # shared.config.unknown_variables
-        return f"{_capitalised(text)}, and run again."
-    return f"{_capitalised(' '.join(lines))}: fix it and run again."
+        return f"{capitalised(text)}, and run again."
+    return f"{capitalised(' '.join(lines))}: fix it and run again."
 
 
 def _where_set(fields: list[str], target: Target) -> str:
@@ -422,17 +420,17 @@ def _local_problem(exc: BaseException, target: Target) -> UserError | None:
         )
     if isinstance(exc, FileNotFoundError | IsADirectoryError | NotADirectoryError | PermissionError):
         if exc.filename is None:  # raised with a message of our own: "no data at PATH"
-            return UserError(f"{_capitalised(str(exc))}: check the path and run again.", USAGE)
+            return UserError(f"{capitalised(str(exc))}: check the path and run again.", USAGE)
         reason = exc.strerror or type(exc).__name__
         return UserError(f"{reason}: {exc.filename}: check the path and run again.", USAGE)
     if type(exc) is TimeoutError and exc.args:  # ours ("... still running after N s"), not a socket's
         return UserError(
-            f"{_capitalised(str(exc))}: it may still be running; `dualloop status` shows it.", FAILED
+            f"{capitalised(str(exc))}: it may still be running; `dualloop status` shows it.", FAILED
         )
     return None
 
 
-def _capitalised(text: str) -> str:
+def capitalised(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
@@ -442,151 +440,3 @@ def _code(exc: BaseException) -> str | None:
         code = response.get("Error", {}).get("Code")
         return str(code) if code is not None else None
     return None
-
-
-# ---- outer-loop outcomes ---------------------------------------------------------------------------
-
-# How the local Glue runner words a run whose Spark driver died (outer_orchestrator/glue/local_worker.py).
-SPARK_DRIVER_STOPPED = "the local Spark driver (JVM) stopped"
-
-_OUTCOMES = {
-    "DataQualityFailed": (
-        "The data failed the quality gate and no pipeline ran: fix the data, or the ruleset "
-        f"{RULESET} if a rule is wrong, and run again."
-    ),
-    "ModelNotApproved": (
-        "Nothing was deployed because the model was rejected or nobody approved it within "
-        "approval_timeout_seconds: `dualloop status` shows the reason, and `dualloop run` retrains."
-    ),
-    "ModelRejected": (
-        "Nothing was deployed because the model was rejected: `dualloop status` shows the reason, "
-        "and `dualloop run` retrains."
-    ),
-    "DeploymentRolledBack": (
-        "An endpoint alarm fired during the blue/green bake, so the previous model still serves: "
-        "`dualloop status` shows which (the endpoint's FailureReason); the 5XX alarm means the new model failed "
-        "on requests (its log names the exception; clients' malformed requests are 4XX and never fire it), "
-        "the latency alarm that it answered too slowly: fix that in the model and retrain."
-    ),
-    "DeploymentFailed": (
-        "The endpoint did not reach InService on the new model (the previous one, if any, still serves): "
-        "read its FailureReason with `dualloop status`, fix the model or its instance settings and run again."
-    ),
-    "InvalidInput": (
-        "The retrain was started with an input that is not a RetrainInput: start retrains with "
-        "`dualloop run` or the deployed EventBridge rules."
-    ),
-    "NoModelRegistered": (
-        "The pipeline succeeded but registered no model package: check the RegisterModel step in "
-        "inner_pipeline/pipeline.py (`dualloop inner run` shows each step) and run again."
-    ),
-}
-
-_SERVICES = {
-    "Glue": "a Glue job of the stack could not run",
-    "Lambda": "a Lambda function of the stack failed",
-    "SageMaker": "a SageMaker call of the retrain failed",
-    "DynamoDB": "the retrain lock table could not be used",
-    "SNS": "a notification could not be sent",
-    "S3": "an S3 object of the retrain could not be read",
-}
-
-
-def explain_outcome(error: str | None, cause: str | None) -> str | None:
-    """The next step after a failed retrain, in one sentence; None when there is no error."""
-    if not error:
-        return None
-    cause = (cause or "").strip()
-    if error in _OUTCOMES:
-        return _OUTCOMES[error]
-    if error == "InnerPipelineFailed":
-        return _inner_failure(cause)
-    if error == "RetrainFailed":  # a States.* error, renamed by ClassifyFailure: "States.X: cause"
-        states_error, _, states_cause = cause.partition(": ")
-        return _states_failure(states_error, states_cause)
-    if error.startswith("States."):
-        return _states_failure(error, cause)
-    service = error.split(".", 1)[0]
-    if service in _SERVICES:
-        return (
-            f"{_capitalised(_SERVICES[service])} ({error}): check that the stack is deployed and its roles "
-            "allow the call (`make deploy`), read the state's error in `dualloop status`, and run again."
-        )
-    return (
-        f"The retrain failed with {error}: `dualloop status` and the execution's history show where; "
-        "fix that and run again."
-    )
-
-
-def _inner_failure(cause: str) -> str:
-    match = re.match(r"step (\w+) failed: ", cause)
-    step = match.group(1) if match else ""
-    if step in ("CheckQuality", "QualityGateFailed"):  # the condition, or the Fail step it leads to
-        return (
-            "The model missed the quality gate, so nothing was registered: improve the data or the "
-            "hyperparameters (try them with `dualloop inner run --param ...`), or change quality.threshold "
-            "if it is too strict, and run again."
-        )
-    if step == "Preprocess" and re.search(
-        r"target column '[^']*' must be|binary target|multiclass target", cause
-    ):
-        return (
-            "The target does not fit dataset.problem_type (binary, multiclass or regression): set the "
-            "problem type your target has in config, or fix the value the reason names, and run again."
-        )
-    if step == "Preprocess":
-        return "The pipeline rejected the training data: fix what the reason names in the data and run again."
-    if step:
-        return (
-            f"Pipeline step {step} failed: fix what the reason says in inner_pipeline/ (iterate with "
-            "`dualloop inner run`) and run again."
-        )
-    return "The inner pipeline failed: `dualloop inner run` reproduces it step by step; fix it and run again."
-
-
-def _states_failure(error: str, cause: str) -> str:
-    if error == "States.Timeout":
-        return (
-            "A step ran past its timeout (the pipeline's is pipeline_timeout_seconds): `dualloop status` "
-            "shows which, so find what hung or raise the timeout, and run again."
-        )
-    job = _glue_job_run(cause)
-    if job is not None:
-        name, message = str(job.get("JobName", "")), str(job.get("ErrorMessage", "")).strip()
-        if SPARK_DRIVER_STOPPED in message:  # the runtime failed, not the data or the ruleset
-            return (
-                f"Glue job {name} failed because {SPARK_DRIVER_STOPPED} (killed, or out of memory): run again, "
-                "a new Spark driver starts; if it keeps stopping, free memory or use fewer rows (--rows)."
-            )
-        if name.endswith("-ingest"):
-            return (
-                f"Ingest failed on the raw data ({message or 'the Glue job failed'}): check that the raw data "
-                "(--data, or the raw bucket's watched prefix for scheduled and drift retrains) holds CSV, JSON "
-                "or Parquet files with the dataset's columns, and run again."
-            )
-        if name.endswith("-data-quality"):
-            return (
-                f"The data-quality job failed ({message or 'the job failed'}): check the ruleset {RULESET} "
-                "and the curated data, and run again."
-            )
-        return f"Glue job {name} failed ({message}): fix what it names and run again."
-    if error in ("States.TaskFailed", "States.ALL", "States.Runtime"):
-        return (
-            "A task of the retrain failed (the cause names it, and `dualloop status` shows the failed "
-            "state): fix that and run again."
-        )
-    return (
-        f"The retrain failed with {error}: `dualloop status` and the execution's history show where; "
-        "fix that and run again."
-    )
-
-
-def _glue_job_run(cause: str) -> dict[str, Any] | None:
-    """A Glue job run, as a failed ``glue:startJobRun.sync`` task reports it."""
-    if not cause.startswith("{"):
-        return None
-    try:
-        data = json.loads(cause)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) and "JobName" in data else None

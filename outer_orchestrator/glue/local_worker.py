@@ -34,7 +34,7 @@ import boto3
 
 from shared.local_cloud import backend_state, hooks
 from shared.local_cloud.iam import sessions
-from shared.user_errors import SPARK_DRIVER_STOPPED
+from shared.outcome_advice import SPARK_DRIVER_STOPPED
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -109,7 +109,7 @@ def test_a_killed_spark_driver_is_replaced_and_the_next_run_succeeds(tmp_path: P
     assert outcomes["scripts_left"] is False  # the runner's temporary folder goes with the cloud
 
     # and the next step a user reads blames the driver, not the data
-    from shared.user_errors import explain_outcome
+    from shared.outcome_advice import explain_outcome
 
     cause = json.dumps({"JobName": "dualloop-dev-ingest", "JobRunState": "FAILED", "ErrorMessage": reason})
     advice = explain_outcome("RetrainFailed", f"States.TaskFailed: {cause}") or ""

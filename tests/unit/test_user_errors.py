@@ -23,6 +23,7 @@ from botocore import exceptions as bce
 from botocore.parsers import ResponseParserError
 
 from shared.config import ConfigError, load_config
+from shared.outcome_advice import explain_outcome
 from shared.user_errors import (
     FAILED,
     USAGE,
@@ -31,7 +32,6 @@ from shared.user_errors import (
     check_endpoint,
     describe_config_error,
     explain,
-    explain_outcome,
     preflight,
 )
 
