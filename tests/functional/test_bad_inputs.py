@@ -24,6 +24,7 @@ import boto3
 import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import NoCredentialsError
+from package_support import decided_packages
 
 from shared.local_cloud import LocalCloud
 
@@ -319,21 +320,8 @@ def project(
     for key in ("DUALLOOP_TARGET", "DUALLOOP_CONFIG_FILE", "DUALLOOP_STAGE"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("COLUMNS", "400")
-    sagemaker = boto3.client("sagemaker")
     group = f"{name}-dev-models"
-    sagemaker.create_model_package_group(ModelPackageGroupName=group)
-    packages = {}
-    for status in ("Approved", "Rejected"):
-        packages[status] = sagemaker.create_model_package(
-            ModelPackageGroupName=group,
-            ModelApprovalStatus=status,
-            InferenceSpecification={
-                "Containers": [{"Image": "local/dualloop-inference", "ModelDataUrl": "s3://b/model.tar.gz"}],
-                "SupportedContentTypes": ["text/csv"],
-                "SupportedResponseMIMETypes": ["application/json"],
-            },
-        )["ModelPackageArn"]
-    return Project(Dualloop(monkeypatch, capsys), group, packages)
+    return Project(Dualloop(monkeypatch, capsys), group, decided_packages(group))
 
 
 def _unknown(project: Project) -> str:

@@ -25,6 +25,7 @@ from pathlib import Path
 import boto3
 import pytest
 from home_support import fresh_home
+from package_support import decided_packages
 
 from shared.local_cloud import LocalCloud
 from shared.naming import Names
@@ -215,21 +216,7 @@ def test_status_of_a_stack_that_is_not_provisioned(main: Dualloop, local_cloud: 
 @pytest.fixture
 def packages(main: Dualloop) -> dict[str, str]:
     """One approved and one rejected package in the project's model package group."""
-    sagemaker = boto3.client("sagemaker")
-    group = f"{main.project}-dev-models"
-    sagemaker.create_model_package_group(ModelPackageGroupName=group)
-    arns = {}
-    for status in ("Approved", "Rejected"):
-        arns[status] = sagemaker.create_model_package(
-            ModelPackageGroupName=group,
-            ModelApprovalStatus=status,
-            InferenceSpecification={
-                "Containers": [{"Image": "local/dualloop-inference", "ModelDataUrl": "s3://b/model.tar.gz"}],
-                "SupportedContentTypes": ["text/csv"],
-                "SupportedResponseMIMETypes": ["application/json"],
-            },
-        )["ModelPackageArn"]
-    return arns
+    return decided_packages(f"{main.project}-dev-models")
 
 
 @pytest.mark.bad_input("approvals")
