@@ -91,6 +91,7 @@ PATCH_MODULES: tuple[str, ...] = (
     "sagemaker_hosting",
     "server_speed",
     "cloudwatch_alarms",
+    "cloudwatch_list_metrics",
     "iam_enforcement",
     "request_validation",
 )
