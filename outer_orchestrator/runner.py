@@ -21,9 +21,20 @@ from shared.config import DualloopConfig
 from shared.contracts import RetrainInput, Trigger
 from shared.data_upload import upload
 from shared.naming import Names
+from shared.target import Target
 
 ApprovePolicy = Literal["auto", "prompt", "wait"]
 Progress = Callable[[str, dict[str, Any]], None]
+
+# How often a follower reads the execution. Step Functions throttles GetExecutionHistory per
+# account and Region (a bucket of 250 calls refilled at 5 a second, "Quotas related to API
+# action throttling"), shared with every other client: on AWS a follower polls every 2 s; the
+# local cloud answers in milliseconds and its time runs 100 times faster.
+POLL_SECONDS = {"aws": 2.0, "local": 0.1}
+
+
+def poll_seconds(target: Target) -> float:
+    return POLL_SECONDS["aws" if target.is_aws else "local"]
 
 
 @dataclass
@@ -96,8 +107,9 @@ class Retrain:
         progress: Progress | None = None,
         ask: Callable[[str], bool] | None = None,
         timeout: float = 3600,
-        poll: float = 0.1,
+        poll: float | None = None,
     ) -> RunResult:
+        poll = poll_seconds(Target.current()) if poll is None else poll
         report = progress or (lambda kind, data: None)
         started = time.monotonic()
         last_event = 0

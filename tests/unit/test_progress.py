@@ -188,3 +188,13 @@ def test_stages_sum_the_states_a_reader_groups() -> None:
     assert totals["data quality (Glue, DQDL)"] == 3.5
     assert totals["inner pipeline (SageMaker Pipeline)"] == 6.0
     assert totals["deployment (blue/green)"] == 2.25
+
+
+def test_a_follower_polls_aws_within_step_functions_history_quota_and_the_local_cloud_at_once() -> None:
+    from outer_orchestrator.runner import poll_seconds
+    from shared.target import Target
+
+    # GetExecutionHistory refills 5 calls a second per account and Region, shared with every
+    # other client: a follower takes at most one history read in 2 s there.
+    assert poll_seconds(Target(aws=True, account_id="123456789012", region="eu-west-1")) >= 2.0
+    assert poll_seconds(Target(endpoint_url="http://127.0.0.1:4566")) <= 0.1
