@@ -30,7 +30,10 @@ Props = dict[str, Any]
 ClientFactory = Callable[[str], Any]
 
 _KMS = "SSE-KMS is not emulated: the local cloud stores data unencrypted and evaluates no key policy"
-_RESOURCE_POLICY = "resource-based policies are not evaluated by the local cloud (identity policies are)"
+_RESOURCE_POLICY = (
+    "the stack's resource-based policies are not applied: the local cloud evaluates identity policies, "
+    "and a bucket policy only for another account's request (iam/resource_policy.py)"
+)
 _TAGS = "tags change no behaviour the local cloud emulates"
 
 
