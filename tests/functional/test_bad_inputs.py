@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -77,8 +78,14 @@ def offline(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str])
     monkeypatch.setenv("DUALLOOP_TARGET", "aws")
     monkeypatch.setenv("COLUMNS", "400")
     dualloop = Dualloop(monkeypatch, capsys)
+    # The command runs in this thread; the session's local cloud keeps serving in its own
+    # threads (an earlier module's endpoint uploading captured data): theirs pass through.
+    command_thread = threading.get_ident()
+    send = BaseClient.__dict__["_make_api_call"]
 
     def refuse(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if threading.get_ident() != command_thread:
+            return send(client, operation, params)
         dualloop.calls.append(operation)
         raise NoCredentialsError()
 
