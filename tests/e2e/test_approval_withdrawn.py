@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -40,11 +41,8 @@ def test_a_package_rejected_after_its_approval_is_not_deployed(
     retrain = Retrain(cfg)
     execution = retrain.start(upload_data(cfg, path, uuid.uuid4().hex[:8]))
     dynamodb, sm = boto3.client("dynamodb"), boto3.client("sagemaker")
-    deadline = time.monotonic() + 300
-    while not (items := dynamodb.scan(TableName=names.token_table)["Items"]):
-        assert time.monotonic() < deadline, "the retrain never reached AwaitApproval"
-        time.sleep(0.2)
-    package = items[0]["model_package_arn"]["S"]
+    _await_submitted(boto3.client("stepfunctions"), execution, "AwaitApproval")
+    package = dynamodb.scan(TableName=names.token_table)["Items"][0]["model_package_arn"]["S"]
 
     # WHEN someone approves, then rejects, and only then the Approved event is relayed
     sm.update_model_package(ModelPackageArn=package, ModelApprovalStatus="Approved")
@@ -79,3 +77,19 @@ def test_a_package_rejected_after_its_approval_is_not_deployed(
     assert "CreateModel" not in visited and "CreateEndpoint" not in visited
     assert sm.list_endpoints(NameContains=names.endpoint)["Endpoints"] == []
     assert dynamodb.scan(TableName=names.lock_table)["Items"] == []
+
+
+def _await_submitted(sfn: Any, execution: str, state: str, timeout: float = 300) -> None:
+    """Wait until ``state``'s Lambda has returned (TaskSubmitted), not merely until it started.
+
+    The token's item is written at the start of ``store_token``; a decision made between that
+    write and the handler's own status check is answered by the handler, not by the relay.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        events = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+        entered = [e["id"] for e in events if e.get("stateEnteredEventDetails", {}).get("name") == state]
+        if entered and any(e["type"] == "TaskSubmitted" and e["id"] > entered[-1] for e in events):
+            return
+        assert time.monotonic() < deadline, f"the retrain never reached {state}"
+        time.sleep(0.2)
