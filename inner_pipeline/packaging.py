@@ -127,7 +127,8 @@ def code_location(package: CodePackage, bucket: str, artifact_prefix: str) -> Co
     return CodeLocation(bucket=bucket, prefix=f"{prefix}code/{package.sha256}/", sha256=package.sha256)
 
 
-def _exists(s3: S3Client, bucket: str, key: str) -> bool:
+def object_exists(s3: S3Client, bucket: str, key: str) -> bool:
+    """Whether ``s3://bucket/key`` exists (a missing object is False; any other error raises)."""
     from botocore.exceptions import ClientError
 
     try:
@@ -147,7 +148,7 @@ def upload_code(package: CodePackage, s3: S3Client, bucket: str, artifact_prefix
     repeated (the keys are content-addressed, so rewriting them changes nothing).
     """
     location = code_location(package, bucket, artifact_prefix)
-    if _exists(s3, bucket, location.prefix + ARCHIVE_NAME):
+    if object_exists(s3, bucket, location.prefix + ARCHIVE_NAME):
         return location
     for name, data in package.files:
         s3.put_object(Bucket=bucket, Key=location.prefix + name, Body=data)

@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from inner_pipeline.packaging import CodeLocation, package_code, upload_code
+from inner_pipeline.packaging import CodeLocation, object_exists, package_code, upload_code
 from shared.config import (
     REPORT_SECTIONS,
     TUNABLE_HYPERPARAMETERS,
@@ -111,7 +111,7 @@ def upload_schema(config: DualloopConfig, s3: S3Client) -> str:
     The key is content-addressed, so an existing object already holds these very bytes.
     """
     bucket, key = Names(config).artifact_bucket, schema_key(config)
-    if not _object_exists(s3, bucket, key):
+    if not object_exists(s3, bucket, key):
         s3.put_object(
             Bucket=bucket, Key=key, Body=schema_json(config).encode("utf-8"), ContentType="application/json"
         )
@@ -121,18 +121,6 @@ def upload_schema(config: DualloopConfig, s3: S3Client) -> str:
 def upload_schema_resolver(config: DualloopConfig, boto_session: boto3.Session) -> str:
     """Upload the dataset schema (once) to its content-addressed key."""
     return upload_schema(config, boto_session.client("s3", region_name=config.region))
-
-
-def _object_exists(s3: S3Client, bucket: str, key: str) -> bool:
-    from botocore.exceptions import ClientError
-
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-            return False
-        raise
-    return True
 
 
 def job_tags(config: DualloopConfig) -> list[dict[str, str]]:
