@@ -141,11 +141,19 @@ def run(
     approve: Annotated[str, typer.Option(help="auto | prompt | wait (for `dualloop approve`).")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document, no progress.")] = False,
     config: Annotated[Path | None, typer.Option(help="YAML/TOML config file.")] = None,
+    promote_to: Annotated[
+        str | None,
+        typer.Option(
+            "--promote-to",
+            help="Then promote the deployed package stage by stage up to this stage (config.stages).",
+        ),
+    ] = None,
 ) -> None:
     """Start a retrain (the outer loop) and follow it to the end."""
     if approve not in ("auto", "prompt", "wait"):
         raise typer.BadParameter("use auto, prompt or wait", param_hint="--approve")
     cfg = config_or_exit(config)
+    stages = _promotion_stages(cfg, promote_to)  # before minutes of provisioning, not after
     if data and not data.startswith("s3://"):
         check_data_path(Path(data))  # before minutes of provisioning, not after
     with ExitStack() as stack:
@@ -159,8 +167,75 @@ def run(
         result = start_and_follow(cfg, raw_uri, run_id, approve, as_json)  # type: ignore[arg-type]
         if result.status == "SUCCEEDED" and any(s.get("name") == "AlreadyRunning" for s in result.states):
             raise already_running(running_retrain(cfg), as_json)  # started meanwhile: the ASL's lock said so
-        summarise(result, as_json)
-    raise typer.Exit(0 if result.status == "SUCCEEDED" else 1)
+        if promote_to is None:
+            summarise(result, as_json)
+            raise typer.Exit(0 if result.status == "SUCCEEDED" else 1)
+        if not as_json:  # with --json, one document says the retrain's outcome and the promotion's
+            summarise(result, as_json=False)
+        promoted = _promote_after(cfg, result, stages, approve, as_json)  # type: ignore[arg-type]
+    raise typer.Exit(0 if promoted else 1)
+
+
+def _promotion_stages(cfg: DualloopConfig, promote_to: str | None) -> list[str]:
+    """The stages ``--promote-to`` deploys to after the retrain; exit 2 with one sentence if none."""
+    if promote_to is None:
+        return []
+    from outer_orchestrator.promotion import PromotionError
+    from outer_orchestrator.promotion_cli import stages_to
+
+    try:
+        return stages_to(cfg, promote_to)
+    except PromotionError as exc:
+        console.print(f"[red]--promote-to: {escape(str(exc))}.[/red]")
+        raise typer.Exit(2) from None
+
+
+def _promote_after(
+    cfg: DualloopConfig, result: RunResult, stages: list[str], approve: ApprovePolicy, as_json: bool
+) -> bool:
+    """Promote what the retrain deployed through ``stages``; True when every stage serves it.
+    Prints each stage's outcome (with ``as_json``, one document: the retrain and each step)."""
+    from outer_orchestrator.promotion import PromotionError, PromotionResult
+    from outer_orchestrator.promotion_cli import promote_through, stopped_at
+
+    results: list[PromotionResult] = []
+    error: str | None = None
+    if result.status != "SUCCEEDED" or not result.model_package_arn:
+        error = (
+            f"the retrain did not deploy a model ({result.error or result.status}), so nothing was promoted"
+        )
+    else:
+        try:
+            results = promote_through(
+                cfg,
+                result.model_package_arn,
+                stages,
+                approve=approve,
+                as_json=as_json,
+                on_aws=Target.current().is_aws,
+                ask=lambda arn: typer.confirm(f"Approve {arn}?", default=False, err=True),
+            )
+        except PromotionError as exc:
+            error = str(exc)
+    stop = stopped_at(results)
+    if stop is not None:
+        error = f"the promotion stopped at stage {stop.stage} ({stop.status}): {stop.message}"
+    if as_json:
+        document = {
+            "status": "Promoted" if error is None else "Stopped",
+            "retrain": result.as_dict(),
+            "promotions": [r.as_dict() for r in results],
+            "stopped_at": stop.stage if stop is not None else None,
+            "message": error,
+        }
+        typer.echo(json.dumps(document, default=str, indent=2))
+    elif error is not None:
+        console.print(f"[red]{escape(error)}[/red]")
+    else:
+        console.print(
+            f"[bold green]Promoted[/bold green] {result.model_package_arn} up to stage {stages[-1]}"
+        )
+    return error is None
 
 
 def start_and_follow(

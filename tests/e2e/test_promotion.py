@@ -31,10 +31,8 @@ from hosting_fixture import ROW
 from test_rollback import Traffic, _skew_model_artifact
 from typer.testing import CliRunner
 
-from inner_pipeline.upsert import upsert_pipeline
 from outer_orchestrator.local_stack import LocalStack
 from outer_orchestrator.promotion import Promotion, local_sessions
-from outer_orchestrator.promotion_stack import provision_stage
 from outer_orchestrator.runner import Retrain, upload_data
 from shared.cli import app
 from shared.config import DualloopConfig, load_config, stage_config
@@ -88,33 +86,30 @@ def _inbox(cfg: DualloopConfig, session: boto3.Session) -> list[str]:
 def test_a_model_approved_in_dev_is_promoted_to_prod_in_another_account(
     local_cloud: LocalCloud, tmp_path: Path
 ) -> None:
-    # GIVEN three stages in two accounts, each provisioned in its own account
+    # GIVEN three stages in two accounts, in one config file
     cfg = _config()
-    dev = stage_config(cfg, "dev")
-    LocalStack(dev).provision()
-    upsert_pipeline(dev)
-    prod_session = accounts.session(PROD_ACCOUNT, "us-east-1")
-    dev_session = boto3.Session(region_name="us-east-1")
-    provision_stage(cfg, "staging", dev_session)
-    prod = provision_stage(cfg, "prod", prod_session)
-    promotion = Promotion(cfg, local_sessions())
-
-    # WHEN dev retrains and deploys, and the package is promoted to staging, then to prod
-    first = Retrain(dev).follow(Retrain(dev).start(_data(dev, tmp_path, seed=7)), approve="auto", timeout=600)
-    assert first.status == "SUCCEEDED", (first.error, first.cause)
-    dev_arn = first.model_package_arn
-    assert dev_arn is not None
-    dev_url = _package(dev_session, dev_arn)["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
-    to_staging = promotion.promote(dev_arn, "staging", timeout=300)
-    assert to_staging.status == "Promoted", to_staging.message
-    # (the command a platform engineer runs: staging already serves it, so prod is next)
+    dev, prod = stage_config(cfg, "dev"), stage_config(cfg, "prod")
     config_file = tmp_path / "dualloop.yaml"
     config_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
-    promoted = CliRunner().invoke(
-        app, ["promote", dev_arn, "--to", "prod", "--approve", "auto", "--json", "--config", str(config_file)]
-    )
-    assert promoted.exit_code == 0, promoted.output
-    [to_prod] = [SimpleNamespace(**r) for r in json.loads(promoted.stdout)]
+    data = tmp_path / "first.csv"
+    write_dataset(generate_transactions(ROWS, seed=7), data)
+
+    # WHEN dev retrains and deploys, and the command promotes the package to staging, then to prod
+    # (the command provisions each stage's stack in its account)
+    command = ["run", "--data", str(data), "--approve", "auto", "--promote-to", "prod", "--json"]
+    ran = CliRunner().invoke(app, [*command, "--config", str(config_file)])
+    assert ran.exit_code == 0, ran.output
+    document = json.loads(ran.stdout)
+    assert document["status"] == "Promoted" and document["stopped_at"] is None, document["message"]
+    assert document["retrain"]["status"] == "SUCCEEDED"
+    dev_arn = document["retrain"]["model_package_arn"]
+    assert dev_arn is not None
+    [to_staging, to_prod] = [SimpleNamespace(**r) for r in document["promotions"]]
+    assert (to_staging.stage, to_staging.status) == ("staging", "Promoted"), to_staging.message
+    prod_session = accounts.session(PROD_ACCOUNT, "us-east-1")
+    dev_session = boto3.Session(region_name="us-east-1")
+    promotion = Promotion(cfg, local_sessions())
+    dev_url = _package(dev_session, dev_arn)["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
 
     # THEN prod serves, in its own account, a copy of dev's package with dev's very artifact
     assert to_prod.status == "Promoted", to_prod.message
