@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
@@ -280,44 +281,80 @@ STILL_SERVING_EXIT = 3  # `dualloop reject` of the serving package: rejected, bu
 
 
 def _decide(
-    model_package_arn: str | None, latest: bool, decision: ApprovePolicy | str, reason: str | None
+    model_package_arn: str | None,
+    latest: bool,
+    decision: ApprovePolicy | str,
+    reason: str | None,
+    stage: str | None = None,
+    config: Path | None = None,
 ) -> None:
-    cfg = config_or_exit(None)
-    sagemaker = boto3.client("sagemaker", region_name=cfg.region)
+    from outer_orchestrator.stage_sessions import StageCredentialsError, stage_of_package, stage_session
+    from shared.config import stage_config, stage_path
+
+    cfg = config_or_exit(config)
     try:
-        arn = model_package_arn or (approvals.latest_pending(sagemaker, Names(cfg)) if latest else None)
+        # The stage whose registry holds the package (its ARN names account and group), else
+        # --stage, else this process's stage; its account's clients (stage_sessions: which credentials).
+        spec = stage_of_package(cfg, model_package_arn) if model_package_arn else None
+        if spec is not None and stage is not None and spec.name.value != stage:
+            console.print(f"[red]{model_package_arn} is stage {spec.name.value}'s, not {stage}'s.[/red]")
+            raise typer.Exit(2)
+        named = stage or cfg.stage.value
+        spec = spec or next((s for s in stage_path(cfg) if s.name.value == named), None)
+        if spec is None:
+            known = ", ".join(s.name.value for s in stage_path(cfg))
+            console.print(f"[red]--stage {named}: not a configured stage ({known}).[/red]")
+            raise typer.Exit(2)
+        names = Names(stage_config(cfg, spec.name.value))
+        if cfg.stages:
+            sagemaker = stage_session(cfg, spec, on_aws=Target.current().is_aws).client("sagemaker")
+        else:  # one stage: the caller's own account, as always
+            sagemaker = boto3.client("sagemaker", region_name=cfg.region)
+        arn = model_package_arn or (approvals.latest_pending(sagemaker, names) if latest else None)
         if arn is None:
             console.print(
                 "[red]Name a MODEL_PACKAGE_ARN or pass --latest (`dualloop status` lists them).[/red]"
             )
             raise typer.Exit(2)
-        approvals.decide(sagemaker, arn, decision, reason, Names(cfg).model_package_group)  # type: ignore[arg-type]
+        approvals.decide(sagemaker, arn, decision, reason, names.model_package_group)  # type: ignore[arg-type]
     except approvals.StillServing as exc:
         # Done in the registry, but the user may expect more: a distinct exit code (README).
         console.print(f"[yellow]{exc}[/yellow]")
         raise typer.Exit(STILL_SERVING_EXIT) from None
-    except approvals.ApprovalError as exc:
-        console.print(f"[red]{exc}[/red]")
+    except (approvals.ApprovalError, StageCredentialsError) as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(1) from None
     typer.echo(f"{decision}: {arn}")
 
 
-def approve_cmd(
-    model_package_arn: Annotated[str | None, typer.Argument()] = None,
-    latest: Annotated[bool, typer.Option(help="The newest package awaiting approval.")] = False,
-    reason: Annotated[str | None, typer.Option(help="Recorded as the approval description.")] = None,
-) -> None:
-    """Approve a registered model: the waiting retrain goes on to deploy it."""
-    _decide(model_package_arn, latest, "Approved", reason)
+def _decision_command(decision: str, summary: str) -> Callable[..., None]:
+    """``dualloop approve`` / ``reject``: one shape, one decision each."""
+
+    def command(
+        model_package_arn: Annotated[str | None, typer.Argument()] = None,
+        latest: Annotated[bool, typer.Option(help="The newest package awaiting approval.")] = False,
+        reason: Annotated[
+            str | None,
+            typer.Option(help="Recorded as the approval description (a rejected retrain fails with it)."),
+        ] = None,
+        stage: Annotated[
+            str | None,
+            typer.Option(help="With --latest: the stage (config.stages) whose registry to look in."),
+        ] = None,
+        config: Annotated[Path | None, typer.Option(help="YAML/TOML config file.")] = None,
+    ) -> None:
+        _decide(model_package_arn, latest, decision, reason, stage, config)
+
+    command.__doc__ = summary
+    return command
 
 
-def reject_cmd(
-    model_package_arn: Annotated[str | None, typer.Argument()] = None,
-    latest: Annotated[bool, typer.Option(help="The newest package awaiting approval.")] = False,
-    reason: Annotated[str | None, typer.Option(help="Why; the retrain fails with it.")] = None,
-) -> None:
-    """Reject a registered model: the waiting retrain stops without deploying."""
-    _decide(model_package_arn, latest, "Rejected", reason)
+approve_cmd = _decision_command(
+    "Approved", "Approve a registered model: the waiting retrain (or promotion) goes on to deploy it."
+)
+reject_cmd = _decision_command(
+    "Rejected", "Reject a registered model: the waiting retrain (or promotion) stops without deploying."
+)
 
 
 def status_cmd(
