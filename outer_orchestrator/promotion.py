@@ -151,6 +151,15 @@ def _allow(
     return statement | ({"Condition": condition} if condition else {})
 
 
+def execution_name(target: StageSpec, copy_arn: str) -> str:
+    """The promotion execution's name, e.g. ``promotion-to-prod-package-3-1a2b3c4d``: the outer
+    loop's notification subjects name the execution (``$$.Execution.Name``), so they say it is a
+    promotion, to which stage, and which package version of that stage's registry. StartExecution:
+    1-80 characters; 0-9, A-Z, a-z, - and _ keep it loggable (botocore states service-2.json, Name)."""
+    version = copy_arn.rsplit("/", 1)[-1]
+    return f"promotion-to-{target.name.value}-package-{version}-{uuid.uuid4().hex[:8]}"[:80]
+
+
 def _metadata(package: dict[str, Any]) -> dict[str, str]:
     return dict(package.get("CustomerMetadataProperties") or {})
 
@@ -528,7 +537,7 @@ class Promotion:
             .client("stepfunctions")
             .start_execution(
                 stateMachineArn=names.promotion_state_machine_arn,
-                name=f"promote-{uuid.uuid4().hex[:12]}",
+                name=execution_name(target, copy_arn),
                 input=json.dumps(payload),
             )["executionArn"]
         )

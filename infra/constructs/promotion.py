@@ -25,7 +25,9 @@ from constructs import Construct
 
 from infra.constructs.arns import Arns
 from infra.constructs.data import DataPlane
+from infra.constructs.drift import BASELINE_KEYS
 from infra.nag import acknowledge, logical_id
+from outer_orchestrator.promotion import drift_role_arn
 from outer_orchestrator.promotion_asl import promotion_definition
 from shared.config import DualloopConfig, stage_config, stage_path
 from shared.naming import Names
@@ -43,6 +45,7 @@ class PromotionTarget(Construct):
         sagemaker_role: iam.IRole,
         state_machine_role: iam.IRole,
         log_group: logs.ILogGroup,
+        drift_role: iam.IRole | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         path = stage_path(cfg)
@@ -136,7 +139,9 @@ class PromotionTarget(Construct):
             for later in path[1:]:
                 if later.account_id == cfg.account_id:
                     continue
-                role_arn = Names(stage_config(cfg, later.name.value)).sagemaker_role_arn
+                later_names = Names(stage_config(cfg, later.name.value))
+                # The SageMaker role decrypts the artifact, the drift check role the drift baseline.
+                role_arns = [later_names.sagemaker_role_arn, drift_role_arn(later_names)]
                 data.key.add_to_resource_policy(
                     iam.PolicyStatement(
                         sid=f"PromotedArtifactsTo{later.name.value.capitalize()}",
@@ -146,7 +151,7 @@ class PromotionTarget(Construct):
                         conditions={
                             "StringEquals": {
                                 "kms:ViaService": f"s3.{cfg.region}.amazonaws.com",
-                                "aws:PrincipalArn": role_arn,
+                                "aws:PrincipalArn": role_arns,
                             }
                         },
                     )
@@ -194,6 +199,8 @@ class PromotionTarget(Construct):
                     conditions={"StringEquals": {"kms:ViaService": f"s3.{origin.region}.amazonaws.com"}},
                 )
             )
+            if drift_role is not None:
+                self._read_promoted_baselines(drift_role, origin, origin_names)
             default_policy = sagemaker_role.node.try_find_child("DefaultPolicy")
             if default_policy is not None:
                 acknowledge(
@@ -206,3 +213,44 @@ class PromotionTarget(Construct):
                     f"AwsSolutions-IAM5[Resource::arn:aws:kms:{origin.region}:{origin.account_id}:key/*]",
                     "the first stage's key id is not known to this stack; kms:ViaService limits it to S3 reads",
                 )
+
+    @staticmethod
+    def _read_promoted_baselines(drift_role: iam.IRole, origin: DualloopConfig, origin_names: Names) -> None:
+        """The drift check reads the promoted package's drift baseline in the first stage's bucket
+        (whose policy admits only the promoted packages' baselines), decrypting through S3."""
+        baselines = f"{origin.artifact_prefix}{BASELINE_KEYS}"
+        drift_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadPromotedBaselines",
+                actions=["s3:GetObject"],
+                resources=[Arns.s3(origin_names.artifact_bucket, baselines)],
+            )
+        )
+        drift_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ListPromotedBaselines",
+                actions=["s3:ListBucket"],
+                resources=[Arns.s3(origin_names.artifact_bucket)],
+                conditions={"StringLike": {"s3:prefix": [baselines]}},
+            )
+        )
+        drift_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DecryptPromotedBaselines",
+                actions=["kms:Decrypt"],
+                resources=[f"arn:aws:kms:{origin.region}:{origin.account_id}:key/*"],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{origin.region}.amazonaws.com"}},
+            )
+        )
+        default_policy = drift_role.node.try_find_child("DefaultPolicy")
+        if default_policy is not None:
+            acknowledge(
+                default_policy,
+                f"AwsSolutions-IAM5[Resource::{Arns.s3(origin_names.artifact_bucket, baselines)}]",
+                "the first stage's bucket policy admits only the promoted packages' baselines",
+            )
+            acknowledge(
+                default_policy,
+                f"AwsSolutions-IAM5[Resource::arn:aws:kms:{origin.region}:{origin.account_id}:key/*]",
+                "the first stage's key id is not known to this stack; kms:ViaService limits it to S3 reads",
+            )

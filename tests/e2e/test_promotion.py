@@ -1,6 +1,7 @@
 """Promotion across accounts on the local cloud: dev retrains, staging and prod are promoted to.
 
-Three stages in two accounts: dev and staging in 123456789012, prod in 210987654321, each the
+Three stages in two accounts: dev and staging in 123456789012, prod in 210987654321, in one config
+file; `dualloop run --promote-to prod` retrains in dev and promotes. Each stage is the
 stack CDK synthesizes for it, provisioned in its own account. A retrain in dev deploys a
 model; it is promoted to staging (same account) and then to prod (the other account), each
 time as a copy of the package in that stage's registry, approved by the stage's rule and
@@ -9,7 +10,8 @@ artifact dev's package names (same ModelDataUrl, read cross-account through the 
 policy the promotion adds), and prod's SageMaker role may read that artifact and nothing
 else of dev's. Then a second model, deployed in dev, is rolled back in staging (its artifact
 was changed after dev loaded it): promoting it to prod stops, prod keeps the first model,
-and prod's notification says so.
+and prod's notification says so. Prod's drift check reads the promoted package's baseline in
+dev's bucket, as its own role; prod's notifications name the promotion, the stage and the package.
 
 One module, one set of stacks, two small retrains: the steps depend on each other, so the
 story is one test.
@@ -31,8 +33,9 @@ from hosting_fixture import ROW
 from test_rollback import Traffic, _skew_model_artifact
 from typer.testing import CliRunner
 
+from outer_orchestrator.drift.job import run_drift_check
 from outer_orchestrator.local_stack import LocalStack
-from outer_orchestrator.promotion import Promotion, local_sessions
+from outer_orchestrator.promotion import Promotion, drift_role_arn, local_sessions
 from outer_orchestrator.runner import Retrain, upload_data
 from shared.cli import app
 from shared.config import DualloopConfig, load_config, stage_config
@@ -139,6 +142,31 @@ def test_a_model_approved_in_dev_is_promoted_to_prod_in_another_account(
         prod_sagemaker.describe_model_package(ModelPackageName=dev_arn)
     assert denied_registry.value.response["Error"]["Code"] in ("AccessDeniedException", "ValidationException")
     _inbox(prod, prod_session)
+
+    # AND prod's drift check, as its own role, finds the promoted package's baseline (dev's
+    # Preprocess output, in dev's bucket) and reads it
+    as_drift = sessions.assume(drift_role_arn(Names(prod)), "lambda.amazonaws.com", "us-east-1")
+    report = run_drift_check(
+        prod,
+        publish=False,
+        sagemaker=boto3.client("sagemaker", **as_drift.client_kwargs()),
+        s3=boto3.client("s3", **as_drift.client_kwargs()),
+    )
+    assert report.model_package_arn == to_prod.model_package_arn
+    assert report.baseline_uri == copy["CustomerMetadataProperties"]["DriftBaselineS3Uri"]
+    assert report.baseline_uri.startswith(f"s3://{bucket}/") and report.baseline_rows > 0
+
+    # AND the stage's notification says promotion, stage and package
+    history = prod_session.client("stepfunctions").get_execution_history(
+        executionArn=to_prod.execution_arn, maxResults=1000
+    )
+    subjects = [
+        json.loads(e["taskScheduledEventDetails"]["parameters"]).get("Subject")
+        for e in history["events"]
+        if e["type"] == "TaskScheduled" and e["taskScheduledEventDetails"]["resourceType"] == "sns"
+    ]
+    version = to_prod.model_package_arn.rsplit("/", 1)[-1]
+    assert [s for s in subjects if s and f"promotion-to-prod-package-{version}-" in s], subjects
 
     # WHEN a second model, deployed in dev, is rolled back in staging (its artifact changed after
     # dev loaded it: staging's canary answers 500 under steady traffic, the 5XX alarm fires) ...
