@@ -28,7 +28,7 @@ from outer_orchestrator.promotion import (
     local_sessions,
 )
 from shared.cli_support import config_or_exit, console, quiet_libraries
-from shared.config import DualloopConfig, stage_path
+from shared.config import ApprovalMode, DualloopConfig, stage_path
 
 _ON_AWS = "aws"
 
@@ -111,6 +111,11 @@ def promote_through(
             _provision(cfg, stage, promotion)
         if not as_json:
             console.print(f"[bold]promote[/bold] {package} → {stage} (account {spec.account_id})")
+            if approve == "wait" and spec.approval.mode is ApprovalMode.MANUAL:
+                console.print(
+                    f"  stage {stage} waits for its approvers: `dualloop approve --latest --stage {stage}` "
+                    f"(within {spec.approval.timeout_seconds} s)"
+                )
         result = promotion.promote(
             package, stage, approve=approve, progress=None if as_json else _progress, ask=ask
         )
