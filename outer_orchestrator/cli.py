@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import boto3
 import typer
@@ -280,6 +280,32 @@ def stage_data(cfg: DualloopConfig, data: str | None, rows: int, run_id: str) ->
 STILL_SERVING_EXIT = 3  # `dualloop reject` of the serving package: rejected, but it still serves
 
 
+def _registry(cfg: DualloopConfig, model_package_arn: str | None, stage: str | None) -> tuple[Any, Names]:
+    """The SageMaker client and names of the registry that decides: with ``config.stages``, the
+    stage whose registry holds the package (its ARN names account, region and group), else
+    ``--stage``, else this process's stage, acting in that stage's account (``stage_sessions``:
+    which credentials); with one stage, the caller's own account, as always."""
+    from outer_orchestrator.stage_sessions import stage_of_package, stage_session
+    from shared.config import stage_config, stage_path
+
+    named = stage or cfg.stage.value
+    path = stage_path(cfg)
+    spec = stage_of_package(cfg, model_package_arn) if cfg.stages and model_package_arn else None
+    if spec is not None and stage is not None and spec.name.value != stage:
+        console.print(f"[red]{model_package_arn} is stage {spec.name.value}'s, not {stage}'s.[/red]")
+        raise typer.Exit(2)
+    spec = spec or next((s for s in path if s.name.value == named), None)
+    if spec is None:
+        console.print(
+            f"[red]--stage {named}: not a configured stage ({', '.join(s.name.value for s in path)}).[/red]"
+        )
+        raise typer.Exit(2)
+    if not cfg.stages:
+        return boto3.client("sagemaker", region_name=cfg.region), Names(cfg)
+    session = stage_session(cfg, spec, on_aws=Target.current().is_aws)
+    return session.client("sagemaker"), Names(stage_config(cfg, spec.name.value))
+
+
 def _decide(
     model_package_arn: str | None,
     latest: bool,
@@ -288,28 +314,11 @@ def _decide(
     stage: str | None = None,
     config: Path | None = None,
 ) -> None:
-    from outer_orchestrator.stage_sessions import StageCredentialsError, stage_of_package, stage_session
-    from shared.config import stage_config, stage_path
+    from outer_orchestrator.stage_sessions import StageCredentialsError
 
     cfg = config_or_exit(config)
     try:
-        # The stage whose registry holds the package (its ARN names account and group), else
-        # --stage, else this process's stage; its account's clients (stage_sessions: which credentials).
-        spec = stage_of_package(cfg, model_package_arn) if model_package_arn else None
-        if spec is not None and stage is not None and spec.name.value != stage:
-            console.print(f"[red]{model_package_arn} is stage {spec.name.value}'s, not {stage}'s.[/red]")
-            raise typer.Exit(2)
-        named = stage or cfg.stage.value
-        spec = spec or next((s for s in stage_path(cfg) if s.name.value == named), None)
-        if spec is None:
-            known = ", ".join(s.name.value for s in stage_path(cfg))
-            console.print(f"[red]--stage {named}: not a configured stage ({known}).[/red]")
-            raise typer.Exit(2)
-        names = Names(stage_config(cfg, spec.name.value))
-        if cfg.stages:
-            sagemaker = stage_session(cfg, spec, on_aws=Target.current().is_aws).client("sagemaker")
-        else:  # one stage: the caller's own account, as always
-            sagemaker = boto3.client("sagemaker", region_name=cfg.region)
+        sagemaker, names = _registry(cfg, model_package_arn, stage)
         arn = model_package_arn or (approvals.latest_pending(sagemaker, names) if latest else None)
         if arn is None:
             console.print(
