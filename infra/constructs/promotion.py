@@ -182,75 +182,70 @@ class PromotionTarget(Construct):
             acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
 
         if origin.account_id != cfg.account_id:
-            # Reads of the promoted artifacts in the first stage's bucket, cross-account: its bucket
-            # policy admits only the promoted objects; its key is used through S3 only.
-            sagemaker_role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    sid="ReadPromotedArtifacts",
-                    actions=["s3:GetObject"],
-                    resources=[Arns.s3(origin_names.artifact_bucket, "*")],
-                )
-            )
-            sagemaker_role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    sid="DecryptPromotedArtifacts",
-                    actions=["kms:Decrypt"],
-                    resources=[f"arn:aws:kms:{origin.region}:{origin.account_id}:key/*"],
-                    conditions={"StringEquals": {"kms:ViaService": f"s3.{origin.region}.amazonaws.com"}},
-                )
+            # Reads in the first stage's bucket, cross-account: its bucket policy admits only what
+            # was promoted; its key is used through S3 only.
+            artifacts = Arns.s3(origin_names.artifact_bucket, "*")
+            _read_from_first_stage(
+                sagemaker_role,
+                "Artifacts",
+                origin,
+                [
+                    iam.PolicyStatement(
+                        sid="ReadPromotedArtifacts", actions=["s3:GetObject"], resources=[artifacts]
+                    )
+                ],
+                {
+                    artifacts: "the first stage's bucket policy admits only the promoted artifacts, one object per package"
+                },
             )
             if drift_role is not None:
-                self._read_promoted_baselines(drift_role, origin, origin_names)
-            default_policy = sagemaker_role.node.try_find_child("DefaultPolicy")
-            if default_policy is not None:
-                acknowledge(
-                    default_policy,
-                    f"AwsSolutions-IAM5[Resource::{Arns.s3(origin_names.artifact_bucket, '*')}]",
-                    "the first stage's bucket policy admits only the promoted artifacts, one object per package",
-                )
-                acknowledge(
-                    default_policy,
-                    f"AwsSolutions-IAM5[Resource::arn:aws:kms:{origin.region}:{origin.account_id}:key/*]",
-                    "the first stage's key id is not known to this stack; kms:ViaService limits it to S3 reads",
+                # The drift check compares this stage's traffic with the promoted package's baseline.
+                baselines = f"{origin.artifact_prefix}{BASELINE_KEYS}"
+                objects = Arns.s3(origin_names.artifact_bucket, baselines)
+                _read_from_first_stage(
+                    drift_role,
+                    "Baselines",
+                    origin,
+                    [
+                        iam.PolicyStatement(
+                            sid="ReadPromotedBaselines", actions=["s3:GetObject"], resources=[objects]
+                        ),
+                        iam.PolicyStatement(
+                            sid="ListPromotedBaselines",
+                            actions=["s3:ListBucket"],
+                            resources=[Arns.s3(origin_names.artifact_bucket)],
+                            conditions={"StringLike": {"s3:prefix": [baselines]}},
+                        ),
+                    ],
+                    {objects: "the first stage's bucket policy admits only the promoted packages' baselines"},
                 )
 
-    @staticmethod
-    def _read_promoted_baselines(drift_role: iam.IRole, origin: DualloopConfig, origin_names: Names) -> None:
-        """The drift check reads the promoted package's drift baseline in the first stage's bucket
-        (whose policy admits only the promoted packages' baselines), decrypting through S3."""
-        baselines = f"{origin.artifact_prefix}{BASELINE_KEYS}"
-        drift_role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ReadPromotedBaselines",
-                actions=["s3:GetObject"],
-                resources=[Arns.s3(origin_names.artifact_bucket, baselines)],
-            )
+
+def _read_from_first_stage(
+    role: iam.IRole,
+    what: str,
+    origin: DualloopConfig,
+    reads: list[iam.PolicyStatement],
+    wildcards: dict[str, str],
+) -> None:
+    """``role`` may make ``reads`` in the first stage's account and decrypt what they return
+    through S3 with that stage's key (whose id this stack does not know)."""
+    key = f"arn:aws:kms:{origin.region}:{origin.account_id}:key/*"
+    for statement in reads:
+        role.add_to_principal_policy(statement)
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid=f"DecryptPromoted{what}",
+            actions=["kms:Decrypt"],
+            resources=[key],
+            conditions={"StringEquals": {"kms:ViaService": f"s3.{origin.region}.amazonaws.com"}},
         )
-        drift_role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ListPromotedBaselines",
-                actions=["s3:ListBucket"],
-                resources=[Arns.s3(origin_names.artifact_bucket)],
-                conditions={"StringLike": {"s3:prefix": [baselines]}},
-            )
-        )
-        drift_role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="DecryptPromotedBaselines",
-                actions=["kms:Decrypt"],
-                resources=[f"arn:aws:kms:{origin.region}:{origin.account_id}:key/*"],
-                conditions={"StringEquals": {"kms:ViaService": f"s3.{origin.region}.amazonaws.com"}},
-            )
-        )
-        default_policy = drift_role.node.try_find_child("DefaultPolicy")
-        if default_policy is not None:
-            acknowledge(
-                default_policy,
-                f"AwsSolutions-IAM5[Resource::{Arns.s3(origin_names.artifact_bucket, baselines)}]",
-                "the first stage's bucket policy admits only the promoted packages' baselines",
-            )
-            acknowledge(
-                default_policy,
-                f"AwsSolutions-IAM5[Resource::arn:aws:kms:{origin.region}:{origin.account_id}:key/*]",
-                "the first stage's key id is not known to this stack; kms:ViaService limits it to S3 reads",
-            )
+    )
+    default_policy = role.node.try_find_child("DefaultPolicy")
+    if default_policy is None:
+        return
+    reasons = wildcards | {
+        key: "the first stage's key id is not known to this stack; kms:ViaService limits it to S3 reads"
+    }
+    for resource, reason in reasons.items():
+        acknowledge(default_policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
