@@ -89,6 +89,7 @@ class DualloopStack(Stack):
                 sagemaker_role=self.inner.role,
                 state_machine_role=self.outer.role,
                 log_group=self.outer.log_group,
+                drift_role=self.drift.role,
             )
             if len(stage_path(cfg)) > 1
             else None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import boto3
 import typer
@@ -141,11 +142,19 @@ def run(
     approve: Annotated[str, typer.Option(help="auto | prompt | wait (for `dualloop approve`).")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document, no progress.")] = False,
     config: Annotated[Path | None, typer.Option(help="YAML/TOML config file.")] = None,
+    promote_to: Annotated[
+        str | None,
+        typer.Option(
+            "--promote-to",
+            help="Then promote the deployed package stage by stage up to this stage (config.stages).",
+        ),
+    ] = None,
 ) -> None:
     """Start a retrain (the outer loop) and follow it to the end."""
     if approve not in ("auto", "prompt", "wait"):
         raise typer.BadParameter("use auto, prompt or wait", param_hint="--approve")
     cfg = config_or_exit(config)
+    stages = _promotion_stages(cfg, promote_to)  # before minutes of provisioning, not after
     if data and not data.startswith("s3://"):
         check_data_path(Path(data))  # before minutes of provisioning, not after
     with ExitStack() as stack:
@@ -159,8 +168,75 @@ def run(
         result = start_and_follow(cfg, raw_uri, run_id, approve, as_json)  # type: ignore[arg-type]
         if result.status == "SUCCEEDED" and any(s.get("name") == "AlreadyRunning" for s in result.states):
             raise already_running(running_retrain(cfg), as_json)  # started meanwhile: the ASL's lock said so
-        summarise(result, as_json)
-    raise typer.Exit(0 if result.status == "SUCCEEDED" else 1)
+        if promote_to is None:
+            summarise(result, as_json)
+            raise typer.Exit(0 if result.status == "SUCCEEDED" else 1)
+        if not as_json:  # with --json, one document says the retrain's outcome and the promotion's
+            summarise(result, as_json=False)
+        promoted = _promote_after(cfg, result, stages, approve, as_json)  # type: ignore[arg-type]
+    raise typer.Exit(0 if promoted else 1)
+
+
+def _promotion_stages(cfg: DualloopConfig, promote_to: str | None) -> list[str]:
+    """The stages ``--promote-to`` deploys to after the retrain; exit 2 with one sentence if none."""
+    if promote_to is None:
+        return []
+    from outer_orchestrator.promotion import PromotionError
+    from outer_orchestrator.promotion_cli import stages_to
+
+    try:
+        return stages_to(cfg, promote_to)
+    except PromotionError as exc:
+        console.print(f"[red]--promote-to: {escape(str(exc))}.[/red]")
+        raise typer.Exit(2) from None
+
+
+def _promote_after(
+    cfg: DualloopConfig, result: RunResult, stages: list[str], approve: ApprovePolicy, as_json: bool
+) -> bool:
+    """Promote what the retrain deployed through ``stages``; True when every stage serves it.
+    Prints each stage's outcome (with ``as_json``, one document: the retrain and each step)."""
+    from outer_orchestrator.promotion import PromotionError, PromotionResult
+    from outer_orchestrator.promotion_cli import promote_through, stopped_at
+
+    results: list[PromotionResult] = []
+    error: str | None = None
+    if result.status != "SUCCEEDED" or not result.model_package_arn:
+        error = (
+            f"the retrain did not deploy a model ({result.error or result.status}), so nothing was promoted"
+        )
+    else:
+        try:
+            results = promote_through(
+                cfg,
+                result.model_package_arn,
+                stages,
+                approve=approve,
+                as_json=as_json,
+                on_aws=Target.current().is_aws,
+                ask=lambda arn: typer.confirm(f"Approve {arn}?", default=False, err=True),
+            )
+        except PromotionError as exc:
+            error = str(exc)
+    stop = stopped_at(results)
+    if stop is not None:
+        error = f"the promotion stopped at stage {stop.stage} ({stop.status}): {stop.message}"
+    if as_json:
+        document = {
+            "status": "Promoted" if error is None else "Stopped",
+            "retrain": result.as_dict(),
+            "promotions": [r.as_dict() for r in results],
+            "stopped_at": stop.stage if stop is not None else None,
+            "message": error,
+        }
+        typer.echo(json.dumps(document, default=str, indent=2))
+    elif error is not None:
+        console.print(f"[red]{escape(error)}[/red]")
+    else:
+        console.print(
+            f"[bold green]Promoted[/bold green] {result.model_package_arn} up to stage {stages[-1]}"
+        )
+    return error is None
 
 
 def start_and_follow(
@@ -204,45 +280,90 @@ def stage_data(cfg: DualloopConfig, data: str | None, rows: int, run_id: str) ->
 STILL_SERVING_EXIT = 3  # `dualloop reject` of the serving package: rejected, but it still serves
 
 
+def _registry(cfg: DualloopConfig, model_package_arn: str | None, stage: str | None) -> tuple[Any, Names]:
+    """The SageMaker client and names of the registry that decides: with ``config.stages``, the
+    stage whose registry holds the package (its ARN names account, region and group), else
+    ``--stage``, else this process's stage, acting in that stage's account (``stage_sessions``:
+    which credentials); with one stage, the caller's own account, as always."""
+    from outer_orchestrator.stage_sessions import stage_of_package, stage_session
+    from shared.config import stage_config, stage_path
+
+    named = stage or cfg.stage.value
+    path = stage_path(cfg)
+    spec = stage_of_package(cfg, model_package_arn) if cfg.stages and model_package_arn else None
+    if spec is not None and stage is not None and spec.name.value != stage:
+        console.print(f"[red]{model_package_arn} is stage {spec.name.value}'s, not {stage}'s.[/red]")
+        raise typer.Exit(2)
+    spec = spec or next((s for s in path if s.name.value == named), None)
+    if spec is None:
+        console.print(
+            f"[red]--stage {named}: not a configured stage ({', '.join(s.name.value for s in path)}).[/red]"
+        )
+        raise typer.Exit(2)
+    if not cfg.stages:
+        return boto3.client("sagemaker", region_name=cfg.region), Names(cfg)
+    session = stage_session(cfg, spec, on_aws=Target.current().is_aws)
+    return session.client("sagemaker"), Names(stage_config(cfg, spec.name.value))
+
+
 def _decide(
-    model_package_arn: str | None, latest: bool, decision: ApprovePolicy | str, reason: str | None
+    model_package_arn: str | None,
+    latest: bool,
+    decision: ApprovePolicy | str,
+    reason: str | None,
+    stage: str | None = None,
+    config: Path | None = None,
 ) -> None:
-    cfg = config_or_exit(None)
-    sagemaker = boto3.client("sagemaker", region_name=cfg.region)
+    from outer_orchestrator.stage_sessions import StageCredentialsError
+
+    cfg = config_or_exit(config)
     try:
-        arn = model_package_arn or (approvals.latest_pending(sagemaker, Names(cfg)) if latest else None)
+        sagemaker, names = _registry(cfg, model_package_arn, stage)
+        arn = model_package_arn or (approvals.latest_pending(sagemaker, names) if latest else None)
         if arn is None:
             console.print(
                 "[red]Name a MODEL_PACKAGE_ARN or pass --latest (`dualloop status` lists them).[/red]"
             )
             raise typer.Exit(2)
-        approvals.decide(sagemaker, arn, decision, reason, Names(cfg).model_package_group)  # type: ignore[arg-type]
+        approvals.decide(sagemaker, arn, decision, reason, names.model_package_group)  # type: ignore[arg-type]
     except approvals.StillServing as exc:
         # Done in the registry, but the user may expect more: a distinct exit code (README).
         console.print(f"[yellow]{exc}[/yellow]")
         raise typer.Exit(STILL_SERVING_EXIT) from None
-    except approvals.ApprovalError as exc:
-        console.print(f"[red]{exc}[/red]")
+    except (approvals.ApprovalError, StageCredentialsError) as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(1) from None
     typer.echo(f"{decision}: {arn}")
 
 
-def approve_cmd(
-    model_package_arn: Annotated[str | None, typer.Argument()] = None,
-    latest: Annotated[bool, typer.Option(help="The newest package awaiting approval.")] = False,
-    reason: Annotated[str | None, typer.Option(help="Recorded as the approval description.")] = None,
-) -> None:
-    """Approve a registered model: the waiting retrain goes on to deploy it."""
-    _decide(model_package_arn, latest, "Approved", reason)
+def _decision_command(decision: str, summary: str) -> Callable[..., None]:
+    """``dualloop approve`` / ``reject``: one shape, one decision each."""
+
+    def command(
+        model_package_arn: Annotated[str | None, typer.Argument()] = None,
+        latest: Annotated[bool, typer.Option(help="The newest package awaiting approval.")] = False,
+        reason: Annotated[
+            str | None,
+            typer.Option(help="Recorded as the approval description (a rejected retrain fails with it)."),
+        ] = None,
+        stage: Annotated[
+            str | None,
+            typer.Option(help="With --latest: the stage (config.stages) whose registry to look in."),
+        ] = None,
+        config: Annotated[Path | None, typer.Option(help="YAML/TOML config file.")] = None,
+    ) -> None:
+        _decide(model_package_arn, latest, decision, reason, stage, config)
+
+    command.__doc__ = summary
+    return command
 
 
-def reject_cmd(
-    model_package_arn: Annotated[str | None, typer.Argument()] = None,
-    latest: Annotated[bool, typer.Option(help="The newest package awaiting approval.")] = False,
-    reason: Annotated[str | None, typer.Option(help="Why; the retrain fails with it.")] = None,
-) -> None:
-    """Reject a registered model: the waiting retrain stops without deploying."""
-    _decide(model_package_arn, latest, "Rejected", reason)
+approve_cmd = _decision_command(
+    "Approved", "Approve a registered model: the waiting retrain (or promotion) goes on to deploy it."
+)
+reject_cmd = _decision_command(
+    "Rejected", "Reject a registered model: the waiting retrain (or promotion) stops without deploying."
+)
 
 
 def status_cmd(

@@ -31,13 +31,16 @@ from typing import Any, Literal
 import boto3
 from botocore.exceptions import ClientError
 
+from outer_orchestrator.drift.baseline import baseline_uri_of
 from outer_orchestrator.runner import Progress, Retrain, RunResult
 from shared.config import ApprovalMode, DualloopConfig, StageSpec, stage_config, stage_path
 from shared.contracts import RetrainSettings
 from shared.naming import Names
 
 AccountSessions = Callable[[StageSpec], boto3.Session]
-ApproveStage = Literal["auto", "wait"]
+# auto: approve a manual stage's copy now; wait: for its approvers; prompt: ask at the terminal.
+ApproveStage = Literal["auto", "wait", "prompt"]
+Ask = Callable[[str], bool]
 
 # Customer metadata on a promoted package (values: <= 256 chars of [letters digits spaces _.:/=+-@]).
 PROMOTED_FROM = "dualloop:promoted-from"
@@ -95,7 +98,7 @@ class Serving:
 @dataclass
 class PromotionResult:
     stage: str
-    status: str  # Promoted | Stopped | RolledBack | Failed
+    status: str  # Promoted | Stopped | Rejected | RolledBack | Failed
     message: str
     source_package_arn: str | None = None
     model_package_arn: str | None = None
@@ -134,6 +137,27 @@ def aws_sessions(cfg: DualloopConfig, base: boto3.Session | None = None) -> Acco
         )
 
     return session
+
+
+def drift_role_arn(names: Names) -> str:
+    """The stage's drift check role (``infra/constructs/drift.py`` names it after its function)."""
+    return f"arn:aws:iam::{names.account}:role/{names.drift_function}-role"
+
+
+def _allow(
+    role_arn: str, action: str, resource: str, condition: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    statement = {"Effect": "Allow", "Principal": {"AWS": role_arn}, "Action": action, "Resource": resource}
+    return statement | ({"Condition": condition} if condition else {})
+
+
+def execution_name(target: StageSpec, copy_arn: str) -> str:
+    """The promotion execution's name, e.g. ``promotion-to-prod-package-3-1a2b3c4d``: the outer
+    loop's notification subjects name the execution (``$$.Execution.Name``), so they say it is a
+    promotion, to which stage, and which package version of that stage's registry. StartExecution:
+    1-80 characters; 0-9, A-Z, a-z, - and _ keep it loggable (botocore states service-2.json, Name)."""
+    version = copy_arn.rsplit("/", 1)[-1]
+    return f"promotion-to-{target.name.value}-package-{version}-{uuid.uuid4().hex[:8]}"[:80]
 
 
 def _metadata(package: dict[str, Any]) -> dict[str, str]:
@@ -197,12 +221,19 @@ class Promotion:
         sessions: AccountSessions,
         *,
         now: Callable[[], datetime] | None = None,
+        clock_factor: float = 1.0,
     ) -> None:
+        """``clock_factor``: AWS seconds per wall second, 1 on AWS; on the local cloud its clock's
+        factor (``shared.local_cloud.clock``): there a 1-hour bake passes in 36 s at x100, as every
+        Wait state and endpoint bake of that cloud does."""
+        if not clock_factor >= 1.0:
+            raise ValueError(f"clock_factor must be >= 1 (1 = real time), got {clock_factor!r}")
         self.cfg = cfg
         self.path = stage_path(cfg)
         self._sessions = sessions
         self._cache: dict[str, boto3.Session] = {}
         self._now = now or (lambda: datetime.now(UTC))
+        self._clock_factor = clock_factor
 
     # ---- stages --------------------------------------------------------------------------------
     def spec(self, name: str) -> StageSpec:
@@ -240,6 +271,7 @@ class Promotion:
         approve: ApproveStage = "auto",
         progress: Progress | None = None,
         timeout: float = 3600,
+        ask: Ask | None = None,
     ) -> PromotionResult:
         """Promote ``package_arn`` (the previous stage's package, or the origin package it copies)
         to stage ``to`` and deploy it there; a stopped gate is a result, not an exception."""
@@ -247,15 +279,14 @@ class Promotion:
         source = self.previous(target)
         try:
             package = self._source_package(source, package_arn)
-            self._gate(source, target, package)
+            self.gate(source, target, package)
         except PromotionStopped as exc:
             message = f"{exc}; {self._keeps_serving(target)}"
             self._notify(target, f"dualloop: promotion to {target.name.value} stopped", message)
             return PromotionResult(to, "Stopped", message, source_package_arn=package_arn)
         data_url = _container(package).get("ModelDataUrl")
-        if data_url:
-            self._grant_read(target, data_url)
-        copy_arn = self._copy(source, target, package, approve)
+        self._grant_reads(target, package)
+        copy_arn = self._copy(source, target, package, approve, ask)
         execution = self._start(target, copy_arn, self._metrics(source, package))
         run = Retrain(stage_config(self.cfg, to), session=self.session(target)).follow(
             execution, approve="wait", progress=progress, timeout=timeout
@@ -290,7 +321,7 @@ class Promotion:
             )["ModelPackageSummaryList"]
         )
 
-    def _gate(self, source: StageSpec, target: StageSpec, package: dict[str, Any]) -> None:
+    def gate(self, source: StageSpec, target: StageSpec, package: dict[str, Any]) -> None:
         """The previous stage vouches for the package: approved, serving now, not rolled back,
         and (bake rule) serving for the target's bake time."""
         arn = package["ModelPackageArn"]
@@ -312,15 +343,31 @@ class Promotion:
             )
         rule = target.approval
         if rule.mode is ApprovalMode.BAKE and rule.bake_seconds:
-            deployed_at = meta.get(DEPLOYED_AT)
-            since = (
-                (self._now() - datetime.fromisoformat(deployed_at)).total_seconds() if deployed_at else 0.0
-            )
-            if since < rule.bake_seconds:
-                raise PromotionStopped(
-                    f"{arn} has served in {where} for {since:.0f} s of the {rule.bake_seconds} s bake time "
-                    f"{target.name.value} asks for: promote it again after the bake"
+            baked = self.baked_seconds(meta.get(DEPLOYED_AT))
+            left = rule.bake_seconds - baked
+            if left > 0:
+                local = (
+                    f" ({left / self._clock_factor:.1f} s on the local clock)"
+                    if self._clock_factor > 1
+                    else ""
                 )
+                raise PromotionStopped(
+                    f"{arn} has served in {where} for {baked:.0f} s of the {rule.bake_seconds} s bake time "
+                    f"{target.name.value} asks for: {left:.0f} s left{local}; promote it again after the bake"
+                )
+
+    def baked_seconds(self, deployed_at: str | None) -> float:
+        """How long (in AWS seconds) a package has served since ``dualloop:deployed-at``.
+
+        MarkDeployed stamps it with ``$$.State.EnteredTime``: UTC wall time, on AWS and on the
+        local cloud alike (moto's interpreter reads the wall clock), while the local cloud's
+        waits pass ``clock_factor`` times faster; so the wall seconds elapsed are scaled."""
+        if not deployed_at:
+            return 0.0
+        stamped = datetime.fromisoformat(deployed_at)
+        if stamped.tzinfo is None:
+            stamped = stamped.replace(tzinfo=UTC)
+        return max(0.0, (self._now() - stamped).total_seconds()) * self._clock_factor
 
     def _keeps_serving(self, target: StageSpec) -> str:
         now = self.serving(target)
@@ -336,15 +383,44 @@ class Promotion:
             TopicArn=self.names(target).topic_arn, Subject=subject[:100], Message=message
         )
 
-    def _grant_read(self, target: StageSpec, data_url: str) -> None:
-        """Let the target's SageMaker execution role read exactly this artifact, in the bucket
-        policy of the stage that owns it (cross-account S3 needs the bucket's grant as well as
-        the role's own policy: IAM User Guide, "Cross-account policy evaluation logic")."""
-        bucket, _, key = data_url.removeprefix("s3://").partition("/")
+    def _grant_reads(self, target: StageSpec, package: dict[str, Any]) -> None:
+        """Let the target read what the package names in the first stage's bucket: its SageMaker
+        execution role exactly the artifact (to serve it), its drift check role exactly the drift
+        baseline (to compare its captures with it). Cross-account S3 needs the bucket's grant as
+        well as the role's own policy (IAM User Guide, "Cross-account policy evaluation logic")."""
+        data_url = _container(package).get("ModelDataUrl")
+        if data_url:
+            bucket, _, key = data_url.removeprefix("s3://").partition("/")
+            role = self.names(target).sagemaker_role_arn
+            self._grant(target, data_url, [_allow(role, "s3:GetObject", f"arn:aws:s3:::{bucket}/{key}")])
+        baseline = baseline_uri_of(package)
+        if baseline:
+            # One baseline file, or a prefix of per-host files the drift check lists and merges
+            # (outer_orchestrator/drift/baseline.py, load_baseline).
+            bucket, _, key = baseline.removeprefix("s3://").partition("/")
+            role = drift_role_arn(self.names(target))
+            if key.endswith(".json"):
+                reads = [_allow(role, "s3:GetObject", f"arn:aws:s3:::{bucket}/{key}")]
+            else:
+                prefix = key.rstrip("/")
+                reads = [
+                    _allow(role, "s3:GetObject", f"arn:aws:s3:::{bucket}/{prefix}/*"),
+                    _allow(
+                        role,
+                        "s3:ListBucket",
+                        f"arn:aws:s3:::{bucket}",
+                        {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}},
+                    ),
+                ]
+            self._grant(target, baseline, reads)
+
+    def _grant(self, target: StageSpec, uri: str, statements: list[dict[str, Any]]) -> None:
+        """Add ``statements`` (about ``uri``) to the bucket policy of the stage that owns it."""
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
         owner = next((s for s in self.path if self.names(s).artifact_bucket == bucket), None)
         if owner is None:
             raise PromotionError(
-                f"{data_url} is in no stage's artifact bucket, so no stage can grant {target.name.value} read access"
+                f"{uri} is in no stage's artifact bucket, so no stage can grant {target.name.value} read access"
             )
         if owner.account_id == target.account_id:
             return  # the role's own policy decides within an account
@@ -355,22 +431,22 @@ class Promotion:
             if exc.response["Error"]["Code"] != "NoSuchBucketPolicy":
                 raise
             policy = {"Version": "2012-10-17", "Statement": []}
-        sid = f"Promote{target.name.value.capitalize()}" + hashlib.sha256(key.encode()).hexdigest()[:12]
-        statements = [s for s in policy.get("Statement", []) if s.get("Sid") != sid]
-        statements.append(
-            {
-                "Sid": sid,
-                "Effect": "Allow",
-                "Principal": {"AWS": self.names(target).sagemaker_role_arn},
-                "Action": "s3:GetObject",
-                "Resource": f"arn:aws:s3:::{bucket}/{key}",
-            }
-        )
-        policy["Statement"] = statements
+        digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+        named = [
+            {"Sid": f"Promote{target.name.value.capitalize()}{digest}{'' if i == 0 else i}", **statement}
+            for i, statement in enumerate(statements)
+        ]
+        sids = {s["Sid"] for s in named}
+        policy["Statement"] = [s for s in policy.get("Statement", []) if s.get("Sid") not in sids] + named
         s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
 
     def _copy(
-        self, source: StageSpec, target: StageSpec, package: dict[str, Any], approve: ApproveStage
+        self,
+        source: StageSpec,
+        target: StageSpec,
+        package: dict[str, Any],
+        approve: ApproveStage,
+        ask: Ask | None = None,
     ) -> str:
         """The target registry's copy of ``package`` (made once; a second promotion reuses it)."""
         sagemaker = self.session(target).client("sagemaker")
@@ -404,13 +480,23 @@ class Promotion:
                 request["ModelMetrics"] = package["ModelMetrics"]
             copy_arn = str(sagemaker.create_model_package(**request)["ModelPackageArn"])
         mode = target.approval.mode
-        if mode is not ApprovalMode.MANUAL or approve == "auto":
+        current = sagemaker.describe_model_package(ModelPackageName=copy_arn)["ModelApprovalStatus"]
+        if mode is ApprovalMode.MANUAL and approve == "prompt" and ask is not None:
+            if current == "PendingManualApproval":
+                # Decided before the state machine starts: AwaitApproval's token store finds the
+                # decision already made and answers at once (handlers/store_token.py).
+                approved = ask(copy_arn)
+                sagemaker.update_model_package(
+                    ModelPackageArn=copy_arn,
+                    ModelApprovalStatus="Approved" if approved else "Rejected",
+                    ApprovalDescription=f"manual: {'approved' if approved else 'rejected'} at the dualloop prompt",
+                )
+        elif mode is not ApprovalMode.MANUAL or approve == "auto":
             reason = (
                 f"{mode.value}: approved by dualloop promote after stage {source.name.value} served it"
                 if mode is not ApprovalMode.MANUAL
                 else "manual: approved with dualloop promote --approve auto"
             )
-            current = sagemaker.describe_model_package(ModelPackageName=copy_arn)["ModelApprovalStatus"]
             if current == "PendingManualApproval":
                 sagemaker.update_model_package(
                     ModelPackageArn=copy_arn, ModelApprovalStatus="Approved", ApprovalDescription=reason
@@ -451,7 +537,7 @@ class Promotion:
             .client("stepfunctions")
             .start_execution(
                 stateMachineArn=names.promotion_state_machine_arn,
-                name=f"promote-{uuid.uuid4().hex[:12]}",
+                name=execution_name(target, copy_arn),
                 input=json.dumps(payload),
             )["executionArn"]
         )
@@ -478,6 +564,11 @@ class Promotion:
             )
         if run.status == "SUCCEEDED":
             return result("Promoted", f"stage {stage} serves {copy_arn} (model data {data_url})")
+        if run.error == "ModelNotApproved":
+            return result(
+                "Rejected",
+                f"{copy_arn} was not approved in stage {stage} ({run.cause}); {self._keeps_serving(target)}",
+            )
         if run.error == "DeploymentRolledBack":
             return result(
                 "RolledBack",

@@ -19,6 +19,8 @@ from rich.markup import escape
 
 from outer_orchestrator.promotion import (
     AccountSessions,
+    ApproveStage,
+    Ask,
     Promotion,
     PromotionError,
     PromotionResult,
@@ -26,7 +28,7 @@ from outer_orchestrator.promotion import (
     local_sessions,
 )
 from shared.cli_support import config_or_exit, console, quiet_libraries
-from shared.config import DualloopConfig, stage_path
+from shared.config import ApprovalMode, DualloopConfig, stage_path
 
 _ON_AWS = "aws"
 
@@ -48,9 +50,86 @@ def _sessions(cfg: DualloopConfig, on_aws: bool) -> AccountSessions:
     return aws_sessions(cfg) if on_aws else local_sessions()
 
 
+def _clock_factor(on_aws: bool) -> float:
+    """AWS seconds per wall second: 1 on AWS; the local cloud's clock factor (in this process,
+    or the one `dualloop local up` started) locally, where a 1-hour bake passes in 36 s at x100."""
+    if on_aws:
+        return 1.0
+    from shared.local_cloud import clock, running
+    from shared.local_cloud.cli import STATE_FILE, read_state
+
+    cloud = running()
+    if cloud is not None:
+        return float(cloud.clock_factor)
+    if read_state() is not None:
+        origin = json.loads(STATE_FILE.read_text()).get("clock") or {}
+        if origin.get("factor"):
+            return float(origin["factor"])
+    return clock.factor_from_env()
+
+
 def _print(result: PromotionResult) -> None:
     colour = {"Promoted": "green", "Stopped": "yellow"}.get(result.status, "red")
     console.print(f"[bold {colour}]{result.status}[/bold {colour}] {result.stage}: {escape(result.message)}")
+
+
+def stages_to(cfg: DualloopConfig, to: str) -> list[str]:
+    """The stages a promotion up to ``to`` deploys to, in order (the first stage retrains);
+    ``PromotionError`` says in one sentence why ``to`` is not one."""
+    path = [s.name.value for s in stage_path(cfg)]
+    if len(path) < 2:
+        raise PromotionError(
+            f"there is no stage to promote to: the config lists one stage ({path[0]}); list the stages "
+            "in order under stages (README, Promotion across accounts)"
+        )
+    if to not in path[1:]:
+        raise PromotionError(f"name a stage after {path[0]}: one of {', '.join(path[1:])} (not {to!r})")
+    return path[1 : path.index(to) + 1]
+
+
+def promote_through(
+    cfg: DualloopConfig,
+    package: str,
+    stages: list[str],
+    *,
+    approve: ApproveStage,
+    as_json: bool,
+    on_aws: bool,
+    promotion: Promotion | None = None,
+    ask: Ask | None = None,
+) -> list[PromotionResult]:
+    """Promote ``package`` to each of ``stages`` in turn, stopping at the first that does not
+    end ``Promoted``; a stage that already serves it is skipped. Raises ``PromotionError``."""
+    promotion = promotion or Promotion(cfg, _sessions(cfg, on_aws), clock_factor=_clock_factor(on_aws))
+    results: list[PromotionResult] = []
+    for stage in stages:
+        spec = promotion.spec(stage)
+        now = promotion.serving(spec)
+        if package in (now.model_package_arn, now.origin_package_arn):
+            continue  # already serves it
+        if not on_aws:
+            _provision(cfg, stage, promotion)
+        if not as_json:
+            console.print(f"[bold]promote[/bold] {package} → {stage} (account {spec.account_id})")
+            if approve == "wait" and spec.approval.mode is ApprovalMode.MANUAL:
+                console.print(
+                    f"  stage {stage} waits for its approvers: `dualloop approve --latest --stage {stage}` "
+                    f"(within {spec.approval.timeout_seconds} s)"
+                )
+        result = promotion.promote(
+            package, stage, approve=approve, progress=None if as_json else _progress, ask=ask
+        )
+        results.append(result)
+        if not as_json:
+            _print(result)
+        if result.status != "Promoted":
+            break
+    return results
+
+
+def stopped_at(results: list[PromotionResult]) -> PromotionResult | None:
+    """The step that stopped the promotion (rolled back, rejected, ...), if one did."""
+    return next((r for r in results if r.status != "Promoted"), None)
 
 
 def promote(
@@ -69,46 +148,34 @@ def promote(
     if approve not in ("auto", "wait"):
         raise typer.BadParameter("use auto or wait", param_hint="--approve")
     cfg = config_or_exit(config)
-    path = [s.name.value for s in stage_path(cfg)]
-    if not to or to not in path[1:]:
-        raise typer.BadParameter(
-            f"name a stage after {path[0]}: one of {', '.join(path[1:]) or '(none)'}", param_hint="--to"
-        )
-    on_aws = _cloud_or_exit()
-    promotion = Promotion(cfg, _sessions(cfg, on_aws))
-    if latest:
-        package = promotion.serving(promotion.spec(path[0])).model_package_arn
-    if not package:
-        console.print(f"[red]Name a MODEL_PACKAGE_ARN, or pass --latest (what {path[0]} serves).[/red]")
-        raise typer.Exit(2)
-    results = []
     try:
-        for stage in path[1 : path.index(to) + 1]:
-            spec = promotion.spec(stage)
-            now = promotion.serving(spec)
-            if package in (now.model_package_arn, now.origin_package_arn):
-                continue  # already serves it
-            if not on_aws:
-                _provision(cfg, stage, promotion)
-            if not as_json:
-                console.print(f"[bold]promote[/bold] {package} → {stage} (account {spec.account_id})")
-            result = promotion.promote(
-                package,
-                stage,
-                approve=approve,  # type: ignore[arg-type]
-                progress=None if as_json else _progress,
-            )
-            results.append(result)
-            if not as_json:
-                _print(result)
-            if result.status != "Promoted":
-                break
+        stages = stages_to(cfg, to)
+    except PromotionError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--to") from None
+    on_aws = _cloud_or_exit()
+    promotion = Promotion(cfg, _sessions(cfg, on_aws), clock_factor=_clock_factor(on_aws))
+    first = promotion.path[0].name.value
+    if latest:
+        package = promotion.serving(promotion.path[0]).model_package_arn
+    if not package:
+        console.print(f"[red]Name a MODEL_PACKAGE_ARN, or pass --latest (what {first} serves).[/red]")
+        raise typer.Exit(2)
+    try:
+        results = promote_through(
+            cfg,
+            package,
+            stages,
+            approve=approve,  # type: ignore[arg-type]
+            as_json=as_json,
+            on_aws=on_aws,
+            promotion=promotion,
+        )
     except PromotionError as exc:
         console.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(1) from None
     if as_json:
         typer.echo(json.dumps([r.as_dict() for r in results], default=str, indent=2))
-    raise typer.Exit(0 if all(r.status == "Promoted" for r in results) else 1)
+    raise typer.Exit(0 if stopped_at(results) is None else 1)
 
 
 def _progress(kind: str, data: dict[str, Any]) -> None:

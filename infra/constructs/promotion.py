@@ -25,7 +25,9 @@ from constructs import Construct
 
 from infra.constructs.arns import Arns
 from infra.constructs.data import DataPlane
+from infra.constructs.drift import BASELINE_KEYS
 from infra.nag import acknowledge, logical_id
+from outer_orchestrator.promotion import drift_role_arn
 from outer_orchestrator.promotion_asl import promotion_definition
 from shared.config import DualloopConfig, stage_config, stage_path
 from shared.naming import Names
@@ -43,6 +45,7 @@ class PromotionTarget(Construct):
         sagemaker_role: iam.IRole,
         state_machine_role: iam.IRole,
         log_group: logs.ILogGroup,
+        drift_role: iam.IRole | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         path = stage_path(cfg)
@@ -136,7 +139,9 @@ class PromotionTarget(Construct):
             for later in path[1:]:
                 if later.account_id == cfg.account_id:
                     continue
-                role_arn = Names(stage_config(cfg, later.name.value)).sagemaker_role_arn
+                later_names = Names(stage_config(cfg, later.name.value))
+                # The SageMaker role decrypts the artifact, the drift check role the drift baseline.
+                role_arns = [later_names.sagemaker_role_arn, drift_role_arn(later_names)]
                 data.key.add_to_resource_policy(
                     iam.PolicyStatement(
                         sid=f"PromotedArtifactsTo{later.name.value.capitalize()}",
@@ -146,7 +151,7 @@ class PromotionTarget(Construct):
                         conditions={
                             "StringEquals": {
                                 "kms:ViaService": f"s3.{cfg.region}.amazonaws.com",
-                                "aws:PrincipalArn": role_arn,
+                                "aws:PrincipalArn": role_arns,
                             }
                         },
                     )
@@ -177,32 +182,70 @@ class PromotionTarget(Construct):
             acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
 
         if origin.account_id != cfg.account_id:
-            # Reads of the promoted artifacts in the first stage's bucket, cross-account: its bucket
-            # policy admits only the promoted objects; its key is used through S3 only.
-            sagemaker_role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    sid="ReadPromotedArtifacts",
-                    actions=["s3:GetObject"],
-                    resources=[Arns.s3(origin_names.artifact_bucket, "*")],
-                )
+            # Reads in the first stage's bucket, cross-account: its bucket policy admits only what
+            # was promoted; its key is used through S3 only.
+            artifacts = Arns.s3(origin_names.artifact_bucket, "*")
+            _read_from_first_stage(
+                sagemaker_role,
+                "Artifacts",
+                origin,
+                [
+                    iam.PolicyStatement(
+                        sid="ReadPromotedArtifacts", actions=["s3:GetObject"], resources=[artifacts]
+                    )
+                ],
+                {
+                    artifacts: "the first stage's bucket policy admits only the promoted artifacts, one object per package"
+                },
             )
-            sagemaker_role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    sid="DecryptPromotedArtifacts",
-                    actions=["kms:Decrypt"],
-                    resources=[f"arn:aws:kms:{origin.region}:{origin.account_id}:key/*"],
-                    conditions={"StringEquals": {"kms:ViaService": f"s3.{origin.region}.amazonaws.com"}},
+            if drift_role is not None:
+                # The drift check compares this stage's traffic with the promoted package's baseline.
+                baselines = f"{origin.artifact_prefix}{BASELINE_KEYS}"
+                objects = Arns.s3(origin_names.artifact_bucket, baselines)
+                _read_from_first_stage(
+                    drift_role,
+                    "Baselines",
+                    origin,
+                    [
+                        iam.PolicyStatement(
+                            sid="ReadPromotedBaselines", actions=["s3:GetObject"], resources=[objects]
+                        ),
+                        iam.PolicyStatement(
+                            sid="ListPromotedBaselines",
+                            actions=["s3:ListBucket"],
+                            resources=[Arns.s3(origin_names.artifact_bucket)],
+                            conditions={"StringLike": {"s3:prefix": [baselines]}},
+                        ),
+                    ],
+                    {objects: "the first stage's bucket policy admits only the promoted packages' baselines"},
                 )
-            )
-            default_policy = sagemaker_role.node.try_find_child("DefaultPolicy")
-            if default_policy is not None:
-                acknowledge(
-                    default_policy,
-                    f"AwsSolutions-IAM5[Resource::{Arns.s3(origin_names.artifact_bucket, '*')}]",
-                    "the first stage's bucket policy admits only the promoted artifacts, one object per package",
-                )
-                acknowledge(
-                    default_policy,
-                    f"AwsSolutions-IAM5[Resource::arn:aws:kms:{origin.region}:{origin.account_id}:key/*]",
-                    "the first stage's key id is not known to this stack; kms:ViaService limits it to S3 reads",
-                )
+
+
+def _read_from_first_stage(
+    role: iam.IRole,
+    what: str,
+    origin: DualloopConfig,
+    reads: list[iam.PolicyStatement],
+    wildcards: dict[str, str],
+) -> None:
+    """``role`` may make ``reads`` in the first stage's account and decrypt what they return
+    through S3 with that stage's key (whose id this stack does not know)."""
+    key = f"arn:aws:kms:{origin.region}:{origin.account_id}:key/*"
+    for statement in reads:
+        role.add_to_principal_policy(statement)
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid=f"DecryptPromoted{what}",
+            actions=["kms:Decrypt"],
+            resources=[key],
+            conditions={"StringEquals": {"kms:ViaService": f"s3.{origin.region}.amazonaws.com"}},
+        )
+    )
+    default_policy = role.node.try_find_child("DefaultPolicy")
+    if default_policy is None:
+        return
+    reasons = wildcards | {
+        key: "the first stage's key id is not known to this stack; kms:ViaService limits it to S3 reads"
+    }
+    for resource, reason in reasons.items():
+        acknowledge(default_policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)

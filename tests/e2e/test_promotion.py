@@ -1,6 +1,7 @@
 """Promotion across accounts on the local cloud: dev retrains, staging and prod are promoted to.
 
-Three stages in two accounts: dev and staging in 123456789012, prod in 210987654321, each the
+Three stages in two accounts: dev and staging in 123456789012, prod in 210987654321, in one config
+file; `dualloop run --promote-to prod` retrains in dev and promotes. Each stage is the
 stack CDK synthesizes for it, provisioned in its own account. A retrain in dev deploys a
 model; it is promoted to staging (same account) and then to prod (the other account), each
 time as a copy of the package in that stage's registry, approved by the stage's rule and
@@ -9,7 +10,8 @@ artifact dev's package names (same ModelDataUrl, read cross-account through the 
 policy the promotion adds), and prod's SageMaker role may read that artifact and nothing
 else of dev's. Then a second model, deployed in dev, is rolled back in staging (its artifact
 was changed after dev loaded it): promoting it to prod stops, prod keeps the first model,
-and prod's notification says so.
+and prod's notification says so. Prod's drift check reads the promoted package's baseline in
+dev's bucket, as its own role; prod's notifications name the promotion, the stage and the package.
 
 One module, one set of stacks, two small retrains: the steps depend on each other, so the
 story is one test.
@@ -31,10 +33,9 @@ from hosting_fixture import ROW
 from test_rollback import Traffic, _skew_model_artifact
 from typer.testing import CliRunner
 
-from inner_pipeline.upsert import upsert_pipeline
+from outer_orchestrator.drift.job import run_drift_check
 from outer_orchestrator.local_stack import LocalStack
-from outer_orchestrator.promotion import Promotion, local_sessions
-from outer_orchestrator.promotion_stack import provision_stage
+from outer_orchestrator.promotion import Promotion, drift_role_arn, local_sessions
 from outer_orchestrator.runner import Retrain, upload_data
 from shared.cli import app
 from shared.config import DualloopConfig, load_config, stage_config
@@ -88,33 +89,30 @@ def _inbox(cfg: DualloopConfig, session: boto3.Session) -> list[str]:
 def test_a_model_approved_in_dev_is_promoted_to_prod_in_another_account(
     local_cloud: LocalCloud, tmp_path: Path
 ) -> None:
-    # GIVEN three stages in two accounts, each provisioned in its own account
+    # GIVEN three stages in two accounts, in one config file
     cfg = _config()
-    dev = stage_config(cfg, "dev")
-    LocalStack(dev).provision()
-    upsert_pipeline(dev)
-    prod_session = accounts.session(PROD_ACCOUNT, "us-east-1")
-    dev_session = boto3.Session(region_name="us-east-1")
-    provision_stage(cfg, "staging", dev_session)
-    prod = provision_stage(cfg, "prod", prod_session)
-    promotion = Promotion(cfg, local_sessions())
-
-    # WHEN dev retrains and deploys, and the package is promoted to staging, then to prod
-    first = Retrain(dev).follow(Retrain(dev).start(_data(dev, tmp_path, seed=7)), approve="auto", timeout=600)
-    assert first.status == "SUCCEEDED", (first.error, first.cause)
-    dev_arn = first.model_package_arn
-    assert dev_arn is not None
-    dev_url = _package(dev_session, dev_arn)["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
-    to_staging = promotion.promote(dev_arn, "staging", timeout=300)
-    assert to_staging.status == "Promoted", to_staging.message
-    # (the command a platform engineer runs: staging already serves it, so prod is next)
+    dev, prod = stage_config(cfg, "dev"), stage_config(cfg, "prod")
     config_file = tmp_path / "dualloop.yaml"
     config_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
-    promoted = CliRunner().invoke(
-        app, ["promote", dev_arn, "--to", "prod", "--approve", "auto", "--json", "--config", str(config_file)]
-    )
-    assert promoted.exit_code == 0, promoted.output
-    [to_prod] = [SimpleNamespace(**r) for r in json.loads(promoted.stdout)]
+    data = tmp_path / "first.csv"
+    write_dataset(generate_transactions(ROWS, seed=7), data)
+
+    # WHEN dev retrains and deploys, and the command promotes the package to staging, then to prod
+    # (the command provisions each stage's stack in its account)
+    command = ["run", "--data", str(data), "--approve", "auto", "--promote-to", "prod", "--json"]
+    ran = CliRunner().invoke(app, [*command, "--config", str(config_file)])
+    assert ran.exit_code == 0, ran.output
+    document = json.loads(ran.stdout)
+    assert document["status"] == "Promoted" and document["stopped_at"] is None, document["message"]
+    assert document["retrain"]["status"] == "SUCCEEDED"
+    dev_arn = document["retrain"]["model_package_arn"]
+    assert dev_arn is not None
+    [to_staging, to_prod] = [SimpleNamespace(**r) for r in document["promotions"]]
+    assert (to_staging.stage, to_staging.status) == ("staging", "Promoted"), to_staging.message
+    prod_session = accounts.session(PROD_ACCOUNT, "us-east-1")
+    dev_session = boto3.Session(region_name="us-east-1")
+    promotion = Promotion(cfg, local_sessions())
+    dev_url = _package(dev_session, dev_arn)["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
 
     # THEN prod serves, in its own account, a copy of dev's package with dev's very artifact
     assert to_prod.status == "Promoted", to_prod.message
@@ -144,6 +142,31 @@ def test_a_model_approved_in_dev_is_promoted_to_prod_in_another_account(
         prod_sagemaker.describe_model_package(ModelPackageName=dev_arn)
     assert denied_registry.value.response["Error"]["Code"] in ("AccessDeniedException", "ValidationException")
     _inbox(prod, prod_session)
+
+    # AND prod's drift check, as its own role, finds the promoted package's baseline (dev's
+    # Preprocess output, in dev's bucket) and reads it
+    as_drift = sessions.assume(drift_role_arn(Names(prod)), "lambda.amazonaws.com", "us-east-1")
+    report = run_drift_check(
+        prod,
+        publish=False,
+        sagemaker=boto3.client("sagemaker", **as_drift.client_kwargs()),
+        s3=boto3.client("s3", **as_drift.client_kwargs()),
+    )
+    assert report.model_package_arn == to_prod.model_package_arn
+    assert report.baseline_uri == copy["CustomerMetadataProperties"]["DriftBaselineS3Uri"]
+    assert report.baseline_uri.startswith(f"s3://{bucket}/") and report.baseline_rows > 0
+
+    # AND the stage's notification says promotion, stage and package
+    history = prod_session.client("stepfunctions").get_execution_history(
+        executionArn=to_prod.execution_arn, maxResults=1000
+    )
+    subjects = [
+        json.loads(e["taskScheduledEventDetails"]["parameters"]).get("Subject")
+        for e in history["events"]
+        if e["type"] == "TaskScheduled" and e["taskScheduledEventDetails"]["resourceType"] == "sns"
+    ]
+    version = to_prod.model_package_arn.rsplit("/", 1)[-1]
+    assert [s for s in subjects if s and f"promotion-to-prod-package-{version}-" in s], subjects
 
     # WHEN a second model, deployed in dev, is rolled back in staging (its artifact changed after
     # dev loaded it: staging's canary answers 500 under steady traffic, the 5XX alarm fires) ...

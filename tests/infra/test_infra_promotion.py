@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 
+from outer_orchestrator.promotion import drift_role_arn
 from shared.config import DualloopConfig, load_config, stage_config
 from shared.naming import Names
 
 DEV, PROD = "123456789012", "210987654321"
+BASELINES = "pipelines/executions/*/Preprocess/baseline*"  # artifact_prefix + drift.py BASELINE_KEYS
 STAGES = [
     {"name": "dev", "account_id": DEV, "region": "us-east-1"},
     {"name": "staging", "account_id": DEV, "region": "us-east-1"},
@@ -90,14 +92,22 @@ def test_the_cross_account_statements_are_exactly_the_allowlisted_ones(templates
         # the promoted ones) and decrypts them through S3 with dev's key
         ("prod", "ReadPromotedArtifacts", ("s3:GetObject",), f"arn:aws:s3:::{dev_artifacts}/*"),
         ("prod", "DecryptPromotedArtifacts", ("kms:Decrypt",), f"arn:aws:kms:us-east-1:{DEV}:key/*"),
-        # dev's key lets prod's SageMaker role (and only it) decrypt through S3
+        # prod's drift check role lists and reads dev's drift baselines (dev's bucket policy admits
+        # only the promoted packages' ones) and decrypts them through S3 with dev's key
+        ("prod", "ReadPromotedBaselines", ("s3:GetObject",), f"arn:aws:s3:::{dev_artifacts}/{BASELINES}"),
+        ("prod", "ListPromotedBaselines", ("s3:ListBucket",), f"arn:aws:s3:::{dev_artifacts}"),
+        ("prod", "DecryptPromotedBaselines", ("kms:Decrypt",), f"arn:aws:kms:us-east-1:{DEV}:key/*"),
+        # dev's key lets prod's SageMaker and drift check roles (and only them) decrypt through S3
         (
             "dev",
             "PromotedArtifactsToProd",
             _text(
                 {
                     "StringEquals": {
-                        "aws:PrincipalArn": Names(_cfg("prod")).sagemaker_role_arn,
+                        "aws:PrincipalArn": [
+                            Names(_cfg("prod")).sagemaker_role_arn,
+                            drift_role_arn(Names(_cfg("prod"))),
+                        ],
                         "kms:ViaService": "s3.us-east-1.amazonaws.com",
                     }
                 }
