@@ -62,8 +62,10 @@ def expand(document: dict[str, Any]) -> dict[str, Any]:
     states: dict[str, Any] = {}
     for name, written in document["States"].items():
         if TEMPLATE in written:
+            state = _from_template(name, written, templates)
             used.add((TEMPLATES, written[TEMPLATE]))
-        state = _from_template(name, written, templates) if TEMPLATE in written else dict(written)
+        else:
+            state = dict(written)
         if "Retry" in state:
             state["Retry"] = _resolved(name, "Retry", state["Retry"], RETRIERS, retriers, used)
         if "Catch" in state:
@@ -74,10 +76,13 @@ def expand(document: dict[str, Any]) -> dict[str, Any]:
     declared = {(section, n) for section, named in sections.items() for n in named}
     if unused := sorted(f"{section}.{n}" for section, n in declared - used):
         raise DefinitionError(f"declared but never used (remove them): {unused}")
+    # Only a state's own x- fields are ours (a Parameters key may well be an x-api-key header).
+    if leftover := sorted(f"{n}.{k}" for n, s in states.items() for k in s if k.startswith("x-")):
+        raise DefinitionError(
+            f"x- fields are expanded only at the top level and as a state's x-template, left after expansion: {leftover}"
+        )
     expanded = {k: v for k, v in document.items() if k not in _SECTIONS}
     expanded["States"] = states
-    if leftover := _extension_keys(expanded):
-        raise DefinitionError(f"x- fields are only expanded at the top level and in states: {leftover}")
     return expanded
 
 
@@ -90,7 +95,7 @@ def _section(document: dict[str, Any], key: str) -> dict[str, Any]:
 
 def _from_template(name: str, state: dict[str, Any], templates: dict[str, Any]) -> dict[str, Any]:
     template_name = state[TEMPLATE]
-    if template_name not in templates:
+    if not isinstance(template_name, str) or template_name not in templates:
         raise DefinitionError(f"state {name}: no template {template_name!r} in {TEMPLATES}")
     own = {k: v for k, v in state.items() if k != TEMPLATE}
     return _merged(copy.deepcopy(templates[template_name]), own, f"state {name} (template {template_name})")
@@ -133,15 +138,6 @@ def _resolved(
         else:
             raise DefinitionError(f"state {state}: a {field} item is an object or a name, not {item!r}")
     return resolved
-
-
-def _extension_keys(node: Any, path: str = "") -> list[str]:
-    if isinstance(node, dict):
-        here = [f"{path}.{k}".lstrip(".") for k in node if isinstance(k, str) and k.startswith("x-")]
-        return here + [p for k, v in node.items() for p in _extension_keys(v, f"{path}.{k}")]
-    if isinstance(node, list):
-        return [p for i, v in enumerate(node) for p in _extension_keys(v, f"{path}[{i}]")]
-    return []
 
 
 if __name__ == "__main__":
