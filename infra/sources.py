@@ -20,7 +20,6 @@ from aws_cdk import Annotations
 from constructs import Construct
 
 REPO = Path(__file__).resolve().parents[1]
-ASL_FILE = REPO / "outer_orchestrator" / "statemachine" / "outer_loop.asl.json"
 GLUE_DIR = REPO / "outer_orchestrator" / "glue"
 QUALITY_DIR = REPO / "outer_orchestrator" / "quality"
 HANDLERS_DIR = REPO / "outer_orchestrator" / "handlers"

@@ -165,12 +165,12 @@ def read_overlay(session: boto3.Session, execution_arn: str, default_pipeline: s
 # ---- building the pictures --------------------------------------------------------------------------
 
 
-def outer_graph(asl_file: Path | None = None) -> Graph:
+def outer_graph() -> Graph:
     """The outer loop as the repository defines it (``${...}`` placeholders and all: the
     picture does not need resource names)."""
-    from outer_orchestrator.local_stack import ASL_FILE
+    from outer_orchestrator.statemachine.definition import outer_loop_document
 
-    return asl_graph(json.loads((asl_file or ASL_FILE).read_text()))
+    return asl_graph(outer_loop_document())
 
 
 def built_definition(cfg: DualloopConfig, session: boto3.Session) -> dict[str, Any]:

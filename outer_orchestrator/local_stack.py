@@ -1,7 +1,7 @@
 """The local twin of the CDK stack: what the dual loop needs, created in the local cloud.
 
-Every name comes from ``shared.naming`` (as in ``infra/``), the state machine is the ASL
-file with ``Names.asl_substitutions()`` applied (as CDK's ``definition_substitutions``
+Every name comes from ``shared.naming`` (as in ``infra/``), the state machine is the expanded
+ASL (``statemachine/definition.py``) with ``Names.asl_substitutions()`` applied (as CDK's ``definition_substitutions``
 does), and the Lambdas are the real handler modules. Provisioning is idempotent: running
 it again updates what changed and keeps data.
 """
@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 
+from outer_orchestrator.statemachine.definition import outer_loop_definition
 from shared.config import DualloopConfig
 from shared.local_cloud import stack_resources
 from shared.local_cloud.iam import stack_template
@@ -23,19 +24,18 @@ from shared.local_cloud.iam import template as stack_iam
 from shared.naming import Names
 
 ROOT = Path(__file__).resolve().parent.parent
-ASL_FILE = ROOT / "outer_orchestrator" / "statemachine" / "outer_loop.asl.json"
 GLUE_DIR = ROOT / "outer_orchestrator" / "glue"
 QUALITY_DIR = ROOT / "outer_orchestrator" / "quality"
 
 
 def substituted_asl(names: Names) -> str:
     """The ASL exactly as deployed: every ``${Name}`` replaced, none left over."""
-    text = ASL_FILE.read_text()
+    text = outer_loop_definition()
     for key, value in names.asl_substitutions().items():
         text = text.replace("${" + key + "}", value)
     if "${" in text:
         start = text.index("${")
-        raise ValueError(f"unsubstituted placeholder in {ASL_FILE.name}: {text[start : start + 40]}")
+        raise ValueError(f"unsubstituted placeholder in the outer loop's ASL: {text[start : start + 40]}")
     return text
 
 

@@ -4,7 +4,7 @@ A stage that receives a promoted package runs no ingest and no pipeline, only th
 tail: take the stage's lock, wait for the stage's approval (``AwaitApproval``, the same token
 store and relay), confirm it, deploy blue/green, poll, record where it serves (or that it was
 rolled back), notify, release the lock. Rather than a second copy of those states, the
-definition is derived from ``outer_loop.asl.json`` (the single source of truth): every state
+definition is derived from the outer loop's (``statemachine/definition.py``): every state
 reachable from ``AwaitApproval``, plus ``AcquireLock`` and its failure paths, with one new
 ``PreparePromotion`` state in place of ``PrepareRun``. A fix to the deploy states reaches both
 machines; the local cloud and CDK deploy this very text (tests/unit/test_promotion_asl.py).
@@ -13,10 +13,10 @@ machines; the local cloud and CDK deploy this very text (tests/unit/test_promoti
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-ASL_FILE = Path(__file__).resolve().parent / "statemachine" / "outer_loop.asl.json"
+from outer_orchestrator.statemachine.definition import outer_loop_definition
+
 ENTRY = "AwaitApproval"
 LOCK = "AcquireLock"
 PREPARE = "PreparePromotion"
@@ -44,8 +44,9 @@ def _reachable(states: dict[str, Any], starts: list[str]) -> list[str]:
 
 
 def promotion_definition(outer_asl: str | None = None) -> str:
-    """The promotion state machine's ASL, with the outer loop's ``${...}`` placeholders."""
-    outer = json.loads(outer_asl if outer_asl is not None else ASL_FILE.read_text())
+    """The promotion state machine's ASL, with the outer loop's ``${...}`` placeholders;
+    ``outer_asl`` is the outer loop's expanded ASL (by default, the repository's)."""
+    outer = json.loads(outer_asl if outer_asl is not None else outer_loop_definition())
     states: dict[str, Any] = outer["States"]
     lock = json.loads(json.dumps(states[LOCK]))
     if lock.get("Next") != "PrepareRun":

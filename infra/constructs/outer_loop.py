@@ -1,6 +1,7 @@
 """The outer loop: the Step Functions state machine and everything it drives or is started by.
 
-The state machine runs the ASL file exactly as the local cloud does: its text goes in with
+The state machine runs the outer loop's ASL exactly as the local cloud does: the text
+``outer_orchestrator.statemachine.definition`` expands goes in with
 ``DefinitionBody.from_string`` and ``names.asl_substitutions()`` fills the ``${...}``
 placeholders (CloudFormation's ``DefinitionSubstitutions``). Its role grants the actions of
 the ASL's tasks on the resources they name, and nothing else.
@@ -21,7 +22,6 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra import sources
 from infra.constructs.arns import Arns
 from infra.constructs.data import DataPlane, removal_policy
 from infra.constructs.dead_letters import DeadLetters
@@ -30,6 +30,7 @@ from infra.constructs.glue_jobs import ASL_CURATED_PREFIX, GlueJobs
 from infra.constructs.inner_loop import InnerLoop
 from infra.constructs.relays import EVENT_MAX_AGE, EVENT_RETRY_ATTEMPTS, Relays
 from infra.nag import acknowledge, logical_id
+from outer_orchestrator.statemachine.definition import outer_loop_definition
 from shared.config import DualloopConfig, Stage
 from shared.contracts import RetrainInput
 from shared.naming import Names
@@ -216,7 +217,7 @@ class OuterLoop(Construct):
             "StateMachine",
             state_machine_name=names.state_machine,
             state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_string(sources.ASL_FILE.read_text()),
+            definition_body=sfn.DefinitionBody.from_string(outer_loop_definition()),
             definition_substitutions=names.asl_substitutions(),
             role=self.role,
             # Every state transition and error is logged, but no execution data: the
@@ -239,7 +240,7 @@ class OuterLoop(Construct):
             self.state_machine,
             "CloudFormation-Validate::E1029",
             "The ASL's ${...} placeholders are filled by DefinitionSubstitutions (names.asl_substitutions()), "
-            "so the template carries the very ASL file the local cloud runs; Fn::Sub would need a rewritten copy.",
+            "so the template carries the very ASL text the local cloud runs; Fn::Sub would need a rewritten copy.",
         )
         acknowledge(
             self.role,

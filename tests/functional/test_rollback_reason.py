@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 from hosting_fixture import Registry, model_tarball, sourcedir_tarball, train_model
 
-from infra.sources import ASL_FILE
+from outer_orchestrator.local_stack import substituted_asl
 from shared.config import load_config
 from shared.local_cloud import LocalCloud
 from shared.naming import Names
@@ -36,10 +36,7 @@ _ROLLBACK_STATES = (
 
 
 def _rollback_machine(names: Names) -> str:
-    text = ASL_FILE.read_text()
-    for key, value in names.asl_substitutions().items():
-        text = text.replace("${" + key + "}", value)
-    states = json.loads(text)["States"]
+    states = json.loads(substituted_asl(names))["States"]
     return json.dumps({"StartAt": "ReadRollbackReason", "States": {n: states[n] for n in _ROLLBACK_STATES}})
 
 

@@ -36,7 +36,7 @@ from infra.constructs.drift import (
     config_environment,
 )
 from infra.constructs.relays import POWERTOOLS_PARAMETER, POWERTOOLS_VERSION
-from infra.sources import ASL_FILE
+from outer_orchestrator.statemachine.definition import outer_loop_document
 
 if TYPE_CHECKING:
     from infra.pipeline_build import PipelineBuild
@@ -331,7 +331,7 @@ def test_baseline_keys_follow_the_configured_artifact_prefix(
 
 def test_prefixes_agree_with_the_job_and_the_asl() -> None:
     job = pytest.importorskip("outer_orchestrator.drift.job")
-    asl = json.loads(ASL_FILE.read_text())
+    asl = outer_loop_document()
     capture_uris = [v for _, v in _walk(asl) if isinstance(v, str) and "datacapture" in v]
 
     assert f"{job.CAPTURE_PREFIX}/" == CAPTURE_PREFIX

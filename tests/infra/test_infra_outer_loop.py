@@ -1,4 +1,4 @@
-"""The outer loop in the template: the state machine runs the ASL file verbatim, its role grants
+"""The outer loop in the template: the state machine runs the expanded ASL verbatim, its role grants
 exactly what the ASL's tasks call, and the plumbing around it (Glue, relays, tables, topic,
 rules) is wired to the names the ASL and the handlers expect."""
 
@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from synth_support import Resolver, Synth, role_statements, statements
 
-from infra.sources import ASL_FILE, GLUE_DIR, QUALITY_DIR
+from infra.sources import GLUE_DIR, QUALITY_DIR
+from outer_orchestrator.local_stack import substituted_asl
+from outer_orchestrator.statemachine.definition import outer_loop_definition
 
 if TYPE_CHECKING:
     from shared.config import DualloopConfig
@@ -44,18 +46,20 @@ def _substitute(text: str, substitutions: dict[str, str]) -> str:
 # ---- the definition ------------------------------------------------------------------------
 
 
-def test_definition_is_the_asl_file_with_names_substituted(
+def test_definition_is_the_expanded_asl_with_names_substituted(
     synth: Synth, resolve: Resolver, names: Names
 ) -> None:
     props = _state_machine(synth, resolve, names)
-    asl = ASL_FILE.read_text()
+    asl = outer_loop_definition()
+    snapshot = Path(__file__).parents[1] / "unit" / "snapshots" / "outer_loop.asl.json"
 
-    # The template carries the file verbatim and the very mapping the local cloud substitutes.
-    assert props["DefinitionString"] == asl
+    # The template carries the expanded ASL verbatim (the reviewed snapshot, byte for byte) and
+    # the very mapping the local cloud substitutes.
+    assert props["DefinitionString"] == asl == snapshot.read_text()
     assert props["DefinitionSubstitutions"] == names.asl_substitutions()
 
     deployed = _substitute(props["DefinitionString"], props["DefinitionSubstitutions"])
-    assert deployed == _substitute(asl, names.asl_substitutions())
+    assert deployed == substituted_asl(names)  # what the local cloud creates
     assert not _PLACEHOLDER.findall(deployed), "placeholders without a substitution"
     assert set(_PLACEHOLDER.findall(asl)) <= set(names.asl_substitutions())
     json.loads(deployed)

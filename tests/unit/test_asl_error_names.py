@@ -10,11 +10,9 @@ A name nothing can raise is a Retry that never retries: ``SageMaker.ResourceLimi
 
 from __future__ import annotations
 
-import json
-
 import botocore.session
 
-from infra.sources import ASL_FILE
+from outer_orchestrator.statemachine.definition import outer_loop_document
 
 _SERVICES = {
     "SageMaker": "sagemaker",
@@ -60,7 +58,7 @@ def _allowed(resource: str) -> set[str]:
 
 
 def test_every_retry_and_catch_names_an_error_its_task_can_raise() -> None:
-    asl = json.loads(ASL_FILE.read_text())
+    asl = outer_loop_document()
     wrong = []
     for name, state in asl["States"].items():
         if state["Type"] != "Task":
@@ -76,7 +74,7 @@ def test_every_retry_and_catch_names_an_error_its_task_can_raise() -> None:
 def test_throttled_start_is_retried_and_a_refused_one_is_not() -> None:
     # StartPipelineExecution runs in the pipeline callback Lambda, which tells throttling (raised
     # as PipelineStartThrottled, retried here) from a refusal (answered as InnerPipelineNotStarted).
-    state = json.loads(ASL_FILE.read_text())["States"]["RunInnerPipeline"]
+    state = outer_loop_document()["States"]["RunInnerPipeline"]
     retried = {e for policy in state["Retry"] for e in policy["ErrorEquals"]}
     assert "PipelineStartThrottled" in retried
     assert "InnerPipelineNotStarted" not in retried and "States.TaskFailed" not in retried

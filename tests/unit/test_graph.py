@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from outer_orchestrator.local_stack import ASL_FILE
+from outer_orchestrator.statemachine.definition import outer_loop_document
 from shared.graph import (
     STATUS_STYLES,
     Box,
@@ -75,8 +75,7 @@ SMALL_ASL: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def asl() -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(ASL_FILE.read_text())
-    return document
+    return outer_loop_document()
 
 
 @pytest.fixture(scope="module")
@@ -192,10 +191,7 @@ def test_the_svg_parses_and_has_one_box_per_node(outer: Graph) -> None:
     assert set(_boxes(svg)) == {n.id for n in outer.nodes}
     edges = [p for p in root.iter(f"{SVG}polyline") if p.get("class") == "edge"]
     assert len(edges) == len(outer.edges)
-    assert (
-        sum(p.get("stroke-dasharray") is not None for p in edges)
-        == _transitions(json.loads(ASL_FILE.read_text()))[1]
-    )
+    assert sum(p.get("stroke-dasharray") is not None for p in edges) == _transitions(outer_loop_document())[1]
 
 
 def test_statuses_colour_the_boxes(inner: Graph) -> None:

@@ -7,13 +7,14 @@ import json
 import pytest
 
 from outer_orchestrator.local_stack import substituted_asl
-from outer_orchestrator.promotion_asl import ASL_FILE, promotion_definition, substituted
+from outer_orchestrator.promotion_asl import promotion_definition, substituted
+from outer_orchestrator.statemachine.definition import outer_loop_document
 from shared.config import load_config
 from shared.naming import Names
 
 
 def test_it_takes_the_lock_prepares_and_then_runs_the_outer_loops_own_states() -> None:
-    outer = json.loads(ASL_FILE.read_text())["States"]
+    outer = outer_loop_document()["States"]
     derived = json.loads(promotion_definition())
     states = derived["States"]
     assert derived["StartAt"] == "AcquireLock" and states["AcquireLock"]["Next"] == "PreparePromotion"
@@ -51,7 +52,7 @@ def test_it_takes_the_outer_loops_placeholders() -> None:
 
 
 def test_a_changed_lock_state_is_refused_loudly() -> None:
-    outer = json.loads(ASL_FILE.read_text())
+    outer = outer_loop_document()
     outer["States"]["AcquireLock"]["Next"] = "Ingest"
     with pytest.raises(ValueError, match="no longer leads to PrepareRun"):
         promotion_definition(json.dumps(outer))

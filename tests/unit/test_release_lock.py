@@ -10,14 +10,13 @@ DynamoDB's evaluation of the condition (``tests/functional/test_lock_release.py`
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from outer_orchestrator.handlers import release_lock
-from outer_orchestrator.local_stack import ASL_FILE
+from outer_orchestrator.statemachine.definition import outer_loop_document
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:dualloop-dev-retrain"
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:dualloop-dev-retrain:run-1"
@@ -84,7 +83,7 @@ def _env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_lock_item_is_the_asls() -> None:
-    states = json.loads(ASL_FILE.read_text())["States"]
+    states = outer_loop_document()["States"]
     acquire = states["AcquireLock"]["Parameters"]
     assert acquire["ConditionExpression"] == "attribute_not_exists(lock_id)"
     ((key, value),) = release_lock.LOCK_KEY.items()

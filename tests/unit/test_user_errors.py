@@ -22,6 +22,7 @@ import pytest
 from botocore import exceptions as bce
 from botocore.parsers import ResponseParserError
 
+from outer_orchestrator.statemachine.definition import outer_loop_document
 from shared.config import ConfigError, load_config
 from shared.outcome_advice import explain_outcome
 from shared.user_errors import (
@@ -433,9 +434,7 @@ def test_no_error_no_advice() -> None:
 
 
 def test_every_fail_state_of_the_asl_is_explained_specifically() -> None:
-    asl = json.loads(
-        (Path(__file__).parents[2] / "outer_orchestrator/statemachine/outer_loop.asl.json").read_text()
-    )
+    asl = outer_loop_document()
     errors = {s["Error"] for s in asl["States"].values() if s["Type"] == "Fail" and "Error" in s}
     assert errors  # DataQualityFailed, ModelNotApproved, ...
     for error in errors:

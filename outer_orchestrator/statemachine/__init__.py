@@ -1,0 +1,1 @@
+"""The outer loop's state machine: its ASL source and the module that expands it."""
