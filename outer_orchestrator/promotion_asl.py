@@ -22,6 +22,9 @@ LOCK = "AcquireLock"
 PREPARE = "PreparePromotion"
 # A promoted package came through no ingest in this stage: Summarise reports this instead.
 NO_INGEST = "none: promoted, not retrained"
+# The outer loop's subjects call its execution a retrain; a promotion's execution name
+# (promotion-to-<stage>-package-<version>-<id>) says what it is by itself.
+RETRAIN_NOUN = ("model from retrain {}", "retrain {}")
 
 
 def _successors(state: dict[str, Any]) -> list[str]:
@@ -62,7 +65,7 @@ def promotion_definition(outer_asl: str | None = None) -> str:
     }
     for name in _reachable(states, [ENTRY, *_successors(lock)]):
         if name not in derived:
-            derived[name] = states[name]
+            derived[name] = _without_retrain_noun(states[name])
     missing = sorted({n for s in derived.values() for n in _successors(s)} - set(derived))
     if missing:
         raise ValueError(f"the promotion definition refers to states it lacks: {missing}")
@@ -75,6 +78,18 @@ def promotion_definition(outer_asl: str | None = None) -> str:
         },
         indent=2,
     )
+
+
+def _without_retrain_noun(state: dict[str, Any]) -> dict[str, Any]:
+    """``state``, with a notification subject that names the execution without calling it a retrain."""
+    subject = state.get("Parameters", {}).get("Subject.$")
+    if not subject:
+        return state
+    for noun in RETRAIN_NOUN:
+        subject = subject.replace(noun, "{}")
+    copy = json.loads(json.dumps(state))
+    copy["Parameters"]["Subject.$"] = subject
+    return copy
 
 
 def substituted(definition: str, substitutions: dict[str, str]) -> str:

@@ -19,10 +19,16 @@ def test_it_takes_the_lock_prepares_and_then_runs_the_outer_loops_own_states() -
     states = derived["States"]
     assert derived["StartAt"] == "AcquireLock" and states["AcquireLock"]["Next"] == "PreparePromotion"
     assert states["PreparePromotion"]["Next"] == "AwaitApproval"
-    # every other state is the outer loop's, byte for byte: a fix there reaches promotion too
+    # every other state is the outer loop's, byte for byte but for its subject's noun: a fix
+    # there reaches promotion too
     for name, state in states.items():
         if name not in ("AcquireLock", "PreparePromotion"):
+            subject = state.get("Parameters", {}).pop("Subject.$", None)
+            outer_subject = outer[name].get("Parameters", {}).pop("Subject.$", None)
             assert state == outer[name], name
+            assert (subject is None) == (outer_subject is None), name
+            if subject:
+                assert "retrain" not in subject and subject.startswith("States.Format('dualloop: "), subject
     # the deploy, rollback and approval paths are all there; ingest and the pipeline are not
     assert {"ConfirmApproval", "UpdateEndpoint", "MarkDeployed", "MarkRolledBack", "RejectOnTimeout"} <= set(
         states
