@@ -87,7 +87,7 @@ def _without_retrain_noun(state: dict[str, Any]) -> dict[str, Any]:
         return state
     for noun in RETRAIN_NOUN:
         subject = subject.replace(noun, "{}")
-    copy = json.loads(json.dumps(state))
+    copy: dict[str, Any] = json.loads(json.dumps(state))
     copy["Parameters"]["Subject.$"] = subject
     return copy
 
