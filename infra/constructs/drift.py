@@ -39,7 +39,7 @@ from infra.constructs.lambdas import (
 )
 from infra.constructs.statements import list_prefixes, objects, project_key, put_metric_data
 from infra.context import StackContext
-from infra.nag import acknowledge, logical_id
+from infra.nag import logical_id
 from shared.config import DualloopConfig
 
 # Lambda's limit for a function and all its layers, unzipped ("Lambda quotas": 250 MB), and
@@ -94,6 +94,20 @@ class DriftCheck(Construct):
         group_packages = arn.sagemaker(f"model-package/{names.model_package_group}/*")
         any_package = arn.sagemaker("model-package/*")
         baseline_keys = f"{cfg.artifact_prefix}{BASELINE_KEYS}"
+        artifacts = f"<{logical_id(data.artifacts)}.Arn>"
+        # endpoint -> endpoint config -> model -> model package (baseline.describe_deployment,
+        # _deployed_package); configs and models are named <prefix>-<uuid> by the ASL.
+        serving_chain = (
+            ("DescribeEndpoint", "sagemaker:DescribeEndpoint", arn.sagemaker(f"endpoint/{names.endpoint}")),
+            ("DescribeEndpointConfigs", "sagemaker:DescribeEndpointConfig", endpoint_configs),
+            ("DescribeModels", "sagemaker:DescribeModel", models),
+            ("DescribeModelPackages", "sagemaker:DescribeModelPackage", group_packages),
+            # The fallback that finds the package marked deployed to the endpoint (a model not
+            # created from a package). A list request names no package ARN of the group to match
+            # (only a group *name* filter), so model-package/* of this account and region is the
+            # narrowest pattern sure to match; it reveals summaries, not artifacts.
+            ("ListModelPackages", "sagemaker:ListModelPackages", any_package),
+        )
         # Its own role: the relays' role answers task tokens, this one reads captures and publishes.
         check = python_function(
             self,
@@ -103,34 +117,9 @@ class DriftCheck(Construct):
             role_name=f"{names.drift_function}-role",
             role_description="dualloop drift check: read the serving chain, captures and baselines; write reports, metrics",
             statements=[
-                # endpoint -> endpoint config -> model -> model package (baseline.describe_deployment,
-                # _deployed_package); configs and models are named <prefix>-<uuid> by the ASL.
-                iam.PolicyStatement(
-                    sid="DescribeEndpoint",
-                    actions=["sagemaker:DescribeEndpoint"],
-                    resources=[arn.sagemaker(f"endpoint/{names.endpoint}")],
-                ),
-                iam.PolicyStatement(
-                    sid="DescribeEndpointConfigs",
-                    actions=["sagemaker:DescribeEndpointConfig"],
-                    resources=[endpoint_configs],
-                ),
-                iam.PolicyStatement(
-                    sid="DescribeModels", actions=["sagemaker:DescribeModel"], resources=[models]
-                ),
-                iam.PolicyStatement(
-                    sid="DescribeModelPackages",
-                    actions=["sagemaker:DescribeModelPackage"],
-                    resources=[group_packages],
-                ),
-                # The fallback that finds the package marked deployed to the endpoint (a model not
-                # created from a package). A list request names no package ARN of the group to match
-                # (only a group *name* filter), so model-package/* of this account and region is the
-                # narrowest pattern sure to match; it reveals summaries, not artifacts.
-                iam.PolicyStatement(
-                    sid="ListModelPackages",
-                    actions=["sagemaker:ListModelPackages"],
-                    resources=[any_package],
+                *(
+                    iam.PolicyStatement(sid=sid, actions=[action], resources=[resource])
+                    for sid, action, resource in serving_chain
                 ),
                 list_prefixes(
                     "ListCapturesAndBaselines", data.artifacts, f"{CAPTURE_PREFIX}*", baseline_keys
@@ -139,12 +128,12 @@ class DriftCheck(Construct):
                 objects("WriteReports", data.artifacts, f"{REPORT_PREFIX}*", action="s3:PutObject"),
                 # Decrypt: SSE-KMS objects, and the environment (encrypted with the same key).
                 project_key(data.key, ["kms:Decrypt"], sid="ProjectKeyDecrypt"),
-                # New data keys only for S3 writing the reports.
+                # New data keys only for S3 writing the reports, and SQS (a failed run's event, to the
+                # dead-letter queue).
                 project_key(
                     data.key,
                     ["kms:GenerateDataKey"],
                     sid="ProjectKeyForReports",
-                    # S3 (the reports) and SQS (a failed run's event, to the dead-letter queue).
                     conditions={
                         "StringEquals": {
                             "kms:ViaService": [
@@ -156,6 +145,22 @@ class DriftCheck(Construct):
                 ),
                 put_metric_data("PublishDriftMetrics", names.metric_namespace),
             ],
+            wildcards={
+                "*": "Only cloudwatch:PutMetricData, which has no resource for plain metrics; pinned by the "
+                "cloudwatch:namespace condition to the drift namespace.",
+                endpoint_configs: "Endpoint configs are named <prefix>-<uuid> per deployment by the ASL; scoped to "
+                "the project prefix.",
+                models: "Models are named <prefix>-<uuid> per deployment by the ASL; scoped to the project prefix.",
+                group_packages: "Model package versions are numbered by the registry; scoped to this project's group.",
+                any_package: "ListModelPackages names no package ARN of one group (only a group-name filter): "
+                "model-package/* of this account and region is the narrowest pattern sure to match.",
+                f"{artifacts}/{CAPTURE_PREFIX}*": "Captured requests sit under <endpoint>/<variant>/yyyy/mm/dd/hh/, "
+                "written by SageMaker; read-only, under the capture prefix.",
+                f"{artifacts}/{baseline_keys}": "Baselines sit under each pipeline execution's own prefix (execution "
+                "ids are minted per run); read-only, the Preprocess baseline output only.",
+                f"{artifacts}/{REPORT_PREFIX}*": "Reports are keyed by endpoint and window end; write-only, under the "
+                "drift report prefix.",
+            },
             handler=HANDLER,
             code=code_asset(
                 self,
@@ -176,47 +181,6 @@ class DriftCheck(Construct):
             dead_letter_queue=dead_letters,  # what it fails on after Lambda's retries
         )
         self.role, self.function = check.role, check.function
-        artifacts = f"<{logical_id(data.artifacts)}.Arn>"
-        for resource, reason in (
-            (
-                "*",
-                "Only cloudwatch:PutMetricData, which has no resource for plain metrics; pinned by the "
-                "cloudwatch:namespace condition to the drift namespace.",
-            ),
-            (
-                endpoint_configs,
-                "Endpoint configs are named <prefix>-<uuid> per deployment by the ASL; scoped to "
-                "the project prefix.",
-            ),
-            (
-                models,
-                "Models are named <prefix>-<uuid> per deployment by the ASL; scoped to the project prefix.",
-            ),
-            (
-                group_packages,
-                "Model package versions are numbered by the registry; scoped to this project's group.",
-            ),
-            (
-                any_package,
-                "ListModelPackages names no package ARN of one group (only a group-name filter): "
-                "model-package/* of this account and region is the narrowest pattern sure to match.",
-            ),
-            (
-                f"{artifacts}/{CAPTURE_PREFIX}*",
-                "Captured requests sit under <endpoint>/<variant>/yyyy/mm/dd/hh/, "
-                "written by SageMaker; read-only, under the capture prefix.",
-            ),
-            (
-                f"{artifacts}/{baseline_keys}",
-                "Baselines sit under each pipeline execution's own prefix (execution "
-                "ids are minted per run); read-only, the Preprocess baseline output only.",
-            ),
-            (
-                f"{artifacts}/{REPORT_PREFIX}*",
-                "Reports are keyed by endpoint and window end; write-only, under the drift report prefix.",
-            ),
-        ):
-            acknowledge(check.policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
 
         self.schedule_rule = events.Rule(
             self,

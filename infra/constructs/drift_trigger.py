@@ -22,7 +22,7 @@ from infra.constructs.drift import REPORT_PREFIX, config_environment
 from infra.constructs.lambdas import EVENT_MAX_AGE, handler_code, handler_module, python_function
 from infra.constructs.statements import list_prefixes, objects, project_key
 from infra.context import StackContext
-from infra.nag import acknowledge, logical_id
+from infra.nag import logical_id
 from shared.naming import Names
 
 ASYNC_RETRY_ATTEMPTS = 2  # a repeated run finds its execution by name and starts nothing
@@ -76,13 +76,13 @@ class DriftTrigger(Construct):
             code=handler_code(self, ctx, "drift_trigger"),
             description=f"Drift alarm -> retrain of {names.state_machine}, naming the drifted features",
             environment=config_environment(ctx.cfg),
+            wildcards={
+                f"<{logical_id(data.artifacts)}.Arn>/{REPORT_PREFIX}*": (
+                    "Reports are keyed by endpoint and window end; read-only, under the drift report prefix."
+                )
+            },
             retry_attempts=ASYNC_RETRY_ATTEMPTS,
             max_event_age=EVENT_MAX_AGE,
             dead_letter_queue=dead_letters,  # what it fails on after Lambda's retries
-        )
-        acknowledge(
-            trigger.policy,
-            f"AwsSolutions-IAM5[Resource::<{logical_id(data.artifacts)}.Arn>/{REPORT_PREFIX}*]",
-            "Reports are keyed by endpoint and window end; read-only, under the drift report prefix.",
         )
         self.role, self.function = trigger.role, trigger.function

@@ -17,6 +17,7 @@ from infra.constructs.statements import (
     bucket_and_objects,
     project_key,
     put_metric_data,
+    role_with_policy,
 )
 from infra.context import StackContext
 from infra.nag import acknowledge_wildcards, logical_id
@@ -34,13 +35,6 @@ class GlueJobs(Construct):
         strict = ctx.strict
         arn = ctx.arns
 
-        self.role = iam.Role(
-            self,
-            "Role",
-            role_name=names.glue_role,
-            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
-            description="dualloop Glue jobs: read raw, write curated and quality reports",
-        )
         # What the job scripts import (outer_orchestrator.glue.*, outer_orchestrator.quality.*,
         # shared.config's DataSchema, shared.column_names' header rule), shipped as one zip on
         # --extra-py-files with the package layout intact. The local-cloud worker stays out: it imports moto.
@@ -83,6 +77,43 @@ class GlueJobs(Construct):
             self,
             "DataQualityScript",
             path=str(sources.source_file(self, sources.GLUE_DIR / "data_quality.py", strict=strict)),
+        )
+
+        # Least privilege: read raw, write curated, read exactly the shipped code objects.
+        self.role, policy = role_with_policy(
+            self,
+            "",
+            role_name=names.glue_role,
+            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+            description="dualloop Glue jobs: read raw, write curated and quality reports",
+            statements=[
+                bucket_and_objects("ReadRaw", data.raw, S3_READ),
+                bucket_and_objects("WriteCurated", data.curated, S3_READ_WRITE, f"{ASL_CURATED_PREFIX}*"),
+                iam.PolicyStatement(
+                    sid="ReadCode",
+                    actions=["s3:GetObject"],
+                    resources=[
+                        *(
+                            a.bucket.arn_for_objects(a.s3_object_key)
+                            for a in (helpers, python_modules, ruleset, ingest_script, quality_script)
+                            if a is not None
+                        ),
+                        *([ruleset_object_arn] if ruleset_object_arn else []),
+                    ],
+                ),
+                project_key(data.key),
+                iam.PolicyStatement(
+                    sid="Logs",
+                    actions=[
+                        "logs:CreateLogGroup",
+                        "logs:CreateLogStream",
+                        "logs:PutLogEvents",
+                        "logs:AssociateKmsKey",
+                    ],
+                    resources=[arn.logs("log-group:/aws-glue/*")],
+                ),
+                put_metric_data("Metrics", "Glue"),
+            ],
         )
 
         self.security_configuration = glue.CfnSecurityConfiguration(
@@ -132,40 +163,6 @@ class GlueJobs(Construct):
             "Evaluates the DQDL ruleset on data_uri and writes a QualityReport to report_uri",
         )
 
-        # Least privilege: read raw, write curated, read exactly the shipped code objects.
-        policy = iam.Policy(
-            self,
-            "Policy",
-            statements=[
-                bucket_and_objects("ReadRaw", data.raw, S3_READ),
-                bucket_and_objects("WriteCurated", data.curated, S3_READ_WRITE, f"{ASL_CURATED_PREFIX}*"),
-                iam.PolicyStatement(
-                    sid="ReadCode",
-                    actions=["s3:GetObject"],
-                    resources=[
-                        *(
-                            a.bucket.arn_for_objects(a.s3_object_key)
-                            for a in (helpers, python_modules, ruleset, ingest_script, quality_script)
-                            if a is not None
-                        ),
-                        *([ruleset_object_arn] if ruleset_object_arn else []),
-                    ],
-                ),
-                project_key(data.key),
-                iam.PolicyStatement(
-                    sid="Logs",
-                    actions=[
-                        "logs:CreateLogGroup",
-                        "logs:CreateLogStream",
-                        "logs:PutLogEvents",
-                        "logs:AssociateKmsKey",
-                    ],
-                    resources=[arn.logs("log-group:/aws-glue/*")],
-                ),
-                put_metric_data("Metrics", "Glue"),
-            ],
-        )
-        policy.attach_to_role(self.role)
         for job in (self.ingest, self.data_quality):
             job.node.add_dependency(policy)
 

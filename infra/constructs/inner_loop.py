@@ -23,6 +23,7 @@ from infra.constructs.statements import (
     pass_to_sagemaker,
     project_key,
     put_metric_data,
+    role_with_policy,
     rollback_alarms,
 )
 from infra.context import StackContext
@@ -45,83 +46,78 @@ class InnerLoop(Construct):
         stack = Stack.of(self)
         arn = ctx.arns
 
-        self.role = iam.Role(
+        self.role, policy = role_with_policy(
             self,
-            "ExecutionRole",
+            "Execution",
             role_name=names.sagemaker_role,
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="SageMaker pipeline steps, registered models and endpoints of dualloop",
         )
         group_arn = arn.sagemaker(f"model-package-group/{names.model_package_group}")
         packages_arn = arn.sagemaker(f"model-package/{names.model_package_group}/*")
-        policy = iam.Policy(
-            self,
-            "ExecutionPolicy",
-            statements=[
-                # Steps read the curated data and read/write artifacts (code, models, baselines, capture).
-                bucket_and_objects("ReadCurated", data.curated, S3_READ),
-                bucket_and_objects("ReadWriteArtifacts", data.artifacts, S3_READ_WRITE),
-                project_key(data.key),
-                iam.PolicyStatement(
-                    sid="EcrAuth",
-                    actions=["ecr:GetAuthorizationToken"],
-                    resources=["*"],  # GetAuthorizationToken has no resource-level permissions
-                ),
-                iam.PolicyStatement(
-                    sid="PullImages",
-                    actions=[
-                        "ecr:BatchGetImage",
-                        "ecr:GetDownloadUrlForLayer",
-                        "ecr:BatchCheckLayerAvailability",
-                    ],
-                    resources=_image_repositories(pipeline, cfg.region),
-                ),
-                iam.PolicyStatement(
-                    sid="Logs",
-                    actions=[
-                        "logs:CreateLogGroup",
-                        "logs:CreateLogStream",
-                        "logs:PutLogEvents",
-                        "logs:DescribeLogStreams",
-                    ],
-                    resources=[arn.logs("log-group:/aws/sagemaker/*")],
-                ),
-                put_metric_data("Metrics", "/aws/sagemaker/*", "StringLike"),
-                # The pipeline service acts as this role: it starts the step jobs (named
-                # pipelines-<execution>-<step>-...) and registers the model.
-                iam.PolicyStatement(
-                    sid="PipelineSteps",
-                    actions=[
-                        "sagemaker:CreateProcessingJob",
-                        "sagemaker:DescribeProcessingJob",
-                        "sagemaker:StopProcessingJob",
-                        "sagemaker:CreateTrainingJob",
-                        "sagemaker:DescribeTrainingJob",
-                        "sagemaker:StopTrainingJob",
-                        "sagemaker:AddTags",
-                    ],
-                    resources=[
-                        arn.sagemaker("processing-job/pipelines-*"),
-                        arn.sagemaker("training-job/pipelines-*"),
-                    ],
-                ),
-                *_tuning_statements(cfg, arn),
-                iam.PolicyStatement(
-                    sid="RegisterModel",
-                    actions=[
-                        "sagemaker:CreateModelPackage",
-                        "sagemaker:DescribeModelPackage",
-                        "sagemaker:AddTags",
-                    ],
-                    resources=[group_arn, packages_arn],
-                ),
-                # The guardrails doc names the "IAM execution role" for the rollback alarms;
-                # this is the role the endpoint's models run as, so it may read them too.
-                rollback_alarms(names),
-                pass_to_sagemaker("PassSelfToJobs", self.role),
-            ],
+        policy.add_statements(
+            # Steps read the curated data and read/write artifacts (code, models, baselines, capture).
+            bucket_and_objects("ReadCurated", data.curated, S3_READ),
+            bucket_and_objects("ReadWriteArtifacts", data.artifacts, S3_READ_WRITE),
+            project_key(data.key),
+            iam.PolicyStatement(
+                sid="EcrAuth",
+                actions=["ecr:GetAuthorizationToken"],
+                resources=["*"],  # GetAuthorizationToken has no resource-level permissions
+            ),
+            iam.PolicyStatement(
+                sid="PullImages",
+                actions=[
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchCheckLayerAvailability",
+                ],
+                resources=_image_repositories(pipeline, cfg.region),
+            ),
+            iam.PolicyStatement(
+                sid="Logs",
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
+                resources=[arn.logs("log-group:/aws/sagemaker/*")],
+            ),
+            put_metric_data("Metrics", "/aws/sagemaker/*", "StringLike"),
+            # The pipeline service acts as this role: it starts the step jobs (named
+            # pipelines-<execution>-<step>-...) and registers the model.
+            iam.PolicyStatement(
+                sid="PipelineSteps",
+                actions=[
+                    "sagemaker:CreateProcessingJob",
+                    "sagemaker:DescribeProcessingJob",
+                    "sagemaker:StopProcessingJob",
+                    "sagemaker:CreateTrainingJob",
+                    "sagemaker:DescribeTrainingJob",
+                    "sagemaker:StopTrainingJob",
+                    "sagemaker:AddTags",
+                ],
+                resources=[
+                    arn.sagemaker("processing-job/pipelines-*"),
+                    arn.sagemaker("training-job/pipelines-*"),
+                ],
+            ),
+            *_tuning_statements(cfg, arn),
+            iam.PolicyStatement(
+                sid="RegisterModel",
+                actions=[
+                    "sagemaker:CreateModelPackage",
+                    "sagemaker:DescribeModelPackage",
+                    "sagemaker:AddTags",
+                ],
+                resources=[group_arn, packages_arn],
+            ),
+            # The guardrails doc names the "IAM execution role" for the rollback alarms;
+            # this is the role the endpoint's models run as, so it may read them too.
+            rollback_alarms(names),
+            pass_to_sagemaker("PassSelfToJobs", self.role),
         )
-        policy.attach_to_role(self.role)
         acknowledge(
             policy,
             "AwsSolutions-IAM5[Resource::*]",

@@ -1,4 +1,5 @@
-"""How every project function runs on Lambda, and how EventBridge delivers to it.
+"""How every project function runs on Lambda, and how EventBridge delivers to it and to the
+state machine.
 
 One pinned runtime and architecture with AWS's Powertools layer, X-Ray, the environment
 encrypted with the project key; each function with its own log group (encrypted, the stage's
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from aws_cdk import Duration
+from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -23,8 +25,9 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra import sources
+from infra.constructs.statements import role_with_policy
 from infra.context import StackContext
-from infra.nag import acknowledge
+from infra.nag import acknowledge, acknowledge_wildcards
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.X86_64
@@ -69,6 +72,7 @@ def python_function(
     code: lambda_.Code,
     description: str,
     environment: Mapping[str, str],
+    wildcards: Mapping[str, str] | None = None,
     powertools_service: bool = True,
     **options: Any,
 ) -> Handler:
@@ -76,6 +80,7 @@ def python_function(
     writing to that log group), under the construct ids ``<prefix>Logs``, ``<prefix>Role``,
     ``<prefix>Policy`` and ``<prefix>`` (``Function`` where ``prefix`` is empty).
 
+    ``wildcards``: the wildcard resources of ``statements`` with the reason for each (cdk-nag).
     ``powertools_service`` adds ``POWERTOOLS_SERVICE_NAME`` (the function's name) to the
     environment; ``options`` (memory, timeout, retries, dead-letter queue, ...) go to Lambda.
     """
@@ -87,15 +92,15 @@ def python_function(
         retention=ctx.log_retention,
         removal_policy=ctx.removal,
     )
-    role = iam.Role(
+    role, policy = role_with_policy(
         scope,
-        f"{prefix}Role",
+        prefix,
         role_name=role_name,
         assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
         description=role_description,
+        statements=[*statements, write_own_logs(log_group)],
     )
-    policy = iam.Policy(scope, f"{prefix}Policy", statements=[*statements, write_own_logs(log_group)])
-    policy.attach_to_role(role)
+    acknowledge_wildcards(policy, wildcards or {})
     function = lambda_.Function(
         scope,
         prefix or "Function",
@@ -188,6 +193,28 @@ def write_own_logs(*log_groups: logs.ILogGroup) -> iam.PolicyStatement:
         sid="WriteOwnLogs",
         actions=["logs:CreateLogStream", "logs:PutLogEvents"],
         resources=[group.log_group_arn for group in log_groups],
+    )
+
+
+def event_rule(
+    scope: Construct,
+    construct_id: str,
+    *,
+    rule_name: str,
+    description: str,
+    source: str,
+    detail_type: str,
+    target: events.IRuleTarget,
+    **pattern: Any,
+) -> events.Rule:
+    """A rule for one event type of one source; ``pattern``: the rest of its ``EventPattern``."""
+    return events.Rule(
+        scope,
+        construct_id,
+        rule_name=rule_name,
+        description=description,
+        event_pattern=events.EventPattern(source=[source], detail_type=[detail_type], **pattern),
+        targets=[target],
     )
 
 

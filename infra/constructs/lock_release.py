@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs.lambdas import (
     EVENT_MAX_AGE,
+    event_rule,
     handler_code,
     handler_module,
     lambda_target,
@@ -32,7 +32,6 @@ from infra.constructs.lambdas import (
 )
 from infra.constructs.statements import project_key
 from infra.context import StackContext
-from infra.nag import acknowledge
 
 # The ends that skip the ASL's own ReleaseLock* states (SUCCEEDED never holds the lock).
 RELEASE_ON = ("ABORTED", "TIMED_OUT", "FAILED")
@@ -86,26 +85,22 @@ class LockRelease(Construct):
                 "DUALLOOP_LOCK_TABLE": names.lock_table,
                 "DUALLOOP_STATE_MACHINE_ARN": names.state_machine_arn,
             },
+            wildcards={
+                executions: "Execution names are minted per retrain; scoped to this project's state machine."
+            },
             max_event_age=EVENT_MAX_AGE,
             dead_letter_queue=dead_letters,  # what it fails on after Lambda's retries
         )
-        acknowledge(
-            release.policy,
-            f"AwsSolutions-IAM5[Resource::{executions}]",
-            "Execution names are minted per retrain; scoped to this project's state machine.",
-        )
         self.role, self.function = release.role, release.function
 
-        self.rule = events.Rule(
+        self.rule = event_rule(
             self,
             "Rule",
             rule_name=names.lock_release_rule,
             description=f"{names.state_machine} ended ABORTED, TIMED_OUT or FAILED -> release its retrain lock",
-            event_pattern=events.EventPattern(
-                source=["aws.states"],
-                detail_type=[DETAIL_TYPE],
-                detail={"stateMachineArn": [names.state_machine_arn], "status": list(RELEASE_ON)},
-                account=[Stack.of(self).account],
-            ),
-            targets=[lambda_target(self.function, dead_letters)],
+            source="aws.states",
+            detail_type=DETAIL_TYPE,
+            target=lambda_target(self.function, dead_letters),
+            detail={"stateMachineArn": [names.state_machine_arn], "status": list(RELEASE_ON)},
+            account=[Stack.of(self).account],
         )

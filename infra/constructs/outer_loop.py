@@ -27,9 +27,15 @@ from infra.constructs.dead_letters import DeadLetters
 from infra.constructs.drift_trigger import DriftTrigger
 from infra.constructs.glue_jobs import ASL_CURATED_PREFIX, GlueJobs
 from infra.constructs.inner_loop import InnerLoop
-from infra.constructs.lambdas import EVENT_MAX_AGE, EVENT_RETRY_ATTEMPTS, lambda_target
+from infra.constructs.lambdas import EVENT_MAX_AGE, EVENT_RETRY_ATTEMPTS, event_rule, lambda_target
 from infra.constructs.relays import Relays
-from infra.constructs.statements import objects, pass_to_sagemaker, project_key, rollback_alarms
+from infra.constructs.statements import (
+    objects,
+    pass_to_sagemaker,
+    project_key,
+    role_with_policy,
+    rollback_alarms,
+)
 from infra.context import StackContext
 from infra.nag import acknowledge, acknowledge_wildcards, logical_id
 from shared.config import DualloopConfig
@@ -88,13 +94,6 @@ class OuterLoop(Construct):
         store_token = self.relays.functions["store_token"]
 
         # ---- the state machine -------------------------------------------------------------
-        self.role = iam.Role(
-            self,
-            "StateMachineRole",
-            role_name=names.state_machine_role,
-            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-            description="dualloop outer loop: exactly the actions of the ASL's tasks",
-        )
         model_packages = arn.sagemaker(f"model-package/{names.model_package_group}/*")
         endpoint = arn.sagemaker(f"endpoint/{names.endpoint}")
         endpoint_configs = arn.sagemaker(f"endpoint-config/{names.model_name_prefix}-*")
@@ -160,8 +159,14 @@ class OuterLoop(Construct):
             # The topic, the lock table and the curated objects are encrypted with the project key.
             project_key(data.key),
         ]
-        policy = iam.Policy(self, "StateMachinePolicy", statements=statements)
-        policy.attach_to_role(self.role)
+        self.role, policy = role_with_policy(
+            self,
+            "StateMachine",
+            role_name=names.state_machine_role,
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            description="dualloop outer loop: exactly the actions of the ASL's tasks",
+            statements=statements,
+        )
         acknowledge_wildcards(
             policy,
             {
@@ -213,20 +218,18 @@ class OuterLoop(Construct):
         self.drift_trigger = DriftTrigger(
             self, "DriftTrigger", ctx, state_machine=self.state_machine, dead_letters=self.dead_letters.queue
         )
-        self.drift_rule = events.Rule(
+        self.drift_rule = event_rule(
             self,
             "DriftAlarmRule",
             rule_name=names.drift_alarm_rule,
             description="The drift alarm entered ALARM -> retrain",
-            event_pattern=events.EventPattern(
-                source=["aws.cloudwatch"],
-                detail_type=["CloudWatch Alarm State Change"],
-                resources=[names.alarm_arn(names.drift_alarm)],
-                detail={"alarmName": [names.drift_alarm], "state": {"value": ["ALARM"]}},
-            ),
+            source="aws.cloudwatch",
+            detail_type="CloudWatch Alarm State Change",
             # The event itself, to a function that adds the drift report's features to the input
             # (an InputTransformer sees only the event) and names the execution per transition.
-            targets=[lambda_target(self.drift_trigger.function, self.dead_letters.queue)],
+            target=lambda_target(self.drift_trigger.function, self.dead_letters.queue),
+            resources=[names.alarm_arn(names.drift_alarm)],
+            detail={"alarmName": [names.drift_alarm], "state": {"value": ["ALARM"]}},
         )
         self.schedule_rule = events.Rule(
             self,
@@ -237,24 +240,17 @@ class OuterLoop(Construct):
             enabled=retrain_schedule_enabled,
             targets=[self._start(retrain_input(cfg, "schedule"))],
         )
-        self.new_data_rule = events.Rule(
+        self.new_data_rule = event_rule(
             self,
             "NewDataRule",
             rule_name=names.new_data_rule,
             description="A new object under the raw prefix -> retrain (the lock drops concurrent starts)",
-            event_pattern=events.EventPattern(
-                source=["aws.s3"],
-                detail_type=["Object Created"],
-                detail={
-                    "bucket": {"name": [names.raw_bucket]},
-                    "object": {"key": [{"prefix": cfg.raw_prefix}]},
-                },
+            source="aws.s3",
+            detail_type="Object Created",
+            target=self._start(
+                retrain_input(cfg, "new-data", key=events.EventField.from_path("$.detail.object.key"))
             ),
-            targets=[
-                self._start(
-                    retrain_input(cfg, "new-data", key=events.EventField.from_path("$.detail.object.key"))
-                )
-            ],
+            detail={"bucket": {"name": [names.raw_bucket]}, "object": {"key": [{"prefix": cfg.raw_prefix}]}},
         )
 
     def _start(self, payload: dict[str, Any]) -> targets.SfnStateMachine:

@@ -24,7 +24,7 @@ from constructs import Construct
 
 from infra.constructs.arns import Arns
 from infra.constructs.outer_loop import asl_state_machine
-from infra.constructs.statements import project_key
+from infra.constructs.statements import project_key, role_with_policy
 from infra.context import StackContext
 from infra.nag import acknowledge, acknowledge_wildcards, logical_id
 from outer_orchestrator.promotion_asl import promotion_definition
@@ -140,16 +140,15 @@ class PromotionTarget(Construct):
                         },
                     )
                 )
-        self.role = iam.Role(
+        self.role, policy = role_with_policy(
             self,
-            "Role",
+            "",
             role_name=names.promotion_role,
             # The deploying account: where `dualloop promote` runs (the first stage's account).
             assumed_by=iam.AccountPrincipal(path[0].account_id),
             description=f"dualloop promote: receive an approved package into stage {cfg.stage.value}",
+            statements=statements,
         )
-        policy = iam.Policy(self, "Policy", statements=statements)
-        policy.attach_to_role(self.role)
         acknowledge_wildcards(
             policy,
             {

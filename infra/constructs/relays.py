@@ -18,17 +18,16 @@ from dataclasses import dataclass
 
 from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.constructs.lambdas import handler_code, handler_module, lambda_target, python_function
+from infra.constructs.lambdas import event_rule, handler_code, handler_module, lambda_target, python_function
 from infra.constructs.statements import objects, project_key
 from infra.context import StackContext
-from infra.nag import acknowledge, logical_id
+from infra.nag import logical_id
 from inner_pipeline.pipeline import EVALUATION_FILE
 from shared.config import DualloopConfig
 
@@ -143,10 +142,19 @@ class Relays(Construct):
                 key,
             ],
         }
+        # Each wildcard resource, and why IAM cannot name it narrower (cdk-nag), for the roles that hold it.
         wildcards = {
+            "*": "Only states:SendTaskSuccess/SendTaskFailure, which have no resource-level permissions (the "
+            "call carries just a task token); the token itself is the capability.",
             pipeline_executions: "Pipeline execution ids are minted per run; scoped to this project's pipeline.",
             model_packages: "Model package versions are numbered by the registry; scoped to this project's group.",
         }
+        reports_pattern = f"<{logical_id(data.artifacts)}.Arn>/{evaluation_reports(cfg)}"
+        reports_reason = (
+            "Evaluation reports sit under each pipeline execution's own prefix (execution ids are minted per "
+            "run, step names are the data scientist's); only objects named evaluation.json under the artifact "
+            "prefix."
+        )
         specs = (
             _Spec(
                 "PipelineRelay",
@@ -198,26 +206,13 @@ class Relays(Construct):
                 code=code,
                 description=spec.description,
                 environment=environment,
+                wildcards={
+                    **{r: why for r, why in wildcards.items() if any(r in s.resources for s in statements)},
+                    **({reports_pattern: reports_reason} if read_reports in statements else {}),
+                },
                 reserved_concurrent_executions=reserved_concurrency,
                 dead_letter_queue=dead_letters if spec.module in asynchronous else None,
             )
-            acknowledge(
-                relay.policy,
-                "AwsSolutions-IAM5[Resource::*]",
-                "Only states:SendTaskSuccess/SendTaskFailure, which have no resource-level permissions (the "
-                "call carries just a task token); the token itself is the capability.",
-            )
-            for resource, reason in wildcards.items():
-                if any(resource in s.resources for s in statements):
-                    acknowledge(relay.policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
-            if read_reports in statements:
-                acknowledge(
-                    relay.policy,
-                    f"AwsSolutions-IAM5[Resource::<{logical_id(data.artifacts)}.Arn>/{evaluation_reports(cfg)}]",
-                    "Evaluation reports sit under each pipeline execution's own prefix (execution ids are "
-                    "minted per run, step names are the data scientist's); only objects named "
-                    "evaluation.json under the artifact prefix.",
-                )
             self.functions[spec.module] = relay.function
 
         # SageMaker's events of this project -> the relay that answers the waiting task.
@@ -240,15 +235,16 @@ class Relays(Construct):
                 "approval_relay",
             ),
         ):
-            events.Rule(
+            event_rule(
                 self,
                 rule_id,
                 rule_name=rule_name,
                 description=description,
-                event_pattern=events.EventPattern(
-                    source=["aws.sagemaker"], detail_type=[detail_type], detail=detail, account=[account]
-                ),
-                targets=[lambda_target(self.functions[module], dead_letters)],
+                source="aws.sagemaker",
+                detail_type=detail_type,
+                target=lambda_target(self.functions[module], dead_letters),
+                detail=detail,
+                account=[account],
             )
 
 

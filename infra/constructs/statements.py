@@ -1,4 +1,5 @@
-"""The IAM statements several roles share, each spelled once with the rule that narrows it.
+"""IAM: a role with one policy of its own, and the statements several roles share, each spelled
+once with the rule that narrows it.
 
 CDK's ``grant_*`` methods would be shorter but wider for these: ``grant_read`` on a bucket adds
 ``s3:GetBucket*``/``s3:List*`` and the key's grants, ``grant_encrypt_decrypt`` adds
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from constructs import Construct
 
 from shared.naming import Names
 
@@ -28,6 +30,26 @@ S3_READ_WRITE = (
 )
 # What a role needs of the project key to read and write encrypted data (no re-encryption).
 KMS_USE = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+
+
+def role_with_policy(
+    scope: Construct,
+    prefix: str,
+    *,
+    role_name: str,
+    assumed_by: iam.IPrincipal,
+    description: str,
+    statements: Sequence[iam.PolicyStatement] = (),
+) -> tuple[iam.Role, iam.Policy]:
+    """The role ``<prefix>Role`` and the one policy made for it, ``<prefix>Policy``, holding
+    ``statements`` (``add_statements`` adds those that name the role itself). What CDK grants the
+    role on its own (X-Ray, log delivery, event targets) lands in the role's default policy."""
+    role = iam.Role(
+        scope, f"{prefix}Role", role_name=role_name, assumed_by=assumed_by, description=description
+    )
+    policy = iam.Policy(scope, f"{prefix}Policy", statements=list(statements))
+    policy.attach_to_role(role)
+    return role, policy
 
 
 def project_key(
