@@ -74,6 +74,8 @@ def python_function(
     environment: Mapping[str, str],
     wildcards: Mapping[str, str] | None = None,
     powertools_service: bool = True,
+    memory_size: int = MEMORY_MB,
+    timeout: Duration = TIMEOUT,
     **options: Any,
 ) -> Handler:
     """The function ``function_name`` with its own log group, role and policy (``statements`` and
@@ -82,7 +84,8 @@ def python_function(
 
     ``wildcards``: the wildcard resources of ``statements`` with the reason for each (cdk-nag).
     ``powertools_service`` adds ``POWERTOOLS_SERVICE_NAME`` (the function's name) to the
-    environment; ``options`` (memory, timeout, retries, dead-letter queue, ...) go to Lambda.
+    environment; ``options`` (retries, dead-letter queue, reserved concurrency, ...) go to Lambda.
+    The Powertools layer is its only layer (the drift function's size budget counts on it).
     """
     log_group = logs.LogGroup(
         scope,
@@ -112,8 +115,8 @@ def python_function(
         code=code,
         layers=[powertools_layer(scope)],
         role=role,
-        memory_size=options.pop("memory_size", MEMORY_MB),
-        timeout=options.pop("timeout", TIMEOUT),
+        memory_size=memory_size,
+        timeout=timeout,
         tracing=lambda_.Tracing.ACTIVE,
         environment={
             **environment,
