@@ -4,9 +4,10 @@ once with the rule that narrows it.
 CDK's ``grant_*`` methods would be shorter but wider for these: ``grant_read`` on a bucket adds
 ``s3:GetBucket*``/``s3:List*`` and the key's grants, ``grant_encrypt_decrypt`` adds
 ``kms:ReEncrypt*``, ``grant_pass_role`` drops the ``iam:PassedToService`` condition, and
-``grant_invoke`` adds the function's versions. The few that match (``grant_publish``,
-``grant_start_execution``, ``grant_decrypt``) write an unnamed statement into the role's
-default policy, where the roles' allowlist tests (tests/infra) look statements up by ``Sid``.
+``grant_invoke`` adds the function's versions and aliases (``<arn>:*``). Those that match
+(``grant_publish``, ``grant_start_execution``, ``grant_decrypt``, ``Table.grant`` with named
+actions) write an unnamed statement into the role's default policy, outside the policy made
+for the role, while the roles' allowlist tests (tests/infra) look each statement up by ``Sid``.
 """
 
 from __future__ import annotations
