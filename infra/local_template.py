@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
-from pathlib import Path
 from typing import Any
 
+from infra.child import run_module
 from shared.config import DualloopConfig
-
-ROOT = Path(__file__).resolve().parent.parent
-_TIMEOUT_SECONDS = 300
 
 
 class SynthesisFailed(RuntimeError):
@@ -30,23 +26,11 @@ class SynthesisFailed(RuntimeError):
 
 def synthesize(cfg: DualloopConfig) -> dict[str, Any]:
     """The stack's template for ``cfg``, synthesized now in a child process (no cache)."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
+    env = dict(os.environ)
     # The child is CDK, not a workload: it must not inherit a local cloud's endpoint.
     env.pop("AWS_ENDPOINT_URL", None)
     env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    result = subprocess.run(
-        [sys.executable, "-m", "infra.local_template"],
-        input=cfg.model_dump_json(),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=_TIMEOUT_SECONDS,
-        check=False,
-    )
+    result = run_module("infra.local_template", cfg, env)
     if result.returncode != 0:
         tail = "\n".join(result.stderr.strip().splitlines()[-15:])
         raise SynthesisFailed(f"synthesizing the stack for the local cloud failed:\n{tail}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
 from constructs import IConstruct
 
@@ -26,3 +28,10 @@ def logical_id(construct: IConstruct) -> str:
     child = construct.node.default_child
     assert isinstance(child, CfnElement), f"{construct.node.path} has no CloudFormation resource"
     return Stack.of(construct).get_logical_id(child)
+
+
+def acknowledge_wildcards(scope: IConstruct, reasons: Mapping[str, str]) -> None:
+    """Acknowledge cdk-nag's wildcard finding (AwsSolutions-IAM5) on each resource pattern, with
+    the reason IAM cannot name the resource any narrower."""
+    for resource, reason in reasons.items():
+        acknowledge(scope, f"AwsSolutions-IAM5[Resource::{resource}]", reason)

@@ -18,20 +18,18 @@ import importlib.util
 import json
 import os
 import re
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.child import run_module
 from shared.config import DualloopConfig
 from shared.naming import Names
 
-REPO = Path(__file__).resolve().parents[1]
 _ECR_IMAGE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(?P<repo>[^:@]+)"
 )
-_BUILD_TIMEOUT_SECONDS = 300
 
 
 class PipelineBuildError(RuntimeError):
@@ -80,18 +78,8 @@ def build(cfg: DualloopConfig, out_dir: Path) -> PipelineBuild:
         AWS_ACCESS_KEY_ID="synth-offline",
         AWS_SECRET_ACCESS_KEY="synth-offline",  # noqa: S106 - a dummy for moto
         SAGEMAKER_VALIDATE_ROLE="false",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
     )
-    proc = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "infra.pipeline_build", str(out_dir)],
-        input=cfg.model_dump_json(),
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=_BUILD_TIMEOUT_SECONDS,
-        check=False,
-    )
+    proc = run_module("infra.pipeline_build", cfg, env, str(out_dir))
     if proc.returncode != 0:
         raise PipelineBuildError(
             f"building the inner pipeline definition failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}"

@@ -15,6 +15,7 @@ from infra.constructs.lock_release import LockRelease
 from infra.constructs.outer_loop import OuterLoop
 from infra.constructs.promotion import PromotionTarget
 from infra.constructs.serving import Serving
+from infra.context import StackContext
 from shared.config import DualloopConfig, Stage, stage_path
 from shared.naming import Names
 
@@ -48,13 +49,12 @@ class DualloopStack(Stack):
         Tags.of(self).add("stage", cfg.stage.value)
 
         self.data = DataPlane(self, "Data", cfg=cfg, names=names)
-        self.inner = InnerLoop(self, "InnerLoop", cfg=cfg, names=names, data=self.data, pipeline=pipeline)
+        ctx = StackContext(cfg=cfg, names=names, data=self.data)
+        self.inner = InnerLoop(self, "InnerLoop", ctx, pipeline=pipeline)
         self.outer = OuterLoop(
             self,
             "OuterLoop",
-            cfg=cfg,
-            names=names,
-            data=self.data,
+            ctx,
             inner=self.inner,
             retrain_schedule=retrain_schedule,
             # A schedule in dev would retrain (and bill) while nobody is looking.
@@ -68,24 +68,18 @@ class DualloopStack(Stack):
         self.lock_release = LockRelease(
             self,
             "LockRelease",
-            cfg=cfg,
-            names=names,
-            data=self.data,
+            ctx,
             lock_table=self.outer.lock_table,
             dead_letters=self.outer.dead_letters.queue,
         )
-        self.serving = Serving(self, "Serving", cfg=cfg, names=names)
-        self.drift = DriftCheck(
-            self, "Drift", cfg=cfg, names=names, data=self.data, dead_letters=self.outer.dead_letters.queue
-        )
+        self.serving = Serving(self, "Serving", ctx)
+        self.drift = DriftCheck(self, "Drift", ctx, dead_letters=self.outer.dead_letters.queue)
         # Several stages (config.stages): this one takes part in promotion (README, "Promotion across accounts").
         self.promotion = (
             PromotionTarget(
                 self,
                 "Promotion",
-                cfg=cfg,
-                names=names,
-                data=self.data,
+                ctx,
                 sagemaker_role=self.inner.role,
                 state_machine_role=self.outer.role,
                 log_group=self.outer.log_group,

@@ -22,7 +22,7 @@ class DataPlane(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, cfg: DualloopConfig, names: Names) -> None:
         super().__init__(scope, construct_id)
-        removal = removal_policy(cfg)
+        self._removal = removal_policy(cfg)
         stack = Stack.of(self)
 
         self.key = kms.Key(
@@ -31,7 +31,7 @@ class DataPlane(Construct):
             alias=f"alias/{names.base}",
             description=f"{names.base}: data, logs, queues and notifications",
             enable_key_rotation=True,
-            removal_policy=removal,
+            removal_policy=self._removal,
         )
         # CloudWatch Logs encrypts log groups (Step Functions, Lambda, Glue) with this key.
         self.key.add_to_resource_policy(
@@ -65,7 +65,7 @@ class DataPlane(Construct):
             versioned=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=removal,
+            removal_policy=self._removal,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="expire-access-logs",
@@ -78,14 +78,9 @@ class DataPlane(Construct):
         self.raw = self._bucket(
             "Raw",
             names.raw_bucket,
-            removal,
-            [
-                s3.LifecycleRule(
-                    id="raw-noncurrent",
-                    noncurrent_version_expiration=Duration.days(30),
-                    prefix=cfg.raw_prefix,
-                )
-            ],
+            s3.LifecycleRule(
+                id="raw-noncurrent", noncurrent_version_expiration=Duration.days(30), prefix=cfg.raw_prefix
+            ),
         )
         # EventBridge delivery natively (NotificationConfiguration), not through CDK's
         # notifications custom resource and its extra Lambda.
@@ -99,36 +94,29 @@ class DataPlane(Construct):
         self.curated = self._bucket(
             "Curated",
             names.curated_bucket,
-            removal,
-            [
-                s3.LifecycleRule(
-                    id="curated-runs",
-                    prefix=cfg.curated_prefix,
-                    transitions=[
-                        s3.Transition(
-                            storage_class=s3.StorageClass.INFREQUENT_ACCESS,
-                            transition_after=Duration.days(30),
-                        )
-                    ],
-                    expiration=Duration.days(180),
-                    noncurrent_version_expiration=Duration.days(7),
-                )
-            ],
+            s3.LifecycleRule(
+                id="curated-runs",
+                prefix=cfg.curated_prefix,
+                transitions=[
+                    s3.Transition(
+                        storage_class=s3.StorageClass.INFREQUENT_ACCESS, transition_after=Duration.days(30)
+                    )
+                ],
+                expiration=Duration.days(180),
+                noncurrent_version_expiration=Duration.days(7),
+            ),
         )
         self.artifacts = self._bucket(
             "Artifacts",
             names.artifact_bucket,
-            removal,
-            [
-                # Content-addressed code and model artifacts must outlive the pipelines that use them.
-                s3.LifecycleRule(id="artifacts-noncurrent", noncurrent_version_expiration=Duration.days(30)),
-                s3.LifecycleRule(id="datacapture", prefix="datacapture/", expiration=Duration.days(90)),
-            ],
+            # Content-addressed code and model artifacts must outlive the pipelines that use them.
+            s3.LifecycleRule(id="artifacts-noncurrent", noncurrent_version_expiration=Duration.days(30)),
+            s3.LifecycleRule(id="datacapture", prefix="datacapture/", expiration=Duration.days(90)),
         )
 
-    def _bucket(
-        self, construct_id: str, name: str, removal: RemovalPolicy, rules: list[s3.LifecycleRule]
-    ) -> s3.Bucket:
+    def _bucket(self, construct_id: str, name: str, *rules: s3.LifecycleRule) -> s3.Bucket:
+        """A project bucket (SSE-KMS with the project key, TLS only, versioned, private, access-logged)
+        with ``rules`` after the one every bucket has."""
         return s3.Bucket(
             self,
             construct_id,
@@ -142,7 +130,7 @@ class DataPlane(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix=f"{name}/",
-            removal_policy=removal,
+            removal_policy=self._removal,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="abort-multipart", abort_incomplete_multipart_upload_after=Duration.days(7)

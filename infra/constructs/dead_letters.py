@@ -19,15 +19,13 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.constructs.data import DataPlane
-from shared.naming import Names
+from infra.context import StackContext
 
 
 class DeadLetters(Construct):
-    def __init__(
-        self, scope: Construct, construct_id: str, *, names: Names, data: DataPlane, topic: sns.ITopic
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, ctx: StackContext, *, topic: sns.ITopic) -> None:
         super().__init__(scope, construct_id)
+        names, data = ctx.names, ctx.data
         self.queue = sqs.Queue(
             self,
             "Queue",

@@ -25,30 +25,22 @@ import re
 
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import sources
-from infra.constructs.arns import Arns
-from infra.constructs.data import DataPlane
-from infra.constructs.relays import (
-    ARCHITECTURE,
+from infra.constructs.lambdas import (
     EVENT_MAX_AGE,
-    EVENT_RETRY_ATTEMPTS,
     LAMBDA_EXCLUDES,
-    RUNTIME,
-    VENDORED,
-    acknowledge_xray,
-    handler_log_group,
-    powertools_layer,
-    write_own_logs,
+    code_asset,
+    lambda_target,
+    python_function,
 )
-from infra.nag import acknowledge, logical_id
-from shared.config import DualloopConfig, Stage
-from shared.naming import Names
+from infra.constructs.statements import list_prefixes, objects, project_key, put_metric_data
+from infra.context import StackContext
+from infra.nag import logical_id
+from shared.config import DualloopConfig
 
 # Lambda's limit for a function and all its layers, unzipped ("Lambda quotas": 250 MB), and
 # the budget the drift function keeps under it, so a layer bump cannot creep up to the limit.
@@ -87,101 +79,61 @@ _SCHEDULE = re.compile(r"^(rate|cron)\(.+\)$")
 
 class DriftCheck(Construct):
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        cfg: DualloopConfig,
-        names: Names,
-        data: DataPlane,
-        dead_letters: sqs.IQueue,
+        self, scope: Construct, construct_id: str, ctx: StackContext, *, dead_letters: sqs.IQueue
     ) -> None:
         super().__init__(scope, construct_id)
+        cfg, names, data = ctx.cfg, ctx.names, ctx.data
         if not _SCHEDULE.match(cfg.drift.schedule.strip()):
             raise ValueError(
                 f"drift.schedule {cfg.drift.schedule!r} is not an EventBridge schedule expression "
                 "(rate(...) or cron(...))"
             )
-        arn = Arns(names)
-        strict = cfg.stage is Stage.PROD
-
-        log_group = handler_log_group(self, "Logs", cfg=cfg, data=data, function_name=names.drift_function)
-
-        # Its own role: the relays' role answers task tokens, this one reads captures and publishes.
-        self.role = iam.Role(
-            self,
-            "Role",
-            role_name=f"{names.drift_function}-role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="dualloop drift check: read the serving chain, captures and baselines; write reports, metrics",
-        )
+        arn = ctx.arns
         endpoint_configs = arn.sagemaker(f"endpoint-config/{names.model_name_prefix}-*")
         models = arn.sagemaker(f"model/{names.model_name_prefix}-*")
         group_packages = arn.sagemaker(f"model-package/{names.model_package_group}/*")
         any_package = arn.sagemaker("model-package/*")
         baseline_keys = f"{cfg.artifact_prefix}{BASELINE_KEYS}"
-        policy = iam.Policy(
+        artifacts = f"<{logical_id(data.artifacts)}.Arn>"
+        # endpoint -> endpoint config -> model -> model package (baseline.describe_deployment,
+        # _deployed_package); configs and models are named <prefix>-<uuid> by the ASL.
+        serving_chain = (
+            ("DescribeEndpoint", "sagemaker:DescribeEndpoint", arn.sagemaker(f"endpoint/{names.endpoint}")),
+            ("DescribeEndpointConfigs", "sagemaker:DescribeEndpointConfig", endpoint_configs),
+            ("DescribeModels", "sagemaker:DescribeModel", models),
+            ("DescribeModelPackages", "sagemaker:DescribeModelPackage", group_packages),
+            # The fallback that finds the package marked deployed to the endpoint (a model not
+            # created from a package). A list request names no package ARN of the group to match
+            # (only a group *name* filter), so model-package/* of this account and region is the
+            # narrowest pattern sure to match; it reveals summaries, not artifacts.
+            ("ListModelPackages", "sagemaker:ListModelPackages", any_package),
+        )
+        # Its own role: the relays' role answers task tokens, this one reads captures and publishes.
+        check = python_function(
             self,
-            "Policy",
+            ctx,
+            "",
+            function_name=names.drift_function,
+            role_name=f"{names.drift_function}-role",
+            role_description="dualloop drift check: read the serving chain, captures and baselines; write reports, metrics",
             statements=[
-                # endpoint -> endpoint config -> model -> model package (baseline.describe_deployment,
-                # _deployed_package); configs and models are named <prefix>-<uuid> by the ASL.
-                iam.PolicyStatement(
-                    sid="DescribeEndpoint",
-                    actions=["sagemaker:DescribeEndpoint"],
-                    resources=[arn.sagemaker(f"endpoint/{names.endpoint}")],
+                *(
+                    iam.PolicyStatement(sid=sid, actions=[action], resources=[resource])
+                    for sid, action, resource in serving_chain
                 ),
-                iam.PolicyStatement(
-                    sid="DescribeEndpointConfigs",
-                    actions=["sagemaker:DescribeEndpointConfig"],
-                    resources=[endpoint_configs],
+                list_prefixes(
+                    "ListCapturesAndBaselines", data.artifacts, f"{CAPTURE_PREFIX}*", baseline_keys
                 ),
-                iam.PolicyStatement(
-                    sid="DescribeModels", actions=["sagemaker:DescribeModel"], resources=[models]
-                ),
-                iam.PolicyStatement(
-                    sid="DescribeModelPackages",
-                    actions=["sagemaker:DescribeModelPackage"],
-                    resources=[group_packages],
-                ),
-                # The fallback that finds the package marked deployed to the endpoint (a model not
-                # created from a package). A list request names no package ARN of the group to match
-                # (only a group *name* filter), so model-package/* of this account and region is the
-                # narrowest pattern sure to match; it reveals summaries, not artifacts.
-                iam.PolicyStatement(
-                    sid="ListModelPackages",
-                    actions=["sagemaker:ListModelPackages"],
-                    resources=[any_package],
-                ),
-                iam.PolicyStatement(
-                    sid="ListCapturesAndBaselines",
-                    actions=["s3:ListBucket"],
-                    resources=[data.artifacts.bucket_arn],
-                    conditions={"StringLike": {"s3:prefix": [f"{CAPTURE_PREFIX}*", baseline_keys]}},
-                ),
-                iam.PolicyStatement(
-                    sid="ReadCapturesAndBaselines",
-                    actions=["s3:GetObject"],
-                    resources=[
-                        data.artifacts.arn_for_objects(f"{CAPTURE_PREFIX}*"),
-                        data.artifacts.arn_for_objects(baseline_keys),
-                    ],
-                ),
-                iam.PolicyStatement(
-                    sid="WriteReports",
-                    actions=["s3:PutObject"],
-                    resources=[data.artifacts.arn_for_objects(f"{REPORT_PREFIX}*")],
-                ),
+                objects("ReadCapturesAndBaselines", data.artifacts, f"{CAPTURE_PREFIX}*", baseline_keys),
+                objects("WriteReports", data.artifacts, f"{REPORT_PREFIX}*", action="s3:PutObject"),
                 # Decrypt: SSE-KMS objects, and the environment (encrypted with the same key).
-                iam.PolicyStatement(
-                    sid="ProjectKeyDecrypt", actions=["kms:Decrypt"], resources=[data.key.key_arn]
-                ),
-                # New data keys only for S3 writing the reports.
-                iam.PolicyStatement(
+                project_key(data.key, ["kms:Decrypt"], sid="ProjectKeyDecrypt"),
+                # New data keys only for S3 writing the reports, and SQS (a failed run's event, to the
+                # dead-letter queue).
+                project_key(
+                    data.key,
+                    ["kms:GenerateDataKey"],
                     sid="ProjectKeyForReports",
-                    actions=["kms:GenerateDataKey"],
-                    resources=[data.key.key_arn],
-                    # S3 (the reports) and SQS (a failed run's event, to the dead-letter queue).
                     conditions={
                         "StringEquals": {
                             "kms:ViaService": [
@@ -191,95 +143,44 @@ class DriftCheck(Construct):
                         }
                     },
                 ),
-                iam.PolicyStatement(
-                    sid="PublishDriftMetrics",
-                    actions=["cloudwatch:PutMetricData"],
-                    resources=["*"],
-                    conditions={"StringEquals": {"cloudwatch:namespace": names.metric_namespace}},
-                ),
-                write_own_logs(log_group),
+                put_metric_data("PublishDriftMetrics", names.metric_namespace),
             ],
-        )
-        policy.attach_to_role(self.role)
-        artifacts = f"<{logical_id(data.artifacts)}.Arn>"
-        for resource, reason in (
-            (
-                "*",
-                "Only cloudwatch:PutMetricData, which has no resource for plain metrics; pinned by the "
+            wildcards={
+                "*": "Only cloudwatch:PutMetricData, which has no resource for plain metrics; pinned by the "
                 "cloudwatch:namespace condition to the drift namespace.",
-            ),
-            (
-                endpoint_configs,
-                "Endpoint configs are named <prefix>-<uuid> per deployment by the ASL; scoped to "
+                endpoint_configs: "Endpoint configs are named <prefix>-<uuid> per deployment by the ASL; scoped to "
                 "the project prefix.",
-            ),
-            (
-                models,
-                "Models are named <prefix>-<uuid> per deployment by the ASL; scoped to the project prefix.",
-            ),
-            (
-                group_packages,
-                "Model package versions are numbered by the registry; scoped to this project's group.",
-            ),
-            (
-                any_package,
-                "ListModelPackages names no package ARN of one group (only a group-name filter): "
+                models: "Models are named <prefix>-<uuid> per deployment by the ASL; scoped to the project prefix.",
+                group_packages: "Model package versions are numbered by the registry; scoped to this project's group.",
+                any_package: "ListModelPackages names no package ARN of one group (only a group-name filter): "
                 "model-package/* of this account and region is the narrowest pattern sure to match.",
-            ),
-            (
-                f"{artifacts}/{CAPTURE_PREFIX}*",
-                "Captured requests sit under <endpoint>/<variant>/yyyy/mm/dd/hh/, "
+                f"{artifacts}/{CAPTURE_PREFIX}*": "Captured requests sit under <endpoint>/<variant>/yyyy/mm/dd/hh/, "
                 "written by SageMaker; read-only, under the capture prefix.",
-            ),
-            (
-                f"{artifacts}/{baseline_keys}",
-                "Baselines sit under each pipeline execution's own prefix (execution "
+                f"{artifacts}/{baseline_keys}": "Baselines sit under each pipeline execution's own prefix (execution "
                 "ids are minted per run); read-only, the Preprocess baseline output only.",
-            ),
-            (
-                f"{artifacts}/{REPORT_PREFIX}*",
-                "Reports are keyed by endpoint and window end; write-only, under the drift report prefix.",
-            ),
-        ):
-            acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
-
-        job = sources.REPO / "outer_orchestrator" / "drift" / "job.py"
-        if not job.is_file():
-            sources.missing_source(self, job, strict=strict)
-        code_dir = sources.stage_packages("drift-code", PACKAGES, exclude=EXCLUDES)
-        for distribution in VENDORED:
-            sources.vendor_pure_python(code_dir, distribution)
-
-        environment = config_environment(cfg)
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            function_name=names.drift_function,
-            description=f"Drift check of {names.endpoint}: captured requests vs the training baseline",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
+                f"{artifacts}/{REPORT_PREFIX}*": "Reports are keyed by endpoint and window end; write-only, under the "
+                "drift report prefix.",
+            },
             handler=HANDLER,
-            code=lambda_.Code.from_asset(str(code_dir)),
-            layers=[powertools_layer(self)],  # the only layer: see SIZE_BUDGET_MB
-            role=self.role,
+            code=code_asset(
+                self,
+                ctx,
+                "drift-code",
+                PACKAGES,
+                exclude=EXCLUDES,
+                required=[sources.REPO / "outer_orchestrator" / "drift" / "job.py"],
+            ),
+            description=f"Drift check of {names.endpoint}: captured requests vs the training baseline",
+            # Only the config it rebuilds (config_environment): its Logger names its service in code.
+            environment=config_environment(cfg),
+            powertools_service=False,
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
             retry_attempts=ASYNC_RETRY_ATTEMPTS,
             max_event_age=EVENT_MAX_AGE,
             dead_letter_queue=dead_letters,  # what it fails on after Lambda's retries
-            tracing=lambda_.Tracing.ACTIVE,
-            environment=environment,
-            environment_encryption=data.key,
-            log_group=log_group,
         )
-        self.function.node.add_dependency(policy)
-        acknowledge_xray(self.role)
-        acknowledge(
-            self.function,
-            "AwsSolutions-L1",
-            f"{RUNTIME.name} is pinned deliberately: the Powertools layer is published "
-            "per Python version, and the project tests on Python 3.11/3.12.",
-        )
+        self.role, self.function = check.role, check.function
 
         self.schedule_rule = events.Rule(
             self,
@@ -288,14 +189,7 @@ class DriftCheck(Construct):
             description=f"Drift check of {names.endpoint} ({cfg.drift.schedule}); the event's time ends the window",
             schedule=events.Schedule.expression(cfg.drift.schedule),
             # No Input: the function needs the Scheduled Event's own time.
-            targets=[
-                targets.LambdaFunction(
-                    self.function,
-                    retry_attempts=EVENT_RETRY_ATTEMPTS,
-                    max_event_age=EVENT_MAX_AGE,
-                    dead_letter_queue=dead_letters,
-                )
-            ],
+            targets=[lambda_target(self.function, dead_letters)],
         )
 
 

@@ -18,19 +18,11 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constructs.data import DataPlane
 from infra.constructs.drift import REPORT_PREFIX, config_environment
-from infra.constructs.relays import (
-    EVENT_MAX_AGE,
-    acknowledge_xray,
-    handler_code,
-    handler_function,
-    handler_log_group,
-    powertools_layer,
-    write_own_logs,
-)
-from infra.nag import acknowledge, logical_id
-from shared.config import DualloopConfig
+from infra.constructs.lambdas import EVENT_MAX_AGE, handler_code, handler_module, python_function
+from infra.constructs.statements import list_prefixes, objects, project_key
+from infra.context import StackContext
+from infra.nag import logical_id
 from shared.naming import Names
 
 ASYNC_RETRY_ATTEMPTS = 2  # a repeated run finds its execution by name and starts nothing
@@ -47,30 +39,24 @@ class DriftTrigger(Construct):
         self,
         scope: Construct,
         construct_id: str,
+        ctx: StackContext,
         *,
-        cfg: DualloopConfig,
-        names: Names,
-        data: DataPlane,
         state_machine: sfn.IStateMachine,
         dead_letters: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
+        names, data = ctx.names, ctx.data
         name = function_name(names)
-        log_group = handler_log_group(self, "Logs", cfg=cfg, data=data, function_name=name)
-        self.role = iam.Role(
-            self,
-            "Role",
-            role_name=f"{name}-role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="dualloop drift trigger: read drift reports, start a retrain",
-        )
-        reports = data.artifacts.arn_for_objects(f"{REPORT_PREFIX}*")
         # The handler believes no event: it reads the alarm's state first. A metric alarm's ARN
         # scopes DescribeAlarms (only composite alarms need "*", per the DescribeAlarms API reference).
         alarm = f"arn:aws:cloudwatch:{names.region}:{names.account}:alarm:{names.drift_alarm}"
-        policy = iam.Policy(
+        trigger = python_function(
             self,
-            "Policy",
+            ctx,
+            "",
+            function_name=name,
+            role_name=f"{name}-role",
+            role_description="dualloop drift trigger: read drift reports, start a retrain",
             statements=[
                 iam.PolicyStatement(
                     sid="ConfirmAlarmState", actions=["cloudwatch:DescribeAlarms"], resources=[alarm]
@@ -80,45 +66,23 @@ class DriftTrigger(Construct):
                     actions=["states:StartExecution"],
                     resources=[state_machine.state_machine_arn],
                 ),
-                iam.PolicyStatement(
-                    sid="ListReports",
-                    actions=["s3:ListBucket"],
-                    resources=[data.artifacts.bucket_arn],
-                    conditions={"StringLike": {"s3:prefix": [f"{REPORT_PREFIX}*"]}},
-                ),
-                iam.PolicyStatement(sid="ReadReports", actions=["s3:GetObject"], resources=[reports]),
+                list_prefixes("ListReports", data.artifacts, f"{REPORT_PREFIX}*"),
+                objects("ReadReports", data.artifacts, f"{REPORT_PREFIX}*"),
                 # SSE-KMS reports, and the environment (encrypted with the same key).
                 # GenerateDataKey: failed events go to the dead-letter queue, SSE-KMS with the same key.
-                iam.PolicyStatement(
-                    sid="ProjectKeyDecrypt",
-                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                    resources=[data.key.key_arn],
-                ),
-                write_own_logs(log_group),
+                project_key(data.key, ["kms:Decrypt", "kms:GenerateDataKey"], sid="ProjectKeyDecrypt"),
             ],
-        )
-        policy.attach_to_role(self.role)
-        acknowledge(
-            policy,
-            f"AwsSolutions-IAM5[Resource::<{logical_id(data.artifacts)}.Arn>/{REPORT_PREFIX}*]",
-            "Reports are keyed by endpoint and window end; read-only, under the drift report prefix.",
-        )
-
-        self.function = handler_function(
-            self,
-            "Function",
-            data=data,
-            function_name=name,
-            module="drift_trigger",
+            handler=handler_module("drift_trigger"),
+            code=handler_code(self, ctx, "drift_trigger"),
             description=f"Drift alarm -> retrain of {names.state_machine}, naming the drifted features",
-            code=handler_code(self, cfg, "drift_trigger"),
-            layer=powertools_layer(self),
-            role=self.role,
-            log_group=log_group,
-            environment=config_environment(cfg),
+            environment=config_environment(ctx.cfg),
+            wildcards={
+                f"<{logical_id(data.artifacts)}.Arn>/{REPORT_PREFIX}*": (
+                    "Reports are keyed by endpoint and window end; read-only, under the drift report prefix."
+                )
+            },
             retry_attempts=ASYNC_RETRY_ATTEMPTS,
             max_event_age=EVENT_MAX_AGE,
             dead_letter_queue=dead_letters,  # what it fails on after Lambda's retries
         )
-        self.function.node.add_dependency(policy)
-        acknowledge_xray(self.role)
+        self.role, self.function = trigger.role, trigger.function

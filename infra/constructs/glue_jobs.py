@@ -11,10 +11,16 @@ from constructs import Construct
 
 from infra import glue_wheels, sources
 from infra.constructs.arns import Arns
-from infra.constructs.data import DataPlane
-from infra.nag import acknowledge, logical_id
-from shared.config import DualloopConfig, Stage
-from shared.naming import Names
+from infra.constructs.statements import (
+    S3_READ,
+    S3_READ_WRITE,
+    bucket_and_objects,
+    project_key,
+    put_metric_data,
+    role_with_policy,
+)
+from infra.context import StackContext
+from infra.nag import acknowledge_wildcards, logical_id
 
 # The ASL's PrepareRun writes each run under this literal prefix of the curated bucket.
 ASL_CURATED_PREFIX = "curated/"
@@ -23,20 +29,12 @@ _JOB_SCRIPTS = ("ingest.py", "data_quality.py")
 
 
 class GlueJobs(Construct):
-    def __init__(
-        self, scope: Construct, construct_id: str, *, cfg: DualloopConfig, names: Names, data: DataPlane
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, ctx: StackContext) -> None:
         super().__init__(scope, construct_id)
-        strict = cfg.stage is Stage.PROD
-        arn = Arns(names)
+        cfg, names, data = ctx.cfg, ctx.names, ctx.data
+        strict = ctx.strict
+        arn = ctx.arns
 
-        self.role = iam.Role(
-            self,
-            "Role",
-            role_name=names.glue_role,
-            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
-            description="dualloop Glue jobs: read raw, write curated and quality reports",
-        )
         # What the job scripts import (outer_orchestrator.glue.*, outer_orchestrator.quality.*,
         # shared.config's DataSchema, shared.column_names' header rule), shipped as one zip on
         # --extra-py-files with the package layout intact. The local-cloud worker stays out: it imports moto.
@@ -79,6 +77,43 @@ class GlueJobs(Construct):
             self,
             "DataQualityScript",
             path=str(sources.source_file(self, sources.GLUE_DIR / "data_quality.py", strict=strict)),
+        )
+
+        # Least privilege: read raw, write curated, read exactly the shipped code objects.
+        self.role, policy = role_with_policy(
+            self,
+            "",
+            role_name=names.glue_role,
+            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+            description="dualloop Glue jobs: read raw, write curated and quality reports",
+            statements=[
+                bucket_and_objects("ReadRaw", data.raw, S3_READ),
+                bucket_and_objects("WriteCurated", data.curated, S3_READ_WRITE, f"{ASL_CURATED_PREFIX}*"),
+                iam.PolicyStatement(
+                    sid="ReadCode",
+                    actions=["s3:GetObject"],
+                    resources=[
+                        *(
+                            a.bucket.arn_for_objects(a.s3_object_key)
+                            for a in (helpers, python_modules, ruleset, ingest_script, quality_script)
+                            if a is not None
+                        ),
+                        *([ruleset_object_arn] if ruleset_object_arn else []),
+                    ],
+                ),
+                project_key(data.key),
+                iam.PolicyStatement(
+                    sid="Logs",
+                    actions=[
+                        "logs:CreateLogGroup",
+                        "logs:CreateLogStream",
+                        "logs:PutLogEvents",
+                        "logs:AssociateKmsKey",
+                    ],
+                    resources=[arn.logs("log-group:/aws-glue/*")],
+                ),
+                put_metric_data("Metrics", "Glue"),
+            ],
         )
 
         self.security_configuration = glue.CfnSecurityConfiguration(
@@ -128,88 +163,25 @@ class GlueJobs(Construct):
             "Evaluates the DQDL ruleset on data_uri and writes a QualityReport to report_uri",
         )
 
-        # Least privilege: read raw, write curated, read exactly the shipped code objects.
-        policy = iam.Policy(
-            self,
-            "Policy",
-            statements=[
-                iam.PolicyStatement(
-                    sid="ReadRaw",
-                    actions=["s3:GetObject", "s3:ListBucket"],
-                    resources=[data.raw.bucket_arn, data.raw.arn_for_objects("*")],
-                ),
-                iam.PolicyStatement(
-                    sid="WriteCurated",
-                    actions=[
-                        "s3:GetObject",
-                        "s3:PutObject",
-                        "s3:DeleteObject",
-                        "s3:ListBucket",
-                        "s3:AbortMultipartUpload",
-                    ],
-                    resources=[
-                        data.curated.bucket_arn,
-                        data.curated.arn_for_objects(f"{ASL_CURATED_PREFIX}*"),
-                    ],
-                ),
-                iam.PolicyStatement(
-                    sid="ReadCode",
-                    actions=["s3:GetObject"],
-                    resources=[
-                        *(
-                            a.bucket.arn_for_objects(a.s3_object_key)
-                            for a in (helpers, python_modules, ruleset, ingest_script, quality_script)
-                            if a is not None
-                        ),
-                        *([ruleset_object_arn] if ruleset_object_arn else []),
-                    ],
-                ),
-                iam.PolicyStatement(
-                    sid="ProjectKey",
-                    actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                    resources=[data.key.key_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="Logs",
-                    actions=[
-                        "logs:CreateLogGroup",
-                        "logs:CreateLogStream",
-                        "logs:PutLogEvents",
-                        "logs:AssociateKmsKey",
-                    ],
-                    resources=[arn.logs("log-group:/aws-glue/*")],
-                ),
-                iam.PolicyStatement(
-                    sid="Metrics",
-                    actions=["cloudwatch:PutMetricData"],
-                    resources=["*"],  # no resource-level permissions; pinned to Glue's namespace
-                    conditions={"StringEquals": {"cloudwatch:namespace": "Glue"}},
-                ),
-            ],
-        )
-        policy.attach_to_role(self.role)
         for job in (self.ingest, self.data_quality):
             job.node.add_dependency(policy)
 
-        for finding, reason in (
-            (
-                f"Resource::<{logical_id(data.raw)}.Arn>/*",
-                "Ingest reads any raw_uri a starter passes (EventBridge new-data keys, manual runs).",
-            ),
-            (
-                f"Resource::<{logical_id(data.curated)}.Arn>/{ASL_CURATED_PREFIX}*",
-                "Each retrain writes curated/<execution>/...; execution names are not known ahead.",
-            ),
-            (
-                f"Resource::arn:aws:logs:{names.region}:{names.account}:log-group:/aws-glue/*",
-                "Glue names its log groups per security configuration and role under /aws-glue/.",
-            ),
-            (
-                "Resource::*",
-                "Only cloudwatch:PutMetricData, which has no resource-level permissions; pinned to the Glue namespace.",
-            ),
-        ):
-            acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+        acknowledge_wildcards(
+            policy,
+            {
+                f"<{logical_id(data.raw)}.Arn>/*": (
+                    "Ingest reads any raw_uri a starter passes (EventBridge new-data keys, manual runs)."
+                ),
+                f"<{logical_id(data.curated)}.Arn>/{ASL_CURATED_PREFIX}*": (
+                    "Each retrain writes curated/<execution>/...; execution names are not known ahead."
+                ),
+                arn.logs("log-group:/aws-glue/*"): (
+                    "Glue names its log groups per security configuration and role under /aws-glue/."
+                ),
+                "*": "Only cloudwatch:PutMetricData, which has no resource-level permissions; pinned to the Glue "
+                "namespace.",
+            },
+        )
 
     def _job(
         self, construct_id: str, name: str, script: assets.Asset, args: dict[str, str], description: str

@@ -16,10 +16,20 @@ from constructs import Construct
 
 from infra.constructs.arns import Arns
 from infra.constructs.data import DataPlane
-from infra.nag import acknowledge, logical_id
+from infra.constructs.statements import (
+    S3_READ,
+    S3_READ_WRITE,
+    bucket_and_objects,
+    pass_to_sagemaker,
+    project_key,
+    put_metric_data,
+    role_with_policy,
+    rollback_alarms,
+)
+from infra.context import StackContext
+from infra.nag import acknowledge, acknowledge_wildcards, logical_id
 from infra.pipeline_build import PipelineBuild
 from shared.config import DualloopConfig
-from shared.naming import Names
 
 
 class InnerLoop(Construct):
@@ -27,175 +37,129 @@ class InnerLoop(Construct):
         self,
         scope: Construct,
         construct_id: str,
+        ctx: StackContext,
         *,
-        cfg: DualloopConfig,
-        names: Names,
-        data: DataPlane,
         pipeline: PipelineBuild | None,
     ) -> None:
         super().__init__(scope, construct_id)
+        cfg, names, data = ctx.cfg, ctx.names, ctx.data
         stack = Stack.of(self)
-        arn = Arns(names)
+        arn = ctx.arns
 
-        self.role = iam.Role(
+        self.role, policy = role_with_policy(
             self,
-            "ExecutionRole",
+            "Execution",
             role_name=names.sagemaker_role,
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="SageMaker pipeline steps, registered models and endpoints of dualloop",
         )
         group_arn = arn.sagemaker(f"model-package-group/{names.model_package_group}")
         packages_arn = arn.sagemaker(f"model-package/{names.model_package_group}/*")
-        policy = iam.Policy(
-            self,
-            "ExecutionPolicy",
-            statements=[
-                # Steps read the curated data and read/write artifacts (code, models, baselines, capture).
-                iam.PolicyStatement(
-                    sid="ReadCurated",
-                    actions=["s3:GetObject", "s3:ListBucket"],
-                    resources=[data.curated.bucket_arn, data.curated.arn_for_objects("*")],
-                ),
-                iam.PolicyStatement(
-                    sid="ReadWriteArtifacts",
-                    actions=[
-                        "s3:GetObject",
-                        "s3:PutObject",
-                        "s3:DeleteObject",
-                        "s3:ListBucket",
-                        "s3:AbortMultipartUpload",
-                    ],
-                    resources=[data.artifacts.bucket_arn, data.artifacts.arn_for_objects("*")],
-                ),
-                iam.PolicyStatement(
-                    sid="ProjectKey",
-                    actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                    resources=[data.key.key_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="EcrAuth",
-                    actions=["ecr:GetAuthorizationToken"],
-                    resources=["*"],  # GetAuthorizationToken has no resource-level permissions
-                ),
-                iam.PolicyStatement(
-                    sid="PullImages",
-                    actions=[
-                        "ecr:BatchGetImage",
-                        "ecr:GetDownloadUrlForLayer",
-                        "ecr:BatchCheckLayerAvailability",
-                    ],
-                    resources=_image_repositories(pipeline, cfg.region),
-                ),
-                iam.PolicyStatement(
-                    sid="Logs",
-                    actions=[
-                        "logs:CreateLogGroup",
-                        "logs:CreateLogStream",
-                        "logs:PutLogEvents",
-                        "logs:DescribeLogStreams",
-                    ],
-                    resources=[arn.logs("log-group:/aws/sagemaker/*")],
-                ),
-                iam.PolicyStatement(
-                    sid="Metrics",
-                    actions=["cloudwatch:PutMetricData"],
-                    # PutMetricData has no resource-level permissions; the namespace is pinned.
-                    resources=["*"],
-                    conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
-                ),
-                # The pipeline service acts as this role: it starts the step jobs (named
-                # pipelines-<execution>-<step>-...) and registers the model.
-                iam.PolicyStatement(
-                    sid="PipelineSteps",
-                    actions=[
-                        "sagemaker:CreateProcessingJob",
-                        "sagemaker:DescribeProcessingJob",
-                        "sagemaker:StopProcessingJob",
-                        "sagemaker:CreateTrainingJob",
-                        "sagemaker:DescribeTrainingJob",
-                        "sagemaker:StopTrainingJob",
-                        "sagemaker:AddTags",
-                    ],
-                    resources=[
-                        arn.sagemaker("processing-job/pipelines-*"),
-                        arn.sagemaker("training-job/pipelines-*"),
-                    ],
-                ),
-                *_tuning_statements(cfg, arn),
-                iam.PolicyStatement(
-                    sid="RegisterModel",
-                    actions=[
-                        "sagemaker:CreateModelPackage",
-                        "sagemaker:DescribeModelPackage",
-                        "sagemaker:AddTags",
-                    ],
-                    resources=[group_arn, packages_arn],
-                ),
-                # The same guardrails doc names the "IAM execution role" for the rollback alarms;
-                # this is the role the endpoint's models run as, so it may read them too.
-                iam.PolicyStatement(
-                    sid="RollbackAlarms",
-                    actions=["cloudwatch:DescribeAlarms"],
-                    resources=[names.alarm_arn(alarm) for alarm in names.endpoint_alarms],
-                ),
-                iam.PolicyStatement(
-                    sid="PassSelfToJobs",
-                    actions=["iam:PassRole"],
-                    resources=[self.role.role_arn],
-                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-                ),
-            ],
+        policy.add_statements(
+            # Steps read the curated data and read/write artifacts (code, models, baselines, capture).
+            bucket_and_objects("ReadCurated", data.curated, S3_READ),
+            bucket_and_objects("ReadWriteArtifacts", data.artifacts, S3_READ_WRITE),
+            project_key(data.key),
+            iam.PolicyStatement(
+                sid="EcrAuth",
+                actions=["ecr:GetAuthorizationToken"],
+                resources=["*"],  # GetAuthorizationToken has no resource-level permissions
+            ),
+            iam.PolicyStatement(
+                sid="PullImages",
+                actions=[
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchCheckLayerAvailability",
+                ],
+                resources=_image_repositories(pipeline, cfg.region),
+            ),
+            iam.PolicyStatement(
+                sid="Logs",
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
+                resources=[arn.logs("log-group:/aws/sagemaker/*")],
+            ),
+            put_metric_data("Metrics", "/aws/sagemaker/*", "StringLike"),
+            # The pipeline service acts as this role: it starts the step jobs (named
+            # pipelines-<execution>-<step>-...) and registers the model.
+            iam.PolicyStatement(
+                sid="PipelineSteps",
+                actions=[
+                    "sagemaker:CreateProcessingJob",
+                    "sagemaker:DescribeProcessingJob",
+                    "sagemaker:StopProcessingJob",
+                    "sagemaker:CreateTrainingJob",
+                    "sagemaker:DescribeTrainingJob",
+                    "sagemaker:StopTrainingJob",
+                    "sagemaker:AddTags",
+                ],
+                resources=[
+                    arn.sagemaker("processing-job/pipelines-*"),
+                    arn.sagemaker("training-job/pipelines-*"),
+                ],
+            ),
+            *_tuning_statements(cfg, arn),
+            iam.PolicyStatement(
+                sid="RegisterModel",
+                actions=[
+                    "sagemaker:CreateModelPackage",
+                    "sagemaker:DescribeModelPackage",
+                    "sagemaker:AddTags",
+                ],
+                resources=[group_arn, packages_arn],
+            ),
+            # The guardrails doc names the "IAM execution role" for the rollback alarms;
+            # this is the role the endpoint's models run as, so it may read them too.
+            rollback_alarms(names),
+            pass_to_sagemaker("PassSelfToJobs", self.role),
         )
-        policy.attach_to_role(self.role)
         acknowledge(
             policy,
             "AwsSolutions-IAM5[Resource::*]",
             "Only ecr:GetAuthorizationToken and cloudwatch:PutMetricData (namespace-pinned by condition): "
             "neither API supports resource-level permissions.",
         )
-        for finding, reason in (
-            (
-                f"Resource::<{logical_id(data.curated)}.Arn>/*",
-                "Steps read whatever the outer loop curated under per-execution prefixes; keys are not known ahead.",
-            ),
-            (
-                f"Resource::<{logical_id(data.artifacts)}.Arn>/*",
-                "Code, model artifacts, baselines and endpoint data capture live under content-addressed keys.",
-            ),
-            (
-                f"Resource::arn:aws:logs:{names.region}:{names.account}:log-group:/aws/sagemaker/*",
-                "SageMaker names a log group per job type (/aws/sagemaker/ProcessingJobs, TrainingJobs, Endpoints/<name>).",
-            ),
-            (
-                f"Resource::arn:aws:sagemaker:{names.region}:{names.account}:processing-job/pipelines-*",
-                "Pipeline step jobs are named by SageMaker per execution (pipelines-<execution>-<step>-<suffix>).",
-            ),
-            (
-                f"Resource::arn:aws:sagemaker:{names.region}:{names.account}:training-job/pipelines-*",
-                "Pipeline step jobs are named by SageMaker per execution (pipelines-<execution>-<step>-<suffix>).",
-            ),
-            (
-                f"Resource::arn:aws:sagemaker:{names.region}:{names.account}:model-package/"
-                f"{names.model_package_group.lower()}/*",
-                "Model package versions are numbered by the registry; scoped to this project's group.",
-            ),
-            *(
-                (
-                    f"Resource::{r}",
-                    "SageMaker-owned image repository: pull only, scoped to the repositories the pipeline runs.",
-                )
-                for r in _image_repositories(pipeline, cfg.region)
-                if "*" in r
-            ),
-        ):
-            acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
-        if cfg.tuning.enabled:
-            acknowledge(
-                policy,
-                f"AwsSolutions-IAM5[Resource::{arn.sagemaker('hyper-parameter-tuning-job/*')}]",
-                "SageMaker names a pipeline's tuning jobs per execution; the statements hold only for "
-                "tuning jobs tagged with this project and stage.",
-            )
+        step_jobs = (
+            "Pipeline step jobs are named by SageMaker per execution (pipelines-<execution>-<step>-<suffix>)."
+        )
+        acknowledge_wildcards(
+            policy,
+            {
+                f"<{logical_id(data.curated)}.Arn>/*": (
+                    "Steps read whatever the outer loop curated under per-execution prefixes; keys are not known ahead."
+                ),
+                f"<{logical_id(data.artifacts)}.Arn>/*": (
+                    "Code, model artifacts, baselines and endpoint data capture live under content-addressed keys."
+                ),
+                arn.logs("log-group:/aws/sagemaker/*"): (
+                    "SageMaker names a log group per job type (/aws/sagemaker/ProcessingJobs, TrainingJobs, "
+                    "Endpoints/<name>)."
+                ),
+                arn.sagemaker("processing-job/pipelines-*"): step_jobs,
+                arn.sagemaker("training-job/pipelines-*"): step_jobs,
+                packages_arn: "Model package versions are numbered by the registry; scoped to this project's group.",
+                **{
+                    r: "SageMaker-owned image repository: pull only, scoped to the repositories the pipeline runs."
+                    for r in _image_repositories(pipeline, cfg.region)
+                    if "*" in r
+                },
+                **(
+                    {
+                        arn.sagemaker("hyper-parameter-tuning-job/*"): (
+                            "SageMaker names a pipeline's tuning jobs per execution; the statements hold only for "
+                            "tuning jobs tagged with this project and stage."
+                        )
+                    }
+                    if cfg.tuning.enabled
+                    else {}
+                ),
+            },
+        )
 
         self.model_package_group = sagemaker.CfnModelPackageGroup(
             self,

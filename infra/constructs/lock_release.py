@@ -18,26 +18,20 @@ from __future__ import annotations
 
 from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.constructs.data import DataPlane
-from infra.constructs.relays import (
+from infra.constructs.lambdas import (
     EVENT_MAX_AGE,
-    EVENT_RETRY_ATTEMPTS,
-    acknowledge_xray,
+    event_rule,
     handler_code,
-    handler_function,
-    handler_log_group,
-    powertools_layer,
-    write_own_logs,
+    handler_module,
+    lambda_target,
+    python_function,
 )
-from infra.nag import acknowledge
-from shared.config import DualloopConfig
-from shared.naming import Names
+from infra.constructs.statements import project_key
+from infra.context import StackContext
 
 # The ends that skip the ASL's own ReleaseLock* states (SUCCEEDED never holds the lock).
 RELEASE_ON = ("ABORTED", "TIMED_OUT", "FAILED")
@@ -49,28 +43,22 @@ class LockRelease(Construct):
         self,
         scope: Construct,
         construct_id: str,
+        ctx: StackContext,
         *,
-        cfg: DualloopConfig,
-        names: Names,
-        data: DataPlane,
         lock_table: dynamodb.ITable,
         dead_letters: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
-        name = names.lock_release_function
-        log_group = handler_log_group(self, "Logs", cfg=cfg, data=data, function_name=name)
-        self.role = iam.Role(
-            self,
-            "Role",
-            role_name=names.lock_release_role,
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="dualloop lock release: delete the retrain lock of an execution that ended abnormally",
-        )
+        names, data = ctx.names, ctx.data
         # Execution ARNs: arn:aws:states:<region>:<account>:execution:<state machine name>:<execution name>
         executions = names.state_machine_arn.replace(":stateMachine:", ":execution:") + ":*"
-        policy = iam.Policy(
+        release = python_function(
             self,
-            "Policy",
+            ctx,
+            "",
+            function_name=names.lock_release_function,
+            role_name=names.lock_release_role,
+            role_description="dualloop lock release: delete the retrain lock of an execution that ended abnormally",
             statements=[
                 iam.PolicyStatement(
                     sid="ConfirmExecutionStatus",
@@ -83,60 +71,36 @@ class LockRelease(Construct):
                     resources=[lock_table.table_arn],
                 ),
                 # The lock table and the function's environment are encrypted with the project key.
-                iam.PolicyStatement(
+                # GenerateDataKey: failed events go to the SSE-KMS dead-letter queue.
+                project_key(
+                    data.key,
+                    ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
                     sid="ProjectKeyDecrypt",
-                    # GenerateDataKey: failed events go to the SSE-KMS dead-letter queue.
-                    actions=["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
-                    resources=[data.key.key_arn],
                 ),
-                write_own_logs(log_group),
             ],
-        )
-        policy.attach_to_role(self.role)
-        acknowledge(
-            policy,
-            f"AwsSolutions-IAM5[Resource::{executions}]",
-            "Execution names are minted per retrain; scoped to this project's state machine.",
-        )
-
-        self.function = handler_function(
-            self,
-            "Function",
-            data=data,
-            function_name=name,
-            module="release_lock",
+            handler=handler_module("release_lock"),
+            code=handler_code(self, ctx, "release_lock"),
             description=f"{names.state_machine} ended ABORTED/TIMED_OUT/FAILED -> release its retrain lock",
-            code=handler_code(self, cfg, "release_lock"),
-            layer=powertools_layer(self),
-            role=self.role,
-            log_group=log_group,
             environment={
                 "DUALLOOP_LOCK_TABLE": names.lock_table,
                 "DUALLOOP_STATE_MACHINE_ARN": names.state_machine_arn,
             },
+            wildcards={
+                executions: "Execution names are minted per retrain; scoped to this project's state machine."
+            },
             max_event_age=EVENT_MAX_AGE,
             dead_letter_queue=dead_letters,  # what it fails on after Lambda's retries
         )
-        self.function.node.add_dependency(policy)
-        acknowledge_xray(self.role)
+        self.role, self.function = release.role, release.function
 
-        self.rule = events.Rule(
+        self.rule = event_rule(
             self,
             "Rule",
             rule_name=names.lock_release_rule,
             description=f"{names.state_machine} ended ABORTED, TIMED_OUT or FAILED -> release its retrain lock",
-            event_pattern=events.EventPattern(
-                source=["aws.states"],
-                detail_type=[DETAIL_TYPE],
-                detail={"stateMachineArn": [names.state_machine_arn], "status": list(RELEASE_ON)},
-                account=[Stack.of(self).account],
-            ),
-            targets=[
-                targets.LambdaFunction(
-                    self.function,
-                    retry_attempts=EVENT_RETRY_ATTEMPTS,
-                    max_event_age=EVENT_MAX_AGE,
-                    dead_letter_queue=dead_letters,
-                )
-            ],
+            source="aws.states",
+            detail_type=DETAIL_TYPE,
+            target=lambda_target(self.function, dead_letters),
+            detail={"stateMachineArn": [names.state_machine_arn], "status": list(RELEASE_ON)},
+            account=[Stack.of(self).account],
         )

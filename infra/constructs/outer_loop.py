@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -22,16 +23,23 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constructs.arns import Arns
-from infra.constructs.data import DataPlane, removal_policy
 from infra.constructs.dead_letters import DeadLetters
 from infra.constructs.drift_trigger import DriftTrigger
 from infra.constructs.glue_jobs import ASL_CURATED_PREFIX, GlueJobs
 from infra.constructs.inner_loop import InnerLoop
-from infra.constructs.relays import EVENT_MAX_AGE, EVENT_RETRY_ATTEMPTS, Relays
-from infra.nag import acknowledge, logical_id
+from infra.constructs.lambdas import EVENT_MAX_AGE, EVENT_RETRY_ATTEMPTS, event_rule, lambda_target
+from infra.constructs.relays import Relays
+from infra.constructs.statements import (
+    objects,
+    pass_to_sagemaker,
+    project_key,
+    role_with_policy,
+    rollback_alarms,
+)
+from infra.context import StackContext
+from infra.nag import acknowledge, acknowledge_wildcards, logical_id
 from outer_orchestrator.statemachine.definition import outer_loop_definition
-from shared.config import DualloopConfig, Stage
+from shared.config import DualloopConfig
 from shared.contracts import RetrainInput
 from shared.naming import Names
 
@@ -41,26 +49,24 @@ class OuterLoop(Construct):
         self,
         scope: Construct,
         construct_id: str,
+        ctx: StackContext,
         *,
-        cfg: DualloopConfig,
-        names: Names,
-        data: DataPlane,
         inner: InnerLoop,
         retrain_schedule: str,
         retrain_schedule_enabled: bool,
         relay_reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        removal = removal_policy(cfg)
-        arn = Arns(names)
+        cfg, names, data = ctx.cfg, ctx.names, ctx.data
+        arn = ctx.arns
 
         # ---- state: the one-retrain-at-a-time lock and the approval task tokens ----------
-        self.lock_table = self._table("LockTable", names.lock_table, "lock_id", data, removal)
+        self.lock_table = self._table("LockTable", names.lock_table, "lock_id", ctx)
         self.token_table = self._table(
-            "TokenTable", names.token_table, "model_package_arn", data, removal, ttl="expires_at"
+            "TokenTable", names.token_table, "model_package_arn", ctx, ttl="expires_at"
         )
         self.pipeline_token_table = self._table(
-            "PipelineTokenTable", names.pipeline_token_table, "callback_key", data, removal, ttl="expires_at"
+            "PipelineTokenTable", names.pipeline_token_table, "callback_key", ctx, ttl="expires_at"
         )
 
         self.topic = sns.Topic(
@@ -74,14 +80,12 @@ class OuterLoop(Construct):
         for email in cfg.notification_emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
 
-        self.dead_letters = DeadLetters(self, "DeadLetters", names=names, data=data, topic=self.topic)
-        self.glue = GlueJobs(self, "Glue", cfg=cfg, names=names, data=data)
+        self.dead_letters = DeadLetters(self, "DeadLetters", ctx, topic=self.topic)
+        self.glue = GlueJobs(self, "Glue", ctx)
         self.relays = Relays(
             self,
             "Relays",
-            cfg=cfg,
-            names=names,
-            data=data,
+            ctx,
             token_table=self.token_table,
             pipeline_token_table=self.pipeline_token_table,
             topic=self.topic,
@@ -91,18 +95,11 @@ class OuterLoop(Construct):
         store_token = self.relays.functions["store_token"]
 
         # ---- the state machine -------------------------------------------------------------
-        self.role = iam.Role(
-            self,
-            "StateMachineRole",
-            role_name=names.state_machine_role,
-            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-            description="dualloop outer loop: exactly the actions of the ASL's tasks",
-        )
         model_packages = arn.sagemaker(f"model-package/{names.model_package_group}/*")
         endpoint = arn.sagemaker(f"endpoint/{names.endpoint}")
         endpoint_configs = arn.sagemaker(f"endpoint-config/{names.model_name_prefix}-*")
         models = arn.sagemaker(f"model/{names.model_name_prefix}-*")
-        quality_reports = data.curated.arn_for_objects(f"{ASL_CURATED_PREFIX}*/quality/report.json")
+        quality_reports = f"{ASL_CURATED_PREFIX}*/quality/report.json"
         statements = [
             # AcquireLock, ReleaseLock*
             iam.PolicyStatement(
@@ -117,7 +114,7 @@ class OuterLoop(Construct):
                 resources=[arn.glue(f"job/{names.ingest_job}"), arn.glue(f"job/{names.data_quality_job}")],
             ),
             # ReadQualityReport
-            iam.PolicyStatement(sid="QualityReports", actions=["s3:GetObject"], resources=[quality_reports]),
+            objects("QualityReports", data.curated, quality_reports),
             # RunInnerPipeline (the function stores the task token and starts the pipeline)
             iam.PolicyStatement(
                 sid="StartPipeline",
@@ -146,26 +143,14 @@ class OuterLoop(Construct):
                 actions=["sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint"],
                 resources=[endpoint, endpoint_configs],
             ),
-            # UpdateEndpoint with AutoRollbackConfiguration: SageMaker checks the caller may read
-            # the rollback alarms ("Ensure that your IAM execution role has permission to perform
-            # the cloudwatch:DescribeAlarms action on the auto-rollback alarms you specify":
-            # docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html).
-            iam.PolicyStatement(
-                sid="RollbackAlarms",
-                actions=["cloudwatch:DescribeAlarms"],
-                resources=[names.alarm_arn(alarm) for alarm in names.endpoint_alarms],
-            ),
+            # UpdateEndpoint with AutoRollbackConfiguration
+            rollback_alarms(names),
             # FindEndpoint, DescribeEndpoint
             iam.PolicyStatement(
                 sid="DescribeEndpoint", actions=["sagemaker:DescribeEndpoint"], resources=[endpoint]
             ),
             # CreateModel's ExecutionRoleArn
-            iam.PolicyStatement(
-                sid="PassSageMakerRole",
-                actions=["iam:PassRole"],
-                resources=[inner.role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            ),
+            pass_to_sagemaker("PassSageMakerRole", inner.role),
             # AwaitApproval
             iam.PolicyStatement(
                 sid="StoreToken", actions=["lambda:InvokeFunction"], resources=[store_token.function_arn]
@@ -173,33 +158,29 @@ class OuterLoop(Construct):
             # Notify*
             iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[self.topic.topic_arn]),
             # The topic, the lock table and the curated objects are encrypted with the project key.
-            iam.PolicyStatement(
-                sid="ProjectKey",
-                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                resources=[data.key.key_arn],
-            ),
+            project_key(data.key),
         ]
-        policy = iam.Policy(self, "StateMachinePolicy", statements=statements)
-        policy.attach_to_role(self.role)
-        for resource, reason in (
-            (
-                f"<{logical_id(data.curated)}.Arn>/{ASL_CURATED_PREFIX}*/quality/report.json",
-                "Quality reports sit under each execution's own prefix (execution names are minted per run).",
-            ),
-            (
-                model_packages,
-                "Model package versions are numbered by the registry; scoped to this project's group.",
-            ),
-            (
-                models,
-                "Models are named <prefix>-<uuid> per deployment by the ASL; scoped to the project prefix.",
-            ),
-            (
-                endpoint_configs,
-                "Endpoint configs are named <prefix>-<uuid> per deployment by the ASL; scoped to the project prefix.",
-            ),
-        ):
-            acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
+        self.role, policy = role_with_policy(
+            self,
+            "StateMachine",
+            role_name=names.state_machine_role,
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            description="dualloop outer loop: exactly the actions of the ASL's tasks",
+            statements=statements,
+        )
+        acknowledge_wildcards(
+            policy,
+            {
+                f"<{logical_id(data.curated)}.Arn>/{quality_reports}": (
+                    "Quality reports sit under each execution's own prefix (execution names are minted per run)."
+                ),
+                model_packages: "Model package versions are numbered by the registry; scoped to this project's group.",
+                models: "Models are named <prefix>-<uuid> per deployment by the ASL; scoped to the project prefix.",
+                endpoint_configs: (
+                    "Endpoint configs are named <prefix>-<uuid> per deployment by the ASL; scoped to the project prefix."
+                ),
+            },
+        )
 
         self.log_group = logs.LogGroup(
             self,
@@ -207,41 +188,19 @@ class OuterLoop(Construct):
             # /aws/vendedlogs/ keeps CloudWatch Logs' resource policy small as log groups grow.
             log_group_name=f"/aws/vendedlogs/states/{names.state_machine}",
             encryption_key=data.key,
-            retention=logs.RetentionDays.ONE_YEAR
-            if cfg.stage is Stage.PROD
-            else logs.RetentionDays.ONE_MONTH,
-            removal_policy=removal,
+            retention=ctx.log_retention,
+            removal_policy=ctx.removal,
         )
-        self.state_machine = sfn.StateMachine(
+        self.state_machine = asl_state_machine(
             self,
-            "StateMachine",
+            names,
             state_machine_name=names.state_machine,
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_string(outer_loop_definition()),
-            definition_substitutions=names.asl_substitutions(),
+            definition=outer_loop_definition(),
             role=self.role,
-            # Every state transition and error is logged, but no execution data: the
-            # TaskScheduled parameters of the .waitForTaskToken tasks hold task tokens, which
-            # anyone allowed to read this group could answer (states:SendTaskSuccess has no
-            # resource scope). Inputs and outputs stay in the execution history (DescribeExecution).
-            logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False
-            ),
-            tracing_enabled=True,
-            removal_policy=removal,
+            log_group=self.log_group,
+            removal_policy=ctx.removal,
         )
         self.state_machine.node.add_dependency(policy)
-        cfn_state_machine = self.state_machine.node.default_child
-        assert isinstance(cfn_state_machine, sfn.CfnStateMachine)
-        # cfn-lint, false positive: E1029 reads the ${...} placeholders as Fn::Sub variables
-        # (DefinitionSubstitutions fills them).
-        cfn_state_machine.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E1029"]}})
-        acknowledge(
-            self.state_machine,
-            "CloudFormation-Validate::E1029",
-            "The ASL's ${...} placeholders are filled by DefinitionSubstitutions (names.asl_substitutions()), "
-            "so the template carries the very ASL text the local cloud runs; Fn::Sub would need a rewritten copy.",
-        )
         acknowledge(
             self.role,
             "AwsSolutions-IAM5[Resource::*]",
@@ -258,35 +217,20 @@ class OuterLoop(Construct):
             description="EventBridge rules that start a dualloop retrain",
         )
         self.drift_trigger = DriftTrigger(
-            self,
-            "DriftTrigger",
-            cfg=cfg,
-            names=names,
-            data=data,
-            state_machine=self.state_machine,
-            dead_letters=self.dead_letters.queue,
+            self, "DriftTrigger", ctx, state_machine=self.state_machine, dead_letters=self.dead_letters.queue
         )
-        self.drift_rule = events.Rule(
+        self.drift_rule = event_rule(
             self,
             "DriftAlarmRule",
             rule_name=names.drift_alarm_rule,
             description="The drift alarm entered ALARM -> retrain",
-            event_pattern=events.EventPattern(
-                source=["aws.cloudwatch"],
-                detail_type=["CloudWatch Alarm State Change"],
-                resources=[names.alarm_arn(names.drift_alarm)],
-                detail={"alarmName": [names.drift_alarm], "state": {"value": ["ALARM"]}},
-            ),
+            source="aws.cloudwatch",
+            detail_type="CloudWatch Alarm State Change",
             # The event itself, to a function that adds the drift report's features to the input
             # (an InputTransformer sees only the event) and names the execution per transition.
-            targets=[
-                targets.LambdaFunction(
-                    self.drift_trigger.function,
-                    retry_attempts=EVENT_RETRY_ATTEMPTS,
-                    max_event_age=EVENT_MAX_AGE,
-                    dead_letter_queue=self.dead_letters.queue,
-                )
-            ],
+            target=lambda_target(self.drift_trigger.function, self.dead_letters.queue),
+            resources=[names.alarm_arn(names.drift_alarm)],
+            detail={"alarmName": [names.drift_alarm], "state": {"value": ["ALARM"]}},
         )
         self.schedule_rule = events.Rule(
             self,
@@ -297,24 +241,17 @@ class OuterLoop(Construct):
             enabled=retrain_schedule_enabled,
             targets=[self._start(retrain_input(cfg, "schedule"))],
         )
-        self.new_data_rule = events.Rule(
+        self.new_data_rule = event_rule(
             self,
             "NewDataRule",
             rule_name=names.new_data_rule,
             description="A new object under the raw prefix -> retrain (the lock drops concurrent starts)",
-            event_pattern=events.EventPattern(
-                source=["aws.s3"],
-                detail_type=["Object Created"],
-                detail={
-                    "bucket": {"name": [names.raw_bucket]},
-                    "object": {"key": [{"prefix": cfg.raw_prefix}]},
-                },
+            source="aws.s3",
+            detail_type="Object Created",
+            target=self._start(
+                retrain_input(cfg, "new-data", key=events.EventField.from_path("$.detail.object.key"))
             ),
-            targets=[
-                self._start(
-                    retrain_input(cfg, "new-data", key=events.EventField.from_path("$.detail.object.key"))
-                )
-            ],
+            detail={"bucket": {"name": [names.raw_bucket]}, "object": {"key": [{"prefix": cfg.raw_prefix}]}},
         )
 
     def _start(self, payload: dict[str, Any]) -> targets.SfnStateMachine:
@@ -328,14 +265,7 @@ class OuterLoop(Construct):
         )
 
     def _table(
-        self,
-        construct_id: str,
-        name: str,
-        partition_key: str,
-        data: DataPlane,
-        removal: Any,
-        *,
-        ttl: str | None = None,
+        self, construct_id: str, name: str, partition_key: str, ctx: StackContext, *, ttl: str | None = None
     ) -> dynamodb.Table:
         return dynamodb.Table(
             self,
@@ -344,13 +274,57 @@ class OuterLoop(Construct):
             partition_key=dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
-            encryption_key=data.key,
+            encryption_key=ctx.data.key,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
             time_to_live_attribute=ttl,
-            removal_policy=removal,
+            removal_policy=ctx.removal,
         )
+
+
+def asl_state_machine(
+    scope: Construct,
+    names: Names,
+    *,
+    state_machine_name: str,
+    definition: str,
+    role: iam.IRole,
+    log_group: logs.ILogGroup,
+    removal_policy: RemovalPolicy | None = None,
+) -> sfn.StateMachine:
+    """A state machine running ``definition`` exactly as the local cloud does: the ASL text with
+    its ``${...}`` placeholders filled by DefinitionSubstitutions (``names.asl_substitutions()``).
+
+    Every state transition and error is logged, but no execution data: the TaskScheduled
+    parameters of the .waitForTaskToken tasks hold task tokens, which anyone allowed to read the
+    log group could answer (states:SendTaskSuccess has no resource scope). Inputs and outputs
+    stay in the execution history (DescribeExecution).
+    """
+    state_machine = sfn.StateMachine(
+        scope,
+        "StateMachine",
+        state_machine_name=state_machine_name,
+        state_machine_type=sfn.StateMachineType.STANDARD,
+        definition_body=sfn.DefinitionBody.from_string(definition),
+        definition_substitutions=names.asl_substitutions(),
+        role=role,
+        logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        tracing_enabled=True,
+        removal_policy=removal_policy,
+    )
+    cfn_state_machine = state_machine.node.default_child
+    assert isinstance(cfn_state_machine, sfn.CfnStateMachine)
+    # cfn-lint, false positive: E1029 reads the ${...} placeholders as Fn::Sub variables
+    # (DefinitionSubstitutions fills them).
+    cfn_state_machine.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E1029"]}})
+    acknowledge(
+        state_machine,
+        "CloudFormation-Validate::E1029",
+        "The ASL's ${...} placeholders are filled by DefinitionSubstitutions (names.asl_substitutions()), "
+        "so the template carries the very ASL text the local cloud runs; Fn::Sub would need a rewritten copy.",
+    )
+    return state_machine
 
 
 def retrain_input(cfg: DualloopConfig, trigger: str, **reason: Any) -> dict[str, Any]:

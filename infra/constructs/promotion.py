@@ -20,13 +20,14 @@ from __future__ import annotations
 
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.constructs.arns import Arns
-from infra.constructs.data import DataPlane
 from infra.constructs.drift import BASELINE_KEYS
-from infra.nag import acknowledge, logical_id
+from infra.constructs.outer_loop import asl_state_machine
+from infra.constructs.statements import project_key, role_with_policy
+from infra.context import StackContext
+from infra.nag import acknowledge, acknowledge_wildcards, logical_id
 from outer_orchestrator.promotion import drift_role_arn
 from outer_orchestrator.promotion_asl import promotion_definition
 from shared.config import DualloopConfig, stage_config, stage_path
@@ -38,16 +39,15 @@ class PromotionTarget(Construct):
         self,
         scope: Construct,
         construct_id: str,
+        ctx: StackContext,
         *,
-        cfg: DualloopConfig,
-        names: Names,
-        data: DataPlane,
         sagemaker_role: iam.IRole,
         state_machine_role: iam.IRole,
         log_group: logs.ILogGroup,
         drift_role: iam.IRole | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        cfg, names, data = ctx.cfg, ctx.names, ctx.data
         path = stage_path(cfg)
         if cfg.stage not in [s.name for s in path]:
             raise ValueError(
@@ -55,27 +55,16 @@ class PromotionTarget(Construct):
             )
         origin = stage_config(cfg, path[0].name.value)
         origin_names = Names(origin)
-        arn = Arns(names)
+        arn = ctx.arns
 
-        self.state_machine = sfn.StateMachine(
+        # The promotion ASL's ${...} placeholders are the outer loop's.
+        self.state_machine = asl_state_machine(
             self,
-            "StateMachine",
+            names,
             state_machine_name=names.promotion_state_machine,
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_string(promotion_definition()),
-            definition_substitutions=names.asl_substitutions(),
+            definition=promotion_definition(),
             role=state_machine_role,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
-            tracing_enabled=True,
-        )
-        cfn = self.state_machine.node.default_child
-        assert isinstance(cfn, sfn.CfnStateMachine)
-        cfn.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E1029"]}})
-        acknowledge(
-            self.state_machine,
-            "CloudFormation-Validate::E1029",
-            "The promotion ASL's ${...} placeholders are the outer loop's, filled by DefinitionSubstitutions "
-            "(names.asl_substitutions()), so the template carries the very text the local cloud runs.",
+            log_group=log_group,
         )
 
         packages = arn.sagemaker(f"model-package/{names.model_package_group}/*")
@@ -130,7 +119,7 @@ class PromotionTarget(Construct):
                     actions=["s3:GetBucketPolicy", "s3:PutBucketPolicy"],
                     resources=[data.artifacts.bucket_arn],
                 ),
-                iam.PolicyStatement(sid="ProjectKey", actions=["kms:Decrypt"], resources=[data.key.key_arn]),
+                project_key(data.key, ["kms:Decrypt"]),
             ]
             # Cross-account reads of the promoted artifacts also need this key's policy to allow
             # them (KMS Developer Guide, "Allowing users in other accounts to use a KMS key"):
@@ -156,30 +145,27 @@ class PromotionTarget(Construct):
                         },
                     )
                 )
-        self.role = iam.Role(
+        self.role, policy = role_with_policy(
             self,
-            "Role",
+            "",
             role_name=names.promotion_role,
             # The deploying account: where `dualloop promote` runs (the first stage's account).
             assumed_by=iam.AccountPrincipal(path[0].account_id),
             description=f"dualloop promote: receive an approved package into stage {cfg.stage.value}",
+            statements=statements,
         )
-        policy = iam.Policy(self, "Policy", statements=statements)
-        policy.attach_to_role(self.role)
-        for resource, reason in (
-            (packages, "each promoted package is a new version in this stage's group; the group pins it"),
-            (executions, "promotion executions are named per run; the state machine name pins them"),
-            (models, "the promotion state machine names models <prefix>-<uuid>; the prefix pins them"),
-            (
-                configs,
-                "the promotion state machine names endpoint configs <prefix>-<uuid>; the prefix pins them",
-            ),
-            (
-                f"<{logical_id(data.artifacts)}.Arn>/*",
-                "the evaluation reports of every registered package, read to copy their metrics on promotion",
-            ),
-        ):
-            acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
+        acknowledge_wildcards(
+            policy,
+            {
+                packages: "each promoted package is a new version in this stage's group; the group pins it",
+                executions: "promotion executions are named per run; the state machine name pins them",
+                models: "the promotion state machine names models <prefix>-<uuid>; the prefix pins them",
+                configs: "the promotion state machine names endpoint configs <prefix>-<uuid>; the prefix pins them",
+                f"<{logical_id(data.artifacts)}.Arn>/*": (
+                    "the evaluation reports of every registered package, read to copy their metrics on promotion"
+                ),
+            },
+        )
 
         if origin.account_id != cfg.account_id:
             # Reads in the first stage's bucket, cross-account: its bucket policy admits only what

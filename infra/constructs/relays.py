@@ -1,5 +1,4 @@
 """The relay Lambdas that hand SageMaker's answers back to the waiting state machine.
-(Just over 400 lines: four relays wired in one construct, and the Lambda helpers the other constructs import.)
 
 - pipeline relay: pipeline execution status change → SendTaskSuccess/Failure (RunInnerPipeline);
 - approval relay: model package approval change → SendTaskSuccess/Failure (AwaitApproval);
@@ -10,51 +9,27 @@
   whose event was lost).
 
 The code asset is the repo's ``outer_orchestrator`` handlers plus ``shared``, without the
-workstation-only parts; Powertools comes from the AWS-published layer.
+workstation-only parts; Powertools comes from the AWS-published layer (``lambdas.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
-from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from infra import sources
-from infra.constructs.arns import Arns
-from infra.constructs.data import DataPlane, removal_policy
-from infra.nag import acknowledge, logical_id
+from infra.constructs.lambdas import event_rule, handler_code, handler_module, lambda_target, python_function
+from infra.constructs.statements import objects, project_key
+from infra.context import StackContext
+from infra.nag import logical_id
 from inner_pipeline.pipeline import EVALUATION_FILE
-from shared.config import DualloopConfig, Stage
-from shared.naming import Names
-
-RUNTIME = lambda_.Runtime.PYTHON_3_12
-ARCHITECTURE = lambda_.Architecture.X86_64
-# The Powertools release the handlers are tested with, resolved at deploy time from AWS's
-# public SSM parameters (/aws/service/powertools/python/<arch>/<runtime>/<version>), so
-# synth stays offline. The layer carries pydantic (Powertools' parser extra).
-POWERTOOLS_VERSION = "3.37.0"
-POWERTOOLS_PARAMETER = (
-    f"/aws/service/powertools/python/{ARCHITECTURE.name}/{RUNTIME.name}/{POWERTOOLS_VERSION}"
-)
-# shared.contracts -> shared.config imports pydantic-settings and PyYAML, which the runtime
-# lacks and the layer may lack: vendored as pure Python (pydantic itself is compiled: layer).
-VENDORED = ("pydantic-settings", "python-dotenv", "PyYAML")
-LAMBDA_PACKAGES = ("outer_orchestrator/handlers", "shared")
-# Workstation-only code (moto, the CLI, numpy demo data) never ships to Lambda.
-LAMBDA_EXCLUDES = ("shared/local_cloud", "shared/cli.py", "shared/demo_data.py")
-EVENT_RETRY_ATTEMPTS = 8  # EventBridge retries with backoff; the relays are idempotent
-EVENT_MAX_AGE = Duration.hours(2)
+from shared.config import DualloopConfig
 
 
 @dataclass(frozen=True)
@@ -70,10 +45,8 @@ class Relays(Construct):
         self,
         scope: Construct,
         construct_id: str,
+        ctx: StackContext,
         *,
-        cfg: DualloopConfig,
-        names: Names,
-        data: DataPlane,
         token_table: dynamodb.ITable,
         pipeline_token_table: dynamodb.ITable,
         topic: sns.ITopic,
@@ -91,12 +64,12 @@ class Relays(Construct):
         (``-c relay_reserved_concurrency=N``).
         """
         super().__init__(scope, construct_id)
+        cfg, names, data = ctx.cfg, ctx.names, ctx.data
         if reserved_concurrency is not None and reserved_concurrency < 1:
             raise ValueError(f"relay reserved concurrency must be at least 1, got {reserved_concurrency}")
-        arn = Arns(names)
+        arn = ctx.arns
         pipeline_executions = arn.sagemaker(f"pipeline/{names.pipeline}/execution/*")
         model_packages = arn.sagemaker(f"model-package/{names.model_package_group}/*")
-        reports = data.artifacts.arn_for_objects(evaluation_reports(cfg))
 
         def read_executions(*actions: str) -> iam.PolicyStatement:
             return iam.PolicyStatement(
@@ -115,9 +88,7 @@ class Relays(Construct):
         # ModelMetrics.ModelQuality.Statistics.S3Uri, which the pipeline sets: any report named
         # evaluation.json under the artifact prefix, whatever its step is called. Only GetObject:
         # CDK's grant_read would add s3:List* and s3:GetBucket*, which no relay calls.
-        read_reports = iam.PolicyStatement(
-            sid="ReadEvaluationReports", actions=["s3:GetObject"], resources=[reports]
-        )
+        read_reports = objects("ReadEvaluationReports", data.artifacts, evaluation_reports(cfg))
         answer = iam.PolicyStatement(
             sid="AnswerTaskTokens",
             actions=["states:SendTaskSuccess", "states:SendTaskFailure"],
@@ -125,11 +96,7 @@ class Relays(Construct):
             # and a statement naming the state machine would never match (deny).
             resources=["*"],
         )
-        project_key = iam.PolicyStatement(
-            sid="ProjectKey",
-            actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-            resources=[data.key.key_arn],
-        )
+        key = project_key(data.key)
         # Each handler's own role holds exactly the calls its code makes (tests/infra lists them).
         grants: dict[str, list[iam.PolicyStatement]] = {
             "pipeline_relay": [
@@ -142,13 +109,13 @@ class Relays(Construct):
                 read_reports,
                 answer,
                 tokens("PipelineTaskTokens", pipeline_token_table, "GetItem", "DeleteItem"),
-                project_key,
+                key,
             ],
             "approval_relay": [
                 read_packages,
                 answer,
                 tokens("TaskTokens", token_table, "DeleteItem", "PutItem"),
-                project_key,
+                key,
             ],
             # Starts the pipeline; answers at once for a pipeline whose event was lost.
             "pipeline_callback": [
@@ -164,7 +131,7 @@ class Relays(Construct):
                 read_reports,
                 answer,
                 tokens("PipelineTaskTokens", pipeline_token_table, "PutItem", "UpdateItem", "DeleteItem"),
-                project_key,
+                key,
             ],
             # Stores the token, tells approvers, answers a decision made before it was awaited.
             "store_token": [
@@ -172,53 +139,22 @@ class Relays(Construct):
                 iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[topic.topic_arn]),
                 read_packages,
                 answer,
-                project_key,
+                key,
             ],
         }
-        self.roles: dict[str, iam.Role] = {}
-        self.policies: dict[str, iam.Policy] = {}
-        for handler, statements in grants.items():
-            role = iam.Role(
-                self,
-                f"{_construct_id(handler)}Role",
-                role_name=names.relay_role(handler),
-                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                description=f"dualloop {handler.replace('_', ' ')} handler: only the calls it makes",
-            )
-            policy = iam.Policy(self, f"{_construct_id(handler)}Policy", statements=statements)
-            policy.attach_to_role(role)
-            self.roles[handler], self.policies[handler] = role, policy
-            acknowledge(
-                policy,
-                "AwsSolutions-IAM5[Resource::*]",
-                "Only states:SendTaskSuccess/SendTaskFailure, which have no resource-level permissions (the "
-                "call carries just a task token); the token itself is the capability.",
-            )
-            wildcards = {
-                pipeline_executions: "Pipeline execution ids are minted per run; scoped to this project's pipeline.",
-                model_packages: "Model package versions are numbered by the registry; scoped to this project's group.",
-            }
-            for resource, reason in wildcards.items():
-                if any(resource in s.resources for s in statements):
-                    acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
-            if read_reports in statements:
-                acknowledge(
-                    policy,
-                    f"AwsSolutions-IAM5[Resource::<{logical_id(data.artifacts)}.Arn>/{evaluation_reports(cfg)}]",
-                    "Evaluation reports sit under each pipeline execution's own prefix (execution ids are "
-                    "minted per run, step names are the data scientist's); only objects named "
-                    "evaluation.json under the artifact prefix.",
-                )
-
-        powertools = powertools_layer(self)
-        environment = {
-            "DUALLOOP_TOKEN_TABLE": names.token_table,
-            "DUALLOOP_PIPELINE_TOKEN_TABLE": names.pipeline_token_table,
-            "DUALLOOP_TOPIC_ARN": names.topic_arn,
-            "DUALLOOP_PIPELINE_NAME": names.pipeline,
-            "DUALLOOP_MODEL_PACKAGE_GROUP": names.model_package_group,
+        # Each wildcard resource, and why IAM cannot name it narrower (cdk-nag), for the roles that hold it.
+        wildcards = {
+            "*": "Only states:SendTaskSuccess/SendTaskFailure, which have no resource-level permissions (the "
+            "call carries just a task token); the token itself is the capability.",
+            pipeline_executions: "Pipeline execution ids are minted per run; scoped to this project's pipeline.",
+            model_packages: "Model package versions are numbered by the registry; scoped to this project's group.",
         }
-
+        reports_pattern = f"<{logical_id(data.artifacts)}.Arn>/{evaluation_reports(cfg)}"
+        reports_reason = (
+            "Evaluation reports sit under each pipeline execution's own prefix (execution ids are minted per "
+            "run, step names are the data scientist's); only objects named evaluation.json under the artifact "
+            "prefix."
+        )
         specs = (
             _Spec(
                 "PipelineRelay",
@@ -245,74 +181,71 @@ class Relays(Construct):
                 "AwaitApproval: store the task token by model package ARN, notify approvers",
             ),
         )
-        self.dead_letters = dead_letters
+        environment = {
+            "DUALLOOP_TOKEN_TABLE": names.token_table,
+            "DUALLOOP_PIPELINE_TOKEN_TABLE": names.pipeline_token_table,
+            "DUALLOOP_TOPIC_ARN": names.topic_arn,
+            "DUALLOOP_PIPELINE_NAME": names.pipeline,
+            "DUALLOOP_MODEL_PACKAGE_GROUP": names.model_package_group,
+        }
         # Invoked asynchronously by EventBridge: what they fail on, after Lambda's retries, is kept.
         asynchronous = {"pipeline_relay", "approval_relay"}
-        code = handler_code(self, cfg, *(spec.module for spec in specs))
+        code = handler_code(self, ctx, *(spec.module for spec in specs))
         self.functions: dict[str, lambda_.Function] = {}
         for spec in specs:
-            fn = handler_function(
+            statements = grants[spec.module]
+            relay = python_function(
                 self,
+                ctx,
                 spec.construct_id,
-                data=data,
                 function_name=spec.function_name,
-                module=spec.module,
-                description=spec.description,
+                role_name=names.relay_role(spec.module),
+                role_description=f"dualloop {spec.module.replace('_', ' ')} handler: only the calls it makes",
+                statements=statements,
+                handler=handler_module(spec.module),
                 code=code,
-                layer=powertools,
-                role=self.roles[spec.module],
-                log_group=handler_log_group(
-                    self, f"{spec.construct_id}Logs", cfg=cfg, data=data, function_name=spec.function_name
-                ),
+                description=spec.description,
                 environment=environment,
+                wildcards={
+                    **{r: why for r, why in wildcards.items() if any(r in s.resources for s in statements)},
+                    **({reports_pattern: reports_reason} if read_reports in statements else {}),
+                },
                 reserved_concurrent_executions=reserved_concurrency,
                 dead_letter_queue=dead_letters if spec.module in asynchronous else None,
             )
-            fn.node.add_dependency(self.policies[spec.module])
-            # Each function writes to its own log group, nowhere else.
-            logs_policy = iam.Policy(
-                self, f"{spec.construct_id}LogsPolicy", statements=[write_own_logs(fn.log_group)]
+            self.functions[spec.module] = relay.function
+
+        # SageMaker's events of this project -> the relay that answers the waiting task.
+        account = Stack.of(self).account
+        for rule_id, rule_name, description, detail_type, detail, module in (
+            (
+                "PipelineStatusRule",
+                names.pipeline_status_rule,
+                "SageMaker pipeline execution status changes of the inner loop -> pipeline relay",
+                "SageMaker Model Building Pipeline Execution Status Change",
+                {"pipelineArn": [names.pipeline_arn]},
+                "pipeline_relay",
+            ),
+            (
+                "ModelPackageStateRule",
+                names.model_package_state_rule,
+                "Model package approval changes in the project's group -> approval relay",
+                "SageMaker Model Package State Change",
+                {"ModelPackageGroupName": [names.model_package_group]},
+                "approval_relay",
+            ),
+        ):
+            event_rule(
+                self,
+                rule_id,
+                rule_name=rule_name,
+                description=description,
+                source="aws.sagemaker",
+                detail_type=detail_type,
+                target=lambda_target(self.functions[module], dead_letters),
+                detail=detail,
+                account=[account],
             )
-            logs_policy.attach_to_role(self.roles[spec.module])
-            fn.node.add_dependency(logs_policy)
-            acknowledge_xray(self.roles[spec.module])
-            self.functions[spec.module] = fn
-
-        stack = Stack.of(self)
-        self.pipeline_status_rule = events.Rule(
-            self,
-            "PipelineStatusRule",
-            rule_name=names.pipeline_status_rule,
-            description="SageMaker pipeline execution status changes of the inner loop -> pipeline relay",
-            event_pattern=events.EventPattern(
-                source=["aws.sagemaker"],
-                detail_type=["SageMaker Model Building Pipeline Execution Status Change"],
-                detail={"pipelineArn": [names.pipeline_arn]},
-                account=[stack.account],
-            ),
-            targets=[self._target(self.functions["pipeline_relay"])],
-        )
-        self.model_package_rule = events.Rule(
-            self,
-            "ModelPackageStateRule",
-            rule_name=names.model_package_state_rule,
-            description="Model package approval changes in the project's group -> approval relay",
-            event_pattern=events.EventPattern(
-                source=["aws.sagemaker"],
-                detail_type=["SageMaker Model Package State Change"],
-                detail={"ModelPackageGroupName": [names.model_package_group]},
-                account=[stack.account],
-            ),
-            targets=[self._target(self.functions["approval_relay"])],
-        )
-
-    def _target(self, fn: lambda_.IFunction) -> targets.LambdaFunction:
-        return targets.LambdaFunction(
-            fn,
-            retry_attempts=EVENT_RETRY_ATTEMPTS,
-            max_event_age=EVENT_MAX_AGE,
-            dead_letter_queue=self.dead_letters,
-        )
 
 
 def evaluation_reports(cfg: DualloopConfig) -> str:
@@ -321,108 +254,3 @@ def evaluation_reports(cfg: DualloopConfig) -> str:
     ``executions/<id>/Evaluate/evaluation/evaluation.json``; a data scientist's step may have
     another name). IAM's ``*`` spans ``/``."""
     return f"{cfg.artifact_prefix}*/{EVALUATION_FILE}"
-
-
-def _construct_id(handler: str) -> str:
-    return "".join(part.title() for part in handler.split("_"))
-
-
-def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
-    """The AWS-published Powertools layer (with pydantic), pinned to ``POWERTOOLS_VERSION``."""
-    # value_for_string_parameter reuses one template parameter per name across the stack.
-    arn = ssm.StringParameter.value_for_string_parameter(scope, POWERTOOLS_PARAMETER)
-    return lambda_.LayerVersion.from_layer_version_arn(scope, "Powertools", arn)
-
-
-def retention(cfg: DualloopConfig) -> logs.RetentionDays:
-    return logs.RetentionDays.ONE_YEAR if cfg.stage is Stage.PROD else logs.RetentionDays.ONE_MONTH
-
-
-def handler_log_group(
-    scope: Construct, construct_id: str, *, cfg: DualloopConfig, data: DataPlane, function_name: str
-) -> logs.LogGroup:
-    """The function's own log group, created ahead of it: encrypted, with the stage's retention."""
-    return logs.LogGroup(
-        scope,
-        construct_id,
-        log_group_name=f"/aws/lambda/{function_name}",
-        encryption_key=data.key,
-        retention=retention(cfg),
-        removal_policy=removal_policy(cfg),
-    )
-
-
-def handler_code(scope: Construct, cfg: DualloopConfig, *modules: str) -> lambda_.Code:
-    """The handlers' code asset (``LAMBDA_PACKAGES`` with ``VENDORED``), once ``modules`` are
-    known to be in it."""
-    for module in modules:
-        module_file = sources.HANDLERS_DIR / f"{module}.py"
-        if not module_file.is_file():
-            sources.missing_source(scope, module_file, strict=cfg.stage is Stage.PROD)
-    code_dir = sources.stage_packages("lambda-code", LAMBDA_PACKAGES, exclude=LAMBDA_EXCLUDES)
-    for distribution in VENDORED:
-        sources.vendor_pure_python(code_dir, distribution)
-    return lambda_.Code.from_asset(str(code_dir))
-
-
-def handler_function(
-    scope: Construct,
-    construct_id: str,
-    *,
-    data: DataPlane,
-    function_name: str,
-    module: str,
-    description: str,
-    code: lambda_.Code,
-    layer: lambda_.ILayerVersion,
-    role: iam.IRole,
-    log_group: logs.ILogGroup,
-    environment: dict[str, str],
-    **options: Any,
-) -> lambda_.Function:
-    """A project handler on Lambda as every one of them runs: the pinned runtime with the
-    Powertools layer, X-Ray, its own log group, its environment encrypted with the project key."""
-    function = lambda_.Function(
-        scope,
-        construct_id,
-        function_name=function_name,
-        description=description,
-        runtime=RUNTIME,
-        architecture=ARCHITECTURE,
-        handler=f"outer_orchestrator.handlers.{module}.handler",
-        code=code,
-        layers=[layer],
-        role=role,
-        memory_size=256,
-        timeout=Duration.seconds(30),
-        tracing=lambda_.Tracing.ACTIVE,
-        environment={**environment, "POWERTOOLS_SERVICE_NAME": function_name},
-        environment_encryption=data.key,
-        log_group=log_group,
-        **options,
-    )
-    acknowledge(
-        function,
-        "AwsSolutions-L1",
-        f"{RUNTIME.name} is pinned deliberately: it is the newest runtime the AWS Powertools layer and "
-        "the project's tested Python (3.11/3.12) share.",
-    )
-    return function
-
-
-def write_own_logs(*log_groups: logs.ILogGroup) -> iam.PolicyStatement:
-    """Lambda writes to the log groups created for its functions, nowhere else."""
-    return iam.PolicyStatement(
-        sid="WriteOwnLogs",
-        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-        resources=[group.log_group_arn for group in log_groups],
-    )
-
-
-def acknowledge_xray(role: iam.IRole) -> None:
-    acknowledge(
-        role,
-        "AwsSolutions-IAM5[Resource::*]",
-        "X-Ray's PutTraceSegments/PutTelemetryRecords (added by Tracing.ACTIVE) have no resource-level "
-        "permissions.",
-    )

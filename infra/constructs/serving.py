@@ -14,17 +14,17 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
+from infra.context import StackContext
 from shared.alarms import alarm_definitions, drift_period_seconds
-from shared.config import DualloopConfig
-from shared.naming import Names
 
 
 class Serving(Construct):
     """The alarms of ``shared.alarms.alarm_definitions``, the ones the local stack creates too."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, cfg: DualloopConfig, names: Names) -> None:
+    def __init__(self, scope: Construct, construct_id: str, ctx: StackContext) -> None:
         super().__init__(scope, construct_id)
-        specs = {spec["AlarmName"]: spec for spec in alarm_definitions(cfg)}
+        names = ctx.names
+        specs = {spec["AlarmName"]: spec for spec in alarm_definitions(ctx.cfg)}
         self.error_alarm = _alarm(self, "ErrorAlarm", specs[names.error_alarm])
         self.latency_alarm = _alarm(self, "LatencyAlarm", specs[names.latency_alarm])
         # An EventBridge rule (outer loop) starts a retrain when this one enters ALARM.

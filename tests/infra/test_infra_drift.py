@@ -35,7 +35,7 @@ from infra.constructs.drift import (
     UNZIPPED_LIMIT_MB,
     config_environment,
 )
-from infra.constructs.relays import POWERTOOLS_PARAMETER, POWERTOOLS_VERSION
+from infra.constructs.lambdas import POWERTOOLS_PARAMETER, POWERTOOLS_VERSION
 from outer_orchestrator.statemachine.definition import outer_loop_document
 
 if TYPE_CHECKING:
@@ -252,6 +252,7 @@ def test_a_bad_schedule_fails_the_synth(cfg: DualloopConfig) -> None:
     from infra.app import cdk_json_context
     from infra.constructs.data import DataPlane
     from infra.constructs.drift import DriftCheck
+    from infra.context import StackContext
     from shared.naming import Names
 
     bad = cfg.model_copy(update={"drift": cfg.drift.model_copy(update={"schedule": "every hour"})})
@@ -263,7 +264,7 @@ def test_a_bad_schedule_fails_the_synth(cfg: DualloopConfig) -> None:
 
     queue = sqs.Queue(stack, "DeadLetters")
     with pytest.raises(ValueError, match="not an EventBridge schedule expression"):
-        DriftCheck(stack, "Drift", cfg=bad, names=Names(bad), data=data, dead_letters=queue)
+        DriftCheck(stack, "Drift", StackContext(cfg=bad, names=Names(bad), data=data), dead_letters=queue)
 
 
 # ---- the role ----------------------------------------------------------------------------------
