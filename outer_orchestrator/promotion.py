@@ -139,11 +139,6 @@ def aws_sessions(cfg: DualloopConfig, base: boto3.Session | None = None) -> Acco
     return session
 
 
-def drift_role_arn(names: Names) -> str:
-    """The stage's drift check role (``infra/constructs/drift.py`` names it after its function)."""
-    return f"arn:aws:iam::{names.account}:role/{names.drift_function}-role"
-
-
 def _allow(
     role_arn: str, action: str, resource: str, condition: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -398,7 +393,7 @@ class Promotion:
             # One baseline file, or a prefix of per-host files the drift check lists and merges
             # (outer_orchestrator/drift/baseline.py, load_baseline).
             bucket, _, key = baseline.removeprefix("s3://").partition("/")
-            role = drift_role_arn(self.names(target))
+            role = self.names(target).drift_role_arn
             if key.endswith(".json"):
                 reads = [_allow(role, "s3:GetObject", f"arn:aws:s3:::{bucket}/{key}")]
             else:

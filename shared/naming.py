@@ -178,6 +178,14 @@ class Names:
         return f"{self.base}-drift-check"
 
     @property
+    def drift_role(self) -> str:
+        return f"{self.drift_function}-role"
+
+    @property
+    def drift_role_arn(self) -> str:
+        return self._arn("iam", f"role/{self.drift_role}", region=False)
+
+    @property
     def lock_release_function(self) -> str:
         return f"{self.base}-release-lock"
 

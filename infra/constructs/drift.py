@@ -114,7 +114,7 @@ class DriftCheck(Construct):
             ctx,
             "",
             function_name=names.drift_function,
-            role_name=f"{names.drift_function}-role",
+            role_name=names.drift_role,
             role_description="dualloop drift check: read the serving chain, captures and baselines; write reports, metrics",
             statements=[
                 *(

@@ -28,7 +28,6 @@ from infra.constructs.outer_loop import asl_state_machine
 from infra.constructs.statements import project_key, role_with_policy
 from infra.context import StackContext
 from infra.nag import acknowledge, acknowledge_wildcards, logical_id
-from outer_orchestrator.promotion import drift_role_arn
 from outer_orchestrator.promotion_asl import promotion_definition
 from shared.config import DualloopConfig, stage_config, stage_path
 from shared.naming import Names
@@ -130,7 +129,7 @@ class PromotionTarget(Construct):
                     continue
                 later_names = Names(stage_config(cfg, later.name.value))
                 # The SageMaker role decrypts the artifact, the drift check role the drift baseline.
-                role_arns = [later_names.sagemaker_role_arn, drift_role_arn(later_names)]
+                role_arns = [later_names.sagemaker_role_arn, later_names.drift_role_arn]
                 data.key.add_to_resource_policy(
                     iam.PolicyStatement(
                         sid=f"PromotedArtifactsTo{later.name.value.capitalize()}",

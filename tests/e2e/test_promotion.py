@@ -35,7 +35,7 @@ from typer.testing import CliRunner
 
 from outer_orchestrator.drift.job import run_drift_check
 from outer_orchestrator.local_stack import LocalStack
-from outer_orchestrator.promotion import Promotion, drift_role_arn, local_sessions
+from outer_orchestrator.promotion import Promotion, local_sessions
 from outer_orchestrator.runner import Retrain, upload_data
 from shared.cli import app
 from shared.config import DualloopConfig, load_config, stage_config
@@ -145,7 +145,7 @@ def test_a_model_approved_in_dev_is_promoted_to_prod_in_another_account(
 
     # AND prod's drift check, as its own role, finds the promoted package's baseline (dev's
     # Preprocess output, in dev's bucket) and reads it
-    as_drift = sessions.assume(drift_role_arn(Names(prod)), "lambda.amazonaws.com", "us-east-1")
+    as_drift = sessions.assume(Names(prod).drift_role_arn, "lambda.amazonaws.com", "us-east-1")
     report = run_drift_check(
         prod,
         publish=False,

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from outer_orchestrator.promotion import drift_role_arn
 from shared.config import DualloopConfig, load_config, stage_config
 from shared.naming import Names
 
@@ -106,7 +105,7 @@ def test_the_cross_account_statements_are_exactly_the_allowlisted_ones(templates
                     "StringEquals": {
                         "aws:PrincipalArn": [
                             Names(_cfg("prod")).sagemaker_role_arn,
-                            drift_role_arn(Names(_cfg("prod"))),
+                            Names(_cfg("prod")).drift_role_arn,
                         ],
                         "kms:ViaService": "s3.us-east-1.amazonaws.com",
                     }
