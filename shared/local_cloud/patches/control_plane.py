@@ -22,7 +22,7 @@ from moto.glue.models import FakeJobRun, GlueBackend
 from moto.sagemaker.models import SageMakerModelBackend
 
 from shared.local_cloud import events, hooks
-from shared.local_cloud.patches import Patch, original, sagemaker_pipelines
+from shared.local_cloud.patches import Patch, original, sagemaker_hosting, sagemaker_pipelines
 
 PATCH = Patch(__name__)
 
@@ -118,17 +118,7 @@ def _start_pipeline_execution(
             previous=None,
             start_time=execution.start_time,
         )
-        registry.dispatch(
-            hooks.PipelineExecutionStarted(
-                account_id=self.account_id,
-                region=self.region_name,
-                pipeline_name=pipeline.pipeline_name,
-                execution_arn=execution.arn,
-                definition=execution.pipeline_definition_for_execution,
-                parameters={p["Name"]: p["Value"] for p in pipeline_parameters or []},
-                display_name=pipeline_execution_display_name,
-            )
-        )
+        registry.dispatch(sagemaker_pipelines.started(self, pipeline, execution))
     return result
 
 
@@ -138,27 +128,18 @@ def _package_changed(self: SageMakerModelBackend, arn: str, previous: str | None
     status = package.model_approval_status
     if status == previous:
         return
-    events.model_package_state_change(
+    change = hooks.ModelPackageApprovalChanged(
         account_id=self.account_id,
         region=self.region_name,
         model_package_arn=package.arn,
         group_name=package.model_package_group_name,
         version=package.model_package_version,
-        approval_status=status,
+        status=status,
+        previous_status=previous,
         description=package.approval_description,
     )
-    hooks.current().dispatch(
-        hooks.ModelPackageApprovalChanged(
-            account_id=self.account_id,
-            region=self.region_name,
-            model_package_arn=package.arn,
-            group_name=package.model_package_group_name,
-            version=package.model_package_version,
-            status=status,
-            previous_status=previous,
-            description=package.approval_description,
-        )
-    )
+    events.model_package_state_change(change)
+    hooks.current().dispatch(change)
 
 
 @PATCH.replaces(SageMakerModelBackend, "create_model_package", "4ea72cf36a045ca5")
@@ -207,12 +188,6 @@ def _create_endpoint(
     if registry.has_handler(hooks.EndpointDeploymentRequested):
         endpoint.endpoint_status = "Creating"
         registry.dispatch(
-            hooks.EndpointDeploymentRequested(
-                account_id=self.account_id,
-                region=self.region_name,
-                endpoint_name=endpoint_name,
-                endpoint_config_name=endpoint_config_name,
-                previous_config_name=None,
-            )
+            sagemaker_hosting.deployment_requested(self, endpoint_name, endpoint_config_name, None)
         )
     return endpoint

@@ -166,16 +166,29 @@ def _update_endpoint(
         },
     )
     registry.dispatch(
-        hooks.EndpointDeploymentRequested(
-            account_id=self.account_id,
-            region=self.region_name,
-            endpoint_name=endpoint_name,
-            endpoint_config_name=endpoint_config_name,
-            previous_config_name=endpoint.endpoint_config_name,
-            deployment_config=deployment_config,
+        deployment_requested(
+            self, endpoint_name, endpoint_config_name, endpoint.endpoint_config_name, deployment_config
         )
     )
     return str(endpoint.arn)
+
+
+def deployment_requested(
+    backend: SageMakerModelBackend,
+    endpoint_name: str,
+    config_name: str,
+    previous_config_name: str | None,
+    deployment_config: dict[str, Any] | None = None,
+) -> hooks.EndpointDeploymentRequested:
+    """The hook that hands an endpoint's new config to the hosting worker (Create/UpdateEndpoint)."""
+    return hooks.EndpointDeploymentRequested(
+        account_id=backend.account_id,
+        region=backend.region_name,
+        endpoint_name=endpoint_name,
+        endpoint_config_name=config_name,
+        previous_config_name=previous_config_name,
+        deployment_config=deployment_config,
+    )
 
 
 @PATCH.adds(SageMakerResponse, "update_endpoint")

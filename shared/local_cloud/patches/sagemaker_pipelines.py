@@ -258,18 +258,21 @@ def _retry_pipeline_execution(
     backend_state.set_pipeline_execution_status(
         self.account_id, self.region_name, pipeline_execution_arn, "Executing"
     )
-    registry.dispatch(
-        hooks.PipelineExecutionStarted(
-            account_id=self.account_id,
-            region=self.region_name,
-            pipeline_name=pipeline.pipeline_name,
-            execution_arn=pipeline_execution_arn,
-            definition=execution.pipeline_definition_for_execution,
-            parameters={p["Name"]: p["Value"] for p in execution.pipeline_parameters or []},
-            display_name=execution.pipeline_execution_display_name,
-        )
-    )
+    registry.dispatch(started(self, pipeline, execution))
     return {"PipelineExecutionArn": pipeline_execution_arn}
+
+
+def started(backend: SageMakerModelBackend, pipeline: Any, execution: Any) -> hooks.PipelineExecutionStarted:
+    """The hook that hands an Executing execution to the pipeline worker (on start and retry)."""
+    return hooks.PipelineExecutionStarted(
+        account_id=backend.account_id,
+        region=backend.region_name,
+        pipeline_name=pipeline.pipeline_name,
+        execution_arn=execution.arn,
+        definition=execution.pipeline_definition_for_execution,
+        parameters={p["Name"]: p["Value"] for p in execution.pipeline_parameters or []},
+        display_name=execution.pipeline_execution_display_name,
+    )
 
 
 PATCH.adds_response(
