@@ -62,7 +62,7 @@ class Capture:
     records: int  # capture lines in the window that were parsed
     malformed: int
     out_of_window: int
-    examples: tuple[str, ...]  # "<key>:<line>: <reason>" for the first malformed lines
+    malformed_examples: tuple[str, ...]  # "<key>:<line>: <reason>" for the first malformed lines
 
     @property
     def rows(self) -> int:
@@ -100,7 +100,7 @@ def read_capture(
         records=reader.records,
         malformed=reader.malformed,
         out_of_window=reader.out_of_window,
-        examples=tuple(reader.examples),
+        malformed_examples=tuple(reader.examples),
     )
 
 
