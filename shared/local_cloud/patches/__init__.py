@@ -4,6 +4,19 @@ Every patch is pinned to the moto version it was written against: ``apply_all`` 
 another version, and ``tests/unit/test_moto_patches.py`` fingerprints the source of each
 function a patch replaces, so an upgrade that changes the patched code fails loudly and
 points at the patch to review (or delete, if moto fixed the gap).
+
+A patch module declares what it changes beside the code that does it::
+
+    PATCH = Patch(__name__)
+
+    @PATCH.replaces(GlueBackend, "start_job_run", "86006fa0ebaa0443")  # moto's code, fingerprinted
+    def _start_job_run(self, ...): ...
+
+    @PATCH.adds(SageMakerModelBackend, "stop_pipeline_execution")  # an API moto lacks
+    def _stop_pipeline_execution(self, ...): ...
+
+and an ``apply()`` only for what a declaration cannot say (a replacement made conditionally or
+generated, which it pins with ``PATCH.pins``).
 """
 
 from __future__ import annotations
