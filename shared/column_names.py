@@ -35,7 +35,7 @@ import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 
-__all__ = ["HeaderClashError", "UnnamedHeaderError", "column_name", "column_names"]
+__all__ = ["HeaderClashError", "UnnamedHeaderError", "column_name", "column_names", "is_header_row"]
 
 _ACRONYM = re.compile(r"([A-Z]+)([A-Z][a-z])")  # HTTPStatus -> HTTP_Status
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")  # camelCase -> camel_Case
@@ -81,3 +81,14 @@ def column_names(headers: Sequence[str]) -> list[str]:
         first[name] = header
         names.append(name)
     return names
+
+
+def is_header_row(row: Sequence[str], names: Sequence[str]) -> bool:
+    """Whether a CSV row is a header: its cells become ``names``, in order, by the rule (the
+    serving handler and the drift job tell a header row from data so)."""
+    if len(row) != len(names):
+        return False
+    try:
+        return all(column_name(cell) == name for cell, name in zip(row, names, strict=True))
+    except UnnamedHeaderError:
+        return False

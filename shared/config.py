@@ -91,7 +91,10 @@ class TrafficType(StrEnum):
     LINEAR = "LINEAR"
 
 
-class _Section(BaseModel):
+class FrozenModel(BaseModel):
+    """The base of config sections, contracts and reports: a field nobody declared is refused
+    (a typo fails loudly instead of being ignored) and a validated value never changes."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -146,7 +149,7 @@ def _header_rule(value: Any) -> Any:
     return column_name(value) if isinstance(value, str) else value
 
 
-class Feature(_Section):
+class Feature(FrozenModel):
     # Any header; stored as the header rule's name, which is what this pattern describes.
     name: str = Field(pattern=r"^[a-z0-9]+(_[a-z0-9]+)*$")
     type: FeatureType = FeatureType.NUMERIC
@@ -160,7 +163,7 @@ class Feature(_Section):
         return _header_rule(value)
 
 
-class DataSchema(_Section):
+class DataSchema(FrozenModel):
     """What the model learns from. The scripts read this, so they stay dataset-agnostic."""
 
     id_column: str = "transaction_id"
@@ -233,7 +236,7 @@ class DataSchema(_Section):
         return self.classes is not None and not all(re.fullmatch(r"-?\d+", c) for c in self.classes)
 
 
-class Instances(_Section):
+class Instances(FrozenModel):
     processing_instance_type: str = Field(default="ml.m5.xlarge", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
     processing_instance_count: int = Field(default=1, ge=1, le=100)
     training_instance_type: str = Field(default="ml.m5.xlarge", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
@@ -246,7 +249,7 @@ class Instances(_Section):
     max_runtime_seconds: int = Field(default=3600, ge=60, le=432000)
 
 
-class Quality(_Section):
+class Quality(FrozenModel):
     """The inner loop's gate on the evaluation report.
 
     Without a metric the problem type's default applies (``DEFAULT_GATE``); an error metric
@@ -284,7 +287,7 @@ class Quality(_Section):
         return "≤" if self.lower_is_better else "≥"
 
 
-class Hyperparameters(_Section):
+class Hyperparameters(FrozenModel):
     max_depth: int = Field(default=5, ge=1, le=20)
     eta: float = Field(default=0.2, gt=0.0, le=1.0)
     num_round: int = Field(default=100, ge=1, le=10000)
@@ -325,7 +328,7 @@ MAX_CATEGORICAL_VALUES = 30
 DEFAULT_TUNING_JOBS = 8
 
 
-class HyperparameterRange(_Section):
+class HyperparameterRange(FrozenModel):
     """One hyperparameter's search range: ``values`` (categorical) or ``min``..``max``
     (integer or continuous, as train.py reads the hyperparameter) on ``scaling``."""
 
@@ -374,7 +377,7 @@ def _default_ranges() -> dict[str, HyperparameterRange]:
     }
 
 
-class Tuning(_Section):
+class Tuning(FrozenModel):
     """Hyperparameter tuning of the Train step (off by default: one training job).
 
     On, Train becomes a tuning job of ``max_jobs`` training jobs (``max_parallel_jobs`` at a
@@ -458,7 +461,7 @@ class Tuning(_Section):
         return DEFAULT_TUNING_JOBS
 
 
-class Deployment(_Section):
+class Deployment(FrozenModel):
     """Blue/green policy; limits are the ones SageMaker's UpdateEndpoint enforces."""
 
     traffic_type: TrafficType = TrafficType.CANARY
@@ -475,7 +478,7 @@ class Deployment(_Section):
     error_alarm_threshold: int = Field(default=1, ge=1)
 
 
-class Drift(_Section):
+class Drift(FrozenModel):
     psi_threshold: float = Field(default=0.2, gt=0.0)
     js_threshold: float = Field(default=0.1, gt=0.0, le=1.0)
     min_samples: int = Field(default=200, ge=10)
@@ -492,7 +495,7 @@ class ApprovalMode(StrEnum):
     BAKE = "bake"  # once it has served in the previous stage for bake_seconds without a rollback
 
 
-class ApprovalRule(_Section):
+class ApprovalRule(FrozenModel):
     mode: ApprovalMode = ApprovalMode.AUTOMATIC
     # The waits are those of the outer loop's AwaitApproval (60 s to a year) and a bake of at
     # most 30 days (a package that baked longer is old news).
@@ -512,7 +515,7 @@ class ApprovalRule(_Section):
         return self
 
 
-class StageSpec(_Section):
+class StageSpec(FrozenModel):
     """One stage of the promotion path: where it runs, how it deploys, what lets a package in."""
 
     name: Stage

@@ -14,17 +14,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.config import DualloopConfig, TrafficType
+from shared.config import DualloopConfig, FrozenModel, TrafficType
 from shared.naming import Names
 
 Trigger = Literal["manual", "schedule", "drift", "new-data"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RetrainSettings(_Frozen):
+class RetrainSettings(FrozenModel):
     pipeline_timeout_seconds: int
     pipeline_check_seconds: int
     max_pipeline_checks: int
@@ -53,7 +49,7 @@ class RetrainSettings(_Frozen):
         )
 
 
-class RetrainInput(_Frozen):
+class RetrainInput(FrozenModel):
     """The outer loop's execution input."""
 
     trigger: Trigger = "manual"
@@ -108,7 +104,7 @@ def deployment_config(cfg: DualloopConfig) -> dict[str, Any]:
     }
 
 
-class PipelineOutcome(_Frozen):
+class PipelineOutcome(FrozenModel):
     """What the pipeline relay sends back to ``RunInnerPipeline`` on success."""
 
     pipeline_execution_arn: str
@@ -152,7 +148,7 @@ class EvaluationReport(BaseModel):
         return {}
 
 
-class ApprovalOutcome(_Frozen):
+class ApprovalOutcome(FrozenModel):
     """What the approval relay sends back to ``AwaitApproval`` on approval."""
 
     model_package_arn: str

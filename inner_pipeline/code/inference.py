@@ -68,7 +68,13 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from column_names import HeaderClashError, UnnamedHeaderError, column_name, column_names  # noqa: E402
+from column_names import (  # noqa: E402
+    HeaderClashError,
+    UnnamedHeaderError,
+    column_name,
+    column_names,
+    is_header_row,
+)
 from common import (  # noqa: E402
     BINARY,
     CATEGORICAL,
@@ -245,7 +251,7 @@ def _to_frame(request: Request, schema: Schema) -> pd.DataFrame:
     """Validate the request against the schema; raw values per feature, numerics as float64."""
     names = schema.feature_names
     rows = request.rows
-    if request.content_type == CSV and rows and _names_features(rows[0], names):
+    if request.content_type == CSV and rows and is_header_row(rows[0], names):
         rows = rows[1:]  # a header row
     if not rows:
         raise InvalidInput("the request holds no rows")
@@ -292,16 +298,6 @@ def _to_frame(request: Request, schema: Schema) -> pd.DataFrame:
         else:
             frame[f.name] = series
     return frame
-
-
-def _names_features(row: list[str], names: list[str] | tuple[str, ...]) -> bool:
-    """Whether a CSV row is a header: its cells name the features, by the header rule."""
-    if len(row) != len(names):
-        return False
-    try:
-        return all(column_name(cell) == name for cell, name in zip(row, names, strict=True))
-    except UnnamedHeaderError:
-        return False
 
 
 def _another_key_names_a_feature(record: dict[str, Any], names: frozenset[str]) -> bool:
@@ -436,7 +432,7 @@ class FastEncoder:
 
     def _csv(self, rows: list[list[str]]) -> list[list[str]]:
         names = self.names
-        if rows and _names_features(rows[0], names):
+        if rows and is_header_row(rows[0], names):
             rows = rows[1:]  # a header row
         width = len(names)
         if any(len(row) != width for row in rows):

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.column_names import HeaderClashError, UnnamedHeaderError, column_name, column_names
+from shared.column_names import HeaderClashError, column_names, is_header_row
 from shared.config import DataSchema, FeatureType
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class Capture:
     records: int  # capture lines in the window that were parsed
     malformed: int
     out_of_window: int
-    examples: tuple[str, ...]  # "<key>:<line>: <reason>" for the first malformed lines
+    malformed_examples: tuple[str, ...]  # "<key>:<line>: <reason>" for the first malformed lines
 
     @property
     def rows(self) -> int:
@@ -100,7 +100,7 @@ def read_capture(
         records=reader.records,
         malformed=reader.malformed,
         out_of_window=reader.out_of_window,
-        examples=tuple(reader.examples),
+        malformed_examples=tuple(reader.examples),
     )
 
 
@@ -184,7 +184,7 @@ class _Reader:
             rows = [row for row in csv.reader(io.StringIO(text)) if row]
         except csv.Error as exc:
             raise MalformedRecord(f"not valid CSV: {exc}") from None
-        if rows and _names_features(rows[0], self.names):
+        if rows and is_header_row(rows[0], self.names):
             rows = rows[1:]
         return self._convert(rows)
 
@@ -231,16 +231,6 @@ class _Reader:
             except MalformedRecord as exc:
                 raise MalformedRecord(f"row {number}: {exc}") from None
         return out
-
-
-def _names_features(row: list[str], names: list[str]) -> bool:
-    """As the handler's: a CSV row whose cells name the features, by the header rule, is a header."""
-    if len(row) != len(names):
-        return False
-    try:
-        return all(column_name(cell) == name for cell, name in zip(row, names, strict=True))
-    except UnnamedHeaderError:
-        return False
 
 
 def _decode(data: str, encoding: str) -> str:

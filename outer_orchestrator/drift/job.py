@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -126,42 +127,30 @@ def score_features(cfg: DualloopConfig, baseline: Mapping[str, Any], captured: C
         spec = baseline.get("features", {}).get(feature.name)
         if spec is None or spec.get("type") != kind:
             found = "absent from" if spec is None else f"{spec.get('type')} in"
-            out.append(
-                FeatureDrift(
-                    name=feature.name,
-                    type=kind,  # type: ignore[arg-type]
-                    metric=metric,
-                    score=None,
-                    threshold=threshold,
-                    drifted=False,
-                    status=Status.INSUFFICIENT_DATA,
-                    sample_size=captured.rows,
-                    min_samples=None,
-                    baseline_size=0,
-                    reason=f"not comparable: the feature is {found} the baseline (schema changed since training?)",
-                )
+            score = stats.FeatureScore(
+                metric=metric,
+                score=None,
+                threshold=threshold,
+                sample_size=captured.rows,
+                min_samples=None,
+                baseline_size=0,
+                reason=f"not comparable: the feature is {found} the baseline (schema changed since training?)",
             )
-            continue
-        column = captured.columns[feature.name]
-        if metric == "psi":
-            score = stats.numeric_drift(spec, column, threshold, cfg.drift.min_samples)
+        elif metric == "psi":
+            score = stats.numeric_drift(
+                spec, captured.columns[feature.name], threshold, cfg.drift.min_samples
+            )
         else:
-            score = stats.categorical_drift(spec, column, threshold, cfg.drift.min_samples)
+            score = stats.categorical_drift(
+                spec, captured.columns[feature.name], threshold, cfg.drift.min_samples
+            )
         out.append(
             FeatureDrift(
                 name=feature.name,
                 type=kind,  # type: ignore[arg-type]
-                metric=metric,
-                score=score.score,
-                threshold=threshold,
                 drifted=score.drifted,
                 status=_status(score),
-                sample_size=score.sample_size,
-                min_samples=score.min_samples,
-                baseline_size=score.baseline_size,
-                p_value=score.p_value,
-                reason=score.reason,
-                unseen_categories=score.unseen,
+                **asdict(score),  # the statistic, its threshold, score, sample sizes and reason
             )
         )
     return out
@@ -271,15 +260,8 @@ def _status(score: stats.FeatureScore) -> Status:
 
 
 def _summary(captured: Capture) -> CaptureSummary:
-    return CaptureSummary(
-        destination=captured.destination,
-        files=captured.files,
-        records=captured.records,
-        rows=captured.rows,
-        malformed=captured.malformed,
-        out_of_window=captured.out_of_window,
-        malformed_examples=captured.examples,
-    )
+    """What the report keeps of the capture: its counts, not its columns."""
+    return CaptureSummary.model_validate(captured, from_attributes=True)
 
 
 def _event_time(value: Any) -> datetime | None:

@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
+
+from shared.config import FrozenModel
 
 __all__ = ["CaptureSummary", "DriftReport", "FeatureDrift", "Status"]
 
@@ -24,11 +26,7 @@ class Status(StrEnum):
     INSUFFICIENT_DATA = "insufficient-data"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FeatureDrift(_Model):
+class FeatureDrift(FrozenModel):
     name: str
     type: Literal["numeric", "categorical"]
     metric: Literal["psi", "js_distance"]
@@ -62,7 +60,7 @@ class FeatureDrift(_Model):
         return None if self.score is None else self.score / self.threshold
 
 
-class CaptureSummary(_Model):
+class CaptureSummary(FrozenModel):
     destination: str
     files: int = Field(ge=0)
     records: int = Field(ge=0, description="Capture lines in the window that were used.")
@@ -72,7 +70,7 @@ class CaptureSummary(_Model):
     malformed_examples: tuple[str, ...] = ()
 
 
-class DriftReport(_Model):
+class DriftReport(FrozenModel):
     format_version: Literal[1] = 1
     endpoint: str
     model_package_arn: str | None

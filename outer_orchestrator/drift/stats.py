@@ -204,7 +204,7 @@ class FeatureScore:
     baseline_size: int
     p_value: float | None = None
     reason: str | None = None  # why there is no score
-    unseen: tuple[str, ...] = ()  # captured categories the baseline never saw
+    unseen_categories: tuple[str, ...] = ()  # captured categories the baseline never saw
 
     @property
     def drifted(self) -> bool:
@@ -249,7 +249,7 @@ def categorical_drift(
     expected = [*(float(frequencies.get(c, 0)) for c in categories), float(baseline["missing"])]
     actual = [*(float(captured.get(c, 0)) for c in categories), float(missing)]
     score = _score("js_distance", expected, actual, threshold, min_samples, false_alarm_rate)
-    return replace(score, unseen=tuple(unseen))
+    return replace(score, unseen_categories=tuple(unseen))
 
 
 def _score(

@@ -11,7 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
+
+from shared.config import FrozenModel
 
 __all__ = ["Outcome", "QualityReport", "RuleOutcome"]
 
@@ -23,11 +25,7 @@ class Outcome(StrEnum):
     ERROR = "Error"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RuleOutcome(_Model):
+class RuleOutcome(FrozenModel):
     rule: str = Field(min_length=1, description="The rule as written in the ruleset.")
     outcome: Outcome
     # Glue-style metric names ("Column.amount.Completeness"); None when there was nothing to measure.
@@ -41,7 +39,7 @@ class RuleOutcome(_Model):
         return self
 
 
-class QualityReport(_Model):
+class QualityReport(FrozenModel):
     ruleset_name: str
     dataset_location: str
     row_count: int = Field(ge=0)

@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shared.local_cloud.hooks import ModelPackageApprovalChanged
 
 PIPELINE_STATUS = "SageMaker Model Building Pipeline Execution Status Change"
 PIPELINE_STEP_STATUS = "SageMaker Model Building Pipeline Execution Step Status Change"
@@ -132,32 +135,22 @@ def pipeline_step_status_change(
     )
 
 
-def model_package_state_change(
-    *,
-    account_id: str,
-    region: str,
-    model_package_arn: str,
-    group_name: str,
-    version: int,
-    approval_status: str,
-    description: str | None = None,
-    extra: dict[str, Any] | None = None,
-) -> str:
+def model_package_state_change(change: ModelPackageApprovalChanged) -> str:
+    """What AWS emits when a model package is registered or its approval changes."""
     return emit(
         "aws.sagemaker",
         MODEL_PACKAGE_STATE,
         {
-            "ModelPackageGroupName": group_name,
-            "ModelPackageVersion": version,
-            "ModelPackageArn": model_package_arn,
-            "ModelApprovalStatus": approval_status,
-            "ApprovalDescription": description,
+            "ModelPackageGroupName": change.group_name,
+            "ModelPackageVersion": change.version,
+            "ModelPackageArn": change.model_package_arn,
+            "ModelApprovalStatus": change.status,
+            "ApprovalDescription": change.description,
             "CreationTime": _iso(datetime.now(UTC)),
-            **(extra or {}),
         },
-        resources=[model_package_arn],
-        account_id=account_id,
-        region=region,
+        resources=[change.model_package_arn],
+        account_id=change.account_id,
+        region=change.region,
     )
 
 

@@ -23,9 +23,15 @@ LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class GlueJobRunStarted:
+class _InRegion:
+    """The account and Region of the call that published the event (every event has them)."""
+
     account_id: str
     region: str
+
+
+@dataclass(frozen=True)
+class GlueJobRunStarted(_InRegion):
     job_name: str
     run_id: str
     arguments: dict[str, str]
@@ -34,9 +40,7 @@ class GlueJobRunStarted:
 
 
 @dataclass(frozen=True)
-class PipelineExecutionStarted:
-    account_id: str
-    region: str
+class PipelineExecutionStarted(_InRegion):
     pipeline_name: str
     execution_arn: str
     definition: str
@@ -45,9 +49,7 @@ class PipelineExecutionStarted:
 
 
 @dataclass(frozen=True)
-class EndpointDeploymentRequested:
-    account_id: str
-    region: str
+class EndpointDeploymentRequested(_InRegion):
     endpoint_name: str
     endpoint_config_name: str
     # None for CreateEndpoint; the config being replaced for UpdateEndpoint.
@@ -56,9 +58,7 @@ class EndpointDeploymentRequested:
 
 
 @dataclass(frozen=True)
-class ModelPackageApprovalChanged:
-    account_id: str
-    region: str
+class ModelPackageApprovalChanged(_InRegion):
     model_package_arn: str
     group_name: str
     version: int
@@ -68,20 +68,16 @@ class ModelPackageApprovalChanged:
 
 
 @dataclass(frozen=True)
-class SageMakerJobCreated:
+class SageMakerJobCreated(_InRegion):
     """A standalone Create{Processing,Training,Transform,HyperParameterTuning}Job call."""
 
-    account_id: str
-    region: str
     kind: str  # ProcessingJob | TrainingJob | TransformJob | HyperParameterTuningJob
     name: str
     request: dict[str, Any]  # the API request, PascalCase, as sent
 
 
 @dataclass(frozen=True)
-class SageMakerJobStopRequested:
-    account_id: str
-    region: str
+class SageMakerJobStopRequested(_InRegion):
     kind: str
     name: str
 

@@ -203,7 +203,7 @@ def test_unseen_categories_and_missing_values_count(training_baseline):
     assert result.score == pytest.approx(
         jensenshannon([5000, 5000, 0, 0], [150, 150, 60, 40], base=2), abs=1e-12
     )
-    assert result.unseen == ("zz",)
+    assert result.unseen_categories == ("zz",)
     assert result.drifted
 
     numeric = training_baseline["features"]["amount"]
@@ -292,7 +292,7 @@ def test_a_feature_the_baseline_lacks_is_reported_not_compared(training_baseline
         for n in DataSchema().feature_names
     }
     captured = Capture(
-        columns, "s3://b/dc/e/", files=1, records=500, malformed=0, out_of_window=0, examples=()
+        columns, "s3://b/dc/e/", files=1, records=500, malformed=0, out_of_window=0, malformed_examples=()
     )
     # WHEN scored
     features = {f.name: f for f in score_features(DualloopConfig(), baseline, captured)}

@@ -32,3 +32,20 @@ def test_patching_twice_is_harmless() -> None:
     apply_all()
     for replaced in all_replaced():
         assert replaced.current_source_sha() == replaced.sha256
+
+
+def test_every_declared_replacement_and_addition_is_installed() -> None:
+    # GIVEN the patches applied
+    from shared.local_cloud.patches import _modules, apply_all
+
+    apply_all()
+    # WHEN each module's declarations are read back from moto
+    for module in _modules():
+        for replaced in module.PATCH.replaced:
+            if replaced.by is not None:
+                # THEN moto's attribute is the declared replacement
+                assert replaced.owner.__dict__.get(replaced.attribute) is replaced.by, (
+                    f"{module.__name__}: {replaced.owner.__name__}.{replaced.attribute} is not installed"
+                )
+        for owner, attribute, function in module.PATCH.additions:
+            assert owner.__dict__.get(attribute) is function, f"{module.__name__}: {attribute} not added"

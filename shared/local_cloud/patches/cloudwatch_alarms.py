@@ -23,15 +23,14 @@ from typing import Any
 from moto.cloudwatch.models import CloudWatchBackend
 
 from shared.local_cloud.hosting.alarms import AlarmEvaluator
-from shared.local_cloud.patches import Replaced, original, replace
+from shared.local_cloud.patches import Patch, original
 
 LOG = logging.getLogger(__name__)
 _evaluator: AlarmEvaluator | None = None
 _evaluator_lock = threading.Lock()
 
 
-def REPLACES() -> list[Replaced]:  # noqa: N802
-    return [Replaced(CloudWatchBackend, "put_metric_data", "300dda002442b818")]
+PATCH = Patch(__name__)
 
 
 def _now() -> datetime:
@@ -73,6 +72,7 @@ def watching(backend: CloudWatchBackend, namespace: str, metric_data: list[dict[
     ]
 
 
+@PATCH.replaces(CloudWatchBackend, "put_metric_data", "300dda002442b818")
 def _put_metric_data(self: CloudWatchBackend, namespace: str, metric_data: list[dict[str, Any]]) -> None:
     original(CloudWatchBackend, "put_metric_data")(self, namespace, metric_data)
     names = watching(self, namespace, metric_data)
@@ -83,7 +83,3 @@ def _put_metric_data(self: CloudWatchBackend, namespace: str, metric_data: list[
     except Exception:
         # The data is stored: a failed evaluation must not fail the caller's PutMetricData.
         LOG.exception("could not evaluate alarms %s", names)
-
-
-def apply() -> None:
-    replace(CloudWatchBackend, "put_metric_data", _put_metric_data)

@@ -14,13 +14,12 @@ from typing import Any
 
 from moto.cloudwatch.models import CloudWatchBackend
 
-from shared.local_cloud.patches import Replaced, replace
+from shared.local_cloud.patches import Patch
+
+PATCH = Patch(__name__)
 
 
-def REPLACES() -> list[Replaced]:  # noqa: N802
-    return [Replaced(CloudWatchBackend, "get_filtered_metrics", "63270f556ea9d022")]
-
-
+@PATCH.replaces(CloudWatchBackend, "get_filtered_metrics", "63270f556ea9d022")
 def _get_filtered_metrics(
     self: CloudWatchBackend, metric_name: str, namespace: str, dimensions: list[dict[str, str]]
 ) -> list[Any]:
@@ -34,7 +33,3 @@ def _get_filtered_metrics(
             seen.add(key)
             metrics.append(datum)
     return metrics
-
-
-def apply() -> None:
-    replace(CloudWatchBackend, "get_filtered_metrics", _get_filtered_metrics)

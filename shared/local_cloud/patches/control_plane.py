@@ -22,22 +22,13 @@ from moto.glue.models import FakeJobRun, GlueBackend
 from moto.sagemaker.models import SageMakerModelBackend
 
 from shared.local_cloud import events, hooks
-from shared.local_cloud.patches import Replaced, original, replace, sagemaker_pipelines
+from shared.local_cloud.patches import Patch, original, sagemaker_hosting, sagemaker_pipelines
 
-
-def REPLACES() -> list[Replaced]:  # noqa: N802
-    return [
-        Replaced(GlueBackend, "start_job_run", "86006fa0ebaa0443"),
-        Replaced(FakeJobRun, "as_dict", "5d9d7de3c586555b"),
-        Replaced(FakeJobRun, "status", "9b1d0ea5bd92037e"),
-        Replaced(SageMakerModelBackend, "start_pipeline_execution", "823e3c9351e54d39"),
-        Replaced(SageMakerModelBackend, "create_model_package", "4ea72cf36a045ca5"),
-        Replaced(SageMakerModelBackend, "update_model_package", "97b9da5816c6414b"),
-        Replaced(SageMakerModelBackend, "create_endpoint", "5474548999156c86"),
-    ]
+PATCH = Patch(__name__)
 
 
 # ---- Glue ---------------------------------------------------------------------------------
+@PATCH.replaces(GlueBackend, "start_job_run", "86006fa0ebaa0443")
 def _start_job_run(
     self: GlueBackend, name: str, arguments: dict[str, str] | None, *args: Any, **kwargs: Any
 ) -> str:
@@ -70,6 +61,10 @@ def _job_run_status_set(self: FakeJobRun, value: str) -> None:
     original(FakeJobRun, "status").fset(self, value)
 
 
+PATCH.replaces(FakeJobRun, "status", "9b1d0ea5bd92037e")(property(_job_run_status_get, _job_run_status_set))
+
+
+@PATCH.replaces(FakeJobRun, "as_dict", "5d9d7de3c586555b")
 def _job_run_as_dict(self: FakeJobRun) -> dict[str, Any]:
     out: dict[str, Any] = original(FakeJobRun, "as_dict")(self)
     if getattr(self, "dualloop_state", None) is not None:
@@ -81,6 +76,7 @@ def _job_run_as_dict(self: FakeJobRun) -> dict[str, Any]:
 
 
 # ---- SageMaker pipelines ------------------------------------------------------------------
+@PATCH.replaces(SageMakerModelBackend, "start_pipeline_execution", "823e3c9351e54d39")
 def _start_pipeline_execution(
     self: SageMakerModelBackend,
     pipeline_name: str,
@@ -122,17 +118,7 @@ def _start_pipeline_execution(
             previous=None,
             start_time=execution.start_time,
         )
-        registry.dispatch(
-            hooks.PipelineExecutionStarted(
-                account_id=self.account_id,
-                region=self.region_name,
-                pipeline_name=pipeline.pipeline_name,
-                execution_arn=execution.arn,
-                definition=execution.pipeline_definition_for_execution,
-                parameters={p["Name"]: p["Value"] for p in pipeline_parameters or []},
-                display_name=pipeline_execution_display_name,
-            )
-        )
+        registry.dispatch(sagemaker_pipelines.started(self, pipeline, execution))
     return result
 
 
@@ -142,35 +128,28 @@ def _package_changed(self: SageMakerModelBackend, arn: str, previous: str | None
     status = package.model_approval_status
     if status == previous:
         return
-    events.model_package_state_change(
+    change = hooks.ModelPackageApprovalChanged(
         account_id=self.account_id,
         region=self.region_name,
         model_package_arn=package.arn,
         group_name=package.model_package_group_name,
         version=package.model_package_version,
-        approval_status=status,
+        status=status,
+        previous_status=previous,
         description=package.approval_description,
     )
-    hooks.current().dispatch(
-        hooks.ModelPackageApprovalChanged(
-            account_id=self.account_id,
-            region=self.region_name,
-            model_package_arn=package.arn,
-            group_name=package.model_package_group_name,
-            version=package.model_package_version,
-            status=status,
-            previous_status=previous,
-            description=package.approval_description,
-        )
-    )
+    events.model_package_state_change(change)
+    hooks.current().dispatch(change)
 
 
+@PATCH.replaces(SageMakerModelBackend, "create_model_package", "4ea72cf36a045ca5")
 def _create_model_package(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> str:
     arn: str = original(SageMakerModelBackend, "create_model_package")(self, *args, **kwargs)
     _package_changed(self, arn, previous=None)
     return arn
 
 
+@PATCH.replaces(SageMakerModelBackend, "update_model_package", "97b9da5816c6414b")
 def _update_model_package(
     self: SageMakerModelBackend, model_package_arn: str, *args: Any, **kwargs: Any
 ) -> str:
@@ -198,6 +177,7 @@ def _update_model_package(
 
 
 # ---- Endpoints ----------------------------------------------------------------------------
+@PATCH.replaces(SageMakerModelBackend, "create_endpoint", "5474548999156c86")
 def _create_endpoint(
     self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str, tags: Any
 ) -> Any:
@@ -208,22 +188,6 @@ def _create_endpoint(
     if registry.has_handler(hooks.EndpointDeploymentRequested):
         endpoint.endpoint_status = "Creating"
         registry.dispatch(
-            hooks.EndpointDeploymentRequested(
-                account_id=self.account_id,
-                region=self.region_name,
-                endpoint_name=endpoint_name,
-                endpoint_config_name=endpoint_config_name,
-                previous_config_name=None,
-            )
+            sagemaker_hosting.deployment_requested(self, endpoint_name, endpoint_config_name, None)
         )
     return endpoint
-
-
-def apply() -> None:
-    replace(GlueBackend, "start_job_run", _start_job_run)
-    replace(FakeJobRun, "as_dict", _job_run_as_dict)
-    replace(FakeJobRun, "status", property(_job_run_status_get, _job_run_status_set))
-    replace(SageMakerModelBackend, "start_pipeline_execution", _start_pipeline_execution)
-    replace(SageMakerModelBackend, "create_model_package", _create_model_package)
-    replace(SageMakerModelBackend, "update_model_package", _update_model_package)
-    replace(SageMakerModelBackend, "create_endpoint", _create_endpoint)

@@ -16,13 +16,12 @@ from typing import Any
 from moto.events.exceptions import ValidationException
 from moto.events.models import EventsBackend
 
-from shared.local_cloud.patches import Replaced, original, replace
+from shared.local_cloud.patches import Patch, original
 
 MAX_ENTRIES_BYTES = 256 * 1024
 
 
-def REPLACES() -> list[Replaced]:  # noqa: N802
-    return [Replaced(EventsBackend, "put_events", "c56f6ac1f932c70d")]
+PATCH = Patch(__name__)
 
 
 def entry_size(entry: Mapping[str, Any]) -> int:
@@ -34,6 +33,7 @@ def entry_size(entry: Mapping[str, Any]) -> int:
     return size
 
 
+@PATCH.replaces(EventsBackend, "put_events", "c56f6ac1f932c70d")
 def _put_events(self: EventsBackend, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     total = sum(entry_size(e) for e in events)
     if total > MAX_ENTRIES_BYTES:
@@ -43,7 +43,3 @@ def _put_events(self: EventsBackend, events: list[dict[str, Any]]) -> list[dict[
         )
     result: list[dict[str, Any]] = original(EventsBackend, "put_events")(self, events)
     return result
-
-
-def apply() -> None:
-    replace(EventsBackend, "put_events", _put_events)

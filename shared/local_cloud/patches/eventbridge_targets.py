@@ -24,14 +24,13 @@ from jsonpath_ng.ext import parse as jsonpath
 from moto.events.models import Rule
 from moto.utilities.arns import parse_arn
 
-from shared.local_cloud.patches import Replaced, original, replace
+from shared.local_cloud.patches import Patch, original
 
 LOG = logging.getLogger(__name__)
 SCHEDULED_EVENT_MARK = "__dualloop_scheduled__"
 
 
-def REPLACES() -> list[Replaced]:  # noqa: N802
-    return [Replaced(Rule, "send_to_targets", "472e002e2dab8a59")]
+PATCH = Patch(__name__)
 
 
 def target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
@@ -94,6 +93,7 @@ def render_input_template(template: str, values: dict[str, Any]) -> Any:
         return text  # a plain-text template: the target receives the string
 
 
+@PATCH.replaces(Rule, "send_to_targets", "472e002e2dab8a59")
 def _send_to_targets(self: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:
     if self.state != "ENABLED":
         return
@@ -177,7 +177,3 @@ def _invoke_function(rule: Rule, target: dict[str, Any], event: dict[str, Any]) 
     from shared.local_cloud.patches.lambda_inprocess import invoke_async
 
     invoke_async(target["Arn"], target_input(target, event), rule.account_id, rule.region_name)
-
-
-def apply() -> None:
-    replace(Rule, "send_to_targets", _send_to_targets)

@@ -42,7 +42,7 @@ from moto.stepfunctions.parser.asl.utils import boto_client as sfn_boto_client
 from moto.sts.models import sts_backends
 
 from shared.local_cloud.iam import policy, requests, resource_policy, sessions
-from shared.local_cloud.patches import Replaced, original, replace
+from shared.local_cloud.patches import Patch, original
 
 _SFN_CLIENT_MODULES = (
     "moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval.resource_eval_s3",
@@ -69,13 +69,7 @@ _enabled = False
 _current = threading.local()
 
 
-def REPLACES() -> list[Replaced]:  # noqa: N802
-    return [
-        Replaced(ActionAuthenticatorMixin, "_authenticate_and_authorize_action", "f8cfc0296ca017fa"),
-        Replaced(sfn_boto_client, "boto_client_for", "1f44dc2ac8aa2179"),
-        # Not moto, but the same process: botocore caches the first credentials it resolves.
-        Replaced(BotocoreSession, "get_credentials", "29c2fb6b1d233216"),
-    ]
+PATCH = Patch(__name__)
 
 
 def enable(on: bool = True) -> None:
@@ -183,6 +177,7 @@ def _params(response: Any, signing_name: str) -> dict[str, Any]:
     return dict(response.querystring or {})
 
 
+@PATCH.replaces(ActionAuthenticatorMixin, "_authenticate_and_authorize_action", "f8cfc0296ca017fa")
 def _authenticate_and_authorize_action(self: Any, iam_request_cls: type, resource: str = "*") -> None:
     _current.session = None
     if not _enabled:
@@ -290,6 +285,7 @@ def authorize_as(
         raise AccessDenied(message)
 
 
+@PATCH.replaces(sfn_boto_client, "boto_client_for", "1f44dc2ac8aa2179")
 def _boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
     """moto's ``boto_client_for``, signing as the state machine's role (AssumeRole as
     ``states.amazonaws.com``) instead of a fixed ``ak``/``sk``."""
@@ -317,6 +313,8 @@ def _boto_client_for(region: str, service: str, state_credentials: Any = None) -
     )
 
 
+# Not moto, but the same process: botocore caches the first credentials it resolves.
+@PATCH.replaces(BotocoreSession, "get_credentials", "29c2fb6b1d233216")
 def _get_credentials(self: BotocoreSession) -> Any:
     """botocore's, except in a workload's thread (``sessions.acting_as``): its role's session.
     A Lambda handler or Glue script shares this process with the CLI and tests, and
@@ -330,11 +328,6 @@ def _get_credentials(self: BotocoreSession) -> Any:
 def apply() -> None:
     import importlib
 
-    replace(BotocoreSession, "get_credentials", _get_credentials)
-    replace(
-        ActionAuthenticatorMixin, "_authenticate_and_authorize_action", _authenticate_and_authorize_action
-    )
-    replace(sfn_boto_client, "boto_client_for", _boto_client_for)
     for name in _SFN_CLIENT_MODULES:
         module = importlib.import_module(name)
         if getattr(module, "boto_client_for", None) is original(sfn_boto_client, "boto_client_for"):

@@ -42,7 +42,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from shared.local_cloud.iam import sessions
-from shared.local_cloud.patches import Replaced, replace
+from shared.local_cloud.patches import Patch
 
 LOG = logging.getLogger(__name__)
 
@@ -55,8 +55,7 @@ _async_pool = ThreadPoolExecutor(4, thread_name_prefix="local-lambda-async")
 runtime_environment: dict[str, str] = {}
 
 
-def REPLACES() -> list[Replaced]:  # noqa: N802
-    return [Replaced(LambdaSimpleBackend, "invoke", "1b029265c71d5ae0")]
+PATCH = Patch(__name__)
 
 
 @dataclass
@@ -267,6 +266,7 @@ def _error_payload(error_type: str, exc: BaseException) -> dict[str, Any]:
     }
 
 
+@PATCH.replaces(LambdaSimpleBackend, "invoke", "1b029265c71d5ae0")
 def _invoke(
     self: LambdaSimpleBackend,
     function_name: str,
@@ -299,10 +299,6 @@ def invoke_async(function_arn: str, event: Any, account_id: str, region: str) ->
 
     fn = lambda_simple_backends[account_id][region].get_function(function_arn, None)
     _async_pool.submit(_run_logged, fn, event)
-
-
-def apply() -> None:
-    replace(LambdaSimpleBackend, "invoke", _invoke)
 
 
 _thread_environ = thread_environ  # the name tests and older callers use

@@ -58,7 +58,7 @@ from moto.core.request import determine_request_protocol
 from moto.core.responses import ActionResult, BaseResponse
 from moto.core.utils import get_service_model
 
-from shared.local_cloud.patches import Replaced, replace
+from shared.local_cloud.patches import Patch, replace
 
 LOG = logging.getLogger(__name__)
 VALIDATE_ENV = "DUALLOOP_LOCAL_CLOUD_VALIDATE_REQUESTS"
@@ -74,8 +74,8 @@ def enabled() -> bool:
     return os.environ.get(VALIDATE_ENV, "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
-def REPLACES() -> list[Replaced]:  # noqa: N802
-    return [Replaced(BaseResponse, "_dispatch", "446e22484251a00b")]
+PATCH = Patch(__name__)
+PATCH.pins(BaseResponse, "_dispatch", "446e22484251a00b")
 
 
 def apply() -> None:

@@ -17,14 +17,13 @@ from moto.sagemaker.exceptions import ResourceNotFound, ValidationError
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 
-from shared.local_cloud.patches import Replaced, add
+from shared.local_cloud.patches import Patch
 from shared.local_cloud.sagemaker import callbacks
 
 _TOKEN = re.compile(r"^[a-zA-Z0-9]{10}$")
 
 
-def REPLACES() -> list[Replaced]:  # noqa: N802
-    return []
+PATCH = Patch(__name__)
 
 
 def _answer(token: str, answer: callbacks.Answer) -> dict[str, str]:
@@ -36,6 +35,7 @@ def _answer(token: str, answer: callbacks.Answer) -> dict[str, str]:
         raise ResourceNotFound(message=f"No step is waiting on callback token {token}") from None
 
 
+@PATCH.adds(SageMakerModelBackend, "send_pipeline_execution_step_success")
 def _send_step_success(
     self: SageMakerModelBackend, callback_token: str, output_parameters: list[dict[str, Any]] | None
 ) -> dict[str, str]:
@@ -52,6 +52,7 @@ def _send_step_success(
     return _answer(callback_token, callbacks.Answer(True, given))
 
 
+@PATCH.adds(SageMakerModelBackend, "send_pipeline_execution_step_failure")
 def _send_step_failure(
     self: SageMakerModelBackend, callback_token: str, failure_reason: str | None
 ) -> dict[str, str]:
@@ -60,33 +61,11 @@ def _send_step_failure(
     return _answer(callback_token, callbacks.Answer(False, failure_reason=failure_reason))
 
 
-def _respond_success(self: SageMakerResponse) -> Any:
-    from moto.core.responses import ActionResult
-
-    return ActionResult(
-        self.sagemaker_backend.send_pipeline_execution_step_success(  # type: ignore[attr-defined]
-            self._get_param("CallbackToken"), self._get_param("OutputParameters")
-        )
-    )
+PATCH.adds_response(
+    SageMakerResponse, "send_pipeline_execution_step_success", "CallbackToken", "OutputParameters"
+)
 
 
-def _respond_failure(self: SageMakerResponse) -> Any:
-    from moto.core.responses import ActionResult
-
-    return ActionResult(
-        self.sagemaker_backend.send_pipeline_execution_step_failure(  # type: ignore[attr-defined]
-            self._get_param("CallbackToken"), self._get_param("FailureReason")
-        )
-    )
-
-
-_ADDITIONS: list[tuple[type, str, Any]] = [
-    (SageMakerModelBackend, "send_pipeline_execution_step_success", _send_step_success),
-    (SageMakerResponse, "send_pipeline_execution_step_success", _respond_success),
-    (SageMakerModelBackend, "send_pipeline_execution_step_failure", _send_step_failure),
-    (SageMakerResponse, "send_pipeline_execution_step_failure", _respond_failure),
-]
-
-
-def apply() -> None:
-    add(_ADDITIONS, __name__)
+PATCH.adds_response(
+    SageMakerResponse, "send_pipeline_execution_step_failure", "CallbackToken", "FailureReason"
+)

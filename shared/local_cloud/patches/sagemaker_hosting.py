@@ -44,7 +44,7 @@ from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
 from shared.local_cloud import events, hooks
 from shared.local_cloud.hosting import endpoints, policy
-from shared.local_cloud.patches import Replaced, add, iam_enforcement, original, replace
+from shared.local_cloud.patches import Patch, iam_enforcement, original
 
 _INVOCATIONS = re.compile(r"/endpoints/(?P<name>[^/]+)/invocations$")
 # botocore data/sagemaker-runtime/2017-05-13/service-2.json: InvokeEndpointInput.Body "max": 6291456
@@ -54,11 +54,7 @@ _KEEP: Any = object()
 _lock = threading.Lock()
 
 
-def REPLACES() -> list[Replaced]:  # noqa: N802
-    return [
-        Replaced(SageMakerRuntimeResponse, "invoke_endpoint", "5559ed6a5dbe2534"),
-        Replaced(SageMakerModelBackend, "delete_endpoint", "1fb59ee16c92c0e8"),
-    ]
+PATCH = Patch(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,6 +76,7 @@ def pending_update(account_id: str, region: str, endpoint_name: str) -> PendingU
 
 
 # ---- UpdateEndpoint --------------------------------------------------------------------------
+@PATCH.adds(SageMakerModelBackend, "update_endpoint")
 def _update_endpoint(
     self: SageMakerModelBackend,
     endpoint_name: str,
@@ -169,18 +166,32 @@ def _update_endpoint(
         },
     )
     registry.dispatch(
-        hooks.EndpointDeploymentRequested(
-            account_id=self.account_id,
-            region=self.region_name,
-            endpoint_name=endpoint_name,
-            endpoint_config_name=endpoint_config_name,
-            previous_config_name=endpoint.endpoint_config_name,
-            deployment_config=deployment_config,
+        deployment_requested(
+            self, endpoint_name, endpoint_config_name, endpoint.endpoint_config_name, deployment_config
         )
     )
     return str(endpoint.arn)
 
 
+def deployment_requested(
+    backend: SageMakerModelBackend,
+    endpoint_name: str,
+    config_name: str,
+    previous_config_name: str | None,
+    deployment_config: dict[str, Any] | None = None,
+) -> hooks.EndpointDeploymentRequested:
+    """The hook that hands an endpoint's new config to the hosting worker (Create/UpdateEndpoint)."""
+    return hooks.EndpointDeploymentRequested(
+        account_id=backend.account_id,
+        region=backend.region_name,
+        endpoint_name=endpoint_name,
+        endpoint_config_name=config_name,
+        previous_config_name=previous_config_name,
+        deployment_config=deployment_config,
+    )
+
+
+@PATCH.adds(SageMakerResponse, "update_endpoint")
 def _respond_update_endpoint(self: SageMakerResponse) -> Any:
     from moto.core.responses import ActionResult
 
@@ -196,6 +207,7 @@ def _respond_update_endpoint(self: SageMakerResponse) -> Any:
 
 
 # ---- DeleteEndpoint --------------------------------------------------------------------------
+@PATCH.replaces(SageMakerModelBackend, "delete_endpoint", "1fb59ee16c92c0e8")
 def _delete_endpoint(self: SageMakerModelBackend, endpoint_name: str) -> None:
     original(SageMakerModelBackend, "delete_endpoint")(self, endpoint_name)
     with _lock:
@@ -206,6 +218,7 @@ def _delete_endpoint(self: SageMakerModelBackend, endpoint_name: str) -> None:
 
 
 # ---- InvokeEndpoint ----------------------------------------------------------------------------
+@PATCH.replaces(SageMakerRuntimeResponse, "invoke_endpoint", "5559ed6a5dbe2534")
 def _invoke_endpoint(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
     body = self.raw_body if isinstance(self.raw_body, bytes) else str(self.raw_body or "").encode()
     if len(body) > MAX_INVOKE_BODY:
@@ -384,16 +397,7 @@ def _emit_state_change(account_id: str, region: str, endpoint: FakeEndpoint) -> 
 
 
 # ---- apply -----------------------------------------------------------------------------------
-_ADDITIONS: list[tuple[type, str, Any]] = [
-    (SageMakerModelBackend, "update_endpoint", _update_endpoint),
-    (SageMakerResponse, "update_endpoint", _respond_update_endpoint),
-]
-
-
 def apply() -> None:
-    add(_ADDITIONS, __name__)
     # Bodies stay bytes (self.raw_body is always there; moto would decode self.body as UTF-8
     # and fail on a binary payload before our handler runs).
     SageMakerRuntimeResponse.use_raw_body = True
-    replace(SageMakerRuntimeResponse, "invoke_endpoint", _invoke_endpoint)
-    replace(SageMakerModelBackend, "delete_endpoint", _delete_endpoint)

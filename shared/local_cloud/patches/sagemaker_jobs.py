@@ -44,7 +44,7 @@ from moto.sagemaker.responses import SageMakerResponse
 
 from shared.local_cloud import hooks
 from shared.local_cloud.iam import sessions
-from shared.local_cloud.patches import Replaced, iam_enforcement, original, replace
+from shared.local_cloud.patches import Patch, iam_enforcement, original, replace
 
 TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
 NO_WORKER_REASON = (
@@ -122,14 +122,12 @@ KINDS: dict[str, JobKind] = {
 }
 
 
-def REPLACES() -> list[Replaced]:  # noqa: N802
-    return [
-        Replaced(SageMakerResponse, "create_processing_job", "6a2c57749ae87ea1"),
-        Replaced(SageMakerResponse, "create_training_job", "10db6d601d793e37"),
-        Replaced(SageMakerResponse, "create_transform_job", "762b732d5c053a26"),
-        Replaced(SageMakerResponse, "create_hyper_parameter_tuning_job", "080e3584b5b605a0"),
-        Replaced(SageMakerModelBackend, "stop_processing_job", "9a2e4dd837ee2bcd"),
-    ]
+PATCH = Patch(__name__)
+PATCH.pins(SageMakerResponse, "create_processing_job", "6a2c57749ae87ea1")
+PATCH.pins(SageMakerResponse, "create_training_job", "10db6d601d793e37")
+PATCH.pins(SageMakerResponse, "create_transform_job", "762b732d5c053a26")
+PATCH.pins(SageMakerResponse, "create_hyper_parameter_tuning_job", "080e3584b5b605a0")
+PATCH.pins(SageMakerModelBackend, "stop_processing_job", "9a2e4dd837ee2bcd")
 
 
 # ---- what the job service calls ------------------------------------------------------------------

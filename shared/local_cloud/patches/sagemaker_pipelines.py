@@ -47,19 +47,14 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import get_pipeline_execution_from_arn, get_pipeline_from_name
 
 from shared.local_cloud import backend_state, hooks
-from shared.local_cloud.patches import Replaced, add, original, replace
+from shared.local_cloud.patches import Patch, original
 
 STEPS_ATTRIBUTE = "dualloop_steps"
 TRIALS_ATTRIBUTE = "dualloop_training_job_summaries"
 _lock = threading.Lock()
 
 
-def REPLACES() -> list[Replaced]:  # noqa: N802
-    return [
-        Replaced(SageMakerModelBackend, "describe_pipeline_execution", "8fc1fbb36d60a56d"),
-        Replaced(SageMakerModelBackend, "list_pipeline_executions", "dd8fc31a2b2932d5"),
-        Replaced(SageMakerResponse, "start_pipeline_execution", "8882a634bed673e4"),
-    ]
+PATCH = Patch(__name__)
 
 
 def _backend(account_id: str, region: str) -> SageMakerModelBackend:
@@ -75,6 +70,7 @@ def put_execution_step(account_id: str, region: str, execution_arn: str, step: M
         steps[str(step["StepName"])] = copy.deepcopy(dict(step))
 
 
+@PATCH.adds(SageMakerModelBackend, "list_pipeline_execution_steps")
 def _list_pipeline_execution_steps(
     self: SageMakerModelBackend,
     pipeline_execution_arn: str,
@@ -86,26 +82,29 @@ def _list_pipeline_execution_steps(
     with _lock:
         steps = [copy.deepcopy(s) for s in getattr(execution, STEPS_ATTRIBUTE, {}).values()]
     steps.sort(key=lambda s: s["StartTime"], reverse=(sort_order or "Descending") == "Descending")
+    return _page(steps, "PipelineExecutionSteps", next_token, max_results, default_size=50)
+
+
+def _page(
+    items: list[Any], key: str, next_token: str | None, max_results: int | None, default_size: int
+) -> dict[str, Any]:
+    """One page of a list API's answer; its NextToken is where the next page starts."""
     start = int(next_token or 0)
-    size = int(max_results or 50)
-    page = steps[start : start + size]
-    out: dict[str, Any] = {"PipelineExecutionSteps": page}
-    if start + size < len(steps):
+    size = int(max_results or default_size)
+    out: dict[str, Any] = {key: items[start : start + size]}
+    if start + size < len(items):
         out["NextToken"] = str(start + size)
     return out
 
 
-def _respond_list_pipeline_execution_steps(self: SageMakerResponse) -> Any:
-    from moto.core.responses import ActionResult
-
-    return ActionResult(
-        self.sagemaker_backend.list_pipeline_execution_steps(  # type: ignore[attr-defined]
-            self._get_param("PipelineExecutionArn"),
-            self._get_param("NextToken"),
-            self._get_param("MaxResults"),
-            self._get_param("SortOrder"),
-        )
-    )
+PATCH.adds_response(
+    SageMakerResponse,
+    "list_pipeline_execution_steps",
+    "PipelineExecutionArn",
+    "NextToken",
+    "MaxResults",
+    "SortOrder",
+)
 
 
 # ---- selective execution ------------------------------------------------------------------------------
@@ -120,6 +119,7 @@ def selective_config(client_request_token: str | None) -> dict[str, Any] | None:
         return _selective.pop(client_request_token, None)
 
 
+@PATCH.replaces(SageMakerResponse, "start_pipeline_execution", "8882a634bed673e4")
 def _respond_start_pipeline_execution(self: SageMakerResponse) -> Any:
     config = self._get_param("SelectiveExecutionConfig")
     if config:
@@ -176,6 +176,7 @@ def check_pipeline_parameters(parameters: list[Mapping[str, Any]] | None) -> Non
 
 
 # ---- describe / stop ----------------------------------------------------------------------------------
+@PATCH.replaces(SageMakerModelBackend, "describe_pipeline_execution", "8fc1fbb36d60a56d")
 def _describe_pipeline_execution(self: SageMakerModelBackend, pipeline_execution_arn: str) -> dict[str, Any]:
     out: dict[str, Any] = original(SageMakerModelBackend, "describe_pipeline_execution")(
         self, pipeline_execution_arn
@@ -188,6 +189,7 @@ def _describe_pipeline_execution(self: SageMakerModelBackend, pipeline_execution
     return out
 
 
+@PATCH.replaces(SageMakerModelBackend, "list_pipeline_executions", "dd8fc31a2b2932d5")
 def _list_pipeline_executions(self: SageMakerModelBackend, pipeline_name: str) -> dict[str, Any]:
     """moto writes ``str(None)``, the text "None", as every summary's failure reason; AWS gives
     ``PipelineExecutionFailureReason`` only for an execution that failed."""
@@ -204,6 +206,7 @@ def _list_pipeline_executions(self: SageMakerModelBackend, pipeline_name: str) -
     return out
 
 
+@PATCH.adds(SageMakerModelBackend, "stop_pipeline_execution")
 def _stop_pipeline_execution(
     self: SageMakerModelBackend, pipeline_execution_arn: str, client_request_token: str | None = None
 ) -> dict[str, str]:
@@ -220,16 +223,12 @@ def _stop_pipeline_execution(
     return {"PipelineExecutionArn": pipeline_execution_arn}
 
 
-def _respond_stop_pipeline_execution(self: SageMakerResponse) -> Any:
-    from moto.core.responses import ActionResult
-
-    return ActionResult(
-        self.sagemaker_backend.stop_pipeline_execution(  # type: ignore[attr-defined]
-            self._get_param("PipelineExecutionArn"), self._get_param("ClientRequestToken")
-        )
-    )
+PATCH.adds_response(
+    SageMakerResponse, "stop_pipeline_execution", "PipelineExecutionArn", "ClientRequestToken"
+)
 
 
+@PATCH.adds(SageMakerModelBackend, "retry_pipeline_execution")
 def _retry_pipeline_execution(
     self: SageMakerModelBackend,
     pipeline_execution_arn: str,
@@ -259,30 +258,30 @@ def _retry_pipeline_execution(
     backend_state.set_pipeline_execution_status(
         self.account_id, self.region_name, pipeline_execution_arn, "Executing"
     )
-    registry.dispatch(
-        hooks.PipelineExecutionStarted(
-            account_id=self.account_id,
-            region=self.region_name,
-            pipeline_name=pipeline.pipeline_name,
-            execution_arn=pipeline_execution_arn,
-            definition=execution.pipeline_definition_for_execution,
-            parameters={p["Name"]: p["Value"] for p in execution.pipeline_parameters or []},
-            display_name=execution.pipeline_execution_display_name,
-        )
-    )
+    registry.dispatch(started(self, pipeline, execution))
     return {"PipelineExecutionArn": pipeline_execution_arn}
 
 
-def _respond_retry_pipeline_execution(self: SageMakerResponse) -> Any:
-    from moto.core.responses import ActionResult
-
-    return ActionResult(
-        self.sagemaker_backend.retry_pipeline_execution(  # type: ignore[attr-defined]
-            self._get_param("PipelineExecutionArn"),
-            self._get_param("ClientRequestToken"),
-            self._get_param("ParallelismConfiguration"),
-        )
+def started(backend: SageMakerModelBackend, pipeline: Any, execution: Any) -> hooks.PipelineExecutionStarted:
+    """The hook that hands an Executing execution to the pipeline worker (on start and retry)."""
+    return hooks.PipelineExecutionStarted(
+        account_id=backend.account_id,
+        region=backend.region_name,
+        pipeline_name=pipeline.pipeline_name,
+        execution_arn=execution.arn,
+        definition=execution.pipeline_definition_for_execution,
+        parameters={p["Name"]: p["Value"] for p in execution.pipeline_parameters or []},
+        display_name=execution.pipeline_execution_display_name,
     )
+
+
+PATCH.adds_response(
+    SageMakerResponse,
+    "retry_pipeline_execution",
+    "PipelineExecutionArn",
+    "ClientRequestToken",
+    "ParallelismConfiguration",
+)
 
 
 # ---- jobs ---------------------------------------------------------------------------------------------
@@ -458,6 +457,7 @@ def _with_datetimes(summary: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return out
 
 
+@PATCH.adds(SageMakerModelBackend, "list_training_jobs_for_hyper_parameter_tuning_job")
 def _list_training_jobs_for_tuning_job(
     self: SageMakerModelBackend,
     hyper_parameter_tuning_job_name: str,
@@ -487,51 +487,16 @@ def _list_training_jobs_for_tuning_job(
     else:
         field_name = {"Name": "TrainingJobName", "Status": "TrainingJobStatus"}.get(by, "CreationTime")
         trials.sort(key=lambda t: t.get(field_name) or "", reverse=descending)
-    start = int(next_token or 0)
-    size = int(max_results or 10)
-    out: dict[str, Any] = {"TrainingJobSummaries": trials[start : start + size]}
-    if start + size < len(trials):
-        out["NextToken"] = str(start + size)
-    return out
+    return _page(trials, "TrainingJobSummaries", next_token, max_results, default_size=10)
 
 
-def _respond_list_training_jobs_for_tuning_job(self: SageMakerResponse) -> Any:
-    from moto.core.responses import ActionResult
-
-    return ActionResult(
-        self.sagemaker_backend.list_training_jobs_for_hyper_parameter_tuning_job(  # type: ignore[attr-defined]
-            self._get_param("HyperParameterTuningJobName"),
-            self._get_param("NextToken"),
-            self._get_param("MaxResults"),
-            self._get_param("SortBy"),
-            self._get_param("SortOrder"),
-            self._get_param("StatusEquals"),
-        )
-    )
-
-
-_ADDITIONS: list[tuple[type, str, Any]] = [
-    (SageMakerModelBackend, "retry_pipeline_execution", _retry_pipeline_execution),
-    (SageMakerResponse, "retry_pipeline_execution", _respond_retry_pipeline_execution),
-    (
-        SageMakerModelBackend,
-        "list_training_jobs_for_hyper_parameter_tuning_job",
-        _list_training_jobs_for_tuning_job,
-    ),
-    (
-        SageMakerResponse,
-        "list_training_jobs_for_hyper_parameter_tuning_job",
-        _respond_list_training_jobs_for_tuning_job,
-    ),
-    (SageMakerModelBackend, "list_pipeline_execution_steps", _list_pipeline_execution_steps),
-    (SageMakerResponse, "list_pipeline_execution_steps", _respond_list_pipeline_execution_steps),
-    (SageMakerModelBackend, "stop_pipeline_execution", _stop_pipeline_execution),
-    (SageMakerResponse, "stop_pipeline_execution", _respond_stop_pipeline_execution),
-]
-
-
-def apply() -> None:
-    add(_ADDITIONS, __name__)
-    replace(SageMakerModelBackend, "describe_pipeline_execution", _describe_pipeline_execution)
-    replace(SageMakerModelBackend, "list_pipeline_executions", _list_pipeline_executions)
-    replace(SageMakerResponse, "start_pipeline_execution", _respond_start_pipeline_execution)
+PATCH.adds_response(
+    SageMakerResponse,
+    "list_training_jobs_for_hyper_parameter_tuning_job",
+    "HyperParameterTuningJobName",
+    "NextToken",
+    "MaxResults",
+    "SortBy",
+    "SortOrder",
+    "StatusEquals",
+)

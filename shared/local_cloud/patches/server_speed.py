@@ -39,7 +39,7 @@ from moto.core.utils import method_names_from_class
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-from shared.local_cloud.patches import Replaced, original, replace
+from shared.local_cloud.patches import Patch, original, replace
 
 FAST_SERVER_ENV = "DUALLOOP_LOCAL_CLOUD_FAST_SERVER"
 _HOST_CACHE_SIZE = 4096
@@ -50,12 +50,10 @@ def enabled() -> bool:
     return os.environ.get(FAST_SERVER_ENV, "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
-def REPLACES() -> list[Replaced]:  # noqa: N802
-    return [
-        Replaced(DomainDispatcherApplication, "get_backend_for_host", "1f41972c1e4e660f"),
-        Replaced(moto_responses, "method_names_from_class", "9dbac89d082b655f"),
-        Replaced(BaseResponse, "call_action", "26076963fd17fd1a"),  # its one caller: `action in ...`
-    ]
+PATCH = Patch(__name__)
+PATCH.pins(DomainDispatcherApplication, "get_backend_for_host", "1f41972c1e4e660f")
+PATCH.pins(moto_responses, "method_names_from_class", "9dbac89d082b655f")
+PATCH.pins(BaseResponse, "call_action", "26076963fd17fd1a")  # its one caller: `action in ...`
 
 
 def apply() -> None:

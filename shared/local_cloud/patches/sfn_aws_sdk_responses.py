@@ -24,14 +24,10 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceAwsSdk,
 )
 
-from shared.local_cloud.patches import Replaced, original, replace
+from shared.local_cloud.patches import Patch, original
 
-
-def REPLACES() -> list[Replaced]:  # noqa: N802
-    return [
-        Replaced(StateTaskServiceAwsSdk, "_eval_service_task", "e68dc9e06e6ae0ce"),
-        Replaced(StateTaskServiceAwsSdk, "_normalise_service_error_name", "7fccfad3463f0276"),
-    ]
+PATCH = Patch(__name__)
+PATCH.pins(StateTaskServiceAwsSdk, "_normalise_service_error_name", "7fccfad3463f0276")
 
 
 # Step Functions' spelling of the services the outer loop calls through aws-sdk tasks.
@@ -62,11 +58,11 @@ def as_json_value(value: Any) -> Any:
     return value
 
 
+@PATCH.replaces(StateTaskServiceAwsSdk, "_eval_service_task", "e68dc9e06e6ae0ce")
 def _eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
     original(StateTaskServiceAwsSdk, "_eval_service_task")(self, env, *args, **kwargs)
     env.stack.append(as_json_value(env.stack.pop()))
 
 
 def apply() -> None:
-    replace(StateTaskServiceAwsSdk, "_eval_service_task", _eval_service_task)
     state_task_service_aws_sdk._SERVICE_ERROR_NAMES.update(SERVICE_ERROR_NAMES)

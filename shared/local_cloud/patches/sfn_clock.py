@@ -21,19 +21,16 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
 from shared.local_cloud import clock
-from shared.local_cloud.patches import Replaced, replace
+from shared.local_cloud.patches import Patch, replace
 
 SYNC_POLL_SECONDS = 0.5  # moto's own period, in AWS time
 
 
-def REPLACES() -> list[Replaced]:  # noqa: N802
-    return [
-        Replaced(WaitFunction, "_wait_interval", "8f954dee80372b4b"),
-        Replaced(Timeout, "_eval_body", "5c5f336e8ba14d64"),
-        Replaced(retrier_decl.RetrierDecl, "_eval_body", "48463fff19cefa98"),  # sleeps via the module's time
-    ]
+PATCH = Patch(__name__)
+PATCH.pins(retrier_decl.RetrierDecl, "_eval_body", "48463fff19cefa98")  # sleeps via the module's time
 
 
+@PATCH.replaces(WaitFunction, "_wait_interval", "8f954dee80372b4b")
 def _wait_interval(self: Any, env: Any, wait_seconds: float) -> None:
     deadline = time.monotonic() + clock.scaled(wait_seconds)
     while env.is_running():
@@ -44,6 +41,7 @@ def _wait_interval(self: Any, env: Any, wait_seconds: float) -> None:
         env.program_state_event.wait(min(remaining, 0.05))
 
 
+@PATCH.replaces(Timeout, "_eval_body", "5c5f336e8ba14d64")
 def _timeout_eval_body(self: Any, env: Any) -> None:
     seconds = self._eval_seconds(env=env)
     env.stack.append(seconds if self.is_default_value() else clock.scaled(seconds))
@@ -58,8 +56,6 @@ class _SyncPollPeriod(float):
 
 
 def apply() -> None:
-    replace(WaitFunction, "_wait_interval", _wait_interval)
-    replace(Timeout, "_eval_body", _timeout_eval_body)
     replace(
         retrier_decl, "time", types.SimpleNamespace(sleep=_sleep, time=time.time, monotonic=time.monotonic)
     )

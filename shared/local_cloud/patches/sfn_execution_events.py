@@ -36,7 +36,7 @@ from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommu
 from moto.stepfunctions.parser.backend.state_machine import StateMachineVersion
 
 from shared.local_cloud import events
-from shared.local_cloud.patches import Replaced, original, replace
+from shared.local_cloud.patches import Patch, original
 
 LOG = logging.getLogger(__name__)
 
@@ -45,13 +45,7 @@ DETAIL_TYPE = "Step Functions Execution Status Change"
 _EMITTED = "_dualloop_status_event_emitted"
 
 
-def REPLACES() -> list[Replaced]:  # noqa: N802
-    return [
-        Replaced(BaseExecutionWorkerCommunication, "terminated", "360372a6a57bf99b"),
-        Replaced(Execution, "stop", "16663c65db9a2f96"),
-        Replaced(Environment, "set_error", "6447409d405612c0"),
-        Replaced(Environment, "set_timed_out", "853b04bf9e6a7db4"),
-    ]
+PATCH = Patch(__name__)
 
 
 def _millis(t: datetime | None) -> int | None:
@@ -95,6 +89,7 @@ def emit_status_change(execution: Execution) -> str:
     )
 
 
+@PATCH.replaces(BaseExecutionWorkerCommunication, "terminated", "360372a6a57bf99b")
 def _terminated(self: BaseExecutionWorkerCommunication) -> None:
     original(BaseExecutionWorkerCommunication, "terminated")(self)
     execution = self.execution
@@ -108,6 +103,7 @@ def _terminated(self: BaseExecutionWorkerCommunication) -> None:
         LOG.exception("could not emit the status change of %s", execution.exec_arn)
 
 
+@PATCH.replaces(Execution, "stop", "16663c65db9a2f96")
 def _stop(self: Execution, stop_date: datetime, error: str | None, cause: str | None) -> None:
     original(Execution, "stop")(self, stop_date, error, cause)
     env = self.exec_worker.env if self.exec_worker is not None else None
@@ -118,6 +114,7 @@ def _stop(self: Execution, stop_date: datetime, error: str | None, cause: str | 
         endpoint.interrupt_all()
 
 
+@PATCH.replaces(Environment, "set_error", "6447409d405612c0")
 def _set_error(self: Environment, error: Any) -> None:
     with self._state_mutex:  # an RLock: moto's method takes it again
         if isinstance(self._program_state, ProgramStopped):
@@ -125,15 +122,9 @@ def _set_error(self: Environment, error: Any) -> None:
         original(Environment, "set_error")(self, error)
 
 
+@PATCH.replaces(Environment, "set_timed_out", "853b04bf9e6a7db4")
 def _set_timed_out(self: Environment) -> None:
     with self._state_mutex:
         if isinstance(self._program_state, ProgramStopped):
             return
         original(Environment, "set_timed_out")(self)
-
-
-def apply() -> None:
-    replace(BaseExecutionWorkerCommunication, "terminated", _terminated)
-    replace(Execution, "stop", _stop)
-    replace(Environment, "set_error", _set_error)
-    replace(Environment, "set_timed_out", _set_timed_out)

@@ -12,20 +12,15 @@ from typing import Any
 
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-from shared.local_cloud.patches import Replaced, original, replace
+from shared.local_cloud.patches import Patch, original
+
+PATCH = Patch(__name__)
 
 
-def REPLACES() -> list[Replaced]:  # noqa: N802
-    return [Replaced(StepFunctionsParserBackend, "start_execution", "0f8d9dd57baf0c28")]
-
-
+@PATCH.replaces(StepFunctionsParserBackend, "start_execution", "0f8d9dd57baf0c28")
 def _start_execution(
     self: Any, state_machine_arn: str, name: str | None = None, *args: Any, **kwargs: Any
 ) -> Any:
     return original(StepFunctionsParserBackend, "start_execution")(
         self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs
     )
-
-
-def apply() -> None:
-    replace(StepFunctionsParserBackend, "start_execution", _start_execution)

@@ -20,14 +20,13 @@ from moto.core.responses import ActionResult
 from moto.stepfunctions.exceptions import InvalidToken
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from shared.local_cloud.patches import Replaced, replace
+from shared.local_cloud.patches import Patch
 
 DEFAULT_PAGE = 100  # AWS: "The default is 100 and the maximum allowed page size is 1000."
 _DATA_KEYS = ("input", "output")
 
 
-def REPLACES() -> list[Replaced]:  # noqa: N802
-    return [Replaced(StepFunctionResponse, "get_execution_history", "3889cc6224ac2f76")]
+PATCH = Patch(__name__)
 
 
 def _token(arn: str, reverse: bool, offset: int) -> str:
@@ -57,6 +56,7 @@ def _without_data(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@PATCH.replaces(StepFunctionResponse, "get_execution_history", "3889cc6224ac2f76")
 def _get_execution_history(self: Any) -> ActionResult:
     arn = self._get_param("executionArn")
     reverse = bool(self._get_param("reverseOrder"))
@@ -71,7 +71,3 @@ def _get_execution_history(self: Any) -> ActionResult:
     if start + size < len(events):
         result["nextToken"] = _token(arn, reverse, start + size)
     return ActionResult(result)
-
-
-def apply() -> None:
-    replace(StepFunctionResponse, "get_execution_history", _get_execution_history)

@@ -57,7 +57,7 @@ from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
-from shared.local_cloud.patches import Replaced, original, replace
+from shared.local_cloud.patches import Patch, original
 from shared.local_cloud.patches.sfn_aws_sdk_responses import as_json_value
 
 LOG = logging.getLogger(__name__)
@@ -78,8 +78,7 @@ TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
 MODELED_ERRORS = frozenset({"ResourceInUse", "ResourceLimitExceeded", "ResourceNotFound"})
 
 
-def REPLACES() -> list[Replaced]:  # noqa: N802
-    return [Replaced(factory_module, "state_task_service_for", "a21a16afc5f63679")]
+PATCH = Patch(__name__)
 
 
 def error_name(error_code: str) -> str:
@@ -198,6 +197,7 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
         return outcome
 
 
+@PATCH.replaces(factory_module, "state_task_service_for", "a21a16afc5f63679")
 def _state_task_service_for(service_name: str) -> StateTaskService:
     if service_name == "sagemaker":
         return StateTaskServiceSageMaker()
@@ -205,6 +205,5 @@ def _state_task_service_for(service_name: str) -> StateTaskService:
 
 
 def apply() -> None:
-    replace(factory_module, "state_task_service_for", _state_task_service_for)
     # state_task_factory imported the function by name: point that name here too.
     state_task_factory.state_task_service_for = _state_task_service_for  # type: ignore[attr-defined]

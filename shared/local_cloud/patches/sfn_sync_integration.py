@@ -29,15 +29,15 @@ from moto.stepfunctions.parser.asl.eval.callback.callback import (
     HeartbeatTimeoutError,
 )
 
-from shared.local_cloud.patches import Replaced, replace
+from shared.local_cloud.patches import Patch
 
 Callback = callback_module.StateTaskServiceCallback
 
 
-def REPLACES() -> list[Replaced]:  # noqa: N802 - a constant computed late
-    return [Replaced(Callback, "_eval_integration_pattern", "3b97ada1d4cb7280")]
+PATCH = Patch(__name__)
 
 
+@PATCH.replaces(Callback, "_eval_integration_pattern", "3b97ada1d4cb7280")
 def _eval_integration_pattern(
     self: Any,
     env: Any,
@@ -110,7 +110,3 @@ def _eval_integration_pattern(
         raise outcome
     else:
         env.stack.append(outcome)
-
-
-def apply() -> None:
-    replace(Callback, "_eval_integration_pattern", _eval_integration_pattern)

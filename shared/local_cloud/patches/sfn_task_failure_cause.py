@@ -12,19 +12,14 @@ from typing import Any
 from moto.core.responses import EmptyResult
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from shared.local_cloud.patches import Replaced, replace
+from shared.local_cloud.patches import Patch
+
+PATCH = Patch(__name__)
 
 
-def REPLACES() -> list[Replaced]:  # noqa: N802
-    return [Replaced(StepFunctionResponse, "send_task_failure", "f0fed5e805768377")]
-
-
+@PATCH.replaces(StepFunctionResponse, "send_task_failure", "f0fed5e805768377")
 def _send_task_failure(self: Any) -> EmptyResult:
     self.stepfunction_backend.send_task_failure(
         self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
     )
     return EmptyResult()
-
-
-def apply() -> None:
-    replace(StepFunctionResponse, "send_task_failure", _send_task_failure)

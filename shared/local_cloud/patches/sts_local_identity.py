@@ -24,7 +24,7 @@ from moto.iam.models import iam_backends
 from moto.sts.models import STSBackend
 from moto.utilities.utils import get_partition
 
-from shared.local_cloud.patches import Replaced, original, replace
+from shared.local_cloud.patches import Patch, original
 
 LOCAL_EXECUTION_ROLE = "dualloop-local-sagemaker-execution"
 SESSION_NAME = "local"
@@ -42,10 +42,10 @@ ADMINISTRATOR_POLICY = {
 }
 
 
-def REPLACES() -> list[Replaced]:  # noqa: N802
-    return [Replaced(STSBackend, "get_caller_identity", "1f058458cb04477d")]
+PATCH = Patch(__name__)
 
 
+@PATCH.replaces(STSBackend, "get_caller_identity", "1f058458cb04477d")
 def _get_caller_identity(self: STSBackend, access_key_id: str, region: str) -> tuple[str, str, str]:
     user_id, arn, account_id = original(STSBackend, "get_caller_identity")(self, access_key_id, region)
     if arn != f"arn:{get_partition(region)}:sts::{self.account_id}:user/moto":  # moto's fallback
@@ -73,7 +73,3 @@ def _ensure_role(account_id: str, partition: str) -> Any:
         )
         iam.put_role_policy(LOCAL_EXECUTION_ROLE, "local-administrator", json.dumps(ADMINISTRATOR_POLICY))
         return role
-
-
-def apply() -> None:
-    replace(STSBackend, "get_caller_identity", _get_caller_identity)

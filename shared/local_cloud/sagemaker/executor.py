@@ -184,6 +184,16 @@ class ExecutionIdentity:
     start_time: datetime
 
 
+@dataclass(frozen=True)
+class _PlannedStep:
+    """A step with how its definition says to run it: its executor, cache and retry policies."""
+
+    node: StepNode
+    executor: StepExecutor
+    caching: CachePolicy
+    retries: tuple[RetryPolicy, ...]
+
+
 class LocalPipelineExecutor:
     """Runs one execution; ``run()`` blocks until it ends, ``stop()`` asks it to stop."""
 
@@ -242,6 +252,10 @@ class LocalPipelineExecutor:
             executors = {name: executor_for(node) for name, node in graph.nodes.items()}
             caching = {name: CachePolicy.from_step(node.spec) for name, node in graph.nodes.items()}
             retries = {name: parse_policies(node.spec) for name, node in graph.nodes.items()}
+            steps = {
+                name: _PlannedStep(node, executors[name], caching[name], retries[name])
+                for name, node in graph.nodes.items()
+            }
             parameters = coerce_parameters(definition.get("Parameters") or [], self._parameters)
         except (LocalExecutorError, json.JSONDecodeError, AttributeError, TypeError, KeyError) as exc:
             reason = f"the local executor cannot run this pipeline definition: {exc}"
@@ -268,7 +282,7 @@ class LocalPipelineExecutor:
             )
         scratch = self._scratch_dir()
         try:
-            return self._walk(graph, executors, caching, retries, resolver, scratch)
+            return self._walk(graph, steps, resolver, scratch)
         finally:
             if not self._keep_work_dir and self._work_root is None:
                 shutil.rmtree(scratch, ignore_errors=True)
@@ -325,9 +339,7 @@ class LocalPipelineExecutor:
     def _walk(
         self,
         graph: PipelineGraph,
-        executors: Mapping[str, StepExecutor],
-        caching: Mapping[str, CachePolicy],
-        retries: Mapping[str, tuple[RetryPolicy, ...]],
+        steps: Mapping[str, _PlannedStep],
         resolver: Resolver,
         scratch: Path,
     ) -> ExecutionResult:
@@ -350,16 +362,7 @@ class LocalPipelineExecutor:
                         if len(running) >= self._max_parallel:
                             break
                         pending.remove(name)
-                        node = graph.nodes[name]
-                        future = pool.submit(
-                            self._run_step,
-                            node,
-                            executors[name],
-                            caching[name],
-                            retries[name],
-                            resolver,
-                            scratch,
-                        )
+                        future = pool.submit(self._run_step, steps[name], resolver, scratch)
                         running[future] = name
                 if not running:
                     break
@@ -400,15 +403,8 @@ class LocalPipelineExecutor:
         return ready
 
     # ---- one step -------------------------------------------------------------------------------
-    def _run_step(
-        self,
-        node: StepNode,
-        executor: StepExecutor,
-        caching: CachePolicy,
-        retries: tuple[RetryPolicy, ...],
-        resolver: Resolver,
-        scratch: Path,
-    ) -> str:
+    def _run_step(self, step: _PlannedStep, resolver: Resolver, scratch: Path) -> str:
+        node = step.node
         record = StepRecord(
             name=node.name,
             type=node.type,
@@ -418,34 +414,26 @@ class LocalPipelineExecutor:
         )
         self._publish(record, None)
         try:
-            return self._attempts(record, node, executor, caching, retries, resolver, scratch)
+            return self._attempts(record, step, resolver, scratch)
         except Exception as exc:  # a bug here must fail the step, not hang the execution
             LOG.exception("local executor error in step %s", node.name)
             return self._end(record, "Failed", f"InternalServerError: {type(exc).__name__}: {exc}")
 
-    def _attempts(
-        self,
-        record: StepRecord,
-        node: StepNode,
-        executor: StepExecutor,
-        caching: CachePolicy,
-        retries: tuple[RetryPolicy, ...],
-        resolver: Resolver,
-        scratch: Path,
-    ) -> str:
+    def _attempts(self, record: StepRecord, step: _PlannedStep, resolver: Resolver, scratch: Path) -> str:
+        node = step.node
         name = job_name(self._execution_id, node.name)
         try:
-            arguments = executor.resolve_arguments(node, resolver, name)
+            arguments = step.executor.resolve_arguments(node, resolver, name)
         except ExpressionError as exc:
             return self._end(record, "Failed", f"ClientError: {exc}")
         # Every successful run of a cacheable step is recorded; only CacheConfig'd ones look up.
         key = cache_key(node.type, arguments) if cacheable(node.type) else None
-        if key is not None and caching.enabled:
+        if key is not None and step.caching.enabled:
             hit = self._cache.lookup(
                 self._identity.pipeline_name,
                 node.name,
                 key,
-                max_age=caching.expire_after,
+                max_age=step.caching.expire_after,
                 now=self._aws_now(),
             )
             if hit is not None:
@@ -456,7 +444,7 @@ class LocalPipelineExecutor:
                 return self._end(record, "Succeeded")
 
         self._set_status(record, "Executing")
-        outcome = self._with_retries(record, node, executor, arguments, name, retries, resolver, scratch)
+        outcome = self._with_retries(record, step, arguments, name, resolver, scratch)
         if outcome is None:
             return record.status
         with self._lock:
@@ -481,15 +469,14 @@ class LocalPipelineExecutor:
     def _with_retries(
         self,
         record: StepRecord,
-        node: StepNode,
-        executor: StepExecutor,
+        step: _PlannedStep,
         arguments: Mapping[str, Any],
         name: str,
-        retries: tuple[RetryPolicy, ...],
         resolver: Resolver,
         scratch: Path,
     ) -> StepOutcome | None:
         """The step's outcome, or None once the record has ended Failed or Stopped."""
+        node = step.node
         first_attempt = time.monotonic()
         while not self._stop.is_set():
             record.attempt_count += 1
@@ -509,7 +496,7 @@ class LocalPipelineExecutor:
                 stop=self._stop,
             )
             try:
-                return executor.run(context)
+                return step.executor.run(context)
             except StepStopped:
                 break
             except StepFailure as failure:
@@ -521,7 +508,7 @@ class LocalPipelineExecutor:
                 )
                 error = StepFailure(f"InternalServerError: {type(exc).__name__}: {exc}", kind)
             elapsed = (time.monotonic() - first_attempt) * clock.factor()  # AWS seconds
-            delay = retry_delay(retries, error.exception_type, record.attempt_count, elapsed)
+            delay = retry_delay(step.retries, error.exception_type, record.attempt_count, elapsed)
             if delay is None:
                 record.metadata = dict(error.metadata)
                 self._end(record, "Failed", str(error))

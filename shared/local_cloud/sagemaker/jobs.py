@@ -36,6 +36,7 @@ from shared.local_cloud import hooks
 from shared.local_cloud.cloud import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, LocalCloud
 from shared.local_cloud.iam import sessions
 from shared.local_cloud.patches import iam_enforcement, sagemaker_jobs, sagemaker_pipelines
+from shared.local_cloud.sagemaker.attached import AttachedWorkers
 from shared.local_cloud.sagemaker.errors import StepFailure, StepStopped, UnknownStepTypeError
 from shared.local_cloud.sagemaker.expressions import ExecutionVariables, Resolver
 from shared.local_cloud.sagemaker.job_logs import JobLogShipper
@@ -280,15 +281,13 @@ def _literal_resolver(key: JobKey) -> Resolver:
     )
 
 
-_attached: dict[int, tuple[JobService, Callable[[], None]]] = {}
-_attached_lock = threading.Lock()
+_attached: AttachedWorkers[JobService] = AttachedWorkers()
 
 
 def attach(cloud: LocalCloud) -> JobService:
     """Run the standalone jobs created on ``cloud`` locally (idempotent per cloud)."""
-    with _attached_lock:
-        if id(cloud) in _attached:
-            return _attached[id(cloud)][0]
+
+    def start() -> tuple[JobService, Callable[[], None]]:
         service = JobService(cloud)
         unregister_created = cloud.hooks.register(hooks.SageMakerJobCreated, service.on_created)
         unregister_stop = cloud.hooks.register(hooks.SageMakerJobStopRequested, service.on_stop_requested)
@@ -297,16 +296,11 @@ def attach(cloud: LocalCloud) -> JobService:
             unregister_created()
             unregister_stop()
 
-        _attached[id(cloud)] = (service, unregister)
-    cloud.add_worker(lambda: detach(cloud))
-    return service
+        return service, unregister
+
+    return _attached.attach(cloud, start)
 
 
 def detach(cloud: LocalCloud) -> None:
     """Stop running jobs and stop handling new ones (``cloud.stop()`` does this too)."""
-    with _attached_lock:
-        attached = _attached.pop(id(cloud), None)
-    if attached is not None:
-        service, unregister = attached
-        unregister()
-        service.stop()
+    _attached.detach(cloud)

@@ -26,6 +26,7 @@ from shared.local_cloud import backend_state, events, hooks
 from shared.local_cloud.cloud import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, LocalCloud
 from shared.local_cloud.iam import requests, sessions
 from shared.local_cloud.patches import iam_enforcement, sagemaker_pipelines
+from shared.local_cloud.sagemaker.attached import AttachedWorkers
 from shared.local_cloud.sagemaker.cache import InMemoryStepCache
 from shared.local_cloud.sagemaker.executor import (
     ExecutionIdentity,
@@ -241,38 +242,29 @@ def _start_time(value: Any) -> datetime:
     return datetime.now(UTC)
 
 
-_attached: dict[int, tuple[_PipelineWorker, Callable[[], None]]] = {}
-_attached_lock = threading.Lock()
+_attached: AttachedWorkers[_PipelineWorker] = AttachedWorkers()
 
 
 def attach(cloud: LocalCloud) -> None:
     """Run pipeline executions started on ``cloud`` locally (idempotent per cloud)."""
-    with _attached_lock:
-        if id(cloud) in _attached:
-            return
+
+    def start() -> tuple[_PipelineWorker, Callable[[], None]]:
         worker = _PipelineWorker(cloud)
-        unregister = cloud.hooks.register(hooks.PipelineExecutionStarted, worker.on_started)
-        _attached[id(cloud)] = (worker, unregister)
-    cloud.add_worker(lambda: detach(cloud))
+        return worker, cloud.hooks.register(hooks.PipelineExecutionStarted, worker.on_started)
+
+    _attached.attach(cloud, start)
 
 
 def step_cache(cloud: LocalCloud) -> InMemoryStepCache | None:
     """The step cache the worker attached to ``cloud`` uses, if attached."""
-    with _attached_lock:
-        attached = _attached.get(id(cloud))
-    return attached[0].cache if attached else None
+    worker = _attached.get(cloud)
+    return worker.cache if worker is not None else None
 
 
 def is_attached(cloud: LocalCloud) -> bool:
-    with _attached_lock:
-        return id(cloud) in _attached
+    return _attached.get(cloud) is not None
 
 
 def detach(cloud: LocalCloud) -> None:
     """Stop running executions and stop handling new ones (``cloud.stop()`` does this too)."""
-    with _attached_lock:
-        attached = _attached.pop(id(cloud), None)
-    if attached is not None:
-        worker, unregister = attached
-        unregister()
-        worker.stop()
+    _attached.detach(cloud)

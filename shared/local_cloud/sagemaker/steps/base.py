@@ -6,12 +6,14 @@ import secrets
 import string
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
+from shared.local_cloud.sagemaker.errors import StepFailure
 from shared.local_cloud.sagemaker.expressions import ExecutionVariables, Resolver
 from shared.pipeline_graph import StepNode
 
@@ -136,3 +138,52 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return value
+
+
+@dataclass
+class RecordedJob:
+    """A step's job while it runs: its ARN, the step metadata naming it, and the details
+    (artifacts, metrics) the job reports once it completes."""
+
+    arn: str
+    metadata: dict[str, Any]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def recorded_job(ctx: StepContext, kind: str) -> Iterator[RecordedJob]:
+    """The step's job as the SageMaker API shows it: started on entry, then Completed (with
+    ``details``), Failed (the failure's message, which names the job in its metadata) or
+    Stopped (any other interruption) as the body ends."""
+    arn = ctx.services.jobs.job_started(kind, ctx.job_name, ctx.arguments)
+    job = RecordedJob(arn=arn, metadata={kind: {"Arn": arn}})
+    try:
+        yield job
+    except StepFailure as failure:
+        failure.metadata = failure.metadata or job.metadata
+        ctx.services.jobs.job_finished(kind, ctx.job_name, "Failed", str(failure), {})
+        raise
+    except BaseException:
+        ctx.services.jobs.job_finished(kind, ctx.job_name, "Stopped", None, {})
+        raise
+    ctx.services.jobs.job_finished(kind, ctx.job_name, "Completed", None, job.details)
+
+
+_Client = TypeVar("_Client")
+
+
+def client_and_target(
+    ctx: StepContext, client: _Client | None, service: str, target: str
+) -> tuple[_Client, str]:
+    """The client a Lambda or Callback step calls with, and the value of the step's member it
+    calls (``target``: the member's name with its article, "a FunctionArn"); either missing
+    fails the step saying which."""
+    step_type = ctx.node.type
+    if client is None:
+        raise StepFailure(
+            f"ClientError: this executor was given no {service} client, so it cannot run {step_type} steps"
+        )
+    value = str(ctx.node.spec.get(target.rsplit(maxsplit=1)[-1]) or "")
+    if not value:
+        raise StepFailure(f"ClientError: a {step_type} step needs {target}")
+    return client, value

@@ -18,7 +18,12 @@ from typing import Any, ClassVar
 from shared.local_cloud import clock
 from shared.local_cloud.sagemaker import callbacks
 from shared.local_cloud.sagemaker.errors import StepFailure, StepStopped
-from shared.local_cloud.sagemaker.steps.base import ResolvesArguments, StepContext, StepOutcome
+from shared.local_cloud.sagemaker.steps.base import (
+    ResolvesArguments,
+    StepContext,
+    StepOutcome,
+    client_and_target,
+)
 from shared.local_cloud.sagemaker.steps.lambda_step import output_list, typed_outputs
 from shared.local_cloud.sagemaker.steps.model import call
 
@@ -30,14 +35,7 @@ class CallbackExecutor(ResolvesArguments):
     step_type: ClassVar[str] = "Callback"
 
     def run(self, ctx: StepContext) -> StepOutcome:
-        sqs = ctx.services.sqs
-        if sqs is None:
-            raise StepFailure(
-                "ClientError: this executor was given no SQS client, so it cannot run Callback steps"
-            )
-        queue_url = str(ctx.node.spec.get("SqsQueueUrl") or "")
-        if not queue_url:
-            raise StepFailure("ClientError: a Callback step needs an SqsQueueUrl")
+        sqs, queue_url = client_and_target(ctx, ctx.services.sqs, "SQS", "an SqsQueueUrl")
         token = "".join(secrets.choice(_ALPHABET) for _ in range(10))
         metadata: dict[str, Any] = {"Callback": {"CallbackToken": token, "SqsQueueUrl": queue_url}}
         callbacks.register(token, ctx.execution.execution_arn)

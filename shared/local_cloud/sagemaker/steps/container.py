@@ -52,6 +52,11 @@ GUARD_MARKER = "[dualloop:opt-ml]"
 
 
 @functools.cache
+def _in_private_mount_namespace(unshare: str, script: str) -> list[str]:
+    """A shell ``script`` in a mount namespace of its own, so its mounts stay invisible to the host."""
+    return [unshare, "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script]
+
+
 def mount_namespaces_available() -> bool:
     """Whether jobs can get a private /opt/ml (probed once per process: root, Linux, unshare
     and mount present, /opt/ml creatable, and a namespace actually works here)."""
@@ -65,16 +70,7 @@ def mount_namespaces_available() -> bool:
     try:
         os.makedirs(OPT_ML, exist_ok=True)  # the mount point; stays empty on the host
         probe = subprocess.run(  # noqa: S603 - fixed command
-            [
-                unshare,
-                "--mount",
-                "--propagation",
-                "private",
-                "--",
-                "/bin/sh",
-                "-c",
-                "mount --bind /tmp /opt/ml",
-            ],
+            _in_private_mount_namespace(unshare, "mount --bind /tmp /opt/ml"),
             capture_output=True,
             timeout=10,
             check=False,
@@ -145,16 +141,7 @@ def isolate(
         seen_cwd = cwd
         if cwd == root or root in cwd.parents:
             seen_cwd = Path(OPT_ML) / cwd.relative_to(root)
-        wrapped = [
-            shutil.which("unshare") or "unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-            "/bin/sh",
-            "-c",
-            _MOUNT_SCRIPT,
-        ]
+        wrapped = _in_private_mount_namespace(shutil.which("unshare") or "unshare", _MOUNT_SCRIPT)
         return [*wrapped, str(root), str(seen_cwd), *command], dict(env), cwd
     guarded = dict(env)
     guarded["PYTHONPATH"] = os.pathsep.join(p for p in (str(_GUARD_DIR), env.get("PYTHONPATH")) if p)

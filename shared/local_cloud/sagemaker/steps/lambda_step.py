@@ -14,7 +14,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from shared.local_cloud.sagemaker.errors import StepFailure
-from shared.local_cloud.sagemaker.steps.base import ResolvesArguments, StepContext, StepOutcome
+from shared.local_cloud.sagemaker.steps.base import (
+    ResolvesArguments,
+    StepContext,
+    StepOutcome,
+    client_and_target,
+)
 from shared.local_cloud.sagemaker.steps.model import call
 
 OUTPUT_TYPES = ("String", "Integer", "Boolean", "Float")
@@ -67,14 +72,7 @@ class LambdaExecutor(ResolvesArguments):
     step_type: ClassVar[str] = "Lambda"
 
     def run(self, ctx: StepContext) -> StepOutcome:
-        client = ctx.services.lambda_client
-        if client is None:
-            raise StepFailure(
-                "ClientError: this executor was given no Lambda client, so it cannot run Lambda steps"
-            )
-        function_arn = str(ctx.node.spec.get("FunctionArn") or "")
-        if not function_arn:
-            raise StepFailure("ClientError: a Lambda step needs a FunctionArn")
+        client, function_arn = client_and_target(ctx, ctx.services.lambda_client, "Lambda", "a FunctionArn")
         response = call(
             "Invoke",
             client.invoke,

@@ -22,7 +22,13 @@ from typing import Any, ClassVar
 
 from shared.local_cloud.sagemaker import s3io
 from shared.local_cloud.sagemaker.errors import StepFailure
-from shared.local_cloud.sagemaker.steps.base import ResolvesArguments, StepContext, StepOutcome, iso_now
+from shared.local_cloud.sagemaker.steps.base import (
+    ResolvesArguments,
+    StepContext,
+    StepOutcome,
+    iso_now,
+    recorded_job,
+)
 from shared.local_cloud.sagemaker.steps.container import (
     Instance,
     Launch,
@@ -53,9 +59,7 @@ class ProcessingExecutor(ResolvesArguments):
         count = int(cluster.get("InstanceCount") or 1)
         hosts = [f"algo-{i + 1}" for i in range(count)]
         started = iso_now()
-        arn = ctx.services.jobs.job_started(KIND, ctx.job_name, args)
-        metadata = {"ProcessingJob": {"Arn": arn}}
-        try:
+        with recorded_job(ctx, KIND) as job:
             instances = [new_instance(host, ctx.work_dir / host) for host in hosts]
             launches = [
                 self._prepare(ctx, instance, i, hosts, cluster) for i, instance in enumerate(instances)
@@ -66,7 +70,7 @@ class ProcessingExecutor(ResolvesArguments):
             if failed is not None:
                 instance = instances[hosts.index(failed.host)]
                 message = failure_message(instance, failed, FAILURE_FILES)
-                raise StepFailure(f"AlgorithmError: {message}", metadata=metadata)
+                raise StepFailure(f"AlgorithmError: {message}", metadata=job.metadata)
             for instance in instances:
                 for output in (args.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
                     s3_output = output.get("S3Output")
@@ -74,24 +78,16 @@ class ProcessingExecutor(ResolvesArguments):
                         s3io.upload_dir(
                             ctx.services.s3, instance.path(s3_output["LocalPath"]), s3_output["S3Uri"]
                         )
-        except StepFailure as failure:
-            failure.metadata = failure.metadata or metadata
-            ctx.services.jobs.job_finished(KIND, ctx.job_name, "Failed", str(failure), {})
-            raise
-        except BaseException:
-            ctx.services.jobs.job_finished(KIND, ctx.job_name, "Stopped", None, {})
-            raise
-        ended = iso_now()
-        ctx.services.jobs.job_finished(KIND, ctx.job_name, "Completed", None, {})
+            ended = iso_now()
         properties = {
             **args,
             "ProcessingJobName": ctx.job_name,
-            "ProcessingJobArn": arn,
+            "ProcessingJobArn": job.arn,
             "ProcessingJobStatus": "Completed",
             "ProcessingStartTime": started,
             "ProcessingEndTime": ended,
         }
-        return StepOutcome(properties=properties, metadata=metadata)
+        return StepOutcome(properties=properties, metadata=job.metadata)
 
     def _prepare(
         self, ctx: StepContext, instance: Instance, index: int, hosts: list[str], cluster: Mapping[str, Any]

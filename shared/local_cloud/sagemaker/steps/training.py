@@ -42,7 +42,13 @@ from typing import Any, ClassVar
 from shared.local_cloud.sagemaker import algorithms, s3io
 from shared.local_cloud.sagemaker.algorithms import xgboost_hyperparameters
 from shared.local_cloud.sagemaker.errors import StepFailure
-from shared.local_cloud.sagemaker.steps.base import ResolvesArguments, StepContext, StepOutcome, iso_now
+from shared.local_cloud.sagemaker.steps.base import (
+    ResolvesArguments,
+    StepContext,
+    StepOutcome,
+    iso_now,
+    recorded_job,
+)
 from shared.local_cloud.sagemaker.steps.container import (
     OPT_ML,
     Instance,
@@ -84,11 +90,11 @@ class TrainingExecutor(ResolvesArguments):
         resources = args.get("ResourceConfig") or {}
         hosts = [f"algo-{i + 1}" for i in range(int(resources.get("InstanceCount") or 1))]
         started = iso_now()
-        arn = ctx.services.jobs.job_started(KIND, ctx.job_name, args)
-        metadata = {"TrainingJob": {"Arn": arn}}
-        try:
+        with recorded_job(ctx, KIND) as job:
             instances = [new_instance(host, ctx.work_dir / host) for host in hosts]
-            launches = [self._prepare(ctx, arn, instance, i, hosts) for i, instance in enumerate(instances)]
+            launches = [
+                self._prepare(ctx, job.arn, instance, i, hosts) for i, instance in enumerate(instances)
+            ]
             max_runtime = (args.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
             results = run_instances(launches, stop=ctx.stop, max_runtime_seconds=max_runtime)
             failed = next((r for r in results if r.returncode != 0), None)
@@ -96,29 +102,23 @@ class TrainingExecutor(ResolvesArguments):
                 message = failure_message(instances[hosts.index(failed.host)], failed, FAILURE_FILES)
                 if not message.startswith(("ClientError:", "AlgorithmError:")):
                     message = f"AlgorithmError: {message}"
-                raise StepFailure(message, metadata=metadata)
+                raise StepFailure(message, metadata=job.metadata)
             artifacts = self._upload(ctx, instances[0])
-            metrics = _metrics(args, results[0])
-        except StepFailure as failure:
-            failure.metadata = failure.metadata or metadata
-            ctx.services.jobs.job_finished(KIND, ctx.job_name, "Failed", str(failure), {})
-            raise
-        except BaseException:
-            ctx.services.jobs.job_finished(KIND, ctx.job_name, "Stopped", None, {})
-            raise
-        details = {"ModelArtifacts": {"S3ModelArtifacts": artifacts}, "FinalMetricDataList": metrics}
-        ctx.services.jobs.job_finished(KIND, ctx.job_name, "Completed", None, details)
+            job.details = {
+                "ModelArtifacts": {"S3ModelArtifacts": artifacts},
+                "FinalMetricDataList": _metrics(args, results[0]),
+            }
         properties = {
             **args,
-            **details,
+            **job.details,
             "TrainingJobName": ctx.job_name,
-            "TrainingJobArn": arn,
+            "TrainingJobArn": job.arn,
             "TrainingJobStatus": "Completed",
             "SecondaryStatus": "Completed",
             "TrainingStartTime": started,
             "TrainingEndTime": iso_now(),
         }
-        return StepOutcome(properties=properties, metadata=metadata)
+        return StepOutcome(properties=properties, metadata=job.metadata)
 
     # ---- per instance ---------------------------------------------------------------------------
     def _prepare(

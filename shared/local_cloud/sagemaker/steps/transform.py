@@ -45,11 +45,21 @@ from shared.local_cloud.hosting.model_server import ModelServerProcess, ServerFa
 from shared.local_cloud.sagemaker import s3io
 from shared.local_cloud.sagemaker.errors import StepFailure, StepStopped
 from shared.local_cloud.sagemaker.steps import record_filter
-from shared.local_cloud.sagemaker.steps.base import ResolvesArguments, StepContext, StepOutcome, iso_now
+from shared.local_cloud.sagemaker.steps.base import (
+    ResolvesArguments,
+    StepContext,
+    StepOutcome,
+    iso_now,
+    recorded_job,
+)
 
 KIND = "TransformJob"
 DEFAULT_MAX_PAYLOAD_MB = 6  # CreateTransformJob: MaxPayloadInMB default 6, max 100
 _SERVER_START_SECONDS = 60.0
+
+
+def _one_of(values: tuple[str, ...]) -> str:
+    return f"{', '.join(values[:-1])} or {values[-1]}"
 
 
 def concurrency(requested: int) -> int:
@@ -64,27 +74,17 @@ class TransformExecutor(ResolvesArguments):
         args = ctx.arguments
         plan = _Plan.from_arguments(args)
         started = iso_now()
-        arn = ctx.services.jobs.job_started(KIND, ctx.job_name, args)
-        metadata = {"TransformJob": {"Arn": arn}}
-        try:
+        with recorded_job(ctx, KIND) as job:
             self._transform(ctx, plan)
-        except StepFailure as failure:
-            failure.metadata = failure.metadata or metadata
-            ctx.services.jobs.job_finished(KIND, ctx.job_name, "Failed", str(failure), {})
-            raise
-        except BaseException:
-            ctx.services.jobs.job_finished(KIND, ctx.job_name, "Stopped", None, {})
-            raise
-        ctx.services.jobs.job_finished(KIND, ctx.job_name, "Completed", None, {})
         properties = {
             **args,
             "TransformJobName": ctx.job_name,
-            "TransformJobArn": arn,
+            "TransformJobArn": job.arn,
             "TransformJobStatus": "Completed",
             "TransformStartTime": started,
             "TransformEndTime": iso_now(),
         }
-        return StepOutcome(properties=properties, metadata=metadata)
+        return StepOutcome(properties=properties, metadata=job.metadata)
 
     def _transform(self, ctx: StepContext, plan: _Plan) -> None:
         s3 = ctx.services.s3
@@ -238,22 +238,18 @@ class _Plan:
                 f"ClientError: SplitType {plan.split_type} is not supported locally: the local cloud does not parse "
                 f"{plan.split_type} files; use Line or None"
             )
-        if plan.split_type not in ("None", "Line"):
-            raise StepFailure(
-                f"ClientError: ValidationException: SplitType {plan.split_type!r} is not None, Line, RecordIO or TFRecord"
-            )
-        if plan.strategy not in ("SingleRecord", "MultiRecord"):
-            raise StepFailure(
-                f"ClientError: ValidationException: BatchStrategy {plan.strategy!r} is not SingleRecord or MultiRecord"
-            )
-        if plan.assemble_with not in ("None", "Line"):
-            raise StepFailure(
-                f"ClientError: ValidationException: AssembleWith {plan.assemble_with!r} is not None or Line"
-            )
-        if plan.join_source not in ("None", "Input"):
-            raise StepFailure(
-                f"ClientError: ValidationException: JoinSource {plan.join_source!r} is not None or Input"
-            )
+        # The enums of CreateTransformJob (botocore's sagemaker model: SplitType, BatchStrategy,
+        # AssembleWith, JoinSource), in the order they are checked.
+        for member, value, allowed in (
+            ("SplitType", plan.split_type, ("None", "Line", "RecordIO", "TFRecord")),
+            ("BatchStrategy", plan.strategy, ("SingleRecord", "MultiRecord")),
+            ("AssembleWith", plan.assemble_with, ("None", "Line")),
+            ("JoinSource", plan.join_source, ("None", "Input")),
+        ):
+            if value not in allowed:
+                raise StepFailure(
+                    f"ClientError: ValidationException: {member} {value!r} is not {_one_of(allowed)}"
+                )
         if not 0 < plan.max_payload <= 100 * 1024 * 1024:
             raise StepFailure("ClientError: ValidationException: MaxPayloadInMB must be between 1 and 100")
         return plan
