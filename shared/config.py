@@ -873,12 +873,21 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     problems = []
     for name in sorted(environ):
         upper = name.upper()  # pydantic-settings reads names case-insensitively
-        if not upper.startswith(ENV_PREFIX) or upper in OTHER_VARIABLES or _is_setting(upper):
+        if (
+            not upper.startswith(ENV_PREFIX)
+            or upper in OTHER_VARIABLES | _STAGE_PROFILES
+            or _is_setting(upper)
+        ):
             continue
         closest = difflib.get_close_matches(upper, sorted(_known_variables()), n=1, cutoff=0.6)
         hint = f"the closest is {closest[0]}" if closest else "see the configuration table in README.md"
         problems.append(f"environment variable {name} is not a dualloop setting ({hint}); rename or unset it")
     return problems
+
+
+# DUALLOOP_PROFILE_<STAGE>: the AWS profile that acts in that stage's account
+# (outer_orchestrator/stage_sessions.py).
+_STAGE_PROFILES = frozenset(f"{ENV_PREFIX}PROFILE_{stage.name}" for stage in Stage)
 
 
 def _is_setting(name: str) -> bool:
@@ -898,7 +907,7 @@ def _is_setting(name: str) -> bool:
 
 
 def _known_variables() -> set[str]:
-    names = set(OTHER_VARIABLES)
+    names = set(OTHER_VARIABLES | _STAGE_PROFILES)
     for name, field in DualloopConfig.model_fields.items():
         names.add(f"{ENV_PREFIX}{name.upper()}")
         inner = field.annotation

@@ -252,3 +252,14 @@ def test_every_dualloop_variable_the_code_reads_is_a_setting_or_listed() -> None
     }
     assert len(names) > 10
     assert unknown_variables(dict.fromkeys(names, "x")) == []
+
+
+def test_a_stage_profile_variable_is_accepted_and_a_misspelt_one_refused() -> None:
+    # GIVEN the per-stage AWS profile variables that approve/reject read (stage_sessions.py)
+    from shared.config import unknown_variables
+
+    # WHEN the environment names a stage's profile, and a stage that does not exist
+    problems = unknown_variables({"DUALLOOP_PROFILE_PROD": "prod-approver", "DUALLOOP_PROFILE_QA": "x"})
+
+    # THEN only the unknown stage's variable is refused
+    assert len(problems) == 1 and "DUALLOOP_PROFILE_QA" in problems[0], problems
