@@ -19,7 +19,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from outer_orchestrator.handlers import callbacks, facts
-from outer_orchestrator.handlers.events import ModelPackageStateChange, parse
+from outer_orchestrator.handlers.events import ModelPackageEvent, parse
 from shared.contracts import ApprovalOutcome
 
 logger = Logger(service="dualloop-approval-relay")
@@ -28,7 +28,7 @@ logger = Logger(service="dualloop-approval-relay")
 def handler(
     event: dict[str, Any], context: Any, *, dynamodb: Any = None, sfn: Any = None, sagemaker: Any = None
 ) -> dict[str, Any]:
-    detail = parse(ModelPackageStateChange, event).detail
+    detail = parse(ModelPackageEvent, event).detail
     if detail.group_name != os.environ["DUALLOOP_MODEL_PACKAGE_GROUP"]:
         return _skip("another model package group", detail.group_name)
     if detail.approval_status == "PendingManualApproval":

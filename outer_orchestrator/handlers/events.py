@@ -1,16 +1,26 @@
-"""Typed EventBridge payloads the relays consume (field names are AWS's own)."""
+"""The EventBridge events the relays and the drift trigger consume: powertools' ``EventBridgeModel``
+envelope (version, id, source, account, time, region, resources, detail-type) with each event's
+``detail`` typed here, in AWS's own field names.
+
+Every event model lives in this module, which handlers import as a package module, so pydantic
+resolves the postponed annotations whatever loads the handler. A malformed event is refused with
+one sentence naming the event and its fields at fault (``MalformedEvent``): the Lambda fails, and
+EventBridge's retry policy and dead-letter queue keep the event.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from aws_lambda_powertools.utilities.parser import parse as parse_event
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-D = TypeVar("D", bound=BaseModel)
+_MAX_LISTED = 4  # fields named in a malformed event's sentence; the rest are counted
 
 
 class _Detail(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
 
 class PipelineStatusChange(_Detail):
@@ -40,17 +50,69 @@ class ModelPackageStateChange(_Detail):
     description: str | None = Field(default=None, alias="ApprovalDescription")
 
 
-class Event(BaseModel, Generic[D]):
-    """An EventBridge event envelope."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
-
-    id: str
-    source: str
-    detail_type: str = Field(alias="detail-type")
-    detail: D
-    resources: list[str] = Field(default_factory=list)
+class ExecutionStatusChange(_Detail):
+    execution_arn: str = Field(alias="executionArn")
+    state_machine_arn: str = Field(alias="stateMachineArn")
+    name: str | None = None
+    # A string, not a Literal: a status AWS adds later (PENDING_REDRIVE, ...) is ignored, not an error.
+    status: str
+    start_date: int | None = Field(default=None, alias="startDate")
+    stop_date: int | None = Field(default=None, alias="stopDate")
 
 
-def parse(model: type[D], raw: dict[str, Any]) -> Event[D]:
-    return Event[model].model_validate(raw)  # type: ignore[valid-type]
+class AlarmState(_Detail):
+    value: str
+    reason: str | None = None
+    timestamp: str
+
+
+class AlarmStateChange(_Detail):
+    alarm_name: str = Field(alias="alarmName")
+    state: AlarmState
+    previous_state: AlarmState | None = Field(default=None, alias="previousState")
+    configuration: dict[str, Any] = Field(default_factory=dict)
+
+
+class PipelineStatusEvent(EventBridgeModel):
+    DETAIL_TYPE: ClassVar[str] = "SageMaker Model Building Pipeline Execution Status Change"
+    detail: PipelineStatusChange
+
+
+class ModelPackageEvent(EventBridgeModel):
+    DETAIL_TYPE: ClassVar[str] = "SageMaker Model Package State Change"
+    detail: ModelPackageStateChange
+
+
+class ExecutionStatusEvent(EventBridgeModel):
+    DETAIL_TYPE: ClassVar[str] = "Step Functions Execution Status Change"
+    detail: ExecutionStatusChange
+
+
+class AlarmEvent(EventBridgeModel):
+    DETAIL_TYPE: ClassVar[str] = "CloudWatch Alarm State Change"
+    detail: AlarmStateChange
+
+
+E = TypeVar("E", PipelineStatusEvent, ModelPackageEvent, ExecutionStatusEvent, AlarmEvent)
+
+
+class MalformedEvent(ValueError):
+    """The event is not the EventBridge event the handler consumes."""
+
+
+def parse(model: type[E], raw: dict[str, Any]) -> E:
+    """``raw`` as ``model`` (powertools' parser); a malformed event raises ``MalformedEvent``."""
+    try:
+        return parse_event(event=raw, model=model)
+    except ValidationError as exc:
+        raise MalformedEvent(_sentence(model.DETAIL_TYPE, exc)) from exc
+
+
+def _sentence(detail_type: str, exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False)
+    fields = [
+        f"{'.'.join(str(part) for part in e['loc'])} ({e['msg'][:1].lower()}{e['msg'][1:]})" for e in errors
+    ]
+    listed = ", ".join(fields[:_MAX_LISTED])
+    more = f" and {len(fields) - _MAX_LISTED} more" if len(fields) > _MAX_LISTED else ""
+    return f"Not a well-formed {detail_type!r} EventBridge event: {listed}{more}."

@@ -19,7 +19,7 @@ import boto3
 from aws_lambda_powertools import Logger
 
 from outer_orchestrator.handlers import callbacks, facts, pipeline_tokens
-from outer_orchestrator.handlers.events import PipelineStatusChange, parse
+from outer_orchestrator.handlers.events import PipelineStatusEvent, parse
 from shared.pipeline_outcome import UnusableReport, failure_reason, outcome_of
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def handler(
     s3: Any = None,
     dynamodb: Any = None,
 ) -> dict[str, Any]:
-    detail = parse(PipelineStatusChange, event).detail
+    detail = parse(PipelineStatusEvent, event).detail
     expected = os.environ["DUALLOOP_PIPELINE_NAME"]
     if detail.pipeline_name != expected:
         return _skip("another pipeline", detail.pipeline_name)

@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
+from event_support import model_package_event
 
 from inner_pipeline.upsert import upsert_pipeline
 from outer_orchestrator.handlers import approval_relay
@@ -52,17 +53,7 @@ def test_a_package_rejected_after_its_approval_is_not_deployed(
         "DUALLOOP_MODEL_PACKAGE_GROUP": names.model_package_group,
     }.items():
         monkeypatch.setenv(key, value)
-    event = {
-        "id": str(uuid.uuid4()),
-        "source": "aws.sagemaker",
-        "detail-type": "SageMaker Model Package State Change",
-        "detail": {
-            "ModelPackageGroupName": names.model_package_group,
-            "ModelPackageVersion": 1,
-            "ModelPackageArn": package,
-            "ModelApprovalStatus": "Approved",
-        },
-    }
+    event = model_package_event(package, "Approved", names.model_package_group)
     # The relay itself now ignores the late Approved event (the registry says Rejected) ...
     assert approval_relay.handler(event, None)["ignored"] == "not confirmed by the model registry"
     # ... so the race left is the relay answering while the package was still Approved and the

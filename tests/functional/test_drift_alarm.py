@@ -20,6 +20,7 @@ from typing import Any
 
 import boto3
 import pytest
+from event_support import alarm_event, from_sqs_target
 
 from outer_orchestrator.drift.job import MAX_DRIFT_METRIC
 from outer_orchestrator.drift.report import CaptureSummary, DriftReport, FeatureDrift, Status
@@ -130,7 +131,7 @@ def _delivered(p: Project, timeout: float = 5.0) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     while not out and time.monotonic() < deadline:
         out = [
-            json.loads(m["Body"])
+            from_sqs_target(m["Body"])
             for m in sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10).get("Messages", [])
         ]
     return out
@@ -201,15 +202,7 @@ def test_a_forged_drift_alarm_starts_no_retrain(project: Project) -> None:
     p = project
     # GIVEN the drift alarm, not in ALARM (no drift was ever published)
     assert _alarm(p)["StateValue"] != "ALARM"
-    forged = {
-        "id": "forged-1",
-        "source": "aws.cloudwatch",
-        "detail-type": "CloudWatch Alarm State Change",
-        "detail": {
-            "alarmName": p.names.drift_alarm,
-            "state": {"value": "ALARM", "reason": "forged", "timestamp": "2026-11-24T08:00:00.000+0000"},
-        },
-    }
+    forged = alarm_event(p.names.drift_alarm, "ALARM", "forged", "2026-11-24T08:00:00.000+0000")
     # WHEN an event claims it went to ALARM
     response = boto3.client("lambda").invoke(
         FunctionName=drift_trigger.function_name(p.names), Payload=json.dumps(forged).encode()

@@ -29,6 +29,7 @@ from typing import Any
 
 import boto3
 import pytest
+from event_support import execution_status_event, from_sqs_target
 
 from outer_orchestrator.local_stack import LocalStack
 from shared.config import DualloopConfig, load_config
@@ -89,7 +90,7 @@ class Project:
             for message in sqs.receive_message(QueueUrl=self.events_queue, MaxNumberOfMessages=10).get(
                 "Messages", []
             ):
-                found.append(json.loads(message["Body"]))
+                found.append(from_sqs_target(message["Body"]))
                 sqs.delete_message(QueueUrl=self.events_queue, ReceiptHandle=message["ReceiptHandle"])
         return found
 
@@ -288,17 +289,7 @@ def test_a_forged_failure_of_the_holder_keeps_its_lock(project: Project) -> None
     # GIVEN a running retrain holding the lock
     holder = project.start()
     _eventually(lambda: project.holder() == holder, what="the retrain taking the lock")
-    forged = {
-        "id": str(uuid.uuid4()),
-        "source": "aws.states",
-        "detail-type": STATUS_CHANGE,
-        "resources": [holder],
-        "detail": {
-            "executionArn": holder,
-            "stateMachineArn": project.names.state_machine_arn,
-            "status": "FAILED",
-        },
-    }
+    forged = execution_status_event(holder, project.names.state_machine_arn, "FAILED")
     # WHEN an event claims it failed (forged, or a stale copy), twice
     for _ in range(2):
         assert project.deliver(forged) == {"released": False, "ignored": "not confirmed by Step Functions"}

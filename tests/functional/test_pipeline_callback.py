@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from event_support import pipeline_event
 
 from outer_orchestrator.handlers import pipeline_callback, pipeline_relay
 from shared.local_cloud import LocalCloud
@@ -156,17 +157,7 @@ def test_the_relay_answers_the_token_stored_under_the_key(env: dict[str, str]) -
     arn = pipeline_callback.handler(_request(key), None)["pipeline_execution_arn"]
     pipeline = env["DUALLOOP_PIPELINE_NAME"]
     status = _ended(arn)  # the relay believes only the status SageMaker confirms
-    event = {
-        "id": str(uuid.uuid4()),
-        "source": "aws.sagemaker",
-        "detail-type": "SageMaker Model Building Pipeline Execution Status Change",
-        "detail": {
-            "pipelineArn": arn.split("/execution/")[0],
-            "pipelineExecutionArn": arn,
-            "currentPipelineExecutionStatus": status,
-            "previousPipelineExecutionStatus": "Executing",
-        },
-    }
+    event = pipeline_event(arn, status)
     # WHEN the relay hears the pipeline ended (twice: AWS may deliver an event more than once)
     sfn = FakeSfn()
     first = pipeline_relay.handler(event, None, sfn=sfn)

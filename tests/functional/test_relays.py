@@ -14,9 +14,11 @@ from typing import Any
 
 import boto3
 import pytest
+from event_support import model_package_event, pipeline_event, pipeline_execution_arn
 from pydantic import ValidationError
 
 from outer_orchestrator.handlers import approval_relay, pipeline_relay, pipeline_tokens, store_token
+from outer_orchestrator.handlers.events import MalformedEvent
 from shared.local_cloud import LocalCloud
 
 ROLE = "arn:aws:iam::123456789012:role/local-test"
@@ -93,19 +95,7 @@ class WaitingTask:
 def _package_event(
     arn: str, status: str, group: str = GROUP, description: str | None = None
 ) -> dict[str, Any]:
-    return {
-        "id": str(uuid.uuid4()),
-        "source": "aws.sagemaker",
-        "detail-type": "SageMaker Model Package State Change",
-        "resources": [arn],
-        "detail": {
-            "ModelPackageGroupName": group,
-            "ModelPackageVersion": 1,
-            "ModelPackageArn": arn,
-            "ModelApprovalStatus": status,
-            "ApprovalDescription": description,
-        },
-    }
+    return model_package_event(arn, status, group, description)
 
 
 def _package() -> str:
@@ -213,7 +203,17 @@ def test_other_groups_are_ignored(env: dict[str, str]) -> None:
 
 
 def test_malformed_events_are_refused_loudly(env: dict[str, str]) -> None:
-    with pytest.raises(ValidationError, match="ModelApprovalStatus"):
+    # GIVEN an event of the right kind without its status, WHEN relayed, THEN one sentence names it
+    event = _package_event("arn:x", "Approved")
+    del event["detail"]["ModelApprovalStatus"]
+    with pytest.raises(MalformedEvent) as refused:
+        approval_relay.handler(event, None)
+    assert str(refused.value) == (
+        "Not a well-formed 'SageMaker Model Package State Change' EventBridge event: "
+        "detail.ModelApprovalStatus (field required)."
+    )
+    # and a payload that is not an EventBridge event at all names what it lacks
+    with pytest.raises(MalformedEvent, match=r"version \(field required\), account .* and \d+ more\.$"):
         approval_relay.handler({"id": "1", "source": "aws.sagemaker", "detail-type": "x", "detail": {}}, None)
     with pytest.raises(ValidationError):
         store_token.handler({"task_token": "t"}, None)
@@ -238,18 +238,7 @@ def test_the_token_never_reaches_logs_or_notifications(
 
 
 def _pipeline_event(pipeline: str, status: str, execution: str = "exec-1") -> dict[str, Any]:
-    arn = f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/{pipeline}"
-    return {
-        "id": str(uuid.uuid4()),
-        "source": "aws.sagemaker",
-        "detail-type": "SageMaker Model Building Pipeline Execution Status Change",
-        "detail": {
-            "pipelineArn": arn,
-            "pipelineExecutionArn": f"{arn}/execution/{execution}",
-            "currentPipelineExecutionStatus": status,
-            "previousPipelineExecutionStatus": "Executing",
-        },
-    }
+    return pipeline_event(pipeline_execution_arn(pipeline, execution), status)
 
 
 def test_pipeline_relay_ignores_other_pipelines_and_unfinished_runs(env: dict[str, str]) -> None:

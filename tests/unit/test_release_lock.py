@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from event_support import execution_status_event
 
 from outer_orchestrator.handlers import release_lock
+from outer_orchestrator.handlers.events import MalformedEvent
 from outer_orchestrator.local_stack import ASL_FILE
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:dualloop-dev-retrain"
@@ -25,30 +27,7 @@ TABLE = "dualloop-dev-retrain-lock"
 
 
 def _event(status: str, machine: str = MACHINE, execution: str = EXECUTION) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": "315c1398-40ff-a850-213b-158f73e60175",
-        "detail-type": "Step Functions Execution Status Change",
-        "source": "aws.states",
-        "account": "123456789012",
-        "time": "2026-11-24T08:00:00Z",
-        "region": "us-east-1",
-        "resources": [execution],
-        "detail": {
-            "executionArn": execution,
-            "stateMachineArn": machine,
-            "name": execution.rsplit(":", 1)[-1],
-            "status": status,
-            "startDate": 1795507200000,
-            "stopDate": 1795507260000 if status != "RUNNING" else None,
-            "input": '{"trigger":"manual"}',
-            "inputDetails": {"included": True},
-            "output": None,
-            "outputDetails": None,
-            "error": None,
-            "cause": None,
-        },
-    }
+    return execution_status_event(execution, machine, status)
 
 
 class _DynamoDB:
@@ -155,7 +134,7 @@ def test_a_malformed_event_is_an_error() -> None:
     event = _event("ABORTED")
     del event["detail"]["executionArn"]
 
-    with pytest.raises(ValueError, match="executionArn"):
+    with pytest.raises(MalformedEvent, match=r"detail\.executionArn \(field required\)\.$"):
         release_lock.handler(event, None, dynamodb=_DynamoDB())  # type: ignore[arg-type]
 
 
