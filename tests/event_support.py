@@ -79,9 +79,18 @@ def execution_status_event(execution_arn: str, state_machine_arn: str, status: s
     return eventbridge_event("aws.states", "Step Functions Execution Status Change", detail, [execution_arn])
 
 
-def alarm_event(alarm_name: str, value: str, reason: str, timestamp: str) -> dict[str, Any]:
-    """``CloudWatch Alarm State Change``: alarm ``alarm_name`` entered ``value``."""
-    detail = {"alarmName": alarm_name, "state": {"value": value, "reason": reason, "timestamp": timestamp}}
+def alarm_event(
+    alarm_name: str, value: str, reason: str, timestamp: str, endpoint: str | None = None
+) -> dict[str, Any]:
+    """``CloudWatch Alarm State Change``: alarm ``alarm_name`` entered ``value``; with ``endpoint``,
+    its metric has that ``Endpoint`` dimension."""
+    detail: dict[str, Any] = {
+        "alarmName": alarm_name,
+        "state": {"value": value, "reason": reason, "timestamp": timestamp},
+    }
+    if endpoint is not None:
+        metric = {"metricStat": {"metric": {"dimensions": {"Endpoint": endpoint}}}}
+        detail["configuration"] = {"metrics": [metric]}
     arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm_name}"
     return eventbridge_event("aws.cloudwatch", "CloudWatch Alarm State Change", detail, [arn])
 

@@ -28,21 +28,19 @@ import hashlib
 import re
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from outer_orchestrator.handlers import facts
+from outer_orchestrator.handlers.clients import Clients
 from outer_orchestrator.handlers.events import AlarmEvent, AlarmStateChange, parse
 from shared.config import DualloopConfig, load_config
 from shared.contracts import RetrainInput
 from shared.naming import Names
 
 if TYPE_CHECKING:
-    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_stepfunctions import SFNClient
 
 logger = Logger(service="dualloop-drift-trigger")
 
@@ -97,13 +95,7 @@ def execution_name(alarm_name: str, state_timestamp: str) -> str:
 
 
 def handler(
-    event: dict[str, Any],
-    context: Any,
-    *,
-    s3: S3Client | None = None,
-    sfn: SFNClient | None = None,
-    cfg: DualloopConfig | None = None,
-    cloudwatch: CloudWatchClient | None = None,
+    event: dict[str, Any], context: Any, *, clients: Clients | None = None, cfg: DualloopConfig | None = None
 ) -> dict[str, Any]:
     detail = parse(AlarmEvent, event).detail
     cfg = cfg or load_config()
@@ -113,13 +105,13 @@ def handler(
     if detail.state.value != "ALARM":
         return _skip(f"the alarm is {detail.state.value}", detail.alarm_name)
     claim = facts.Claim("alarm", detail.alarm_name, names.drift_alarm, "ALARM")
-    reader = cloudwatch or boto3.client("cloudwatch", region_name=cfg.region)
+    clients = clients or Clients(cfg.region)
+    reader = clients.cloudwatch
     fact = facts.establish(claim, lambda name: facts.read_alarm(reader, name), logger)
     if fact is None:
         return _skip("not confirmed by CloudWatch", detail.alarm_name)
     endpoint = alarm_endpoint(detail) or names.endpoint
-    s3 = s3 or boto3.client("s3", region_name=cfg.region)
-    found = latest_report(s3, names.artifact_bucket, endpoint)
+    found = latest_report(clients.s3, names.artifact_bucket, endpoint)
     if found is None:
         # The alarm says drift; a retrain is still the answer, without the details.
         logger.warning("no drift report found", extra={"endpoint": endpoint})
@@ -139,9 +131,8 @@ def handler(
         report_uri=report_uri,
     )
     name = execution_name(detail.alarm_name, detail.state.timestamp)
-    sfn = sfn or boto3.client("stepfunctions", region_name=cfg.region)
     try:
-        arn = sfn.start_execution(
+        arn = clients.sfn.start_execution(
             stateMachineArn=names.state_machine_arn, name=name, input=retrain.model_dump_json()
         )["executionArn"]
     except ClientError as exc:

@@ -23,16 +23,15 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from outer_orchestrator.handlers import facts
+from outer_orchestrator.handlers.clients import Clients
 from outer_orchestrator.handlers.events import ExecutionStatusChange, ExecutionStatusEvent, parse
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_stepfunctions import SFNClient
 
 logger = Logger(service="dualloop-release-lock")
 
@@ -71,24 +70,19 @@ def release(dynamodb: DynamoDBClient, table: str, execution_arn: str) -> bool:
     return True
 
 
-def handler(
-    event: dict[str, Any],
-    context: Any,
-    *,
-    dynamodb: DynamoDBClient | None = None,
-    sfn: SFNClient | None = None,
-) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any, *, clients: Clients | None = None) -> dict[str, Any]:
     detail = parse(ExecutionStatusEvent, event).detail
     why = skip_reason(detail, os.environ["DUALLOOP_STATE_MACHINE_ARN"])
     if why is not None:
         logger.info("ignored event", extra={"why": why, "execution_arn": detail.execution_arn})
         return {"released": False, "ignored": why}
     claim = facts.Claim("execution", detail.execution_arn, detail.state_machine_arn, detail.status)
-    reader = sfn or boto3.client("stepfunctions")
+    clients = clients or Clients()
+    reader = clients.sfn
     if facts.establish(claim, lambda arn: facts.read_execution(reader, arn), logger) is None:
         return {"released": False, "ignored": "not confirmed by Step Functions"}
     table = os.environ["DUALLOOP_LOCK_TABLE"]
-    released = release(dynamodb or boto3.client("dynamodb"), table, detail.execution_arn)
+    released = release(clients.dynamodb, table, detail.execution_arn)
     logger.info(
         "released the retrain lock" if released else "the execution held no lock",
         extra={"execution_arn": detail.execution_arn, "status": detail.status, "released": released},

@@ -20,6 +20,7 @@ from event_support import model_package_event
 
 from inner_pipeline.upsert import upsert_pipeline
 from outer_orchestrator.handlers import approval_relay
+from outer_orchestrator.handlers.clients import Clients
 from outer_orchestrator.local_stack import LocalStack
 from outer_orchestrator.runner import Retrain, upload_data
 from shared.config import load_config
@@ -58,7 +59,7 @@ def test_a_package_rejected_after_its_approval_is_not_deployed(
     assert approval_relay.handler(event, None)["ignored"] == "not confirmed by the model registry"
     # ... so the race left is the relay answering while the package was still Approved and the
     # rejection landing before the state machine moves on: made exact here by answering as it did.
-    assert approval_relay.answer_decision(dynamodb, None, package, "Approved", None) is True
+    assert approval_relay.answer_decision(Clients(dynamodb=dynamodb), package, "Approved", None) is True
     result = retrain.follow(execution, approve="wait", timeout=300)
 
     # THEN the retrain ends as not approved, before any deployment step, with the lock released

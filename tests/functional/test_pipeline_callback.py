@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from event_support import pipeline_event
 
 from outer_orchestrator.handlers import pipeline_callback, pipeline_relay
+from outer_orchestrator.handlers.clients import Clients
 from shared.local_cloud import LocalCloud
 
 ROLE = "arn:aws:iam::123456789012:role/local-test"
@@ -140,7 +141,7 @@ def test_a_second_attempt_starts_nothing_and_answers_an_ended_pipeline_at_once(e
     # WHEN the state machine enters RunInnerPipeline again with a new token
     sfn = FakeSfn()
     again = {**_request(key), "task_token": "second-token"}
-    second = pipeline_callback.handler(again, None, sfn=sfn)
+    second = pipeline_callback.handler(again, None, clients=Clients(sfn=sfn))
     # THEN no second pipeline execution; if it has ended, the new token was answered now
     executions = sm.list_pipeline_executions(PipelineName=env["DUALLOOP_PIPELINE_NAME"])
     assert [e["PipelineExecutionArn"] for e in executions["PipelineExecutionSummaries"]] == [arn]
@@ -160,8 +161,8 @@ def test_the_relay_answers_the_token_stored_under_the_key(env: dict[str, str]) -
     event = pipeline_event(arn, status)
     # WHEN the relay hears the pipeline ended (twice: AWS may deliver an event more than once)
     sfn = FakeSfn()
-    first = pipeline_relay.handler(event, None, sfn=sfn)
-    second = pipeline_relay.handler(event, None, sfn=sfn)
+    first = pipeline_relay.handler(event, None, clients=Clients(sfn=sfn))
+    second = pipeline_relay.handler(event, None, clients=Clients(sfn=sfn))
     # THEN it answered the stored token once, and the item is gone
     assert first["relayed"] is True and second["relayed"] is False
     assert [(kind, token) for kind, token, _ in sfn.answers] == [("failure", TOKEN_2048)]
@@ -188,10 +189,10 @@ def test_throttling_is_retried_and_a_refusal_fails_the_task_at_once(
         if retried:
             # WHEN it throttles THEN the Lambda raises the error the ASL retries
             with pytest.raises(pipeline_callback.PipelineStartThrottled):
-                pipeline_callback.handler(_request(key), None, sagemaker=sm, sfn=sfn)
+                pipeline_callback.handler(_request(key), None, clients=Clients(sagemaker=sm, sfn=sfn))
             assert sfn.answers == []
         else:
             # WHEN it refuses the request THEN the task fails now, with SageMaker's reason, no retry
-            out = pipeline_callback.handler(_request(key), None, sagemaker=sm, sfn=sfn)
+            out = pipeline_callback.handler(_request(key), None, clients=Clients(sagemaker=sm, sfn=sfn))
             assert out == {"started": False, "error": code}
             assert sfn.answers == [("failure", TOKEN_2048, "InnerPipelineNotStarted")]
