@@ -19,38 +19,31 @@ from botocore.exceptions import ClientError
 
 from outer_orchestrator.handlers import callbacks, facts
 from outer_orchestrator.handlers.clients import Clients
-from outer_orchestrator.handlers.events import ModelPackageEvent, parse
+from outer_orchestrator.handlers.events import ModelPackageStateChange, parse
 from shared.contracts import ApprovalOutcome
 
 logger = Logger(service="dualloop-approval-relay")
 
 
 def handler(event: dict[str, Any], context: Any, *, clients: Clients | None = None) -> dict[str, Any]:
-    detail = parse(ModelPackageEvent, event).detail
+    detail = parse(ModelPackageStateChange, event).detail
     if detail.group_name != os.environ["DUALLOOP_MODEL_PACKAGE_GROUP"]:
-        return _skip("another model package group", detail.group_name)
+        return callbacks.ignored(logger, "another model package group", detail.group_name)
     if detail.approval_status == "PendingManualApproval":
-        return _skip("no decision yet", detail.model_package_arn)
+        return callbacks.ignored(logger, "no decision yet", detail.model_package_arn)
     claim = facts.Claim("model package", detail.model_package_arn, detail.group_name, detail.approval_status)
     clients = clients or Clients()
     registry = clients.sagemaker
     fact = facts.establish(claim, lambda arn: facts.read_model_package(registry, arn), logger)
     if fact is None:
-        return _skip("not confirmed by the model registry", detail.model_package_arn)
+        return callbacks.ignored(logger, "not confirmed by the model registry", detail.model_package_arn)
     answered = answer_decision(
         clients, detail.model_package_arn, str(fact.status), fact.described.get("ApprovalDescription")
     )
     if answered is None:
-        return _skip("no retrain is waiting for this package", detail.model_package_arn)
-    logger.info(
-        "relayed approval decision",
-        extra={
-            "model_package_arn": detail.model_package_arn,
-            "status": detail.approval_status,
-            "answered": answered,
-        },
-    )
-    return {"relayed": answered, "status": detail.approval_status}
+        return callbacks.ignored(logger, "no retrain is waiting for this package", detail.model_package_arn)
+    resource = {"model_package_arn": detail.model_package_arn}
+    return callbacks.relayed(logger, "approval decision", resource, detail.approval_status, answered)
 
 
 def answer_decision(
@@ -79,11 +72,6 @@ def answer_decision(
         # Put the token back so the retried delivery of this event can answer.
         clients.dynamodb.put_item(TableName=os.environ["DUALLOOP_TOKEN_TABLE"], Item=item)
         raise
-
-
-def _skip(why: str, what: str) -> dict[str, Any]:
-    logger.info("ignored event", extra={"why": why, "what": what})
-    return {"relayed": False, "ignored": why}
 
 
 def _take_item(dynamodb: Any, model_package_arn: str) -> dict[str, Any] | None:

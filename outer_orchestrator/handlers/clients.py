@@ -3,8 +3,7 @@ invocation does not need), or given by the caller (a test's fake, the local clou
 
 from __future__ import annotations
 
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import boto3
 
@@ -16,41 +15,39 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_stepfunctions import SFNClient
 
-_SERVICES = frozenset({"cloudwatch", "dynamodb", "s3", "sagemaker", "sfn", "sns"})
+C = TypeVar("C")
+
+
+class _Client(Generic[C]):
+    """A boto3 client of ``service``, made on first read and kept in the instance's ``__dict__``
+    (read before a non-data descriptor: a given or already made client is never replaced)."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    def __set_name__(self, owner: type[Clients], name: str) -> None:
+        self.name = name
+
+    def __get__(self, clients: Clients, owner: type[Clients] | None = None) -> C:
+        client: C = boto3.client(self.service, region_name=clients.region)  # type: ignore[call-overload]
+        clients.__dict__[self.name] = client
+        return client
 
 
 class Clients:
     """``Clients(region, sfn=fake)``: ``clients.sfn`` is the fake, ``clients.s3`` a boto3 client
     made when first read, in ``region`` (None: the Lambda's own, from the environment)."""
 
+    cloudwatch: _Client[CloudWatchClient] = _Client("cloudwatch")
+    dynamodb: _Client[DynamoDBClient] = _Client("dynamodb")
+    s3: _Client[S3Client] = _Client("s3")
+    sagemaker: _Client[SageMakerClient] = _Client("sagemaker")
+    sfn: _Client[SFNClient] = _Client("stepfunctions")
+    sns: _Client[SNSClient] = _Client("sns")
+
     def __init__(self, region: str | None = None, **given: Any) -> None:
-        unknown = set(given) - _SERVICES
-        if unknown:
-            raise TypeError(f"Clients takes {', '.join(sorted(_SERVICES))}, not {', '.join(sorted(unknown))}")
+        known = {name for name, value in vars(Clients).items() if isinstance(value, _Client)}
+        if unknown := set(given) - known:
+            raise TypeError(f"Clients takes {', '.join(sorted(known))}, not {', '.join(sorted(unknown))}")
         self.region = region
-        # cached_property reads the instance's __dict__ first: a given client is never replaced.
         self.__dict__.update({name: client for name, client in given.items() if client is not None})
-
-    @cached_property
-    def cloudwatch(self) -> CloudWatchClient:
-        return boto3.client("cloudwatch", region_name=self.region)
-
-    @cached_property
-    def dynamodb(self) -> DynamoDBClient:
-        return boto3.client("dynamodb", region_name=self.region)
-
-    @cached_property
-    def s3(self) -> S3Client:
-        return boto3.client("s3", region_name=self.region)
-
-    @cached_property
-    def sagemaker(self) -> SageMakerClient:
-        return boto3.client("sagemaker", region_name=self.region)
-
-    @cached_property
-    def sfn(self) -> SFNClient:
-        return boto3.client("stepfunctions", region_name=self.region)
-
-    @cached_property
-    def sns(self) -> SNSClient:
-        return boto3.client("sns", region_name=self.region)

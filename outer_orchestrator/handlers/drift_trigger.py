@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict
 
 from outer_orchestrator.handlers import facts
 from outer_orchestrator.handlers.clients import Clients
-from outer_orchestrator.handlers.events import AlarmEvent, AlarmStateChange, parse
+from outer_orchestrator.handlers.events import AlarmStateChange, parse
 from shared.config import DualloopConfig, load_config
 from shared.contracts import RetrainInput
 from shared.naming import Names
@@ -97,7 +97,7 @@ def execution_name(alarm_name: str, state_timestamp: str) -> str:
 def handler(
     event: dict[str, Any], context: Any, *, clients: Clients | None = None, cfg: DualloopConfig | None = None
 ) -> dict[str, Any]:
-    detail = parse(AlarmEvent, event).detail
+    detail = parse(AlarmStateChange, event).detail
     cfg = cfg or load_config()
     names = Names(cfg)
     if detail.alarm_name != names.drift_alarm:

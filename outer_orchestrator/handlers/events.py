@@ -10,7 +10,7 @@ EventBridge's retry policy and dead-letter queue keep the event.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from aws_lambda_powertools.utilities.parser import parse as parse_event
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
@@ -22,8 +22,15 @@ _MAX_LISTED = 4  # fields named in a malformed event's sentence; the rest are co
 class _Detail(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
+    DETAIL_TYPE: ClassVar[str]  # the event's ``detail-type``, for the sentence of a malformed one
+
+
+D = TypeVar("D", bound=_Detail)
+
 
 class PipelineStatusChange(_Detail):
+    DETAIL_TYPE = "SageMaker Model Building Pipeline Execution Status Change"
+
     pipeline_arn: str = Field(alias="pipelineArn")
     pipeline_execution_arn: str = Field(alias="pipelineExecutionArn")
     current_status: Literal["Executing", "Stopping", "Stopped", "Failed", "Succeeded"] = Field(
@@ -41,6 +48,8 @@ class PipelineStatusChange(_Detail):
 
 
 class ModelPackageStateChange(_Detail):
+    DETAIL_TYPE = "SageMaker Model Package State Change"
+
     group_name: str = Field(alias="ModelPackageGroupName")
     version: int = Field(alias="ModelPackageVersion")
     model_package_arn: str = Field(alias="ModelPackageArn")
@@ -51,6 +60,8 @@ class ModelPackageStateChange(_Detail):
 
 
 class ExecutionStatusChange(_Detail):
+    DETAIL_TYPE = "Step Functions Execution Status Change"
+
     execution_arn: str = Field(alias="executionArn")
     state_machine_arn: str = Field(alias="stateMachineArn")
     name: str | None = None
@@ -67,43 +78,29 @@ class AlarmState(_Detail):
 
 
 class AlarmStateChange(_Detail):
+    DETAIL_TYPE = "CloudWatch Alarm State Change"
+
     alarm_name: str = Field(alias="alarmName")
     state: AlarmState
     previous_state: AlarmState | None = Field(default=None, alias="previousState")
     configuration: dict[str, Any] = Field(default_factory=dict)
 
 
-class PipelineStatusEvent(EventBridgeModel):
-    DETAIL_TYPE: ClassVar[str] = "SageMaker Model Building Pipeline Execution Status Change"
-    detail: PipelineStatusChange
+class Envelope(EventBridgeModel, Generic[D]):
+    """powertools' EventBridge envelope, its ``detail`` typed."""
 
-
-class ModelPackageEvent(EventBridgeModel):
-    DETAIL_TYPE: ClassVar[str] = "SageMaker Model Package State Change"
-    detail: ModelPackageStateChange
-
-
-class ExecutionStatusEvent(EventBridgeModel):
-    DETAIL_TYPE: ClassVar[str] = "Step Functions Execution Status Change"
-    detail: ExecutionStatusChange
-
-
-class AlarmEvent(EventBridgeModel):
-    DETAIL_TYPE: ClassVar[str] = "CloudWatch Alarm State Change"
-    detail: AlarmStateChange
-
-
-E = TypeVar("E", PipelineStatusEvent, ModelPackageEvent, ExecutionStatusEvent, AlarmEvent)
+    detail: D
 
 
 class MalformedEvent(ValueError):
     """The event is not the EventBridge event the handler consumes."""
 
 
-def parse(model: type[E], raw: dict[str, Any]) -> E:
-    """``raw`` as ``model`` (powertools' parser); a malformed event raises ``MalformedEvent``."""
+def parse(model: type[D], raw: dict[str, Any]) -> Envelope[D]:
+    """``raw`` as an event whose detail is ``model`` (powertools' parser); a malformed event raises
+    ``MalformedEvent``."""
     try:
-        return parse_event(event=raw, model=model)
+        return parse_event(event=raw, model=Envelope[model])  # type: ignore[valid-type]
     except ValidationError as exc:
         raise MalformedEvent(_sentence(model.DETAIL_TYPE, exc)) from exc
 

@@ -19,7 +19,7 @@ from aws_lambda_powertools import Logger
 
 from outer_orchestrator.handlers import callbacks, facts, pipeline_tokens
 from outer_orchestrator.handlers.clients import Clients
-from outer_orchestrator.handlers.events import PipelineStatusEvent, parse
+from outer_orchestrator.handlers.events import PipelineStatusChange, parse
 from shared.pipeline_outcome import UnusableReport, failure_reason, outcome_of
 
 if TYPE_CHECKING:
@@ -29,40 +29,28 @@ logger = Logger(service="dualloop-pipeline-relay")
 
 
 def handler(event: dict[str, Any], context: Any, *, clients: Clients | None = None) -> dict[str, Any]:
-    detail = parse(PipelineStatusEvent, event).detail
+    detail = parse(PipelineStatusChange, event).detail
     expected = os.environ["DUALLOOP_PIPELINE_NAME"]
     if detail.pipeline_name != expected:
-        return _skip("another pipeline", detail.pipeline_name)
+        return callbacks.ignored(logger, "another pipeline", detail.pipeline_name)
     if not detail.is_terminal:
-        return _skip("not finished", detail.current_status)
+        return callbacks.ignored(logger, "not finished", detail.current_status)
     clients = clients or Clients()
     sagemaker = clients.sagemaker
     claim = facts.Claim("pipeline execution", detail.pipeline_execution_arn, expected, detail.current_status)
     if facts.establish(claim, lambda arn: facts.read_pipeline_execution(sagemaker, arn), logger) is None:
-        return _skip("not confirmed by SageMaker", detail.pipeline_execution_arn)
+        return callbacks.ignored(logger, "not confirmed by SageMaker", detail.pipeline_execution_arn)
     key = _callback_key(sagemaker, detail.pipeline_execution_arn)
     if not key:
-        return _skip("not started by the outer loop", detail.pipeline_execution_arn)
+        return callbacks.ignored(logger, "not started by the outer loop", detail.pipeline_execution_arn)
     waiting = pipeline_tokens.waiting(clients.dynamodb, key)
     if waiting is None:
-        return _skip("no retrain is waiting for it", key)
+        return callbacks.ignored(logger, "no retrain is waiting for it", key)
     answered = answer(clients, waiting.token, detail.pipeline_execution_arn, detail.current_status)
     if answered:
         pipeline_tokens.forget(clients.dynamodb, key, waiting.token)
-    logger.info(
-        "relayed pipeline outcome",
-        extra={
-            "execution": detail.pipeline_execution_arn,
-            "status": detail.current_status,
-            "answered": answered,
-        },
-    )
-    return {"relayed": answered, "status": detail.current_status}
-
-
-def _skip(why: str, what: str) -> dict[str, Any]:
-    logger.info("ignored event", extra={"why": why, "what": what})
-    return {"relayed": False, "ignored": why}
+    resource = {"execution": detail.pipeline_execution_arn}
+    return callbacks.relayed(logger, "pipeline outcome", resource, detail.current_status, answered)
 
 
 def answer(clients: Clients, token: str, execution_arn: str, status: str) -> bool:

@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 
 from outer_orchestrator.handlers import facts
 from outer_orchestrator.handlers.clients import Clients
-from outer_orchestrator.handlers.events import ExecutionStatusChange, ExecutionStatusEvent, parse
+from outer_orchestrator.handlers.events import ExecutionStatusChange, parse
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -71,7 +71,7 @@ def release(dynamodb: DynamoDBClient, table: str, execution_arn: str) -> bool:
 
 
 def handler(event: dict[str, Any], context: Any, *, clients: Clients | None = None) -> dict[str, Any]:
-    detail = parse(ExecutionStatusEvent, event).detail
+    detail = parse(ExecutionStatusChange, event).detail
     why = skip_reason(detail, os.environ["DUALLOOP_STATE_MACHINE_ARN"])
     if why is not None:
         logger.info("ignored event", extra={"why": why, "execution_arn": detail.execution_arn})
