@@ -9,7 +9,6 @@ disabled, so the order "approved and answered, then rejected" is exact.
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import boto3
 import pytest
 from event_support import model_package_event
+from wait_support import wait_until
 
 from inner_pipeline.upsert import upsert_pipeline
 from outer_orchestrator.handlers import approval_relay
@@ -77,11 +77,10 @@ def _await_submitted(sfn: Any, execution: str, state: str, timeout: float = 300)
     The token's item is written at the start of ``store_token``; a decision made between that
     write and the handler's own status check is answered by the handler, not by the relay.
     """
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def submitted() -> bool:
         events = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
         entered = [e["id"] for e in events if e.get("stateEnteredEventDetails", {}).get("name") == state]
-        if entered and any(e["type"] == "TaskSubmitted" and e["id"] > entered[-1] for e in events):
-            return
-        assert time.monotonic() < deadline, f"the retrain never reached {state}"
-        time.sleep(0.2)
+        return bool(entered) and any(e["type"] == "TaskSubmitted" and e["id"] > entered[-1] for e in events)
+
+    wait_until(submitted, what=f"the retrain's {state} task being submitted", timeout=timeout, interval=0.2)

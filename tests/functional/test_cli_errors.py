@@ -26,6 +26,7 @@ import boto3
 import pytest
 from home_support import fresh_home
 from package_support import decided_packages
+from wait_support import endpoint_settled
 
 from shared.local_cloud import LocalCloud
 from shared.naming import Names
@@ -293,10 +294,7 @@ def test_invoke_with_a_malformed_body_says_what_the_model_expects(main: Dualloop
         EndpointName=name, EndpointConfigName=registry.endpoint_config(package, capture=False)
     )
     try:
-        deadline = time.monotonic() + 60
-        while sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"] != "InService":
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        assert endpoint_settled(name, timeout=60)["EndpointStatus"] == "InService"
         assert_clean(
             main("invoke", "--endpoint", name, "--body", "1,2,3"),
             2,

@@ -14,13 +14,13 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from iam_support import unconfined_role
+from wait_support import execution_ended, pipeline_ended, wait_until
 
 from shared.local_cloud import LocalCloud, hooks
 
@@ -57,28 +57,7 @@ def _state_machine(definition: dict[str, Any]) -> str:
 def _run(arn: str, payload: dict[str, Any] | None = None, timeout: float = 20) -> dict[str, Any]:
     sfn = boto3.client("stepfunctions")
     execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload or {}))["executionArn"]
-    return _wait_done(execution, timeout)
-
-
-def _wait_done(execution_arn: str, timeout: float = 20) -> dict[str, Any]:
-    sfn = boto3.client("stepfunctions")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        described = sfn.describe_execution(executionArn=execution_arn)
-        if described["status"] != "RUNNING":
-            return described
-        time.sleep(0.02)
-    raise AssertionError(f"{execution_arn} still running after {timeout}s")
-
-
-def _eventually(check: Callable[[], Any], timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
+    return execution_ended(execution, timeout)
 
 
 def test_starts_fast_and_exports_the_switch(local_cloud: LocalCloud) -> None:
@@ -190,7 +169,11 @@ def test_wait_for_task_token_released_from_another_thread(local_cloud: LocalClou
     sqs = boto3.client("sqs")
 
     def approve() -> None:
-        message = _eventually(lambda: sqs.receive_message(QueueUrl=queue_url).get("Messages"))[0]
+        message = wait_until(
+            lambda: sqs.receive_message(QueueUrl=queue_url).get("Messages"),
+            what="the task token message",
+            timeout=10,
+        )[0]
         token = json.loads(message["Body"])["token"]
         boto3.client("stepfunctions").send_task_success(
             taskToken=token, output=json.dumps({"approved": True})
@@ -341,8 +324,8 @@ def test_put_event_starts_an_execution_with_transformed_input(local_cloud: Local
 
     alarm("OK")  # does not match the pattern
     alarm("ALARM")
-    execution = _eventually(lambda: _executions(arn))[0]
-    described = _wait_done(execution["executionArn"])
+    execution = wait_until(lambda: _executions(arn), what="an execution starting", timeout=10)[0]
+    described = execution_ended(execution["executionArn"])
     assert json.loads(described["input"]) == {"trigger": "drift", "alarm": "drift", "state": "ALARM"}
     assert len(_executions(arn)) == 1
 
@@ -371,7 +354,7 @@ def test_input_path_and_lambda_targets(local_cloud: LocalCloud) -> None:
         except s3.exceptions.NoSuchKey:
             return None
 
-    assert _eventually(delivered) == {"k": 1}
+    assert wait_until(delivered, what="the event reaching the function", timeout=10) == {"k": 1}
 
 
 def test_schedule_rule_fires_on_the_local_clock(local_cloud: LocalCloud) -> None:
@@ -383,8 +366,8 @@ def test_schedule_rule_fires_on_the_local_clock(local_cloud: LocalCloud) -> None
         Rule=rule, Targets=[{"Id": "t", "Arn": arn, "RoleArn": ROLE, "Input": '{"trigger": "schedule"}'}]
     )
     # One AWS minute is 0.6 s at factor 100.
-    first = _eventually(lambda: _executions(arn), timeout=3)[0]
-    assert json.loads(_wait_done(first["executionArn"])["input"]) == {"trigger": "schedule"}
+    first = wait_until(lambda: _executions(arn), what="the schedule starting an execution", timeout=3)[0]
+    assert json.loads(execution_ended(first["executionArn"])["input"]) == {"trigger": "schedule"}
     events.disable_rule(Name=rule)
     time.sleep(0.1)
     count = len(_executions(arn))
@@ -446,7 +429,7 @@ def test_model_package_approval_emits_the_aws_event(local_cloud: LocalCloud) -> 
             details.append(json.loads(message["Body"])["detail"])
         return len(details) >= 2
 
-    _eventually(two_events)
+    wait_until(two_events, what="the package's two state-change events", timeout=10)
     assert [d["ModelApprovalStatus"] for d in details] == ["PendingManualApproval", "Approved"]
     assert details[1]["ModelPackageArn"] == arn
     assert details[1]["ModelPackageGroupName"] == group
@@ -547,12 +530,7 @@ def test_listed_executions_carry_a_failure_reason_only_when_they_failed(local_cl
         definition = {"Version": "2020-12-01", "Parameters": [], "Steps": steps}
         sm.create_pipeline(PipelineName=name, PipelineDefinition=json.dumps(definition), RoleArn=role)
         arn = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
-        deadline = time.monotonic() + 30
-        while (
-            status := sm.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"]
-        ) in ("Executing",):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        status = pipeline_ended(arn, timeout=30)["PipelineExecutionStatus"]
         outcomes[status] = name
     assert set(outcomes) == {"Succeeded", "Failed"}
     # WHEN they are listed THEN only the failed one has a reason (moto wrote the text "None" for all)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from wait_support import endpoint_settled
 
 from outer_orchestrator.local_stack import LocalStack
 from outer_orchestrator.runner import Retrain
@@ -221,10 +221,7 @@ def _in_service_endpoint(cfg: DualloopConfig) -> tuple[str, str]:
     sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=configs[0])
     # The hosting worker tries to serve the model (no artifact here: it fails); this test needs
     # only an endpoint InService, so once the worker is done the state is set directly.
-    deadline = time.monotonic() + 30
-    while sm.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "Creating":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    endpoint_settled(endpoint, timeout=30)
     sagemaker_hosting.set_endpoint_state(
         cfg.account_id, cfg.region, endpoint, status="InService", config_name=configs[0], pending=None
     )

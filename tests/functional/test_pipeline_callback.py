@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import uuid
 from typing import Any
 
@@ -13,6 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from event_support import pipeline_event
+from wait_support import pipeline_ended
 
 from outer_orchestrator.handlers import pipeline_callback, pipeline_relay
 from outer_orchestrator.handlers.clients import Clients
@@ -91,14 +91,7 @@ class FakeSfn:
 
 def _ended(execution_arn: str) -> str:
     """The terminal status of a pipeline execution (this pipeline has no steps: it ends at once)."""
-    sm = boto3.client("sagemaker")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        status = sm.describe_pipeline_execution(PipelineExecutionArn=execution_arn)["PipelineExecutionStatus"]
-        if status in ("Succeeded", "Failed", "Stopped"):
-            return str(status)
-        time.sleep(0.05)
-    raise AssertionError(f"{execution_arn} did not end within 30 s")
+    return str(pipeline_ended(execution_arn, timeout=30)["PipelineExecutionStatus"])
 
 
 def _request(key: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import Any
 import boto3
 import pytest
 from iam_support import unconfined_role
+from wait_support import pipeline_ended, wait_until
 
 from shared.local_cloud import LocalCloud
 from shared.local_cloud.sagemaker import worker
@@ -639,9 +640,7 @@ def test_retry_reruns_only_the_failed_step(bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key=f"{name}/flag/ready", Body=b"")
     sm = boto3.client("sagemaker")
     sm.retry_pipeline_execution(PipelineExecutionArn=execution.arn, ClientRequestToken=uuid.uuid4().hex)
-    deadline = time.monotonic() + 60
-    while _status(execution.arn)["PipelineExecutionStatus"] == "Executing" and time.monotonic() < deadline:
-        time.sleep(0.2)
+    pipeline_ended(execution.arn, timeout=60)
     # THEN the same execution succeeds; Prepare was reused (same job, same start), Publish re-ran
     assert _status(execution.arn)["PipelineExecutionStatus"] == "Succeeded"
     after = {
@@ -674,10 +673,7 @@ def test_an_emr_step_fails_the_execution_before_any_step_runs(bucket: str) -> No
     }
     sm.create_pipeline(PipelineName=name, PipelineDefinition=json.dumps(definition), RoleArn=ROLE)
     arn = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
-    deadline = time.monotonic() + 20
-    while _status(arn)["PipelineExecutionStatus"] == "Executing" and time.monotonic() < deadline:
-        time.sleep(0.05)
-    status = _status(arn)
+    status = pipeline_ended(arn, timeout=20)
     assert status["PipelineExecutionStatus"] == "Failed"
     assert "'Spark' has type 'EMR', which is not supported locally" in status["FailureReason"]
     assert sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"] == []
@@ -765,10 +761,9 @@ def test_selective_execution_runs_the_chosen_step_with_the_reference_outputs(buc
             "SelectedSteps": [{"StepName": "Z"}],
         },
     )["PipelineExecutionArn"]
-    deadline = time.monotonic() + 20
-    while _status(wrong)["PipelineExecutionStatus"] == "Executing" and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert "SelectedSteps name steps the pipeline does not have: Z" in _status(wrong)["FailureReason"]
+    assert (
+        "SelectedSteps name steps the pipeline does not have: Z" in pipeline_ended(wrong, 20)["FailureReason"]
+    )
     assert _calls(bucket, run) == {"A": 1, "B": 2, "C": 2}
 
 
@@ -827,19 +822,14 @@ def test_stop_pipeline_execution_stops_a_waiting_callback_step(bucket: str) -> N
         ]
         return listed[0]["StepStatus"] if listed else None
 
-    deadline = time.monotonic() + 20
-    while step_status() != "Executing" and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: step_status() == "Executing", what="the callback step executing", timeout=20)
     token = json.loads(
         boto3.client("sqs").receive_message(QueueUrl=queue_url, WaitTimeSeconds=5)["Messages"][0]["Body"]
     )["token"]
     # WHEN the execution is stopped
     sm.stop_pipeline_execution(PipelineExecutionArn=execution.arn, ClientRequestToken=uuid.uuid4().hex)
-    deadline = time.monotonic() + 20
-    while _status(execution.arn)["PipelineExecutionStatus"] != "Stopped" and time.monotonic() < deadline:
-        time.sleep(0.05)
     # THEN the execution and its step are Stopped, and the token no longer answers
-    assert _status(execution.arn)["PipelineExecutionStatus"] == "Stopped"
+    assert pipeline_ended(execution.arn, timeout=20)["PipelineExecutionStatus"] == "Stopped"
     assert step_status() == "Stopped"
     with pytest.raises(sm.exceptions.ResourceNotFound):
         sm.send_pipeline_execution_step_success(CallbackToken=token, OutputParameters=[])

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 import uuid
 from typing import Any
 
@@ -16,6 +15,7 @@ import boto3
 import pytest
 from event_support import model_package_event, pipeline_event, pipeline_execution_arn
 from pydantic import ValidationError
+from wait_support import execution_ended, pipeline_ended, wait_until
 
 from outer_orchestrator.handlers import approval_relay, pipeline_relay, pipeline_tokens, store_token
 from outer_orchestrator.handlers.events import MalformedEvent
@@ -78,18 +78,15 @@ class WaitingTask:
             name=f"wait-{uuid.uuid4().hex[:6]}", definition=json.dumps(definition), roleArn=ROLE
         )["stateMachineArn"]
         self.execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
-        deadline = time.monotonic() + 10
-        while not (messages := sqs.receive_message(QueueUrl=self.queue).get("Messages")):
-            assert time.monotonic() < deadline
+        messages = wait_until(
+            lambda: sqs.receive_message(QueueUrl=self.queue).get("Messages"),
+            what="the task's token",
+            timeout=10,
+        )
         self.token: str = json.loads(messages[0]["Body"])["t"]
 
     def outcome(self, timeout: float = 10) -> dict[str, Any]:
-        sfn = boto3.client("stepfunctions")
-        deadline = time.monotonic() + timeout
-        while (described := sfn.describe_execution(executionArn=self.execution))["status"] == "RUNNING":
-            assert time.monotonic() < deadline, "the task was never answered"
-            time.sleep(0.02)
-        return described
+        return execution_ended(self.execution, timeout)
 
 
 def _package_event(
@@ -431,12 +428,7 @@ def test_a_forged_pipeline_failure_does_not_fail_a_running_retrain(env: dict[str
     finally:
         sm.stop_pipeline_execution(PipelineExecutionArn=execution, ClientRequestToken=uuid.uuid4().hex)
     # WHEN it really ends (stopped), THEN the confirmed event answers the task
-    deadline = time.monotonic() + 20
-    while (
-        sm.describe_pipeline_execution(PipelineExecutionArn=execution)["PipelineExecutionStatus"] != "Stopped"
-    ):
-        assert time.monotonic() < deadline, "the pipeline execution did not stop"
-        time.sleep(0.05)
+    assert pipeline_ended(execution, timeout=20)["PipelineExecutionStatus"] == "Stopped"
     assert (
         pipeline_relay.handler(_pipeline_event(pipeline, "Stopped", execution=name), None)["relayed"] is True
     )
