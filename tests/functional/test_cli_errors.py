@@ -24,6 +24,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from cli_support import Outcome, assert_clean, run_main
 from home_support import fresh_home
 from package_support import decided_packages
 from wait_support import endpoint_settled
@@ -36,20 +37,6 @@ HEADER = (
     "transaction_id,amount,merchant_category,hour,distance_from_home_km,tx_count_1h,tx_count_24h,"
     "amount_to_avg_ratio,is_online,is_fraud"
 )
-
-
-@dataclass(frozen=True)
-class Outcome:
-    code: int
-    out: str
-    err: str
-    seconds: float
-
-    @property
-    def message(self) -> str:
-        """The last line on stderr: the one sentence."""
-        lines = [line for line in self.err.splitlines() if line.strip()]
-        return lines[-1] if lines else ""
 
 
 # ---- in a subprocess: exactly what a user's shell sees ------------------------------------------
@@ -82,12 +69,6 @@ def dualloop(env: dict[str, str], *args: str, timeout: float = 60) -> Outcome:
         check=False,
     )
     return Outcome(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
-
-
-def assert_clean(outcome: Outcome, code: int, message: str) -> None:
-    assert "Traceback" not in outcome.err, outcome.err
-    assert outcome.message == message, outcome.err
-    assert outcome.code == code, outcome.err
 
 
 NO_CREDENTIALS = (
@@ -174,17 +155,7 @@ class Dualloop:
     capsys: pytest.CaptureFixture[str]
 
     def __call__(self, *args: str) -> Outcome:
-        from shared import cli
-
-        self.monkeypatch.setattr(sys, "argv", ["dualloop", *args])
-        started = time.monotonic()
-        with pytest.raises(SystemExit) as exited:
-            cli.main()
-        captured = self.capsys.readouterr()
-        code = exited.value.code
-        return Outcome(
-            code if isinstance(code, int) else 1, captured.out, captured.err, time.monotonic() - started
-        )
+        return run_main(self.monkeypatch, self.capsys, *args)
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from iam_support import unconfined_role
+from names_support import unique_name
+from package_support import package
 from wait_support import execution_ended, pipeline_ended, wait_until
 
 from shared.local_cloud import LocalCloud, hooks
@@ -27,16 +29,12 @@ from shared.local_cloud import LocalCloud, hooks
 ROLE = "arn:aws:iam::123456789012:role/local-test"
 
 
-def _name(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
 def _lambda(source: str, *, env: dict[str, str] | None = None) -> str:
     """Create a Python Lambda function from ``source`` (module ``app``, handler ``app.handler``)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("app.py", source)
-    name = _name("fn")
+    name = unique_name("fn")
     unconfined_role(boto3.client("iam"), name)
     return boto3.client("lambda").create_function(
         FunctionName=name,
@@ -50,7 +48,7 @@ def _lambda(source: str, *, env: dict[str, str] | None = None) -> str:
 
 def _state_machine(definition: dict[str, Any]) -> str:
     return boto3.client("stepfunctions").create_state_machine(
-        name=_name("sm"), definition=json.dumps(definition), roleArn=ROLE
+        name=unique_name("sm"), definition=json.dumps(definition), roleArn=ROLE
     )["stateMachineArn"]
 
 
@@ -151,7 +149,7 @@ def test_direct_invoke_surfaces_unhandled_errors(local_cloud: LocalCloud) -> Non
 
 
 def test_wait_for_task_token_released_from_another_thread(local_cloud: LocalCloud) -> None:
-    queue_url = boto3.client("sqs").create_queue(QueueName=_name("tokens"))["QueueUrl"]
+    queue_url = boto3.client("sqs").create_queue(QueueName=unique_name("tokens"))["QueueUrl"]
     arn = _state_machine(
         {
             "StartAt": "Await",
@@ -188,7 +186,7 @@ def test_wait_for_task_token_released_from_another_thread(local_cloud: LocalClou
 
 
 def test_task_timeout_runs_on_the_local_clock(local_cloud: LocalCloud) -> None:
-    queue_url = boto3.client("sqs").create_queue(QueueName=_name("never"))["QueueUrl"]
+    queue_url = boto3.client("sqs").create_queue(QueueName=unique_name("never"))["QueueUrl"]
     arn = _state_machine(
         {
             "StartAt": "Await",
@@ -211,8 +209,8 @@ def test_task_timeout_runs_on_the_local_clock(local_cloud: LocalCloud) -> None:
 
 def _glue_job(script_source: str) -> str:
     """A Glue job whose script (``main(argv)``) the local Glue worker really runs."""
-    name = _name("job")
-    bucket = _name("scripts")
+    name = unique_name("job")
+    bucket = unique_name("scripts")
     boto3.client("s3").create_bucket(Bucket=bucket)
     boto3.client("s3").put_object(Bucket=bucket, Key=f"{name}.py", Body=script_source.encode())
     boto3.client("glue").create_job(
@@ -246,7 +244,7 @@ def test_glue_sync_task_completes_without_crashing(local_cloud: LocalCloud) -> N
 
 
 def test_glue_job_fails_once_then_the_retry_succeeds(local_cloud: LocalCloud) -> None:
-    marker = _name("marker")
+    marker = unique_name("marker")
     boto3.client("s3").create_bucket(Bucket=marker)
     job = _glue_job(
         "import boto3\n"
@@ -299,7 +297,7 @@ def _executions(arn: str) -> list[dict[str, Any]]:
 def test_put_event_starts_an_execution_with_transformed_input(local_cloud: LocalCloud) -> None:
     arn = _state_machine({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
     _rule_to_state_machine(
-        _name("rule"),
+        unique_name("rule"),
         arn,
         EventPattern=json.dumps(
             {
@@ -331,7 +329,7 @@ def test_put_event_starts_an_execution_with_transformed_input(local_cloud: Local
 
 
 def test_input_path_and_lambda_targets(local_cloud: LocalCloud) -> None:
-    bucket = _name("seen")
+    bucket = unique_name("seen")
     boto3.client("s3").create_bucket(Bucket=bucket)
     fn = _lambda(
         "import json, boto3, os\n"
@@ -339,7 +337,7 @@ def test_input_path_and_lambda_targets(local_cloud: LocalCloud) -> None:
         "    boto3.client('s3').put_object(Bucket=os.environ['BUCKET'], Key='event.json', Body=json.dumps(event))\n",
         env={"BUCKET": bucket},
     )
-    rule = _name("rule")
+    rule = unique_name("rule")
     events = boto3.client("events")
     events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["dualloop.test"]}))
     events.put_targets(Rule=rule, Targets=[{"Id": "fn", "Arn": fn, "InputPath": "$.detail"}])
@@ -359,7 +357,7 @@ def test_input_path_and_lambda_targets(local_cloud: LocalCloud) -> None:
 
 def test_schedule_rule_fires_on_the_local_clock(local_cloud: LocalCloud) -> None:
     arn = _state_machine({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
-    rule = _name("schedule")
+    rule = unique_name("schedule")
     events = boto3.client("events")
     events.put_rule(Name=rule, ScheduleExpression="rate(1 minute)")
     events.put_targets(
@@ -377,7 +375,7 @@ def test_schedule_rule_fires_on_the_local_clock(local_cloud: LocalCloud) -> None
 
 def test_schedule_rules_ignore_pattern_events(local_cloud: LocalCloud) -> None:
     arn = _state_machine({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
-    rule = _name("daily")
+    rule = unique_name("daily")
     events = boto3.client("events")
     events.put_rule(Name=rule, ScheduleExpression="cron(0 3 * * ? *)")
     events.put_targets(Rule=rule, Targets=[{"Id": "t", "Arn": arn, "RoleArn": ROLE}])
@@ -387,12 +385,12 @@ def test_schedule_rules_ignore_pattern_events(local_cloud: LocalCloud) -> None:
 
 
 def test_model_package_approval_emits_the_aws_event(local_cloud: LocalCloud) -> None:
-    queue = boto3.client("sqs").create_queue(QueueName=_name("pkg"))
+    queue = boto3.client("sqs").create_queue(QueueName=unique_name("pkg"))
     queue_arn = boto3.client("sqs").get_queue_attributes(
         QueueUrl=queue["QueueUrl"], AttributeNames=["QueueArn"]
     )["Attributes"]["QueueArn"]
-    group = _name("group")
-    rule = _name("pkg-rule")
+    group = unique_name("group")
+    rule = unique_name("pkg-rule")
     events = boto3.client("events")
     events.put_rule(
         Name=rule,
@@ -406,16 +404,7 @@ def test_model_package_approval_emits_the_aws_event(local_cloud: LocalCloud) -> 
     )
     events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": queue_arn}])
     sm = boto3.client("sagemaker")
-    sm.create_model_package_group(ModelPackageGroupName=group)
-    arn = sm.create_model_package(
-        ModelPackageGroupName=group,
-        ModelApprovalStatus="PendingManualApproval",
-        InferenceSpecification={
-            "Containers": [{"Image": "xgboost:latest", "ModelDataUrl": "s3://b/model.tar.gz"}],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["text/csv"],
-        },
-    )["ModelPackageArn"]
+    arn = package(group, create_group=True)
     sm.update_model_package(
         ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="looks good"
     )
@@ -437,7 +426,7 @@ def test_model_package_approval_emits_the_aws_event(local_cloud: LocalCloud) -> 
 
 
 def test_many_clients_at_once(local_cloud: LocalCloud) -> None:
-    bucket = _name("busy")
+    bucket = unique_name("busy")
     boto3.client("s3").create_bucket(Bucket=bucket)
     errors: list[BaseException] = []
 

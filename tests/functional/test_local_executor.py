@@ -20,6 +20,7 @@ from typing import Any
 
 import boto3
 import pytest
+from names_support import unique_name
 from wait_support import pipeline_ended, wait_until
 
 from shared.local_cloud import LocalCloud, events
@@ -76,17 +77,13 @@ print(f"validation:auc={0.5 + a.max_depth / 100}")
 
 @pytest.fixture(scope="module")
 def bucket(cloud: LocalCloud) -> str:
-    name = _name("pipe")
+    name = unique_name("pipe")
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=name)
     s3.put_object(Bucket=name, Key="code/prep.py", Body=PREP_SCRIPT.encode())
     for i in range(4):
         s3.put_object(Bucket=name, Key=f"raw/part-{i}.csv", Body=b"a\nb\nc\n")
     return name
-
-
-def _name(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def _processing_step(
@@ -236,7 +233,7 @@ def _gated_definition(bucket: str) -> dict[str, Any]:
 
 
 def _pipeline(definition: dict[str, Any]) -> str:
-    name = _name("pipeline")
+    name = unique_name("pipeline")
     boto3.client("sagemaker").create_pipeline(
         PipelineName=name,
         PipelineDefinition=json.dumps(definition),
@@ -388,11 +385,11 @@ def test_status_change_events_reach_an_eventbridge_rule(cloud: LocalCloud, bucke
     pipeline = _pipeline(_gated_definition(bucket))
     pipeline_arn = boto3.client("sagemaker").describe_pipeline(PipelineName=pipeline)["PipelineArn"]
     sqs = boto3.client("sqs")
-    queue_url = sqs.create_queue(QueueName=_name("pipeline-events"))["QueueUrl"]
+    queue_url = sqs.create_queue(QueueName=unique_name("pipeline-events"))["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    rule = _name("pipeline-rule")
+    rule = unique_name("pipeline-rule")
     eb = boto3.client("events")
     eb.put_rule(
         Name=rule,
@@ -523,7 +520,7 @@ def _training_step(
 
 def test_training_then_register_model_and_model(cloud: LocalCloud, bucket: str) -> None:
     v3_code, v2_code = _upload_training_code(bucket)
-    group = _name("group")
+    group = unique_name("group")
     sm = boto3.client("sagemaker")
     sm.create_model_package_group(ModelPackageGroupName=group)
     train_data = {"name": "train", "uri": f"s3://{bucket}/raw/"}

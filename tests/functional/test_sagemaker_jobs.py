@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+from names_support import unique_name
 from sagemaker_jobs_support import ROLE, TRAIN_SCRIPT, processing_request, training_request, upload_code
 from wait_support import execution_ended, job_ended, wait_until
 
@@ -43,17 +44,13 @@ def bucket(cloud: LocalCloud) -> str:
     return name
 
 
-def _name(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
 # ---- training -------------------------------------------------------------------------------------
 
 
 def test_training_job_runs_and_its_model_is_in_s3(cloud: LocalCloud, bucket: str) -> None:
     # GIVEN a script-mode training job created with boto3
     sm = boto3.client("sagemaker")
-    name = _name("train-ok")
+    name = unique_name("train-ok")
     sm.create_training_job(**training_request(bucket, name, rounds=3, sleep=0.5))
 
     # WHEN it has just been accepted THEN it is in progress, with no results yet
@@ -94,7 +91,7 @@ def test_training_job_runs_and_its_model_is_in_s3(cloud: LocalCloud, bucket: str
 def test_a_failing_training_job_fails_with_its_reason(cloud: LocalCloud, bucket: str) -> None:
     # GIVEN a training job whose script exits with an error
     sm = boto3.client("sagemaker")
-    name = _name("train-bad")
+    name = unique_name("train-bad")
     sm.create_training_job(**training_request(bucket, name, rounds=0))
 
     # WHEN it ends THEN it failed, with the script's message as its reason, and wrote no model
@@ -111,7 +108,7 @@ def test_a_failing_training_job_fails_with_its_reason(cloud: LocalCloud, bucket:
 def test_a_job_is_never_completed_unless_it_ran(cloud: LocalCloud, bucket: str) -> None:
     # GIVEN a training job whose code cannot be found
     sm = boto3.client("sagemaker")
-    name = _name("train-nocode")
+    name = unique_name("train-nocode")
     request = training_request(bucket, name, rounds=1)
     request["HyperParameters"]["sagemaker_submit_directory"] = f'"s3://{bucket}/code/missing.tar.gz"'
     sm.create_training_job(**request)
@@ -125,7 +122,7 @@ def test_a_job_is_never_completed_unless_it_ran(cloud: LocalCloud, bucket: str) 
 def test_a_job_name_is_unique(cloud: LocalCloud, bucket: str) -> None:
     # GIVEN a training job
     sm = boto3.client("sagemaker")
-    name = _name("train-twice")
+    name = unique_name("train-twice")
     sm.create_training_job(**training_request(bucket, name, rounds=1))
 
     # WHEN another is created with its name THEN SageMaker refuses it (ResourceInUse)
@@ -137,7 +134,7 @@ def test_a_job_name_is_unique(cloud: LocalCloud, bucket: str) -> None:
 def test_stop_training_job_stops_it(cloud: LocalCloud, bucket: str) -> None:
     # GIVEN a long training job that is running
     sm = boto3.client("sagemaker")
-    name = _name("train-stop")
+    name = unique_name("train-stop")
     sm.create_training_job(**training_request(bucket, name, rounds=1, sleep=60))
     wait_until(
         lambda: sm.describe_training_job(TrainingJobName=name)["SecondaryStatus"] == "Training",
@@ -165,7 +162,7 @@ def test_stop_training_job_stops_it(cloud: LocalCloud, bucket: str) -> None:
 def test_stopping_an_unknown_job_is_resource_not_found(cloud: LocalCloud) -> None:
     sm = boto3.client("sagemaker")
     with pytest.raises(sm.exceptions.ResourceNotFound):
-        sm.stop_training_job(TrainingJobName=_name("nobody"))
+        sm.stop_training_job(TrainingJobName=unique_name("nobody"))
 
 
 # ---- processing -----------------------------------------------------------------------------------
@@ -174,7 +171,7 @@ def test_stopping_an_unknown_job_is_resource_not_found(cloud: LocalCloud) -> Non
 def test_processing_job_runs_and_uploads_its_outputs(cloud: LocalCloud, bucket: str) -> None:
     # GIVEN a processing job created with boto3
     sm = boto3.client("sagemaker")
-    name = _name("proc")
+    name = unique_name("proc")
     sm.create_processing_job(**processing_request(bucket, name))
 
     # WHEN it ends THEN it completed, its output is in S3 and Describe shows what was asked
@@ -240,7 +237,7 @@ def _xgboost_job(data: str, output: str, **hyperparameters: str) -> dict[str, An
 def xgboost_model(bucket: str, diabetes: str) -> str:
     """A built-in XGBoost model, trained by a standalone training job, as a SageMaker model."""
     sm = boto3.client("sagemaker")
-    name = _name("xgb")
+    name = unique_name("xgb")
     request = _xgboost_job(
         diabetes, f"s3://{bucket}/xgb-models", objective="reg:squarederror", num_round="20"
     )
@@ -275,7 +272,7 @@ def test_a_transform_job_on_a_model_that_does_not_exist_fails_with_sagemakers_me
 ) -> None:
     # GIVEN a transform job naming a model nobody created
     sm = boto3.client("sagemaker")
-    name = _name("transform-nomodel")
+    name = unique_name("transform-nomodel")
     sm.create_transform_job(
         **_transform_request(name, "no-such-model", f"{diabetes}/batch/", f"s3://{bucket}/t/")
     )
@@ -295,7 +292,7 @@ def test_a_transform_job_on_a_built_in_xgboost_model_writes_one_prediction_per_r
 ) -> None:
     # GIVEN a standalone transform job on the built-in XGBoost model (no inference script)
     sm = boto3.client("sagemaker")
-    name = _name("transform-xgb")
+    name = unique_name("transform-xgb")
     output = f"s3://{bucket}/transformed/{name}"
     sm.create_transform_job(**_transform_request(name, xgboost_model, f"{diabetes}/batch/", output))
 
@@ -324,7 +321,7 @@ def test_create_transform_job_sync_from_step_functions_waits_for_the_built_in_mo
     request["TransformJobName.$"] = "$$.Execution.Name"
     sfn = boto3.client("stepfunctions")
     machine = sfn.create_state_machine(
-        name=_name("transform-sync"),
+        name=unique_name("transform-sync"),
         roleArn=ROLE,
         definition=json.dumps(
             {
@@ -359,7 +356,7 @@ def test_a_standalone_tuning_job_runs_its_trials_as_training_jobs(
 ) -> None:
     # GIVEN a tuning job of the built-in XGBoost, objective validation:rmse, 3 trials, 2 at a time
     sm = boto3.client("sagemaker")
-    name = _name("hpo")[:32]  # HyperParameterTuningJobName: at most 32 characters
+    name = unique_name("hpo")[:32]  # HyperParameterTuningJobName: at most 32 characters
     definition = _xgboost_job(
         diabetes, f"s3://{bucket}/hpo-models", objective="reg:squarederror", num_round="10"
     )
@@ -507,7 +504,7 @@ def test_sdk_script_processor_runs_outside_a_pipeline(
 def test_stop_processing_job_stops_it(cloud: LocalCloud, bucket: str) -> None:
     # GIVEN a processing job whose script sleeps, running
     sm = boto3.client("sagemaker")
-    name = _name("proc-stop")
+    name = unique_name("proc-stop")
     request = processing_request(bucket, name)
     request["AppSpecification"]["ContainerEntrypoint"] = ["python3", "-c", "import time; time.sleep(60)"]
     request["AppSpecification"].pop("ContainerArguments")
@@ -533,7 +530,7 @@ def test_a_running_jobs_output_reaches_cloudwatch_logs_while_it_runs(cloud: Loca
     # GIVEN a processing job that prints, then works for a while
     sm = boto3.client("sagemaker")
     logs = boto3.client("logs")
-    name = _name("proc-logs")
+    name = unique_name("proc-logs")
     request = processing_request(bucket, name)
     request["AppSpecification"]["ContainerEntrypoint"] = [
         "python3",
@@ -595,11 +592,11 @@ def test_a_job_runs_as_its_role_and_fails_when_the_role_may_not_read_its_input(
 ) -> None:
     # GIVEN two roles SageMaker may assume: one may list, read and write the bucket, one lacks s3:GetObject
     sm = boto3.client("sagemaker")
-    reader = _role(_name("reader"), ["s3:ListBucket", "s3:GetObject", "s3:PutObject"], bucket)
-    blind = _role(_name("blind"), ["s3:ListBucket", "s3:PutObject"], bucket)
+    reader = _role(unique_name("reader"), ["s3:ListBucket", "s3:GetObject", "s3:PutObject"], bucket)
+    blind = _role(unique_name("blind"), ["s3:ListBucket", "s3:PutObject"], bucket)
 
     # WHEN the same processing job runs as each
-    allowed, denied = _name("proc-reader"), _name("proc-blind")
+    allowed, denied = unique_name("proc-reader"), unique_name("proc-blind")
     sm.create_processing_job(**{**processing_request(bucket, allowed), "RoleArn": reader})
     sm.create_processing_job(**{**processing_request(bucket, denied), "RoleArn": blind})
     ok, refused = (
@@ -618,7 +615,7 @@ def test_a_job_whose_role_cannot_be_assumed_is_refused_at_create(cloud: LocalClo
     # GIVEN a RoleArn that names no role
     sm = boto3.client("sagemaker")
     missing = "arn:aws:iam::123456789012:role/no-such-role"
-    name = _name("train-norole")
+    name = unique_name("train-norole")
 
     # WHEN a training job names it THEN SageMaker refuses it at once, as AWS does, and stores no job
     with pytest.raises(sm.exceptions.ClientError) as refused:
@@ -671,7 +668,7 @@ def test_a_transform_sends_at_most_max_concurrent_transforms_requests_at_once(
 
     # GIVEN a model whose every request takes 0.25 s and is traced, and 8 records sent one per request
     s3, sm = boto3.client("s3"), boto3.client("sagemaker")
-    name = _name("transform-concurrent")
+    name = unique_name("transform-concurrent")
     s3.put_object(
         Bucket=bucket, Key=f"{name}/code.tar.gz", Body=tarball({"inference.py": TRACING_INFERENCE.encode()})
     )
