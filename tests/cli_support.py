@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 
 import pytest
@@ -43,3 +44,13 @@ def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     return Outcome(
         code if isinstance(code, int) else 1, captured.out, captured.err, time.monotonic() - started
     )
+
+
+def own_project(monkeypatch: pytest.MonkeyPatch, prefix: str) -> str:
+    """A new project name, set as ``DUALLOOP_PROJECT``, on the local cloud (no target, config
+    file or stage from the environment)."""
+    project = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    monkeypatch.setenv("DUALLOOP_PROJECT", project)
+    for name in ("DUALLOOP_TARGET", "DUALLOOP_CONFIG_FILE", "DUALLOOP_STAGE"):
+        monkeypatch.delenv(name, raising=False)
+    return project

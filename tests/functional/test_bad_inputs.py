@@ -24,7 +24,7 @@ import boto3
 import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import NoCredentialsError
-from cli_support import Outcome, assert_clean, run_main
+from cli_support import Outcome, assert_clean, own_project, run_main
 from package_support import decided_packages, package
 
 from shared.local_cloud import LocalCloud
@@ -296,10 +296,7 @@ def project(
     local_cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Project:
     """Its own project on the local cloud: one Approved and one Rejected package, none pending."""
-    name = f"bi-{uuid.uuid4().hex[:6]}"
-    monkeypatch.setenv("DUALLOOP_PROJECT", name)
-    for key in ("DUALLOOP_TARGET", "DUALLOOP_CONFIG_FILE", "DUALLOOP_STAGE"):
-        monkeypatch.delenv(key, raising=False)
+    name = own_project(monkeypatch, "bi")
     monkeypatch.setenv("COLUMNS", "400")
     group = f"{name}-dev-models"
     return Project(Dualloop(monkeypatch, capsys), group, decided_packages(group))

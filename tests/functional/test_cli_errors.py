@@ -24,7 +24,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from cli_support import Outcome, assert_clean, run_main
+from cli_support import Outcome, assert_clean, own_project, run_main
 from home_support import fresh_home
 from package_support import decided_packages
 from wait_support import endpoint_settled
@@ -163,11 +163,7 @@ def main(
     local_cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Dualloop:
     """Its own project on the local cloud, with nothing deployed."""
-    project = f"ue-{uuid.uuid4().hex[:6]}"
-    monkeypatch.setenv("DUALLOOP_PROJECT", project)
-    for name in ("DUALLOOP_TARGET", "DUALLOOP_CONFIG_FILE", "DUALLOOP_STAGE"):
-        monkeypatch.delenv(name, raising=False)
-    return Dualloop(project, monkeypatch, capsys)
+    return Dualloop(own_project(monkeypatch, "ue"), monkeypatch, capsys)
 
 
 @pytest.mark.bad_input("cli")

@@ -28,6 +28,7 @@ _SCRIPT = textwrap.dedent(
     import boto3
     from shared.local_cloud import LocalCloud
     from outer_orchestrator.glue import local_worker
+    from shared.polling import wait_until
 
     JOB = '''
     import os, signal
