@@ -4,8 +4,8 @@ envelope (version, id, source, account, time, region, resources, detail-type) wi
 
 Every event model lives in this module, which handlers import as a package module, so pydantic
 resolves the postponed annotations whatever loads the handler. A malformed event is refused with
-one sentence naming the event and its fields at fault (``MalformedEvent``): the Lambda fails, and
-EventBridge's retry policy and dead-letter queue keep the event.
+one sentence naming the event and its fields at fault (``MalformedEvent``): the invocation fails,
+and the retries and the dead-letter queue (infra/constructs/dead_letters.py) keep the event.
 """
 
 from __future__ import annotations
