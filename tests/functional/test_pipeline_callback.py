@@ -12,6 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from event_support import pipeline_event
+from table_support import create_table
 from wait_support import pipeline_ended
 
 from outer_orchestrator.handlers import pipeline_callback, pipeline_relay
@@ -62,13 +63,7 @@ def test_a_2048_character_parameter_value_is_refused_as_sagemaker_does(local_clo
 @pytest.fixture
 def env(local_cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     suffix = uuid.uuid4().hex[:6]
-    table = f"pipeline-tokens-{suffix}"
-    boto3.client("dynamodb").create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "callback_key", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "callback_key", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    table = create_table(f"pipeline-tokens-{suffix}", "callback_key")
     values = {"DUALLOOP_PIPELINE_TOKEN_TABLE": table, "DUALLOOP_PIPELINE_NAME": f"cb-{suffix}"}
     for k, v in values.items():
         monkeypatch.setenv(k, v)

@@ -17,6 +17,7 @@ import pytest
 from event_support import model_package_event, pipeline_event, pipeline_execution_arn
 from package_support import package
 from pydantic import ValidationError
+from table_support import create_table
 from wait_support import execution_ended, pipeline_ended, wait_until
 
 from outer_orchestrator.handlers import approval_relay, pipeline_relay, pipeline_tokens, store_token
@@ -30,20 +31,8 @@ GROUP = "relay-test-models"
 @pytest.fixture
 def env(local_cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     suffix = uuid.uuid4().hex[:6]
-    table = f"tokens-{suffix}"
-    boto3.client("dynamodb").create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "model_package_arn", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "model_package_arn", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    pipeline_tokens_table = f"pipeline-tokens-{suffix}"
-    boto3.client("dynamodb").create_table(
-        TableName=pipeline_tokens_table,
-        KeySchema=[{"AttributeName": "callback_key", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "callback_key", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    table = create_table(f"tokens-{suffix}", "model_package_arn")
+    pipeline_tokens_table = create_table(f"pipeline-tokens-{suffix}", "callback_key")
     topic = boto3.client("sns").create_topic(Name=f"notes-{suffix}")["TopicArn"]
     values = {
         "DUALLOOP_TOKEN_TABLE": table,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import boto3
 from hosting_fixture import Registry, model_tarball, sourcedir_tarball, train_model
+from table_support import create_table
 from wait_support import endpoint_settled, execution_ended, wait_until
 
 from infra.sources import ASL_FILE
@@ -66,12 +67,7 @@ def test_a_rollback_without_failure_reason_is_still_marked_and_notified(
     boto3.client("sns").subscribe(
         TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"}
     )
-    boto3.client("dynamodb").create_table(
-        TableName=names.lock_table,
-        KeySchema=[{"AttributeName": "lock_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "lock_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(names.lock_table, "lock_id")
 
     # WHEN the outer loop's rollback states run (the state DescribeEndpoint left behind as input)
     sfn = boto3.client("stepfunctions")
