@@ -1,21 +1,45 @@
-"""The data scientists' container code (``inner_pipeline/code``), imported as the scripts import it.
+"""The data scientists' container code (``inner_pipeline/code``), imported or run as the scripts are.
 
 The directory is not a package: a script runs with it on ``sys.path`` and imports ``common``
 (and ``common`` its linked neighbours, ``column_names`` and ``feature_baseline``). Tests that
-need what Preprocess writes (a baseline) import it the same way.
+need what Preprocess writes (a baseline) import it the same way; tests that run a script as
+the container does (``run_script``) start a subprocess, so they live in tests/functional.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 CODE = Path(__file__).resolve().parents[1] / "inner_pipeline" / "code"
 
 
-def container_common() -> ModuleType:
+def container_module(name: str) -> ModuleType:
+    """``name`` (common, inference, ...) imported by name, as the scripts import their siblings."""
     if str(CODE) not in sys.path:
         sys.path.insert(0, str(CODE))
-    return importlib.import_module("common")
+    return importlib.import_module(name)
+
+
+def container_common() -> ModuleType:
+    return container_module("common")
+
+
+def run_script(
+    script: str, *args: Any, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python <script> ARGS`` with this environment less its ``SM_*`` variables, plus ``env``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SM_")}
+    return subprocess.run(
+        [sys.executable, str(CODE / script), *map(str, args)],
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )

@@ -14,77 +14,64 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from outer_orchestrator.handlers import callbacks, facts
+from outer_orchestrator.handlers.clients import Clients
 from outer_orchestrator.handlers.events import ModelPackageStateChange, parse
 from shared.contracts import ApprovalOutcome
 
 logger = Logger(service="dualloop-approval-relay")
 
 
-def handler(
-    event: dict[str, Any], context: Any, *, dynamodb: Any = None, sfn: Any = None, sagemaker: Any = None
-) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any, *, clients: Clients | None = None) -> dict[str, Any]:
     detail = parse(ModelPackageStateChange, event).detail
     if detail.group_name != os.environ["DUALLOOP_MODEL_PACKAGE_GROUP"]:
-        return _skip("another model package group", detail.group_name)
+        return callbacks.ignored(logger, "another model package group", detail.group_name)
     if detail.approval_status == "PendingManualApproval":
-        return _skip("no decision yet", detail.model_package_arn)
+        return callbacks.ignored(logger, "no decision yet", detail.model_package_arn)
     claim = facts.Claim("model package", detail.model_package_arn, detail.group_name, detail.approval_status)
-    sagemaker = sagemaker or boto3.client("sagemaker")
-    fact = facts.establish(claim, lambda arn: facts.read_model_package(sagemaker, arn), logger)
+    clients = clients or Clients()
+    registry = clients.sagemaker
+    fact = facts.establish(claim, lambda arn: facts.read_model_package(registry, arn), logger)
     if fact is None:
-        return _skip("not confirmed by the model registry", detail.model_package_arn)
-    dynamodb = dynamodb or boto3.client("dynamodb")
+        return callbacks.ignored(logger, "not confirmed by the model registry", detail.model_package_arn)
     answered = answer_decision(
-        dynamodb, sfn, detail.model_package_arn, str(fact.status), fact.described.get("ApprovalDescription")
+        clients, detail.model_package_arn, str(fact.status), fact.described.get("ApprovalDescription")
     )
     if answered is None:
-        return _skip("no retrain is waiting for this package", detail.model_package_arn)
-    logger.info(
-        "relayed approval decision",
-        extra={
-            "model_package_arn": detail.model_package_arn,
-            "status": detail.approval_status,
-            "answered": answered,
-        },
-    )
-    return {"relayed": answered, "status": detail.approval_status}
+        return callbacks.ignored(logger, "no retrain is waiting for this package", detail.model_package_arn)
+    resource = {"model_package_arn": detail.model_package_arn}
+    return callbacks.relayed(logger, "approval decision", resource, detail.approval_status, answered)
 
 
 def answer_decision(
-    dynamodb: Any, sfn: Any, model_package_arn: str, status: str, description: str | None
+    clients: Clients, model_package_arn: str, status: str, description: str | None
 ) -> bool | None:
     """Answer the retrain waiting on this package, once; None when no token is waiting.
 
     Both this relay and ``store_token`` (for a decision made before its token was stored)
     call it; the conditional delete makes sure only one of them answers.
     """
-    item = _take_item(dynamodb, model_package_arn)
+    item = _take_item(clients.dynamodb, model_package_arn)
     if item is None:
         return None
     token = item["task_token"]["S"]
-    sfn = sfn or boto3.client("stepfunctions")
     try:
         if status == "Approved":
             outcome = ApprovalOutcome(
                 model_package_arn=model_package_arn, approval_status="Approved", description=description
             )
-            return callbacks.succeed(sfn, token, outcome.model_dump())
+            return callbacks.succeed(clients.sfn, token, outcome.model_dump())
         reason = description or "no reason given"
-        return callbacks.fail(sfn, token, "ModelRejected", f"{model_package_arn} was rejected: {reason}")
+        return callbacks.fail(
+            clients.sfn, token, "ModelRejected", f"{model_package_arn} was rejected: {reason}"
+        )
     except Exception:
         # Put the token back so the retried delivery of this event can answer.
-        dynamodb.put_item(TableName=os.environ["DUALLOOP_TOKEN_TABLE"], Item=item)
+        clients.dynamodb.put_item(TableName=os.environ["DUALLOOP_TOKEN_TABLE"], Item=item)
         raise
-
-
-def _skip(why: str, what: str) -> dict[str, Any]:
-    logger.info("ignored event", extra={"why": why, "what": what})
-    return {"relayed": False, "ignored": why}
 
 
 def _take_item(dynamodb: Any, model_package_arn: str) -> dict[str, Any] | None:

@@ -1,4 +1,5 @@
-"""Answering a waiting Step Functions task, once, without ever logging its token.
+"""Answering a waiting Step Functions task, once, without ever logging its token, and what a
+relay returns about it.
 
 AWS may deliver an event more than once, and a task may already have been answered or
 have timed out: those are expected here and end quietly as ``False``.
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
     from mypy_boto3_stepfunctions import SFNClient
 
 _ALREADY_DONE = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
@@ -36,3 +38,17 @@ def fail(sfn: SFNClient, token: str, error: str, cause: str) -> bool:
             return False
         raise
     return True
+
+
+def relayed(
+    logger: Logger, what: str, resource: dict[str, str], status: str, answered: bool
+) -> dict[str, Any]:
+    """A relay's answer once it answered (``answered``) or found answered the task of ``resource``."""
+    logger.info(f"relayed {what}", extra={**resource, "status": status, "answered": answered})
+    return {"relayed": answered, "status": status}
+
+
+def ignored(logger: Logger, why: str, what: str) -> dict[str, Any]:
+    """A relay's answer to an event it leaves alone, and why."""
+    logger.info("ignored event", extra={"why": why, "what": what})
+    return {"relayed": False, "ignored": why}

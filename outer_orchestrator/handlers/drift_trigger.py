@@ -28,20 +28,19 @@ import hashlib
 import re
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from outer_orchestrator.handlers import facts
+from outer_orchestrator.handlers.clients import Clients
+from outer_orchestrator.handlers.events import AlarmStateChange, parse
 from shared.config import DualloopConfig, load_config
 from shared.contracts import RetrainInput
 from shared.naming import Names
 
 if TYPE_CHECKING:
-    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_stepfunctions import SFNClient
 
 logger = Logger(service="dualloop-drift-trigger")
 
@@ -59,38 +58,13 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
 
-class AlarmState(_Frozen):
-    value: str
-    reason: str | None = None
-    timestamp: str
-
-
-class AlarmStateChange(_Frozen):
-    """``CloudWatch Alarm State Change`` detail (AWS's field names)."""
-
-    alarm_name: str = Field(alias="alarmName")
-    state: AlarmState
-    previous_state: AlarmState | None = Field(default=None, alias="previousState")
-    configuration: dict[str, Any] = Field(default_factory=dict)
-
-    @property
-    def endpoint(self) -> str | None:
-        """The ``Endpoint`` dimension of the alarm's metric, if it has one."""
-        for metric in self.configuration.get("metrics") or ():
-            dimensions = ((metric.get("metricStat") or {}).get("metric") or {}).get("dimensions") or {}
-            if ENDPOINT_DIMENSION in dimensions:
-                return str(dimensions[ENDPOINT_DIMENSION])
-        return None
-
-
-class AlarmEvent(_Frozen):
-    """The EventBridge envelope (as ``events.Event``, which cannot resolve this module's models
-    when a loader runs the module without registering it, as the local cloud's Lambda does)."""
-
-    id: str
-    source: str
-    detail_type: str = Field(alias="detail-type")
-    detail: AlarmStateChange
+def alarm_endpoint(alarm: AlarmStateChange) -> str | None:
+    """The ``Endpoint`` dimension of the alarm's metric, if it has one."""
+    for metric in alarm.configuration.get("metrics") or ():
+        dimensions = ((metric.get("metricStat") or {}).get("metric") or {}).get("dimensions") or {}
+        if ENDPOINT_DIMENSION in dimensions:
+            return str(dimensions[ENDPOINT_DIMENSION])
+    return None
 
 
 class ReportFeature(_Frozen):
@@ -110,8 +84,7 @@ class ReportSummary(_Frozen):
 
 # Resolve the annotations (strings, under `from __future__ import annotations`) against this
 # module's namespace, not sys.modules: a loader may run the module without registering it.
-for _model in (AlarmStateChange, AlarmEvent, ReportSummary):
-    _model.model_rebuild(_types_namespace=globals())
+ReportSummary.model_rebuild(_types_namespace=globals())
 
 
 def execution_name(alarm_name: str, state_timestamp: str) -> str:
@@ -122,15 +95,9 @@ def execution_name(alarm_name: str, state_timestamp: str) -> str:
 
 
 def handler(
-    event: dict[str, Any],
-    context: Any,
-    *,
-    s3: S3Client | None = None,
-    sfn: SFNClient | None = None,
-    cfg: DualloopConfig | None = None,
-    cloudwatch: CloudWatchClient | None = None,
+    event: dict[str, Any], context: Any, *, clients: Clients | None = None, cfg: DualloopConfig | None = None
 ) -> dict[str, Any]:
-    detail = AlarmEvent.model_validate(event).detail
+    detail = parse(AlarmStateChange, event).detail
     cfg = cfg or load_config()
     names = Names(cfg)
     if detail.alarm_name != names.drift_alarm:
@@ -138,13 +105,13 @@ def handler(
     if detail.state.value != "ALARM":
         return _skip(f"the alarm is {detail.state.value}", detail.alarm_name)
     claim = facts.Claim("alarm", detail.alarm_name, names.drift_alarm, "ALARM")
-    reader = cloudwatch or boto3.client("cloudwatch", region_name=cfg.region)
+    clients = clients or Clients(cfg.region)
+    reader = clients.cloudwatch
     fact = facts.establish(claim, lambda name: facts.read_alarm(reader, name), logger)
     if fact is None:
         return _skip("not confirmed by CloudWatch", detail.alarm_name)
-    endpoint = detail.endpoint or names.endpoint
-    s3 = s3 or boto3.client("s3", region_name=cfg.region)
-    found = latest_report(s3, names.artifact_bucket, endpoint)
+    endpoint = alarm_endpoint(detail) or names.endpoint
+    found = latest_report(clients.s3, names.artifact_bucket, endpoint)
     if found is None:
         # The alarm says drift; a retrain is still the answer, without the details.
         logger.warning("no drift report found", extra={"endpoint": endpoint})
@@ -164,9 +131,8 @@ def handler(
         report_uri=report_uri,
     )
     name = execution_name(detail.alarm_name, detail.state.timestamp)
-    sfn = sfn or boto3.client("stepfunctions", region_name=cfg.region)
     try:
-        arn = sfn.start_execution(
+        arn = clients.sfn.start_execution(
             stateMachineArn=names.state_machine_arn, name=name, input=retrain.model_dump_json()
         )["executionArn"]
     except ClientError as exc:

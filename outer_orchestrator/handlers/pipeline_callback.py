@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from outer_orchestrator.handlers import callbacks, pipeline_relay, pipeline_tokens
+from outer_orchestrator.handlers.clients import Clients
 
 logger = Logger(service="dualloop-pipeline-callback")
 
@@ -53,18 +53,10 @@ class StartRequest(BaseModel):
     timeout_seconds: int
 
 
-def handler(
-    event: dict[str, Any],
-    context: Any,
-    *,
-    dynamodb: Any = None,
-    sagemaker: Any = None,
-    sfn: Any = None,
-    s3: Any = None,
-) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any, *, clients: Clients | None = None) -> dict[str, Any]:
     request = StartRequest.model_validate(event)
-    dynamodb = dynamodb or boto3.client("dynamodb")
-    sagemaker = sagemaker or boto3.client("sagemaker")
+    clients = clients or Clients()
+    dynamodb = clients.dynamodb
     earlier = pipeline_tokens.store(
         dynamodb,
         request.callback_key,
@@ -73,9 +65,9 @@ def handler(
         timeout_seconds=request.timeout_seconds,
     )
     if earlier is not None and earlier.pipeline_execution_arn:
-        return _check(dynamodb, sagemaker, sfn, s3, request, earlier.pipeline_execution_arn)
+        return _check(clients, request, earlier.pipeline_execution_arn)
     try:
-        started = sagemaker.start_pipeline_execution(
+        started = clients.sagemaker.start_pipeline_execution(
             PipelineName=request.pipeline_name,
             PipelineExecutionDisplayName=request.callback_key,
             ClientRequestToken=request.client_request_token,
@@ -90,7 +82,7 @@ def handler(
         if code in _TRANSIENT:
             raise PipelineStartThrottled(f"SageMaker.{code}: {message}") from None
         callbacks.fail(
-            sfn or boto3.client("stepfunctions"),
+            clients.sfn,
             request.task_token,
             "InnerPipelineNotStarted",
             f"StartPipelineExecution refused the request: {code}: {message}",
@@ -103,24 +95,17 @@ def handler(
     return {"started": True, "pipeline_execution_arn": arn}
 
 
-def _check(
-    dynamodb: Any, sagemaker: Any, sfn: Any, s3: Any, request: StartRequest, arn: str
-) -> dict[str, Any]:
+def _check(clients: Clients, request: StartRequest, arn: str) -> dict[str, Any]:
     """The pipeline was started by an earlier attempt: answer now if it has ended, else wait."""
-    status = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"]
+    status = clients.sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)[
+        "PipelineExecutionStatus"
+    ]
     if status not in _TERMINAL:
         logger.info("still running; waiting again", extra={"pipeline_execution_arn": arn, "status": status})
         return {"started": False, "waiting": arn, "status": status}
-    answered = pipeline_relay.answer(
-        sagemaker,
-        s3 or boto3.client("s3"),
-        sfn or boto3.client("stepfunctions"),
-        request.task_token,
-        arn,
-        status,
-    )
+    answered = pipeline_relay.answer(clients, request.task_token, arn, status)
     if answered:
-        pipeline_tokens.forget(dynamodb, request.callback_key, request.task_token)
+        pipeline_tokens.forget(clients.dynamodb, request.callback_key, request.task_token)
     logger.info(
         "answered a pipeline whose event never arrived",
         extra={"pipeline_execution_arn": arn, "status": status},

@@ -15,74 +15,50 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger
 
 from outer_orchestrator.handlers import callbacks, facts, pipeline_tokens
+from outer_orchestrator.handlers.clients import Clients
 from outer_orchestrator.handlers.events import PipelineStatusChange, parse
 from shared.pipeline_outcome import UnusableReport, failure_reason, outcome_of
 
 if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
 
 logger = Logger(service="dualloop-pipeline-relay")
 
 
-def handler(
-    event: dict[str, Any],
-    context: Any,
-    *,
-    sagemaker: Any = None,
-    sfn: Any = None,
-    s3: Any = None,
-    dynamodb: Any = None,
-) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any, *, clients: Clients | None = None) -> dict[str, Any]:
     detail = parse(PipelineStatusChange, event).detail
     expected = os.environ["DUALLOOP_PIPELINE_NAME"]
     if detail.pipeline_name != expected:
-        return _skip("another pipeline", detail.pipeline_name)
+        return callbacks.ignored(logger, "another pipeline", detail.pipeline_name)
     if not detail.is_terminal:
-        return _skip("not finished", detail.current_status)
-    sagemaker = sagemaker or boto3.client("sagemaker")
+        return callbacks.ignored(logger, "not finished", detail.current_status)
+    clients = clients or Clients()
+    sagemaker = clients.sagemaker
     claim = facts.Claim("pipeline execution", detail.pipeline_execution_arn, expected, detail.current_status)
     if facts.establish(claim, lambda arn: facts.read_pipeline_execution(sagemaker, arn), logger) is None:
-        return _skip("not confirmed by SageMaker", detail.pipeline_execution_arn)
+        return callbacks.ignored(logger, "not confirmed by SageMaker", detail.pipeline_execution_arn)
     key = _callback_key(sagemaker, detail.pipeline_execution_arn)
     if not key:
-        return _skip("not started by the outer loop", detail.pipeline_execution_arn)
-    dynamodb = dynamodb or boto3.client("dynamodb")
-    waiting = pipeline_tokens.waiting(dynamodb, key)
+        return callbacks.ignored(logger, "not started by the outer loop", detail.pipeline_execution_arn)
+    waiting = pipeline_tokens.waiting(clients.dynamodb, key)
     if waiting is None:
-        return _skip("no retrain is waiting for it", key)
-    sfn = sfn or boto3.client("stepfunctions")
-    s3 = s3 or boto3.client("s3")
-    answered = answer(sagemaker, s3, sfn, waiting.token, detail.pipeline_execution_arn, detail.current_status)
+        return callbacks.ignored(logger, "no retrain is waiting for it", key)
+    answered = answer(clients, waiting.token, detail.pipeline_execution_arn, detail.current_status)
     if answered:
-        pipeline_tokens.forget(dynamodb, key, waiting.token)
-    logger.info(
-        "relayed pipeline outcome",
-        extra={
-            "execution": detail.pipeline_execution_arn,
-            "status": detail.current_status,
-            "answered": answered,
-        },
-    )
-    return {"relayed": answered, "status": detail.current_status}
+        pipeline_tokens.forget(clients.dynamodb, key, waiting.token)
+    resource = {"execution": detail.pipeline_execution_arn}
+    return callbacks.relayed(logger, "pipeline outcome", resource, detail.current_status, answered)
 
 
-def _skip(why: str, what: str) -> dict[str, Any]:
-    logger.info("ignored event", extra={"why": why, "what": what})
-    return {"relayed": False, "ignored": why}
-
-
-def answer(
-    sagemaker: SageMakerClient, s3: S3Client, sfn: Any, token: str, execution_arn: str, status: str
-) -> bool:
+def answer(clients: Clients, token: str, execution_arn: str, status: str) -> bool:
     """Answer the waiting ``RunInnerPipeline`` for a pipeline execution that ended ``status``."""
+    sagemaker, sfn = clients.sagemaker, clients.sfn
     if status == "Succeeded":
         try:
-            outcome = outcome_of(sagemaker, s3, execution_arn)
+            outcome = outcome_of(sagemaker, clients.s3, execution_arn)
         except UnusableReport as exc:
             return callbacks.fail(sfn, token, "UnusableEvaluationReport", str(exc))
         if outcome is None:

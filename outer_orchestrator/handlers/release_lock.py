@@ -16,9 +16,6 @@ The event is only a claim: the execution's state machine and status are read wit
 DescribeExecution (``facts``), and an event Step Functions does not confirm (forged: a
 FAILED for a retrain still RUNNING would free its lock and let a second retrain deploy over
 it) is logged and ignored.
-
-The event is parsed with models of this module (not ``events.Event``), as the drift trigger
-does: a loader may run the module without registering it.
 """
 
 from __future__ import annotations
@@ -26,16 +23,15 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
 
 from outer_orchestrator.handlers import facts
+from outer_orchestrator.handlers.clients import Clients
+from outer_orchestrator.handlers.events import ExecutionStatusChange, parse
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_stepfunctions import SFNClient
 
 logger = Logger(service="dualloop-release-lock")
 
@@ -46,34 +42,6 @@ HOLDER_ATTRIBUTE = "execution_arn"
 # The ends that may leave the lock behind. SUCCEEDED never does: every succeeding path
 # released it (ReleaseLock) or never held it (AlreadyRunning).
 RELEASE_ON = frozenset({"ABORTED", "TIMED_OUT", "FAILED"})
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
-
-
-class ExecutionStatusChange(_Frozen):
-    """``Step Functions Execution Status Change`` detail (AWS's field names)."""
-
-    execution_arn: str = Field(alias="executionArn")
-    state_machine_arn: str = Field(alias="stateMachineArn")
-    name: str | None = None
-    # A string, not a Literal: a status AWS adds later (PENDING_REDRIVE, ...) is ignored, not an error.
-    status: str
-    start_date: int | None = Field(default=None, alias="startDate")
-    stop_date: int | None = Field(default=None, alias="stopDate")
-
-
-class ExecutionStatusEvent(_Frozen):
-    id: str
-    source: str
-    detail_type: str = Field(alias="detail-type")
-    detail: ExecutionStatusChange
-
-
-# Resolve the annotations against this module's namespace (see the module docstring).
-for _model in (ExecutionStatusChange, ExecutionStatusEvent):
-    _model.model_rebuild(_types_namespace=globals())
 
 
 def skip_reason(detail: ExecutionStatusChange, state_machine_arn: str) -> str | None:
@@ -102,24 +70,19 @@ def release(dynamodb: DynamoDBClient, table: str, execution_arn: str) -> bool:
     return True
 
 
-def handler(
-    event: dict[str, Any],
-    context: Any,
-    *,
-    dynamodb: DynamoDBClient | None = None,
-    sfn: SFNClient | None = None,
-) -> dict[str, Any]:
-    detail = ExecutionStatusEvent.model_validate(event).detail
+def handler(event: dict[str, Any], context: Any, *, clients: Clients | None = None) -> dict[str, Any]:
+    detail = parse(ExecutionStatusChange, event).detail
     why = skip_reason(detail, os.environ["DUALLOOP_STATE_MACHINE_ARN"])
     if why is not None:
         logger.info("ignored event", extra={"why": why, "execution_arn": detail.execution_arn})
         return {"released": False, "ignored": why}
     claim = facts.Claim("execution", detail.execution_arn, detail.state_machine_arn, detail.status)
-    reader = sfn or boto3.client("stepfunctions")
+    clients = clients or Clients()
+    reader = clients.sfn
     if facts.establish(claim, lambda arn: facts.read_execution(reader, arn), logger) is None:
         return {"released": False, "ignored": "not confirmed by Step Functions"}
     table = os.environ["DUALLOOP_LOCK_TABLE"]
-    released = release(dynamodb or boto3.client("dynamodb"), table, detail.execution_arn)
+    released = release(clients.dynamodb, table, detail.execution_arn)
     logger.info(
         "released the retrain lock" if released else "the execution held no lock",
         extra={"execution_arn": detail.execution_arn, "status": detail.status, "released": released},

@@ -11,11 +11,11 @@ import os
 import time
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict
 
 from outer_orchestrator.handlers.approval_relay import answer_decision
+from outer_orchestrator.handlers.clients import Clients
 
 logger = Logger(service="dualloop-approval")
 
@@ -30,19 +30,11 @@ class ApprovalRequest(BaseModel):
     timeout_seconds: int
 
 
-def handler(
-    event: dict[str, Any],
-    context: Any,
-    *,
-    dynamodb: Any = None,
-    sns: Any = None,
-    sagemaker: Any = None,
-    sfn: Any = None,
-) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any, *, clients: Clients | None = None) -> dict[str, Any]:
     request = ApprovalRequest.model_validate(event)
     table = os.environ["DUALLOOP_TOKEN_TABLE"]
-    dynamodb = dynamodb or boto3.client("dynamodb")
-    dynamodb.put_item(
+    clients = clients or Clients()
+    clients.dynamodb.put_item(
         TableName=table,
         Item={
             "model_package_arn": {"S": request.model_package_arn},
@@ -52,7 +44,7 @@ def handler(
         },
     )
     metrics = "\n".join(f"  {name}: {value:.4f}" for name, value in sorted(request.metrics.items()))
-    (sns or boto3.client("sns")).publish(
+    clients.sns.publish(
         TopicArn=os.environ["DUALLOOP_TOPIC_ARN"],
         Subject="dualloop: a new model awaits your approval"[:100],
         Message=(
@@ -65,13 +57,11 @@ def handler(
         ),
     )
     # A decision made before the token was stored found nothing to answer: answer it now.
-    package = (sagemaker or boto3.client("sagemaker")).describe_model_package(
-        ModelPackageName=request.model_package_arn
-    )
+    package = clients.sagemaker.describe_model_package(ModelPackageName=request.model_package_arn)
     status = package.get("ModelApprovalStatus")
     if status in ("Approved", "Rejected"):
         answered = answer_decision(
-            dynamodb, sfn, request.model_package_arn, status, package.get("ApprovalDescription")
+            clients, request.model_package_arn, status, package.get("ApprovalDescription")
         )
         logger.info("decided before it was awaited", extra={"status": status, "answered": bool(answered)})
         return {"stored": True, "already": status}

@@ -9,16 +9,18 @@ disabled, so the order "approved and answered, then rejected" is exact.
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from event_support import model_package_event
+from wait_support import wait_until
 
 from inner_pipeline.upsert import upsert_pipeline
 from outer_orchestrator.handlers import approval_relay
+from outer_orchestrator.handlers.clients import Clients
 from outer_orchestrator.local_stack import LocalStack
 from outer_orchestrator.runner import Retrain, upload_data
 from shared.config import load_config
@@ -52,22 +54,12 @@ def test_a_package_rejected_after_its_approval_is_not_deployed(
         "DUALLOOP_MODEL_PACKAGE_GROUP": names.model_package_group,
     }.items():
         monkeypatch.setenv(key, value)
-    event = {
-        "id": str(uuid.uuid4()),
-        "source": "aws.sagemaker",
-        "detail-type": "SageMaker Model Package State Change",
-        "detail": {
-            "ModelPackageGroupName": names.model_package_group,
-            "ModelPackageVersion": 1,
-            "ModelPackageArn": package,
-            "ModelApprovalStatus": "Approved",
-        },
-    }
+    event = model_package_event(package, "Approved", names.model_package_group)
     # The relay itself now ignores the late Approved event (the registry says Rejected) ...
     assert approval_relay.handler(event, None)["ignored"] == "not confirmed by the model registry"
     # ... so the race left is the relay answering while the package was still Approved and the
     # rejection landing before the state machine moves on: made exact here by answering as it did.
-    assert approval_relay.answer_decision(dynamodb, None, package, "Approved", None) is True
+    assert approval_relay.answer_decision(Clients(dynamodb=dynamodb), package, "Approved", None) is True
     result = retrain.follow(execution, approve="wait", timeout=300)
 
     # THEN the retrain ends as not approved, before any deployment step, with the lock released
@@ -85,11 +77,10 @@ def _await_submitted(sfn: Any, execution: str, state: str, timeout: float = 300)
     The token's item is written at the start of ``store_token``; a decision made between that
     write and the handler's own status check is answered by the handler, not by the relay.
     """
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def submitted() -> bool:
         events = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
         entered = [e["id"] for e in events if e.get("stateEnteredEventDetails", {}).get("name") == state]
-        if entered and any(e["type"] == "TaskSubmitted" and e["id"] > entered[-1] for e in events):
-            return
-        assert time.monotonic() < deadline, f"the retrain never reached {state}"
-        time.sleep(0.2)
+        return bool(entered) and any(e["type"] == "TaskSubmitted" and e["id"] > entered[-1] for e in events)
+
+    wait_until(submitted, what=f"the retrain's {state} task being submitted", timeout=timeout, interval=0.2)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from wait_support import wait_until
 
 from inner_pipeline.upsert import upsert_pipeline
 from outer_orchestrator.drift.job import run_drift_check
@@ -51,11 +52,12 @@ def _send(cfg: DualloopConfig, rows: int, *, shift: float, seed: int) -> None:
 
 def _check(cfg: DualloopConfig, local_cloud: LocalCloud, at_least: int) -> DriftReport:
     """The drift job, once the endpoint's capture writer has flushed ``at_least`` rows."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if run_drift_check(cfg, now=local_cloud.now(), publish=False).sample_count >= at_least:
-            break
-        time.sleep(0.25)
+    wait_until(
+        lambda: run_drift_check(cfg, now=local_cloud.now(), publish=False).sample_count >= at_least,
+        what=f"the capture writer flushing {at_least} rows",
+        timeout=20,
+        interval=0.25,
+    )
     return run_drift_check(cfg, now=local_cloud.now())
 
 
@@ -106,10 +108,12 @@ def test_drifted_traffic_starts_one_retrain_that_names_the_drifted_features(
         # THEN the drift job finds drift, the alarm fires, and exactly one drift retrain starts
         assert drifted.status is Status.DRIFT and drifted.drifted_features
         assert _alarm_state(names) == "ALARM"
-        deadline = time.monotonic() + 20
-        while not (new := [e for e in _executions(names) if e["executionArn"] not in before]):
-            assert time.monotonic() < deadline, "no retrain started"
-            time.sleep(0.1)
+        new = wait_until(
+            lambda: [e for e in _executions(names) if e["executionArn"] not in before],
+            what="a drift retrain starting",
+            timeout=20,
+            interval=0.1,
+        )
         time.sleep(0.5)  # and no second one
         (started,) = [e for e in _executions(names) if e["executionArn"] not in before]
         assert started == new[0]

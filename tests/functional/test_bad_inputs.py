@@ -12,7 +12,6 @@ runs the same ``main`` against credentials and endpoints that are not there).
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 import uuid
@@ -25,22 +24,10 @@ import boto3
 import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import NoCredentialsError
-from package_support import decided_packages
+from cli_support import Outcome, assert_clean, own_project, run_main
+from package_support import decided_packages, package
 
 from shared.local_cloud import LocalCloud
-
-
-@dataclass(frozen=True)
-class Outcome:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def message(self) -> str:
-        """The last line on stderr: the one sentence."""
-        lines = [line for line in self.err.splitlines() if line.strip()]
-        return lines[-1] if lines else ""
 
 
 @dataclass
@@ -52,20 +39,7 @@ class Dualloop:
     calls: list[str] = field(default_factory=list)
 
     def __call__(self, *args: str) -> Outcome:
-        from shared import cli
-
-        self.monkeypatch.setattr(sys, "argv", ["dualloop", *args])
-        with pytest.raises(SystemExit) as exited:
-            cli.main()
-        captured = self.capsys.readouterr()
-        code = exited.value.code
-        return Outcome(code if isinstance(code, int) else 1, captured.out, captured.err)
-
-
-def assert_clean(outcome: Outcome, code: int, message: str) -> None:
-    assert "Traceback" not in outcome.err, outcome.err
-    assert outcome.message == message, outcome.err
-    assert outcome.code == code, outcome.err
+        return run_main(self.monkeypatch, self.capsys, *args)
 
 
 @pytest.fixture
@@ -322,10 +296,7 @@ def project(
     local_cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Project:
     """Its own project on the local cloud: one Approved and one Rejected package, none pending."""
-    name = f"bi-{uuid.uuid4().hex[:6]}"
-    monkeypatch.setenv("DUALLOOP_PROJECT", name)
-    for key in ("DUALLOOP_TARGET", "DUALLOOP_CONFIG_FILE", "DUALLOOP_STAGE"):
-        monkeypatch.delenv(key, raising=False)
+    name = own_project(monkeypatch, "bi")
     monkeypatch.setenv("COLUMNS", "400")
     group = f"{name}-dev-models"
     return Project(Dualloop(monkeypatch, capsys), group, decided_packages(group))
@@ -402,16 +373,7 @@ def test_a_decision_that_cannot_be_made_says_why_and_changes_no_package(
 
 
 def _pending(project: Project) -> str:
-    arn: str = boto3.client("sagemaker").create_model_package(
-        ModelPackageGroupName=project.group,
-        ModelApprovalStatus="PendingManualApproval",
-        InferenceSpecification={
-            "Containers": [{"Image": "local/dualloop-inference", "ModelDataUrl": "s3://b/model.tar.gz"}],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["application/json"],
-        },
-    )["ModelPackageArn"]
-    return arn
+    return package(project.group)
 
 
 @pytest.mark.bad_input("approvals")
@@ -468,16 +430,7 @@ def test_a_package_of_another_project_is_not_decided_from_this_one(project: Proj
     # GIVEN a package pending in another project's group (an ARN copied from its notification)
     sagemaker = boto3.client("sagemaker")
     other = f"bi-{uuid.uuid4().hex[:6]}-dev-models"
-    sagemaker.create_model_package_group(ModelPackageGroupName=other)
-    arn = sagemaker.create_model_package(
-        ModelPackageGroupName=other,
-        ModelApprovalStatus="PendingManualApproval",
-        InferenceSpecification={
-            "Containers": [{"Image": "local/dualloop-inference", "ModelDataUrl": "s3://b/model.tar.gz"}],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["application/json"],
-        },
-    )["ModelPackageArn"]
+    arn = package(other, create_group=True)
     # WHEN this project's user approves or rejects it
     outcome = project.dualloop(decision, arn)
     # THEN it is refused, naming both groups, and the other project's retrain still awaits its decision

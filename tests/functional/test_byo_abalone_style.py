@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import boto3
 import byo_abalone
 import pytest
+from wait_support import pipeline_ended
 
 from shared.local_cloud import LocalCloud
 
@@ -203,15 +203,7 @@ def test_a_parameter_the_pipeline_does_not_declare_fails_the_run_naming_it(passe
             {"Name": "CallbackToken", "Value": "k"},
         ],
     )["PipelineExecutionArn"]
-    deadline = time.monotonic() + 60
-    while (
-        status := sm.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"]
-    ) not in (
-        "Failed",
-        "Succeeded",
-    ):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    status = pipeline_ended(arn, timeout=60)["PipelineExecutionStatus"]
 
     # THEN it fails before any step runs, and what the relay tells the outer loop names the parameter
     assert status == "Failed"

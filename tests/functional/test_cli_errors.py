@@ -24,8 +24,10 @@ from pathlib import Path
 
 import boto3
 import pytest
+from cli_support import Outcome, assert_clean, own_project, run_main
 from home_support import fresh_home
 from package_support import decided_packages
+from wait_support import endpoint_settled
 
 from shared.local_cloud import LocalCloud
 from shared.naming import Names
@@ -35,20 +37,6 @@ HEADER = (
     "transaction_id,amount,merchant_category,hour,distance_from_home_km,tx_count_1h,tx_count_24h,"
     "amount_to_avg_ratio,is_online,is_fraud"
 )
-
-
-@dataclass(frozen=True)
-class Outcome:
-    code: int
-    out: str
-    err: str
-    seconds: float
-
-    @property
-    def message(self) -> str:
-        """The last line on stderr: the one sentence."""
-        lines = [line for line in self.err.splitlines() if line.strip()]
-        return lines[-1] if lines else ""
 
 
 # ---- in a subprocess: exactly what a user's shell sees ------------------------------------------
@@ -81,12 +69,6 @@ def dualloop(env: dict[str, str], *args: str, timeout: float = 60) -> Outcome:
         check=False,
     )
     return Outcome(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
-
-
-def assert_clean(outcome: Outcome, code: int, message: str) -> None:
-    assert "Traceback" not in outcome.err, outcome.err
-    assert outcome.message == message, outcome.err
-    assert outcome.code == code, outcome.err
 
 
 NO_CREDENTIALS = (
@@ -173,17 +155,7 @@ class Dualloop:
     capsys: pytest.CaptureFixture[str]
 
     def __call__(self, *args: str) -> Outcome:
-        from shared import cli
-
-        self.monkeypatch.setattr(sys, "argv", ["dualloop", *args])
-        started = time.monotonic()
-        with pytest.raises(SystemExit) as exited:
-            cli.main()
-        captured = self.capsys.readouterr()
-        code = exited.value.code
-        return Outcome(
-            code if isinstance(code, int) else 1, captured.out, captured.err, time.monotonic() - started
-        )
+        return run_main(self.monkeypatch, self.capsys, *args)
 
 
 @pytest.fixture
@@ -191,11 +163,7 @@ def main(
     local_cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Dualloop:
     """Its own project on the local cloud, with nothing deployed."""
-    project = f"ue-{uuid.uuid4().hex[:6]}"
-    monkeypatch.setenv("DUALLOOP_PROJECT", project)
-    for name in ("DUALLOOP_TARGET", "DUALLOOP_CONFIG_FILE", "DUALLOOP_STAGE"):
-        monkeypatch.delenv(name, raising=False)
-    return Dualloop(project, monkeypatch, capsys)
+    return Dualloop(own_project(monkeypatch, "ue"), monkeypatch, capsys)
 
 
 @pytest.mark.bad_input("cli")
@@ -293,10 +261,7 @@ def test_invoke_with_a_malformed_body_says_what_the_model_expects(main: Dualloop
         EndpointName=name, EndpointConfigName=registry.endpoint_config(package, capture=False)
     )
     try:
-        deadline = time.monotonic() + 60
-        while sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"] != "InService":
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        assert endpoint_settled(name, timeout=60)["EndpointStatus"] == "InService"
         assert_clean(
             main("invoke", "--endpoint", name, "--body", "1,2,3"),
             2,

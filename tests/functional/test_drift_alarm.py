@@ -20,6 +20,8 @@ from typing import Any
 
 import boto3
 import pytest
+from event_support import alarm_event, from_sqs_target
+from wait_support import wait_until
 
 from outer_orchestrator.drift.job import MAX_DRIFT_METRIC
 from outer_orchestrator.drift.report import CaptureSummary, DriftReport, FeatureDrift, Status
@@ -117,23 +119,20 @@ def _executions(names: Names) -> list[dict[str, Any]]:
 
 
 def _wait_for_executions(names: Names, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while len(found := _executions(names)) < count and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: len(_executions(names)) >= count, what=f"{count} retrain(s) starting", timeout=timeout)
     time.sleep(0.2)  # and no more than count: give a second start its chance
-    return _executions(names) if found else found
+    return _executions(names)
 
 
 def _delivered(p: Project, timeout: float = 5.0) -> list[dict[str, Any]]:
     sqs = boto3.client("sqs")
-    deadline = time.monotonic() + timeout
-    out: list[dict[str, Any]] = []
-    while not out and time.monotonic() < deadline:
-        out = [
-            json.loads(m["Body"])
-            for m in sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        ]
-    return out
+    messages = wait_until(
+        lambda: sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10).get("Messages"),
+        what="the alarm's event reaching the rule's queue",
+        timeout=timeout,
+        interval=0,
+    )
+    return [from_sqs_target(m["Body"]) for m in messages]
 
 
 def test_drift_alarm_starts_one_retrain_naming_the_drifted_features(
@@ -201,15 +200,7 @@ def test_a_forged_drift_alarm_starts_no_retrain(project: Project) -> None:
     p = project
     # GIVEN the drift alarm, not in ALARM (no drift was ever published)
     assert _alarm(p)["StateValue"] != "ALARM"
-    forged = {
-        "id": "forged-1",
-        "source": "aws.cloudwatch",
-        "detail-type": "CloudWatch Alarm State Change",
-        "detail": {
-            "alarmName": p.names.drift_alarm,
-            "state": {"value": "ALARM", "reason": "forged", "timestamp": "2026-11-24T08:00:00.000+0000"},
-        },
-    }
+    forged = alarm_event(p.names.drift_alarm, "ALARM", "forged", "2026-11-24T08:00:00.000+0000")
     # WHEN an event claims it went to ALARM
     response = boto3.client("lambda").invoke(
         FunctionName=drift_trigger.function_name(p.names), Payload=json.dumps(forged).encode()

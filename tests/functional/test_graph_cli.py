@@ -12,10 +12,9 @@ pipeline execution is started by hand with that display name, to keep the test s
 
 from __future__ import annotations
 
-import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import pytest
 import typer
 from home_support import fresh_home
 from typer.testing import CliRunner, Result
+from wait_support import execution_ended, pipeline_ended
 
 from inner_pipeline.inputs import stage_input
 from inner_pipeline.upsert import upsert_pipeline
@@ -63,13 +63,6 @@ class Run:
     definition: Path
 
 
-def _wait(check: Callable[[], bool], timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.25)
-
-
 @pytest.fixture(scope="module")
 def run(local_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     """An outer execution refused at ValidateInput, and a pipeline execution named after it."""
@@ -86,7 +79,7 @@ def run(local_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> It
             stateMachineArn=names.state_machine_arn, name=f"run-{name}", input="{}"
         )
         arn = execution["executionArn"]
-        _wait(lambda: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING")
+        execution_ended(arn, timeout=300)
 
         tmp = tmp_path_factory.mktemp("graph")
         write_dataset(generate_transactions(ROWS, seed=3), tmp / "data.csv")
@@ -97,14 +90,7 @@ def run(local_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> It
             PipelineParameters=[{"Name": "InputDataUri", "Value": uri}],
             ClientRequestToken=uuid.uuid4().hex,
         )["PipelineExecutionArn"]
-        _wait(
-            lambda: (
-                sagemaker.describe_pipeline_execution(PipelineExecutionArn=pipeline_arn)[
-                    "PipelineExecutionStatus"
-                ]
-                not in ("Executing", "Stopping")
-            )
-        )
+        pipeline_ended(pipeline_arn, timeout=300)
         definition = tmp / "definition.json"
         definition.write_text(sagemaker.describe_pipeline(PipelineName=names.pipeline)["PipelineDefinition"])
         yield Run(cfg, arn, pipeline_arn, definition)

@@ -44,6 +44,7 @@ from hosting_fixture import (
     tarball,
     train_model,
 )
+from wait_support import endpoint_settled, wait_until
 
 from shared.local_cloud import LocalCloud, clock
 from shared.local_cloud.hosting import endpoints
@@ -104,23 +105,13 @@ class Endpoint:
     latency_alarm: str
 
 
-def _wait(sm: Any, name: str, timeout: float = 90.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        described: dict[str, Any] = sm.describe_endpoint(EndpointName=name)
-        if described["EndpointStatus"] in ("InService", "Failed"):
-            return described
-        time.sleep(0.05)
-    raise AssertionError(f"endpoint {name} still {described['EndpointStatus']} after {timeout} s")
-
-
 @pytest.fixture(scope="module")
 def endpoint(models: Models) -> Endpoint:
     """The endpoint the tests update in turn; every test leaves it InService on a good model."""
     sm = boto3.client("sagemaker")
     name = f"hosting-ep-{uuid.uuid4().hex[:8]}"
     sm.create_endpoint(EndpointName=name, EndpointConfigName=models.registry.endpoint_config(models.good))
-    assert _wait(sm, name)["EndpointStatus"] == "InService"
+    assert endpoint_settled(name)["EndpointStatus"] == "InService"
     cw = boto3.client("cloudwatch")
     dims: Any = [{"Name": "EndpointName", "Value": name}, {"Name": "VariantName", "Value": VARIANT}]
     # The alarms of infra/constructs/serving.py, on this endpoint.
@@ -213,9 +204,12 @@ class Stream:
                     self.failures.append((time.monotonic(), exc))
 
     def wait_for(self, count: int, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.answers) + len(self.failures) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(
+            lambda: len(self.answers) + len(self.failures) >= count,
+            what=f"{count} answers",
+            timeout=timeout,
+            interval=0.02,
+        )
 
 
 def _update_and_watch(
@@ -225,12 +219,12 @@ def _update_and_watch(
     and the (start, end) times during which the pending variant was Baking."""
     sm.update_endpoint(EndpointName=ep.name, EndpointConfigName=config, DeploymentConfig=deployment)
     baking: list[tuple[float, float]] = []
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
+
+    def updated() -> dict[str, Any] | None:
         before = time.monotonic()
-        described = sm.describe_endpoint(EndpointName=ep.name)
+        described: dict[str, Any] = sm.describe_endpoint(EndpointName=ep.name)
         if described["EndpointStatus"] != "Updating":
-            return described, baking
+            return described
         statuses = [
             s["Status"]
             for v in described.get("PendingDeploymentSummary", {}).get("ProductionVariants", [])
@@ -238,8 +232,9 @@ def _update_and_watch(
         ]
         if "Baking" in statuses:
             baking.append((before, time.monotonic()))
-        time.sleep(0.03)
-    raise AssertionError("the update did not finish")
+        return None
+
+    return wait_until(updated, what=f"the update of {ep.name}", timeout=90, interval=0.03), baking
 
 
 # ---- tests ----------------------------------------------------------------------------------------
@@ -341,10 +336,11 @@ def test_canary_update_moves_traffic_to_green_without_losing_a_request(
     assert {served for served in during} == {blue, green}
     assert {served for t, served in stream.answers if t > done + 0.05} == {green}
     # Blue is stopped after the termination wait.
-    deadline = time.monotonic() + 10
-    while blue_pids & set(endpoints.current().pids) and time.monotonic() < deadline:  # type: ignore[union-attr]
-        time.sleep(0.05)
-    assert not blue_pids & set(endpoints.current().pids)  # type: ignore[union-attr]
+    wait_until(
+        lambda: not blue_pids & set(endpoints.current().pids),  # type: ignore[union-attr]
+        what="blue's model servers stopping",
+        timeout=10,
+    )
 
 
 # What a careless or hostile client sends: each is the client's mistake, so a 4XX.
@@ -416,10 +412,12 @@ def test_clients_bad_requests_during_a_bake_are_4xx_and_the_deployment_completes
         )["Datapoints"]  # fmt: skip
         return sum(p["Sum"] for p in points)
 
-    deadline = time.monotonic() + 10
-    while total("Invocation4XXErrors") < len(refused) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert total("Invocation4XXErrors") >= len(refused)
+    wait_until(
+        lambda: total("Invocation4XXErrors") >= len(refused),
+        what="every refusal counted",
+        timeout=10,
+        interval=0.2,
+    )
     assert total("Invocation5XXErrors") == 0
 
 
@@ -528,7 +526,7 @@ def test_an_endpoint_whose_model_cannot_load_fails(models: Models) -> None:
     sm = boto3.client("sagemaker")
     name = f"hosting-bad-{uuid.uuid4().hex[:8]}"
     sm.create_endpoint(EndpointName=name, EndpointConfigName=models.registry.endpoint_config(models.corrupt))
-    described = _wait(sm, name)
+    described = endpoint_settled(name)
     assert described["EndpointStatus"] == "Failed"
     assert "failed to load the model" in described["FailureReason"]
     with pytest.raises(ClientError, match="Failed, not InService"):
@@ -563,10 +561,8 @@ def test_invocations_publish_metrics_and_capture_data(
     rt, s3 = boto3.client("sagemaker-runtime"), boto3.client("s3")
     inference_id = f"req-{uuid.uuid4().hex[:6]}"
     rt.invoke_endpoint(EndpointName=endpoint.name, Body=ROW, ContentType="text/csv", InferenceId=inference_id)
-    deadline = time.monotonic() + 10
-    line = None
-    while line is None and time.monotonic() < deadline:
-        time.sleep(0.3)
+
+    def captured() -> tuple[dict[str, Any], str] | None:
         listing = s3.list_objects_v2(
             Bucket=models.registry.bucket, Prefix=f"datacapture/{endpoint.name}/{VARIANT}/"
         )
@@ -579,8 +575,10 @@ def test_invocations_publish_metrics_and_capture_data(
             ):
                 record = json.loads(text)
                 if record["eventMetadata"].get("inferenceId") == inference_id:
-                    line, key = record, item["Key"]
-    assert line is not None, "the invocation was not captured"
+                    return record, item["Key"]
+        return None
+
+    line, key = wait_until(captured, what="the invocation's capture", timeout=10, interval=0.3)
     assert key.endswith(".jsonl") and len(key.split("/")) == 8  # datacapture/ep/variant/yyyy/mm/dd/hh/file
     assert line["eventVersion"] == "0" and line["eventMetadata"]["eventId"]
     assert line["captureData"]["endpointInput"] == {
@@ -677,10 +675,7 @@ def test_no_model_server_outlives_its_owner(ending: str, models: Models) -> None
         else:
             owner.send_signal(signal.SIGKILL)
         owner.wait(timeout=30)
-        deadline = time.monotonic() + 10
-        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not [pid for pid in pids if _alive(pid)]
+        wait_until(lambda: not any(_alive(pid) for pid in pids), what="the model servers ending", timeout=10)
     finally:
         if owner.poll() is None:
             owner.kill()

@@ -14,21 +14,19 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from iam_support import unconfined_role
+from names_support import unique_name
+from package_support import package
+from wait_support import execution_ended, pipeline_ended, wait_until
 
 from shared.local_cloud import LocalCloud, hooks
 
 ROLE = "arn:aws:iam::123456789012:role/local-test"
-
-
-def _name(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def _lambda(source: str, *, env: dict[str, str] | None = None) -> str:
@@ -36,7 +34,7 @@ def _lambda(source: str, *, env: dict[str, str] | None = None) -> str:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("app.py", source)
-    name = _name("fn")
+    name = unique_name("fn")
     unconfined_role(boto3.client("iam"), name)
     return boto3.client("lambda").create_function(
         FunctionName=name,
@@ -50,35 +48,14 @@ def _lambda(source: str, *, env: dict[str, str] | None = None) -> str:
 
 def _state_machine(definition: dict[str, Any]) -> str:
     return boto3.client("stepfunctions").create_state_machine(
-        name=_name("sm"), definition=json.dumps(definition), roleArn=ROLE
+        name=unique_name("sm"), definition=json.dumps(definition), roleArn=ROLE
     )["stateMachineArn"]
 
 
 def _run(arn: str, payload: dict[str, Any] | None = None, timeout: float = 20) -> dict[str, Any]:
     sfn = boto3.client("stepfunctions")
     execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload or {}))["executionArn"]
-    return _wait_done(execution, timeout)
-
-
-def _wait_done(execution_arn: str, timeout: float = 20) -> dict[str, Any]:
-    sfn = boto3.client("stepfunctions")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        described = sfn.describe_execution(executionArn=execution_arn)
-        if described["status"] != "RUNNING":
-            return described
-        time.sleep(0.02)
-    raise AssertionError(f"{execution_arn} still running after {timeout}s")
-
-
-def _eventually(check: Callable[[], Any], timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
+    return execution_ended(execution, timeout)
 
 
 def test_starts_fast_and_exports_the_switch(local_cloud: LocalCloud) -> None:
@@ -172,7 +149,7 @@ def test_direct_invoke_surfaces_unhandled_errors(local_cloud: LocalCloud) -> Non
 
 
 def test_wait_for_task_token_released_from_another_thread(local_cloud: LocalCloud) -> None:
-    queue_url = boto3.client("sqs").create_queue(QueueName=_name("tokens"))["QueueUrl"]
+    queue_url = boto3.client("sqs").create_queue(QueueName=unique_name("tokens"))["QueueUrl"]
     arn = _state_machine(
         {
             "StartAt": "Await",
@@ -190,7 +167,11 @@ def test_wait_for_task_token_released_from_another_thread(local_cloud: LocalClou
     sqs = boto3.client("sqs")
 
     def approve() -> None:
-        message = _eventually(lambda: sqs.receive_message(QueueUrl=queue_url).get("Messages"))[0]
+        message = wait_until(
+            lambda: sqs.receive_message(QueueUrl=queue_url).get("Messages"),
+            what="the task token message",
+            timeout=10,
+        )[0]
         token = json.loads(message["Body"])["token"]
         boto3.client("stepfunctions").send_task_success(
             taskToken=token, output=json.dumps({"approved": True})
@@ -205,7 +186,7 @@ def test_wait_for_task_token_released_from_another_thread(local_cloud: LocalClou
 
 
 def test_task_timeout_runs_on_the_local_clock(local_cloud: LocalCloud) -> None:
-    queue_url = boto3.client("sqs").create_queue(QueueName=_name("never"))["QueueUrl"]
+    queue_url = boto3.client("sqs").create_queue(QueueName=unique_name("never"))["QueueUrl"]
     arn = _state_machine(
         {
             "StartAt": "Await",
@@ -228,8 +209,8 @@ def test_task_timeout_runs_on_the_local_clock(local_cloud: LocalCloud) -> None:
 
 def _glue_job(script_source: str) -> str:
     """A Glue job whose script (``main(argv)``) the local Glue worker really runs."""
-    name = _name("job")
-    bucket = _name("scripts")
+    name = unique_name("job")
+    bucket = unique_name("scripts")
     boto3.client("s3").create_bucket(Bucket=bucket)
     boto3.client("s3").put_object(Bucket=bucket, Key=f"{name}.py", Body=script_source.encode())
     boto3.client("glue").create_job(
@@ -263,7 +244,7 @@ def test_glue_sync_task_completes_without_crashing(local_cloud: LocalCloud) -> N
 
 
 def test_glue_job_fails_once_then_the_retry_succeeds(local_cloud: LocalCloud) -> None:
-    marker = _name("marker")
+    marker = unique_name("marker")
     boto3.client("s3").create_bucket(Bucket=marker)
     job = _glue_job(
         "import boto3\n"
@@ -316,7 +297,7 @@ def _executions(arn: str) -> list[dict[str, Any]]:
 def test_put_event_starts_an_execution_with_transformed_input(local_cloud: LocalCloud) -> None:
     arn = _state_machine({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
     _rule_to_state_machine(
-        _name("rule"),
+        unique_name("rule"),
         arn,
         EventPattern=json.dumps(
             {
@@ -341,14 +322,14 @@ def test_put_event_starts_an_execution_with_transformed_input(local_cloud: Local
 
     alarm("OK")  # does not match the pattern
     alarm("ALARM")
-    execution = _eventually(lambda: _executions(arn))[0]
-    described = _wait_done(execution["executionArn"])
+    execution = wait_until(lambda: _executions(arn), what="an execution starting", timeout=10)[0]
+    described = execution_ended(execution["executionArn"])
     assert json.loads(described["input"]) == {"trigger": "drift", "alarm": "drift", "state": "ALARM"}
     assert len(_executions(arn)) == 1
 
 
 def test_input_path_and_lambda_targets(local_cloud: LocalCloud) -> None:
-    bucket = _name("seen")
+    bucket = unique_name("seen")
     boto3.client("s3").create_bucket(Bucket=bucket)
     fn = _lambda(
         "import json, boto3, os\n"
@@ -356,7 +337,7 @@ def test_input_path_and_lambda_targets(local_cloud: LocalCloud) -> None:
         "    boto3.client('s3').put_object(Bucket=os.environ['BUCKET'], Key='event.json', Body=json.dumps(event))\n",
         env={"BUCKET": bucket},
     )
-    rule = _name("rule")
+    rule = unique_name("rule")
     events = boto3.client("events")
     events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["dualloop.test"]}))
     events.put_targets(Rule=rule, Targets=[{"Id": "fn", "Arn": fn, "InputPath": "$.detail"}])
@@ -371,20 +352,20 @@ def test_input_path_and_lambda_targets(local_cloud: LocalCloud) -> None:
         except s3.exceptions.NoSuchKey:
             return None
 
-    assert _eventually(delivered) == {"k": 1}
+    assert wait_until(delivered, what="the event reaching the function", timeout=10) == {"k": 1}
 
 
 def test_schedule_rule_fires_on_the_local_clock(local_cloud: LocalCloud) -> None:
     arn = _state_machine({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
-    rule = _name("schedule")
+    rule = unique_name("schedule")
     events = boto3.client("events")
     events.put_rule(Name=rule, ScheduleExpression="rate(1 minute)")
     events.put_targets(
         Rule=rule, Targets=[{"Id": "t", "Arn": arn, "RoleArn": ROLE, "Input": '{"trigger": "schedule"}'}]
     )
     # One AWS minute is 0.6 s at factor 100.
-    first = _eventually(lambda: _executions(arn), timeout=3)[0]
-    assert json.loads(_wait_done(first["executionArn"])["input"]) == {"trigger": "schedule"}
+    first = wait_until(lambda: _executions(arn), what="the schedule starting an execution", timeout=3)[0]
+    assert json.loads(execution_ended(first["executionArn"])["input"]) == {"trigger": "schedule"}
     events.disable_rule(Name=rule)
     time.sleep(0.1)
     count = len(_executions(arn))
@@ -394,7 +375,7 @@ def test_schedule_rule_fires_on_the_local_clock(local_cloud: LocalCloud) -> None
 
 def test_schedule_rules_ignore_pattern_events(local_cloud: LocalCloud) -> None:
     arn = _state_machine({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
-    rule = _name("daily")
+    rule = unique_name("daily")
     events = boto3.client("events")
     events.put_rule(Name=rule, ScheduleExpression="cron(0 3 * * ? *)")
     events.put_targets(Rule=rule, Targets=[{"Id": "t", "Arn": arn, "RoleArn": ROLE}])
@@ -404,12 +385,12 @@ def test_schedule_rules_ignore_pattern_events(local_cloud: LocalCloud) -> None:
 
 
 def test_model_package_approval_emits_the_aws_event(local_cloud: LocalCloud) -> None:
-    queue = boto3.client("sqs").create_queue(QueueName=_name("pkg"))
+    queue = boto3.client("sqs").create_queue(QueueName=unique_name("pkg"))
     queue_arn = boto3.client("sqs").get_queue_attributes(
         QueueUrl=queue["QueueUrl"], AttributeNames=["QueueArn"]
     )["Attributes"]["QueueArn"]
-    group = _name("group")
-    rule = _name("pkg-rule")
+    group = unique_name("group")
+    rule = unique_name("pkg-rule")
     events = boto3.client("events")
     events.put_rule(
         Name=rule,
@@ -423,16 +404,7 @@ def test_model_package_approval_emits_the_aws_event(local_cloud: LocalCloud) -> 
     )
     events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": queue_arn}])
     sm = boto3.client("sagemaker")
-    sm.create_model_package_group(ModelPackageGroupName=group)
-    arn = sm.create_model_package(
-        ModelPackageGroupName=group,
-        ModelApprovalStatus="PendingManualApproval",
-        InferenceSpecification={
-            "Containers": [{"Image": "xgboost:latest", "ModelDataUrl": "s3://b/model.tar.gz"}],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["text/csv"],
-        },
-    )["ModelPackageArn"]
+    arn = package(group, create_group=True)
     sm.update_model_package(
         ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="looks good"
     )
@@ -446,7 +418,7 @@ def test_model_package_approval_emits_the_aws_event(local_cloud: LocalCloud) -> 
             details.append(json.loads(message["Body"])["detail"])
         return len(details) >= 2
 
-    _eventually(two_events)
+    wait_until(two_events, what="the package's two state-change events", timeout=10)
     assert [d["ModelApprovalStatus"] for d in details] == ["PendingManualApproval", "Approved"]
     assert details[1]["ModelPackageArn"] == arn
     assert details[1]["ModelPackageGroupName"] == group
@@ -454,7 +426,7 @@ def test_model_package_approval_emits_the_aws_event(local_cloud: LocalCloud) -> 
 
 
 def test_many_clients_at_once(local_cloud: LocalCloud) -> None:
-    bucket = _name("busy")
+    bucket = unique_name("busy")
     boto3.client("s3").create_bucket(Bucket=bucket)
     errors: list[BaseException] = []
 
@@ -547,12 +519,7 @@ def test_listed_executions_carry_a_failure_reason_only_when_they_failed(local_cl
         definition = {"Version": "2020-12-01", "Parameters": [], "Steps": steps}
         sm.create_pipeline(PipelineName=name, PipelineDefinition=json.dumps(definition), RoleArn=role)
         arn = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
-        deadline = time.monotonic() + 30
-        while (
-            status := sm.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"]
-        ) in ("Executing",):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        status = pipeline_ended(arn, timeout=30)["PipelineExecutionStatus"]
         outcomes[status] = name
     assert set(outcomes) == {"Succeeded", "Failed"}
     # WHEN they are listed THEN only the failed one has a reason (moto wrote the text "None" for all)

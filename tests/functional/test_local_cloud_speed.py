@@ -13,23 +13,19 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from names_support import unique_name
 
 from shared.local_cloud import LocalCloud
-
-
-def _name(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def test_each_service_answers_its_own_calls_after_error_responses(local_cloud: LocalCloud) -> None:
     session = boto3.session.Session()
     s3, sm, sqs = session.client("s3"), session.client("sagemaker"), session.client("sqs")
-    bucket = _name("errs")
+    bucket = unique_name("errs")
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="there", Body=b"hello")
     sm.list_endpoints()
@@ -48,16 +44,16 @@ def test_each_service_answers_its_own_calls_after_error_responses(local_cloud: L
         assert s3.get_object(Bucket=bucket, Key="there")["Body"].read() == b"hello"
         # JSON and query-protocol errors
         with pytest.raises(ClientError, match="Could not find endpoint"):
-            sm.describe_endpoint(EndpointName=_name("nope"))
+            sm.describe_endpoint(EndpointName=unique_name("nope"))
         assert "Endpoints" in sm.list_endpoints()
         with pytest.raises(ClientError) as missing_queue:
-            sqs.get_queue_url(QueueName=_name("nope"))
+            sqs.get_queue_url(QueueName=unique_name("nope"))
         assert "NonExistentQueue" in missing_queue.value.response["Error"]["Code"]
         assert "ResponseMetadata" in sqs.list_queues()
 
 
 def test_concurrent_clients_each_get_their_own_answers(local_cloud: LocalCloud) -> None:
-    bucket = _name("conc")
+    bucket = unique_name("conc")
     boto3.client("s3").create_bucket(Bucket=bucket)
     queues = {}
     errors: list[BaseException] = []
@@ -67,7 +63,7 @@ def test_concurrent_clients_each_get_their_own_answers(local_cloud: LocalCloud) 
         try:
             session = boto3.session.Session()
             s3, sqs = session.client("s3"), session.client("sqs")
-            queues[i] = queue = sqs.create_queue(QueueName=_name(f"conc{i}"))["QueueUrl"]
+            queues[i] = queue = sqs.create_queue(QueueName=unique_name(f"conc{i}"))["QueueUrl"]
             start.wait()
             for j in range(15):
                 body = os.urandom(64 + 977 * i + j)  # a different size per thread and call

@@ -16,11 +16,12 @@ import json
 import tarfile
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
+from names_support import unique_name
+from wait_support import pipeline_ended, wait_until
 
 from shared.local_cloud import LocalCloud, events
 from shared.local_cloud.sagemaker.cache import InMemoryStepCache
@@ -76,27 +77,13 @@ print(f"validation:auc={0.5 + a.max_depth / 100}")
 
 @pytest.fixture(scope="module")
 def bucket(cloud: LocalCloud) -> str:
-    name = _name("pipe")
+    name = unique_name("pipe")
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=name)
     s3.put_object(Bucket=name, Key="code/prep.py", Body=PREP_SCRIPT.encode())
     for i in range(4):
         s3.put_object(Bucket=name, Key=f"raw/part-{i}.csv", Body=b"a\nb\nc\n")
     return name
-
-
-def _name(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def _eventually(check: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def _processing_step(
@@ -246,7 +233,7 @@ def _gated_definition(bucket: str) -> dict[str, Any]:
 
 
 def _pipeline(definition: dict[str, Any]) -> str:
-    name = _name("pipeline")
+    name = unique_name("pipeline")
     boto3.client("sagemaker").create_pipeline(
         PipelineName=name,
         PipelineDefinition=json.dumps(definition),
@@ -262,17 +249,6 @@ def _start(pipeline: str, **parameters: str) -> str:
         PipelineParameters=[{"Name": k, "Value": v} for k, v in parameters.items()],
         ClientRequestToken=uuid.uuid4().hex,
     )["PipelineExecutionArn"]
-
-
-def _wait(execution_arn: str, timeout: float = 90) -> dict[str, Any]:
-    sm = boto3.client("sagemaker")
-
-    def done() -> dict[str, Any] | None:
-        described = dict(sm.describe_pipeline_execution(PipelineExecutionArn=execution_arn))
-        return None if described["PipelineExecutionStatus"] in ("Executing", "Stopping") else described
-
-    result: dict[str, Any] = _eventually(done, timeout)
-    return result
 
 
 def _steps(execution_arn: str) -> list[dict[str, Any]]:
@@ -299,7 +275,7 @@ def test_execution_runs_the_steps_and_lists_them(cloud: LocalCloud, bucket: str)
     arn = _start(pipeline)
 
     assert sm.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"] == "Executing"
-    described = _wait(arn)
+    described = pipeline_ended(arn)
     assert described["PipelineExecutionStatus"] == "Succeeded"
     assert "FailureReason" not in described
     steps = _steps(arn)
@@ -331,11 +307,11 @@ def test_execution_runs_the_steps_and_lists_them(cloud: LocalCloud, bucket: str)
 def test_rerun_hits_the_cache_and_a_changed_parameter_misses(cloud: LocalCloud, bucket: str) -> None:
     pipeline = _pipeline(_gated_definition(bucket))
     first = _start(pipeline)
-    assert _wait(first)["PipelineExecutionStatus"] == "Succeeded"
+    assert pipeline_ended(first)["PipelineExecutionStatus"] == "Succeeded"
 
     again = _start(pipeline)
 
-    assert _wait(again)["PipelineExecutionStatus"] == "Succeeded"
+    assert pipeline_ended(again)["PipelineExecutionStatus"] == "Succeeded"
     prep = _by_name(again)["Prep"]
     assert prep["CacheHitResult"] == {"SourcePipelineExecutionArn": first}
     # The hit propagates the source run's outputs: Publish reads the first execution's report.
@@ -347,7 +323,7 @@ def test_rerun_hits_the_cache_and_a_changed_parameter_misses(cloud: LocalCloud, 
 
     changed = _start(pipeline, Threshold="0.6")  # a container argument: part of the key
 
-    assert _wait(changed)["PipelineExecutionStatus"] == "Succeeded"
+    assert pipeline_ended(changed)["PipelineExecutionStatus"] == "Succeeded"
     assert "CacheHitResult" not in _by_name(changed)["Prep"]
 
 
@@ -356,7 +332,7 @@ def test_failing_script_fails_the_execution_with_its_reason(cloud: LocalCloud, b
 
     arn = _start(pipeline, Mode="yes")
 
-    described = _wait(arn)
+    described = pipeline_ended(arn)
     assert described["PipelineExecutionStatus"] == "Failed"
     assert described["FailureReason"] == "Step Prep failed: AlgorithmError: input has no rows"
     steps = _by_name(arn)
@@ -372,7 +348,7 @@ def test_failing_script_fails_the_execution_with_its_reason(cloud: LocalCloud, b
 def test_a_crash_without_failure_file_reports_the_output_tail(cloud: LocalCloud, bucket: str) -> None:
     arn = _start(_pipeline(_gated_definition(bucket)), Mode="crash")
 
-    described = _wait(arn)
+    described = pipeline_ended(arn)
 
     assert described["PipelineExecutionStatus"] == "Failed"
     assert "exit code 1" in described["FailureReason"]
@@ -382,7 +358,7 @@ def test_a_crash_without_failure_file_reports_the_output_tail(cloud: LocalCloud,
 def test_fail_step_in_the_else_branch_fails_the_execution(cloud: LocalCloud, bucket: str) -> None:
     arn = _start(_pipeline(_gated_definition(bucket)), Threshold="5")
 
-    described = _wait(arn)
+    described = pipeline_ended(arn)
 
     assert described["PipelineExecutionStatus"] == "Failed"
     assert described["FailureReason"] == "Step TooLow failed: score below 5.0"
@@ -396,7 +372,7 @@ def test_unknown_step_type_fails_with_an_error_naming_it(cloud: LocalCloud, buck
     definition = _gated_definition(bucket)
     definition["Steps"].append({"Name": "Score", "Type": "Endpoint", "Arguments": {}})
 
-    described = _wait(_start(_pipeline(definition)))
+    described = pipeline_ended(_start(_pipeline(definition)))
 
     assert described["PipelineExecutionStatus"] == "Failed"
     assert (
@@ -409,11 +385,11 @@ def test_status_change_events_reach_an_eventbridge_rule(cloud: LocalCloud, bucke
     pipeline = _pipeline(_gated_definition(bucket))
     pipeline_arn = boto3.client("sagemaker").describe_pipeline(PipelineName=pipeline)["PipelineArn"]
     sqs = boto3.client("sqs")
-    queue_url = sqs.create_queue(QueueName=_name("pipeline-events"))["QueueUrl"]
+    queue_url = sqs.create_queue(QueueName=unique_name("pipeline-events"))["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    rule = _name("pipeline-rule")
+    rule = unique_name("pipeline-rule")
     eb = boto3.client("events")
     eb.put_rule(
         Name=rule,
@@ -428,7 +404,7 @@ def test_status_change_events_reach_an_eventbridge_rule(cloud: LocalCloud, bucke
     eb.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": queue_arn}])
 
     arn = _start(pipeline)
-    assert _wait(arn)["PipelineExecutionStatus"] == "Succeeded"
+    assert pipeline_ended(arn)["PipelineExecutionStatus"] == "Succeeded"
 
     received: list[dict[str, Any]] = []
 
@@ -437,7 +413,7 @@ def test_status_change_events_reach_an_eventbridge_rule(cloud: LocalCloud, bucke
             received.append(json.loads(message["Body"]))
         return any(e["detail"].get("currentPipelineExecutionStatus") == "Succeeded" for e in received)
 
-    _eventually(execution_done, timeout=10)
+    wait_until(execution_done, what="the Succeeded pipeline event", timeout=10)
     execution_statuses = [
         e["detail"]["currentPipelineExecutionStatus"]
         for e in received
@@ -462,12 +438,16 @@ def test_status_change_events_reach_an_eventbridge_rule(cloud: LocalCloud, bucke
 def test_stop_pipeline_execution_stops_the_running_job(cloud: LocalCloud, bucket: str) -> None:
     arn = _start(_pipeline(_gated_definition(bucket)), Sleep="30")
     sm = boto3.client("sagemaker")
-    _eventually(lambda: _by_name(arn).get("Prep", {}).get("StepStatus") == "Executing")
+    wait_until(
+        lambda: _by_name(arn).get("Prep", {}).get("StepStatus") == "Executing",
+        what="Prep executing",
+        timeout=60,
+    )
     started = time.monotonic()
 
     sm.stop_pipeline_execution(PipelineExecutionArn=arn, ClientRequestToken=uuid.uuid4().hex)
 
-    described = _wait(arn, timeout=20)
+    described = pipeline_ended(arn, timeout=20)
     assert time.monotonic() - started < 10
     assert described["PipelineExecutionStatus"] == "Stopped"
     assert _by_name(arn)["Prep"]["StepStatus"] == "Stopped"
@@ -540,7 +520,7 @@ def _training_step(
 
 def test_training_then_register_model_and_model(cloud: LocalCloud, bucket: str) -> None:
     v3_code, v2_code = _upload_training_code(bucket)
-    group = _name("group")
+    group = unique_name("group")
     sm = boto3.client("sagemaker")
     sm.create_model_package_group(ModelPackageGroupName=group)
     train_data = {"name": "train", "uri": f"s3://{bucket}/raw/"}
@@ -613,7 +593,7 @@ def test_training_then_register_model_and_model(cloud: LocalCloud, bucket: str) 
 
     arn = _start(_pipeline(definition))
 
-    described = _wait(arn)
+    described = pipeline_ended(arn)
     assert described["PipelineExecutionStatus"] == "Succeeded", described.get("FailureReason")
     steps = _by_name(arn)
     job = sm.describe_training_job(

@@ -28,6 +28,7 @@ _SCRIPT = textwrap.dedent(
     import boto3
     from shared.local_cloud import LocalCloud
     from outer_orchestrator.glue import local_worker
+    from shared.polling import wait_until
 
     JOB = '''
     import os, signal
@@ -57,13 +58,13 @@ _SCRIPT = textwrap.dedent(
 
     def run(**arguments):
         run_id = glue.start_job_run(JobName="count", Arguments=arguments)["JobRunId"]
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+
+        def ended():
             got = glue.get_job_run(JobName="count", RunId=run_id)["JobRun"]
-            if got["JobRunState"] in ("SUCCEEDED", "FAILED", "ERROR", "STOPPED"):
-                return got["JobRunState"], got.get("ErrorMessage", "")
-            time.sleep(0.1)
-        return "TIMEOUT", ""
+            return got if got["JobRunState"] in ("SUCCEEDED", "FAILED", "ERROR", "STOPPED") else None
+
+        got = wait_until(ended, what=f"the end of Glue job run {run_id}", timeout=120, interval=0.1)
+        return got["JobRunState"], got.get("ErrorMessage", "")
 
     def kill_driver():
         pid = glue_worker.spark().sparkContext._gateway.proc.pid

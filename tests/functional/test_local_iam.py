@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +19,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from table_support import create_table
+from wait_support import endpoint_settled
 
 from outer_orchestrator.local_stack import LocalStack
 from outer_orchestrator.runner import Retrain
@@ -221,10 +222,7 @@ def _in_service_endpoint(cfg: DualloopConfig) -> tuple[str, str]:
     sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=configs[0])
     # The hosting worker tries to serve the model (no artifact here: it fails); this test needs
     # only an endpoint InService, so once the worker is done the state is set directly.
-    deadline = time.monotonic() + 30
-    while sm.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] == "Creating":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    endpoint_settled(endpoint, timeout=30)
     sagemaker_hosting.set_endpoint_state(
         cfg.account_id, cfg.region, endpoint, status="InService", config_name=configs[0], pending=None
     )
@@ -291,19 +289,6 @@ def test_state_machine_role_with_describe_alarms_updates_the_endpoint(
 
 
 # ---- one statement at a time, at least one per role ------------------------------------------
-def _table(name: str, key: str) -> None:
-    ddb = boto3.client("dynamodb")
-    try:
-        ddb.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-    except ddb.exceptions.ResourceInUseException:
-        pass
-
-
 def _call(
     cfg: DualloopConfig, role_attr: str, service: str, operation: str, **kwargs: Any
 ) -> Callable[[], Any]:
@@ -381,8 +366,8 @@ def test_removing_a_synthesized_statement_denies_the_call_that_needed_it(
 ) -> None:
     names = Names(cfg)
     role_name = _role_name(names, role_attr)
-    _table(names.lock_table, "lock_id")
-    _table(names.token_table, "model_package_arn")
+    create_table(names.lock_table, "lock_id", exist_ok=True)
+    create_table(names.token_table, "model_package_arn", exist_ok=True)
     _evaluation_object(cfg)
 
     def is_it(s: dict[str, Any]) -> bool:

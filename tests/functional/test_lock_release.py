@@ -23,12 +23,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
+from event_support import execution_status_event, from_sqs_target
+from wait_support import execution_ended, wait_until
 
 from outer_orchestrator.local_stack import LocalStack
 from shared.config import DualloopConfig, load_config
@@ -83,14 +85,16 @@ class Project:
     def matched_events(self, count: int, timeout: float = 10) -> list[dict[str, Any]]:
         """The next ``count`` events the release rule matched (waits for them)."""
         sqs, found = boto3.client("sqs"), []
-        deadline = time.monotonic() + timeout
-        while len(found) < count:
-            assert time.monotonic() < deadline, f"the rule matched {len(found)} events, expected {count}"
+
+        def all_found() -> bool:
             for message in sqs.receive_message(QueueUrl=self.events_queue, MaxNumberOfMessages=10).get(
                 "Messages", []
             ):
-                found.append(json.loads(message["Body"]))
+                found.append(from_sqs_target(message["Body"]))
                 sqs.delete_message(QueueUrl=self.events_queue, ReceiptHandle=message["ReceiptHandle"])
+            return len(found) >= count
+
+        wait_until(all_found, what=f"the rule matching {count} events", timeout=timeout, interval=0)
         return found
 
     def deliver(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -160,42 +164,34 @@ def project(local_cloud: LocalCloud) -> Iterator[Project]:
             sfn.stop_execution(executionArn=execution["executionArn"])
 
 
-def _eventually(check: Callable[[], Any], timeout: float = 10, what: str = "the condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        assert time.monotonic() < deadline, f"{what} did not happen within {timeout} s"
-        time.sleep(0.02)
-    return value
-
-
 def _status(execution_arn: str) -> str:
     return str(boto3.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"])
 
 
 def _ended(execution_arn: str, timeout: float = 10) -> str:
-    return str(_eventually(lambda: (s := _status(execution_arn)) != "RUNNING" and s, timeout, "the end"))
+    return str(execution_ended(execution_arn, timeout)["status"])
 
 
 def test_a_stopped_retrain_gives_its_lock_back_and_the_next_one_runs(project: Project) -> None:
     first = project.start()
-    _eventually(lambda: project.holder() == first, what="the first retrain taking the lock")
+    wait_until(lambda: project.holder() == first, what="the first retrain taking the lock", timeout=10)
 
     boto3.client("stepfunctions").stop_execution(executionArn=first, cause="operator")
 
     # Within moments (well under a second here; 5 s allows for a loaded machine).
-    _eventually(lambda: project.holder() is None, timeout=5, what="the lock release")
+    wait_until(lambda: project.holder() is None, timeout=5, what="the lock release")
     assert _ended(first) == "ABORTED"
     (event,) = project.matched_events(1)
     assert event["detail"]["executionArn"] == first and event["detail"]["status"] == "ABORTED"
 
     second = project.start()
-    _eventually(lambda: project.holder() == second, what="the next retrain taking the lock")
+    wait_until(lambda: project.holder() == second, what="the next retrain taking the lock", timeout=10)
     assert _status(second) == "RUNNING"  # past AcquireLock, not AlreadyRunning
 
 
 def test_only_the_holders_end_releases_the_lock_and_redeliveries_change_nothing(project: Project) -> None:
     holder = project.start()
-    _eventually(lambda: project.holder() == holder, what="the retrain taking the lock")
+    wait_until(lambda: project.holder() == holder, what="the retrain taking the lock", timeout=10)
 
     # A retrain that fails without ever holding the lock: its FAILED event reaches the function.
     invalid = project.start({"trigger": "manual"})
@@ -208,12 +204,12 @@ def test_only_the_holders_end_releases_the_lock_and_redeliveries_change_nothing(
     assert project.holder() == holder
 
     boto3.client("stepfunctions").stop_execution(executionArn=holder)
-    _eventually(lambda: project.holder() is None, timeout=5, what="the lock release")
+    wait_until(lambda: project.holder() is None, timeout=5, what="the lock release")
     (aborted,) = project.matched_events(1)
     assert project.deliver(aborted) == {"released": False, "status": "ABORTED"}  # a duplicate
 
     newer = project.start()
-    _eventually(lambda: project.holder() == newer, what="the newer retrain taking the lock")
+    wait_until(lambda: project.holder() == newer, what="the newer retrain taking the lock", timeout=10)
     # A late delivery of the old execution's end, twice: the newer retrain keeps its lock.
     assert project.deliver(aborted) == {"released": False, "status": "ABORTED"}
     assert project.deliver(aborted) == {"released": False, "status": "ABORTED"}
@@ -258,14 +254,18 @@ def test_a_stopped_task_token_wait_ends_aborted_at_once_with_the_aws_event(local
     )
     events.put_targets(Rule=f"sfn-events-{suffix}", Targets=[{"Id": "capture", "Arn": captured_arn}])
     execution = sfn.start_execution(stateMachineArn=machine, input='{"x": 1}')["executionArn"]
-    _eventually(lambda: sqs.receive_message(QueueUrl=tokens).get("Messages"), what="the task waiting")
+    wait_until(
+        lambda: sqs.receive_message(QueueUrl=tokens).get("Messages"), what="the task waiting", timeout=10
+    )
 
     sfn.stop_execution(executionArn=execution)
 
     assert _ended(execution, timeout=2) == "ABORTED"
     history = sfn.get_execution_history(executionArn=execution)["events"]
     assert "Caught" not in {e.get("stateEnteredEventDetails", {}).get("name") for e in history}
-    message = _eventually(lambda: sqs.receive_message(QueueUrl=captured).get("Messages"), what="the event")
+    message = wait_until(
+        lambda: sqs.receive_message(QueueUrl=captured).get("Messages"), what="the event", timeout=10
+    )
     event = json.loads(message[0]["Body"])
     assert event["source"] == "aws.states" and event["detail-type"] == STATUS_CHANGE
     assert event["resources"] == [execution]
@@ -287,18 +287,8 @@ def test_a_stopped_task_token_wait_ends_aborted_at_once_with_the_aws_event(local
 def test_a_forged_failure_of_the_holder_keeps_its_lock(project: Project) -> None:
     # GIVEN a running retrain holding the lock
     holder = project.start()
-    _eventually(lambda: project.holder() == holder, what="the retrain taking the lock")
-    forged = {
-        "id": str(uuid.uuid4()),
-        "source": "aws.states",
-        "detail-type": STATUS_CHANGE,
-        "resources": [holder],
-        "detail": {
-            "executionArn": holder,
-            "stateMachineArn": project.names.state_machine_arn,
-            "status": "FAILED",
-        },
-    }
+    wait_until(lambda: project.holder() == holder, what="the retrain taking the lock", timeout=10)
+    forged = execution_status_event(holder, project.names.state_machine_arn, "FAILED")
     # WHEN an event claims it failed (forged, or a stale copy), twice
     for _ in range(2):
         assert project.deliver(forged) == {"released": False, "ignored": "not confirmed by Step Functions"}

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import uuid
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from event_support import pipeline_event
+from table_support import create_table
+from wait_support import pipeline_ended
 
 from outer_orchestrator.handlers import pipeline_callback, pipeline_relay
+from outer_orchestrator.handlers.clients import Clients
 from shared.local_cloud import LocalCloud
 
 ROLE = "arn:aws:iam::123456789012:role/local-test"
@@ -60,13 +63,7 @@ def test_a_2048_character_parameter_value_is_refused_as_sagemaker_does(local_clo
 @pytest.fixture
 def env(local_cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     suffix = uuid.uuid4().hex[:6]
-    table = f"pipeline-tokens-{suffix}"
-    boto3.client("dynamodb").create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "callback_key", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "callback_key", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    table = create_table(f"pipeline-tokens-{suffix}", "callback_key")
     values = {"DUALLOOP_PIPELINE_TOKEN_TABLE": table, "DUALLOOP_PIPELINE_NAME": f"cb-{suffix}"}
     for k, v in values.items():
         monkeypatch.setenv(k, v)
@@ -89,14 +86,7 @@ class FakeSfn:
 
 def _ended(execution_arn: str) -> str:
     """The terminal status of a pipeline execution (this pipeline has no steps: it ends at once)."""
-    sm = boto3.client("sagemaker")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        status = sm.describe_pipeline_execution(PipelineExecutionArn=execution_arn)["PipelineExecutionStatus"]
-        if status in ("Succeeded", "Failed", "Stopped"):
-            return str(status)
-        time.sleep(0.05)
-    raise AssertionError(f"{execution_arn} did not end within 30 s")
+    return str(pipeline_ended(execution_arn, timeout=30)["PipelineExecutionStatus"])
 
 
 def _request(key: str) -> dict[str, Any]:
@@ -139,7 +129,7 @@ def test_a_second_attempt_starts_nothing_and_answers_an_ended_pipeline_at_once(e
     # WHEN the state machine enters RunInnerPipeline again with a new token
     sfn = FakeSfn()
     again = {**_request(key), "task_token": "second-token"}
-    second = pipeline_callback.handler(again, None, sfn=sfn)
+    second = pipeline_callback.handler(again, None, clients=Clients(sfn=sfn))
     # THEN no second pipeline execution; if it has ended, the new token was answered now
     executions = sm.list_pipeline_executions(PipelineName=env["DUALLOOP_PIPELINE_NAME"])
     assert [e["PipelineExecutionArn"] for e in executions["PipelineExecutionSummaries"]] == [arn]
@@ -156,21 +146,11 @@ def test_the_relay_answers_the_token_stored_under_the_key(env: dict[str, str]) -
     arn = pipeline_callback.handler(_request(key), None)["pipeline_execution_arn"]
     pipeline = env["DUALLOOP_PIPELINE_NAME"]
     status = _ended(arn)  # the relay believes only the status SageMaker confirms
-    event = {
-        "id": str(uuid.uuid4()),
-        "source": "aws.sagemaker",
-        "detail-type": "SageMaker Model Building Pipeline Execution Status Change",
-        "detail": {
-            "pipelineArn": arn.split("/execution/")[0],
-            "pipelineExecutionArn": arn,
-            "currentPipelineExecutionStatus": status,
-            "previousPipelineExecutionStatus": "Executing",
-        },
-    }
+    event = pipeline_event(arn, status)
     # WHEN the relay hears the pipeline ended (twice: AWS may deliver an event more than once)
     sfn = FakeSfn()
-    first = pipeline_relay.handler(event, None, sfn=sfn)
-    second = pipeline_relay.handler(event, None, sfn=sfn)
+    first = pipeline_relay.handler(event, None, clients=Clients(sfn=sfn))
+    second = pipeline_relay.handler(event, None, clients=Clients(sfn=sfn))
     # THEN it answered the stored token once, and the item is gone
     assert first["relayed"] is True and second["relayed"] is False
     assert [(kind, token) for kind, token, _ in sfn.answers] == [("failure", TOKEN_2048)]
@@ -197,10 +177,10 @@ def test_throttling_is_retried_and_a_refusal_fails_the_task_at_once(
         if retried:
             # WHEN it throttles THEN the Lambda raises the error the ASL retries
             with pytest.raises(pipeline_callback.PipelineStartThrottled):
-                pipeline_callback.handler(_request(key), None, sagemaker=sm, sfn=sfn)
+                pipeline_callback.handler(_request(key), None, clients=Clients(sagemaker=sm, sfn=sfn))
             assert sfn.answers == []
         else:
             # WHEN it refuses the request THEN the task fails now, with SageMaker's reason, no retry
-            out = pipeline_callback.handler(_request(key), None, sagemaker=sm, sfn=sfn)
+            out = pipeline_callback.handler(_request(key), None, clients=Clients(sagemaker=sm, sfn=sfn))
             assert out == {"started": False, "error": code}
             assert sfn.answers == [("failure", TOKEN_2048, "InnerPipelineNotStarted")]

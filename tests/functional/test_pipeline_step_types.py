@@ -22,6 +22,8 @@ from typing import Any
 import boto3
 import pytest
 from iam_support import unconfined_role
+from names_support import unique_name
+from wait_support import pipeline_ended, wait_until
 
 from shared.local_cloud import LocalCloud
 from shared.local_cloud.sagemaker import worker
@@ -83,7 +85,7 @@ def output_fn(prediction, accept):
 def bucket(cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> str:
     from sklearn.datasets import load_diabetes
 
-    name = _name("steps")
+    name = unique_name("steps")
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=name)
     x, y = load_diabetes(return_X_y=True)
@@ -102,10 +104,6 @@ def code_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (path / "evaluate.py").write_text(EVALUATE)
     (path / "inference.py").write_text(INFERENCE)
     return path
-
-
-def _name(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def _session(bucket: str) -> Any:
@@ -309,7 +307,7 @@ def _sourcedir(code_dir: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def tuned(bucket: str, code_dir: Path) -> dict[str, Any]:
-    name = _name("tuned")
+    name = unique_name("tuned")
     boto3.client("sagemaker").create_model_package_group(ModelPackageGroupName=name)
     pipeline = _tuning_pipeline(bucket, code_dir, name)
     execution, steps = _run(pipeline)
@@ -442,7 +440,7 @@ def _lambda(source: str) -> str:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("app.py", source)
-    name = _name("fn")
+    name = unique_name("fn")
     role = unconfined_role(boto3.client("iam"), name)  # the function runs as its role
     return boto3.client("lambda").create_function(
         FunctionName=name,
@@ -474,7 +472,7 @@ def test_callback_step_answered_from_another_thread_feeds_a_lambda_step(bucket: 
     from sagemaker.mlops.workflow.pipeline import Pipeline
 
     # GIVEN a queue with a thread answering callbacks, and a Lambda function
-    queue_url = boto3.client("sqs").create_queue(QueueName=_name("callbacks"))["QueueUrl"]
+    queue_url = boto3.client("sqs").create_queue(QueueName=unique_name("callbacks"))["QueueUrl"]
     function_arn = _lambda(
         "def handler(event, context):\n"
         "    return {'greeting': 'hello ' + event['who'], 'length': len(event['who'])}\n"
@@ -500,7 +498,10 @@ def test_callback_step_answered_from_another_thread_feeds_a_lambda_step(bucket: 
         ],
     )
     pipeline = Pipeline(
-        name=_name("callback"), parameters=[n], steps=[callback, greet], sagemaker_session=_session(bucket)
+        name=unique_name("callback"),
+        parameters=[n],
+        steps=[callback, greet],
+        sagemaker_session=_session(bucket),
     )
     try:
         # WHEN it runs
@@ -531,7 +532,7 @@ def test_a_lambda_function_error_fails_the_step_with_its_message(bucket: str) ->
         "def handler(event, context):\n    raise ValueError('no model for region eu-north-1')\n"
     )
     step = LambdaStep(name="Check", lambda_func=Lambda(function_arn=function_arn), inputs={"a": 1})
-    pipeline = Pipeline(name=_name("lambdafail"), steps=[step], sagemaker_session=_session(bucket))
+    pipeline = Pipeline(name=unique_name("lambdafail"), steps=[step], sagemaker_session=_session(bucket))
     # WHEN it runs
     execution, steps = _run(pipeline)
     # THEN the step and the execution fail with the function's error
@@ -557,7 +558,7 @@ def test_retry_reruns_only_the_failed_step(bucket: str) -> None:
     from sagemaker.mlops.workflow.pipeline import Pipeline
 
     # GIVEN a pipeline Prepare -> Publish, where Publish fails until a flag object exists
-    name = _name("retry")
+    name = unique_name("retry")
     s3 = boto3.client("s3")
     s3.put_object(
         Bucket=bucket,
@@ -639,9 +640,7 @@ def test_retry_reruns_only_the_failed_step(bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key=f"{name}/flag/ready", Body=b"")
     sm = boto3.client("sagemaker")
     sm.retry_pipeline_execution(PipelineExecutionArn=execution.arn, ClientRequestToken=uuid.uuid4().hex)
-    deadline = time.monotonic() + 60
-    while _status(execution.arn)["PipelineExecutionStatus"] == "Executing" and time.monotonic() < deadline:
-        time.sleep(0.2)
+    pipeline_ended(execution.arn, timeout=60)
     # THEN the same execution succeeds; Prepare was reused (same job, same start), Publish re-ran
     assert _status(execution.arn)["PipelineExecutionStatus"] == "Succeeded"
     after = {
@@ -664,7 +663,7 @@ def test_retry_reruns_only_the_failed_step(bucket: str) -> None:
 
 def test_an_emr_step_fails_the_execution_before_any_step_runs(bucket: str) -> None:
     sm = boto3.client("sagemaker")
-    name = _name("emr")
+    name = unique_name("emr")
     definition = {
         "Version": "2020-12-01",
         "Steps": [
@@ -674,10 +673,7 @@ def test_an_emr_step_fails_the_execution_before_any_step_runs(bucket: str) -> No
     }
     sm.create_pipeline(PipelineName=name, PipelineDefinition=json.dumps(definition), RoleArn=ROLE)
     arn = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
-    deadline = time.monotonic() + 20
-    while _status(arn)["PipelineExecutionStatus"] == "Executing" and time.monotonic() < deadline:
-        time.sleep(0.05)
-    status = _status(arn)
+    status = pipeline_ended(arn, timeout=20)
     assert status["PipelineExecutionStatus"] == "Failed"
     assert "'Spark' has type 'EMR', which is not supported locally" in status["FailureReason"]
     assert sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"] == []
@@ -716,7 +712,7 @@ def test_selective_execution_runs_the_chosen_step_with_the_reference_outputs(buc
     from sagemaker.mlops.workflow.selective_execution_config import SelectiveExecutionConfig
 
     # GIVEN A -> B -> C, each a Lambda step adding one to the previous value
-    run = _name("sel")
+    run = unique_name("sel")
     function = Lambda(function_arn=_counting_lambda(bucket))
 
     def step(name: str, value: Any) -> Any:
@@ -765,10 +761,9 @@ def test_selective_execution_runs_the_chosen_step_with_the_reference_outputs(buc
             "SelectedSteps": [{"StepName": "Z"}],
         },
     )["PipelineExecutionArn"]
-    deadline = time.monotonic() + 20
-    while _status(wrong)["PipelineExecutionStatus"] == "Executing" and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert "SelectedSteps name steps the pipeline does not have: Z" in _status(wrong)["FailureReason"]
+    assert (
+        "SelectedSteps name steps the pipeline does not have: Z" in pipeline_ended(wrong, 20)["FailureReason"]
+    )
     assert _calls(bucket, run) == {"A": 1, "B": 2, "C": 2}
 
 
@@ -778,7 +773,7 @@ def test_parallelism_configuration_bounds_independent_steps(bucket: str) -> None
     from sagemaker.mlops.workflow.pipeline import Pipeline
 
     # GIVEN four independent 1-second steps
-    run = _name("par")
+    run = unique_name("par")
     function = Lambda(function_arn=_counting_lambda(bucket))
     steps = [
         LambdaStep(
@@ -809,14 +804,14 @@ def test_stop_pipeline_execution_stops_a_waiting_callback_step(bucket: str) -> N
     from sagemaker.mlops.workflow.pipeline import Pipeline
 
     # GIVEN a Callback step nobody answers
-    queue_url = boto3.client("sqs").create_queue(QueueName=_name("unanswered"))["QueueUrl"]
+    queue_url = boto3.client("sqs").create_queue(QueueName=unique_name("unanswered"))["QueueUrl"]
     step = CallbackStep(
         name="Wait",
         sqs_queue_url=queue_url,
         inputs={},
         outputs=[CallbackOutput(output_name="x", output_type=CallbackOutputTypeEnum.String)],
     )
-    pipeline = Pipeline(name=_name("stop"), steps=[step], sagemaker_session=_session(bucket))
+    pipeline = Pipeline(name=unique_name("stop"), steps=[step], sagemaker_session=_session(bucket))
     pipeline.upsert(role_arn=ROLE)
     execution = pipeline.start()
     sm = boto3.client("sagemaker")
@@ -827,19 +822,14 @@ def test_stop_pipeline_execution_stops_a_waiting_callback_step(bucket: str) -> N
         ]
         return listed[0]["StepStatus"] if listed else None
 
-    deadline = time.monotonic() + 20
-    while step_status() != "Executing" and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: step_status() == "Executing", what="the callback step executing", timeout=20)
     token = json.loads(
         boto3.client("sqs").receive_message(QueueUrl=queue_url, WaitTimeSeconds=5)["Messages"][0]["Body"]
     )["token"]
     # WHEN the execution is stopped
     sm.stop_pipeline_execution(PipelineExecutionArn=execution.arn, ClientRequestToken=uuid.uuid4().hex)
-    deadline = time.monotonic() + 20
-    while _status(execution.arn)["PipelineExecutionStatus"] != "Stopped" and time.monotonic() < deadline:
-        time.sleep(0.05)
     # THEN the execution and its step are Stopped, and the token no longer answers
-    assert _status(execution.arn)["PipelineExecutionStatus"] == "Stopped"
+    assert pipeline_ended(execution.arn, timeout=20)["PipelineExecutionStatus"] == "Stopped"
     assert step_status() == "Stopped"
     with pytest.raises(sm.exceptions.ResourceNotFound):
         sm.send_pipeline_execution_step_success(CallbackToken=token, OutputParameters=[])

@@ -8,7 +8,6 @@ command that rolls back to the previous deployment, read from the registry's rec
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +16,7 @@ import boto3
 import pytest
 from hosting_fixture import Registry, model_tarball, sourcedir_tarball, train_model
 from typer.testing import CliRunner
+from wait_support import endpoint_settled
 
 from shared.local_cloud import LocalCloud
 
@@ -41,10 +41,7 @@ def test_rejecting_the_serving_package_says_it_still_serves_and_how_to_roll_back
     older_config, newer_config = registry.endpoint_config(older), registry.endpoint_config(newer)
     endpoint = f"reject-ep-{uuid.uuid4().hex[:6]}"
     sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=newer_config)
-    deadline = time.monotonic() + 120
-    while sm.describe_endpoint(EndpointName=endpoint)["EndpointStatus"] != "InService":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    assert endpoint_settled(endpoint, timeout=120)["EndpointStatus"] == "InService"
     for arn, config, at in (
         (older, older_config, "2026-12-01T10:00:00Z"),
         (newer, newer_config, "2026-12-02T10:00:00Z"),

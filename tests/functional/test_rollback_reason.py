@@ -10,13 +10,13 @@ the deployed substitutions) against a real, healthy local endpoint that has no F
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import boto3
 from hosting_fixture import Registry, model_tarball, sourcedir_tarball, train_model
+from table_support import create_table
+from wait_support import endpoint_settled, execution_ended, wait_until
 
 from outer_orchestrator.local_stack import substituted_asl
 from shared.config import load_config
@@ -40,14 +40,6 @@ def _rollback_machine(names: Names) -> str:
     return json.dumps({"StartAt": "ReadRollbackReason", "States": {n: states[n] for n in _ROLLBACK_STATES}})
 
 
-def _wait(check: Any, timeout: float = 120) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-    return value
-
-
 def test_a_rollback_without_failure_reason_is_still_marked_and_notified(
     local_cloud: LocalCloud, tmp_path: Path
 ) -> None:
@@ -60,11 +52,8 @@ def test_a_rollback_without_failure_reason_is_still_marked_and_notified(
     package = registry.package(model_url, registry.upload("code/c/sourcedir.tar.gz", sourcedir_tarball()))
     config = registry.endpoint_config(package)
     sm.create_endpoint(EndpointName=names.endpoint, EndpointConfigName=config)
-    described = _wait(
-        lambda: (
-            (d := sm.describe_endpoint(EndpointName=names.endpoint))["EndpointStatus"] == "InService" and d
-        )
-    )
+    described = endpoint_settled(names.endpoint, timeout=120)
+    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
     assert "FailureReason" not in described
     topic = boto3.client("sns").create_topic(Name=names.topic)["TopicArn"]
     sqs = boto3.client("sqs")
@@ -75,12 +64,7 @@ def test_a_rollback_without_failure_reason_is_still_marked_and_notified(
     boto3.client("sns").subscribe(
         TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"}
     )
-    boto3.client("dynamodb").create_table(
-        TableName=names.lock_table,
-        KeySchema=[{"AttributeName": "lock_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "lock_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(names.lock_table, "lock_id")
 
     # WHEN the outer loop's rollback states run (the state DescribeEndpoint left behind as input)
     sfn = boto3.client("stepfunctions")
@@ -94,12 +78,16 @@ def test_a_rollback_without_failure_reason_is_still_marked_and_notified(
         "pipeline": {"model_package_arn": package},
     }
     execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps(state))["executionArn"]
-    result = _wait(lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d)
+    result = execution_ended(execution, timeout=120)
 
     # THEN it ends as DeploymentRolledBack (not a States.Runtime failure), the package carries the
     # rollback, and the notification went out with the stand-in reason
     assert (result["status"], result.get("error")) == ("FAILED", "DeploymentRolledBack"), result
     metadata = sm.describe_model_package(ModelPackageName=package).get("CustomerMetadataProperties", {})
     assert metadata["dualloop:rolled-back-by"] == execution.rsplit(":", 1)[-1]
-    messages = _wait(lambda: sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages"))
+    messages = wait_until(
+        lambda: sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages"),
+        what="the rollback notification",
+        timeout=120,
+    )
     assert any("the endpoint gave no FailureReason" in m["Body"] for m in messages)

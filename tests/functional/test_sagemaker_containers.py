@@ -20,6 +20,7 @@ from typing import Any
 
 import boto3
 import pytest
+from wait_support import endpoint_settled
 
 from shared.local_cloud import LocalCloud
 from shared.local_cloud.sagemaker.steps.container import mount_namespaces_available
@@ -298,14 +299,8 @@ def test_the_built_in_model_serves_csv_on_a_local_endpoint(
         ],
     )
     sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
-    deadline = time.monotonic() + 90
-    while (status := sm.describe_endpoint(EndpointName=name)["EndpointStatus"]) not in (
-        "InService",
-        "Failed",
-    ):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    assert status == "InService", sm.describe_endpoint(EndpointName=name).get("FailureReason")
+    described = endpoint_settled(name, timeout=90)
+    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
 
     # WHEN three test rows (features only) are sent as text/csv
     rows = _read(bucket, "Preprocess/test/test.csv").decode().splitlines()[:3]

@@ -11,13 +11,15 @@ import logging
 import tarfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+from names_support import unique_name
 from sagemaker_jobs_support import ROLE, TRAIN_SCRIPT, processing_request, training_request, upload_code
+from wait_support import execution_ended, job_ended, wait_until
 
 from shared.local_cloud.sagemaker import jobs
 
@@ -42,37 +44,13 @@ def bucket(cloud: LocalCloud) -> str:
     return name
 
 
-def _name(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def _eventually(check: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
-def _training_done(name: str) -> dict[str, Any] | None:
-    job = boto3.client("sagemaker").describe_training_job(TrainingJobName=name)
-    return job if job["TrainingJobStatus"] in ("Completed", "Failed", "Stopped") else None
-
-
-def _processing_done(name: str) -> dict[str, Any] | None:
-    job = boto3.client("sagemaker").describe_processing_job(ProcessingJobName=name)
-    return job if job["ProcessingJobStatus"] in ("Completed", "Failed", "Stopped") else None
-
-
 # ---- training -------------------------------------------------------------------------------------
 
 
 def test_training_job_runs_and_its_model_is_in_s3(cloud: LocalCloud, bucket: str) -> None:
     # GIVEN a script-mode training job created with boto3
     sm = boto3.client("sagemaker")
-    name = _name("train-ok")
+    name = unique_name("train-ok")
     sm.create_training_job(**training_request(bucket, name, rounds=3, sleep=0.5))
 
     # WHEN it has just been accepted THEN it is in progress, with no results yet
@@ -81,7 +59,7 @@ def test_training_job_runs_and_its_model_is_in_s3(cloud: LocalCloud, bucket: str
     assert "ModelArtifacts" not in first and "FailureReason" not in first
 
     # WHEN it ends THEN it completed, and the model its script wrote is in S3
-    job = _eventually(lambda: _training_done(name))
+    job = job_ended("training", name)
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     assert job["SecondaryStatus"] == "Completed"
     assert [t["Status"] for t in job["SecondaryStatusTransitions"]] == ["Starting", "Training", "Completed"]
@@ -113,11 +91,11 @@ def test_training_job_runs_and_its_model_is_in_s3(cloud: LocalCloud, bucket: str
 def test_a_failing_training_job_fails_with_its_reason(cloud: LocalCloud, bucket: str) -> None:
     # GIVEN a training job whose script exits with an error
     sm = boto3.client("sagemaker")
-    name = _name("train-bad")
+    name = unique_name("train-bad")
     sm.create_training_job(**training_request(bucket, name, rounds=0))
 
     # WHEN it ends THEN it failed, with the script's message as its reason, and wrote no model
-    job = _eventually(lambda: _training_done(name))
+    job = job_ended("training", name)
     assert job["TrainingJobStatus"] == "Failed"
     assert job["SecondaryStatus"] == "Failed"
     assert job["FailureReason"].startswith("AlgorithmError: ")
@@ -130,13 +108,13 @@ def test_a_failing_training_job_fails_with_its_reason(cloud: LocalCloud, bucket:
 def test_a_job_is_never_completed_unless_it_ran(cloud: LocalCloud, bucket: str) -> None:
     # GIVEN a training job whose code cannot be found
     sm = boto3.client("sagemaker")
-    name = _name("train-nocode")
+    name = unique_name("train-nocode")
     request = training_request(bucket, name, rounds=1)
     request["HyperParameters"]["sagemaker_submit_directory"] = f'"s3://{bucket}/code/missing.tar.gz"'
     sm.create_training_job(**request)
 
     # WHEN it ends THEN it failed (moto alone reports every job Completed at once)
-    job = _eventually(lambda: _training_done(name))
+    job = job_ended("training", name)
     assert job["TrainingJobStatus"] == "Failed", job
     assert job["FailureReason"]
 
@@ -144,21 +122,25 @@ def test_a_job_is_never_completed_unless_it_ran(cloud: LocalCloud, bucket: str) 
 def test_a_job_name_is_unique(cloud: LocalCloud, bucket: str) -> None:
     # GIVEN a training job
     sm = boto3.client("sagemaker")
-    name = _name("train-twice")
+    name = unique_name("train-twice")
     sm.create_training_job(**training_request(bucket, name, rounds=1))
 
     # WHEN another is created with its name THEN SageMaker refuses it (ResourceInUse)
     with pytest.raises(sm.exceptions.ResourceInUse):
         sm.create_training_job(**training_request(bucket, name, rounds=1))
-    _eventually(lambda: _training_done(name))
+    job_ended("training", name)
 
 
 def test_stop_training_job_stops_it(cloud: LocalCloud, bucket: str) -> None:
     # GIVEN a long training job that is running
     sm = boto3.client("sagemaker")
-    name = _name("train-stop")
+    name = unique_name("train-stop")
     sm.create_training_job(**training_request(bucket, name, rounds=1, sleep=60))
-    _eventually(lambda: sm.describe_training_job(TrainingJobName=name)["SecondaryStatus"] == "Training")
+    wait_until(
+        lambda: sm.describe_training_job(TrainingJobName=name)["SecondaryStatus"] == "Training",
+        what=f"training job {name} training",
+        timeout=60,
+    )
     (running,) = sm.list_training_jobs(NameContains=name)["TrainingJobSummaries"]
     assert running["TrainingJobStatus"] == "InProgress" and "TrainingEndTime" not in running
     (listed,) = sm.list_training_jobs(StatusEquals="InProgress", NameContains=name)["TrainingJobSummaries"]
@@ -167,7 +149,7 @@ def test_stop_training_job_stops_it(cloud: LocalCloud, bucket: str) -> None:
     # WHEN it is stopped THEN it ends Stopped, well before its script would have finished
     started = time.monotonic()
     sm.stop_training_job(TrainingJobName=name)
-    job = _eventually(lambda: _training_done(name), timeout=20)
+    job = job_ended("training", name, timeout=20)
     assert job["TrainingJobStatus"] == "Stopped"
     assert time.monotonic() - started < 15
     assert "ModelArtifacts" not in job
@@ -180,7 +162,7 @@ def test_stop_training_job_stops_it(cloud: LocalCloud, bucket: str) -> None:
 def test_stopping_an_unknown_job_is_resource_not_found(cloud: LocalCloud) -> None:
     sm = boto3.client("sagemaker")
     with pytest.raises(sm.exceptions.ResourceNotFound):
-        sm.stop_training_job(TrainingJobName=_name("nobody"))
+        sm.stop_training_job(TrainingJobName=unique_name("nobody"))
 
 
 # ---- processing -----------------------------------------------------------------------------------
@@ -189,11 +171,11 @@ def test_stopping_an_unknown_job_is_resource_not_found(cloud: LocalCloud) -> Non
 def test_processing_job_runs_and_uploads_its_outputs(cloud: LocalCloud, bucket: str) -> None:
     # GIVEN a processing job created with boto3
     sm = boto3.client("sagemaker")
-    name = _name("proc")
+    name = unique_name("proc")
     sm.create_processing_job(**processing_request(bucket, name))
 
     # WHEN it ends THEN it completed, its output is in S3 and Describe shows what was asked
-    job = _eventually(lambda: _processing_done(name))
+    job = job_ended("processing", name)
     assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
     body = boto3.client("s3").get_object(Bucket=bucket, Key=f"processed/{name}/count.txt")["Body"].read()
     assert body == b"3"
@@ -255,12 +237,12 @@ def _xgboost_job(data: str, output: str, **hyperparameters: str) -> dict[str, An
 def xgboost_model(bucket: str, diabetes: str) -> str:
     """A built-in XGBoost model, trained by a standalone training job, as a SageMaker model."""
     sm = boto3.client("sagemaker")
-    name = _name("xgb")
+    name = unique_name("xgb")
     request = _xgboost_job(
         diabetes, f"s3://{bucket}/xgb-models", objective="reg:squarederror", num_round="20"
     )
     sm.create_training_job(TrainingJobName=name, **request)
-    job = _eventually(lambda: _training_done(name))
+    job = job_ended("training", name)
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     sm.create_model(
         ModelName=name,
@@ -285,23 +267,18 @@ def _transform_request(name: str, model: str, data: str, output: str) -> dict[st
     }
 
 
-def _transform_done(name: str) -> dict[str, Any] | None:
-    job = boto3.client("sagemaker").describe_transform_job(TransformJobName=name)
-    return job if job["TransformJobStatus"] in ("Completed", "Failed", "Stopped") else None
-
-
 def test_a_transform_job_on_a_model_that_does_not_exist_fails_with_sagemakers_message(
     cloud: LocalCloud, bucket: str, diabetes: str
 ) -> None:
     # GIVEN a transform job naming a model nobody created
     sm = boto3.client("sagemaker")
-    name = _name("transform-nomodel")
+    name = unique_name("transform-nomodel")
     sm.create_transform_job(
         **_transform_request(name, "no-such-model", f"{diabetes}/batch/", f"s3://{bucket}/t/")
     )
 
     # WHEN it ends THEN it failed, as SageMaker words it, and wrote nothing
-    job = _eventually(lambda: _transform_done(name))
+    job = job_ended("transform", name)
     assert job["TransformJobStatus"] == "Failed"
     assert (
         job["FailureReason"]
@@ -315,12 +292,12 @@ def test_a_transform_job_on_a_built_in_xgboost_model_writes_one_prediction_per_r
 ) -> None:
     # GIVEN a standalone transform job on the built-in XGBoost model (no inference script)
     sm = boto3.client("sagemaker")
-    name = _name("transform-xgb")
+    name = unique_name("transform-xgb")
     output = f"s3://{bucket}/transformed/{name}"
     sm.create_transform_job(**_transform_request(name, xgboost_model, f"{diabetes}/batch/", output))
 
     # WHEN it ends THEN it completed, with one prediction per input row in S3
-    job = _eventually(lambda: _transform_done(name))
+    job = job_ended("transform", name)
     assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
     body = (
         boto3.client("s3").get_object(Bucket=bucket, Key=f"transformed/{name}/batch.csv.out")["Body"].read()
@@ -344,7 +321,7 @@ def test_create_transform_job_sync_from_step_functions_waits_for_the_built_in_mo
     request["TransformJobName.$"] = "$$.Execution.Name"
     sfn = boto3.client("stepfunctions")
     machine = sfn.create_state_machine(
-        name=_name("transform-sync"),
+        name=unique_name("transform-sync"),
         roleArn=ROLE,
         definition=json.dumps(
             {
@@ -363,9 +340,7 @@ def test_create_transform_job_sync_from_step_functions_waits_for_the_built_in_mo
 
     # WHEN it runs
     execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
-    described = _eventually(
-        lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d, timeout=90
-    )
+    described = execution_ended(execution, timeout=90)
 
     # THEN the task waited for the job: its result is the completed job's description, and the output is there
     assert described["status"] == "SUCCEEDED", described
@@ -381,7 +356,7 @@ def test_a_standalone_tuning_job_runs_its_trials_as_training_jobs(
 ) -> None:
     # GIVEN a tuning job of the built-in XGBoost, objective validation:rmse, 3 trials, 2 at a time
     sm = boto3.client("sagemaker")
-    name = _name("hpo")[:32]  # HyperParameterTuningJobName: at most 32 characters
+    name = unique_name("hpo")[:32]  # HyperParameterTuningJobName: at most 32 characters
     definition = _xgboost_job(
         diabetes, f"s3://{bucket}/hpo-models", objective="reg:squarederror", num_round="10"
     )
@@ -404,7 +379,7 @@ def test_a_standalone_tuning_job_runs_its_trials_as_training_jobs(
         job = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
         return job if job["HyperParameterTuningJobStatus"] not in ("InProgress", "Stopping") else None
 
-    job = _eventually(done, timeout=120)
+    job = wait_until(done, what=f"the end of tuning job {name}", timeout=120)
 
     # THEN it completed with three trials, each a training job DescribeTrainingJob knows, completed with its metric
     assert job["HyperParameterTuningJobStatus"] == "Completed", job.get("FailureReason")
@@ -529,12 +504,16 @@ def test_sdk_script_processor_runs_outside_a_pipeline(
 def test_stop_processing_job_stops_it(cloud: LocalCloud, bucket: str) -> None:
     # GIVEN a processing job whose script sleeps, running
     sm = boto3.client("sagemaker")
-    name = _name("proc-stop")
+    name = unique_name("proc-stop")
     request = processing_request(bucket, name)
     request["AppSpecification"]["ContainerEntrypoint"] = ["python3", "-c", "import time; time.sleep(60)"]
     request["AppSpecification"].pop("ContainerArguments")
     sm.create_processing_job(**request)
-    _eventually(lambda: "ProcessingStartTime" in sm.describe_processing_job(ProcessingJobName=name))
+    wait_until(
+        lambda: "ProcessingStartTime" in sm.describe_processing_job(ProcessingJobName=name),
+        what=f"processing job {name} starting",
+        timeout=60,
+    )
 
     # WHEN it is stopped THEN it is Stopping, then Stopped, and uploaded nothing
     sm.stop_processing_job(ProcessingJobName=name)
@@ -542,7 +521,7 @@ def test_stop_processing_job_stops_it(cloud: LocalCloud, bucket: str) -> None:
         "Stopping",
         "Stopped",
     )
-    job = _eventually(lambda: _processing_done(name), timeout=20)
+    job = job_ended("processing", name, timeout=20)
     assert job["ProcessingJobStatus"] == "Stopped"
     assert boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"processed/{name}/")["KeyCount"] == 0
 
@@ -551,7 +530,7 @@ def test_a_running_jobs_output_reaches_cloudwatch_logs_while_it_runs(cloud: Loca
     # GIVEN a processing job that prints, then works for a while
     sm = boto3.client("sagemaker")
     logs = boto3.client("logs")
-    name = _name("proc-logs")
+    name = unique_name("proc-logs")
     request = processing_request(bucket, name)
     request["AppSpecification"]["ContainerEntrypoint"] = [
         "python3",
@@ -573,10 +552,12 @@ def test_a_running_jobs_output_reaches_cloudwatch_logs_while_it_runs(cloud: Loca
         return [e["message"] for e in events]
 
     # WHEN it is running THEN its lines are already in its log stream, as SageMaker streams them
-    lines = _eventually(lambda: streamed() if len(streamed()) >= 2 else None, timeout=30)
+    lines = wait_until(
+        lambda: streamed() if len(streamed()) >= 2 else None, what="two lines in the log stream", timeout=30
+    )
     assert sm.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"] == "InProgress"
     assert lines[:2] == ["first line", "second line"]
-    assert _eventually(lambda: _processing_done(name))["ProcessingJobStatus"] == "Completed"
+    assert job_ended("processing", name)["ProcessingJobStatus"] == "Completed"
     assert streamed() == ["first line", "second line"]
 
 
@@ -611,16 +592,16 @@ def test_a_job_runs_as_its_role_and_fails_when_the_role_may_not_read_its_input(
 ) -> None:
     # GIVEN two roles SageMaker may assume: one may list, read and write the bucket, one lacks s3:GetObject
     sm = boto3.client("sagemaker")
-    reader = _role(_name("reader"), ["s3:ListBucket", "s3:GetObject", "s3:PutObject"], bucket)
-    blind = _role(_name("blind"), ["s3:ListBucket", "s3:PutObject"], bucket)
+    reader = _role(unique_name("reader"), ["s3:ListBucket", "s3:GetObject", "s3:PutObject"], bucket)
+    blind = _role(unique_name("blind"), ["s3:ListBucket", "s3:PutObject"], bucket)
 
     # WHEN the same processing job runs as each
-    allowed, denied = _name("proc-reader"), _name("proc-blind")
+    allowed, denied = unique_name("proc-reader"), unique_name("proc-blind")
     sm.create_processing_job(**{**processing_request(bucket, allowed), "RoleArn": reader})
     sm.create_processing_job(**{**processing_request(bucket, denied), "RoleArn": blind})
     ok, refused = (
-        _eventually(lambda: _processing_done(allowed)),
-        _eventually(lambda: _processing_done(denied)),
+        job_ended("processing", allowed),
+        job_ended("processing", denied),
     )
 
     # THEN the role that may read completes; the other fails naming the denied read
@@ -634,7 +615,7 @@ def test_a_job_whose_role_cannot_be_assumed_is_refused_at_create(cloud: LocalClo
     # GIVEN a RoleArn that names no role
     sm = boto3.client("sagemaker")
     missing = "arn:aws:iam::123456789012:role/no-such-role"
-    name = _name("train-norole")
+    name = unique_name("train-norole")
 
     # WHEN a training job names it THEN SageMaker refuses it at once, as AWS does, and stores no job
     with pytest.raises(sm.exceptions.ClientError) as refused:
@@ -687,7 +668,7 @@ def test_a_transform_sends_at_most_max_concurrent_transforms_requests_at_once(
 
     # GIVEN a model whose every request takes 0.25 s and is traced, and 8 records sent one per request
     s3, sm = boto3.client("s3"), boto3.client("sagemaker")
-    name = _name("transform-concurrent")
+    name = unique_name("transform-concurrent")
     s3.put_object(
         Bucket=bucket, Key=f"{name}/code.tar.gz", Body=tarball({"inference.py": TRACING_INFERENCE.encode()})
     )
@@ -712,7 +693,7 @@ def test_a_transform_sends_at_most_max_concurrent_transforms_requests_at_once(
     # WHEN it runs with MaxConcurrentTransforms=2 (bounded by the cores: 2 on a machine with 2 or more)
     expected = min(2, os.cpu_count() or 1)
     sm.create_transform_job(**{**request, "BatchStrategy": "SingleRecord", "MaxConcurrentTransforms": 2})
-    job = _eventually(lambda: _transform_done(name))
+    job = job_ended("transform", name)
 
     # THEN every record was scored, in order, and never more requests than that ran at once (but that many)
     assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")

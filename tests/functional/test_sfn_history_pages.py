@@ -9,13 +9,13 @@ CLI's progress reads only the newest events on each poll.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from wait_support import execution_ended
 
 from shared.local_cloud import LocalCloud
 
@@ -37,10 +37,7 @@ def execution(local_cloud: LocalCloud) -> str:
         roleArn="arn:aws:iam::123456789012:role/local-test",
     )["stateMachineArn"]
     arn: str = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"secret": "x"}))["executionArn"]
-    deadline = time.monotonic() + 60
-    while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
-        assert time.monotonic() < deadline, "the execution did not end"
-        time.sleep(0.1)
+    execution_ended(arn, timeout=60)
     return arn
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-import time
 import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from sagemaker_jobs_support import ROLE, processing_request, training_request, upload_code
+from wait_support import execution_ended, job_ended, wait_until
 
 from shared.local_cloud.sagemaker import jobs
 
@@ -58,17 +58,11 @@ def _state_machine(definition: dict[str, Any]) -> str:
 def _run(state_machine: str, timeout: float = 90) -> dict[str, Any]:
     sfn = boto3.client("stepfunctions")
     execution = sfn.start_execution(stateMachineArn=state_machine, input="{}")["executionArn"]
-    deadline = time.monotonic() + timeout
     try:
-        while time.monotonic() < deadline:
-            described = sfn.describe_execution(executionArn=execution)
-            if described["status"] != "RUNNING":
-                return dict(described)
-            time.sleep(0.1)
+        return execution_ended(execution, timeout)
     finally:
         if sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
             sfn.stop_execution(executionArn=execution)
-    raise AssertionError(f"{execution} still running after {timeout} s")
 
 
 def _parameters(request: dict[str, Any], name_key: str, suffix: str) -> dict[str, Any]:
@@ -187,12 +181,7 @@ def test_request_response_returns_the_arn_and_the_job_runs_on(cloud: LocalCloud,
         "ProcessingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:processing-job/{name}"
     }
     # AND the job itself runs to completion
-    sm = boto3.client("sagemaker")
-    deadline = time.monotonic() + 60
-    while sm.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"] == "InProgress":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    assert sm.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"] == "Completed"
+    assert job_ended("processing", name)["ProcessingJobStatus"] == "Completed"
 
 
 def test_an_api_error_is_named_as_step_functions_names_it(cloud: LocalCloud, bucket: str) -> None:
@@ -239,20 +228,15 @@ def test_stopping_the_execution_stops_the_job(cloud: LocalCloud, bucket: str) ->
     sfn = boto3.client("stepfunctions")
     sm = boto3.client("sagemaker")
     execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
-    deadline = time.monotonic() + 30
-    while True:
+
+    def training() -> bool:
         try:
-            if sm.describe_training_job(TrainingJobName=name)["SecondaryStatus"] == "Training":
-                break
+            return sm.describe_training_job(TrainingJobName=name)["SecondaryStatus"] == "Training"
         except sm.exceptions.ClientError:
-            pass
-        assert time.monotonic() < deadline, "the job did not start"
-        time.sleep(0.05)
+            return False  # not created yet
+
+    wait_until(training, what=f"training job {name} training", timeout=30)
 
     # WHEN the execution is stopped THEN the job is stopped too, as Step Functions does
     sfn.stop_execution(executionArn=execution)
-    deadline = time.monotonic() + 20
-    while sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] in ("InProgress", "Stopping"):
-        assert time.monotonic() < deadline, "the job was not stopped"
-        time.sleep(0.05)
-    assert sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Stopped"
+    assert job_ended("training", name, timeout=20)["TrainingJobStatus"] == "Stopped"

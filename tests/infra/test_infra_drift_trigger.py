@@ -16,6 +16,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from event_support import alarm_event
 from synth_support import Resolver, Synth, role_statements
 
 from infra.constructs.drift import config_environment
@@ -157,6 +158,7 @@ def test_the_role_admits_every_call_the_handler_makes(
     synth: Synth, resolve: Resolver, names: Names, cfg: DualloopConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from outer_orchestrator.handlers import drift_trigger
+    from outer_orchestrator.handlers.clients import Clients
     from shared.config import load_config
 
     for key in [k for k in os.environ if k.startswith("DUALLOOP_")]:
@@ -166,24 +168,15 @@ def test_the_role_admits_every_call_the_handler_makes(
     report = {"endpoint": names.endpoint, "drifted_features": ["amount"], "features": []}
     fake = _Recorder(f"drift/{names.endpoint}/20261124T080000Z.json", json.dumps(report).encode())
     fake.region_account = (names.region, names.account)
-    event = {
-        "id": "e1",
-        "source": "aws.cloudwatch",
-        "detail-type": "CloudWatch Alarm State Change",
-        "detail": {
-            "alarmName": names.drift_alarm,
-            "state": {
-                "value": "ALARM",
-                "reason": "Threshold Crossed",
-                "timestamp": "2026-11-24T08:00:00.000+0000",
-            },
-            "configuration": {
-                "metrics": [{"metricStat": {"metric": {"dimensions": {"Endpoint": names.endpoint}}}}]
-            },
-        },
-    }
+    event = alarm_event(
+        names.drift_alarm,
+        "ALARM",
+        "Threshold Crossed",
+        "2026-11-24T08:00:00.000+0000",
+        endpoint=names.endpoint,
+    )
 
-    answer = drift_trigger.handler(event, None, s3=fake, sfn=fake, cloudwatch=fake)  # type: ignore[arg-type]
+    answer = drift_trigger.handler(event, None, clients=Clients(s3=fake, sfn=fake, cloudwatch=fake))
 
     assert load_config() == cfg
     assert answer["started"] is True and answer["features"] == ["amount"]

@@ -2,7 +2,7 @@
 problem type inferred from scikit-learn's datasets as CSV with their original headers, the
 files written, the rules suggested, and one sentence for each bad input. (That the rules pass
 on the data and fail on corrupted copies, evaluated as the DataQuality step does, is
-tests/unit/test_quality_suggest_rules.py; the whole dual loop on them, tests/e2e/test_your_data.py.)
+tests/functional/test_quality_suggest_rules.py; the whole dual loop on them, tests/e2e/test_your_data.py.)
 """
 
 from __future__ import annotations

@@ -1,12 +1,11 @@
-"""The job container's contracts that need no cloud: the rewrite fallback's /opt/ml guard, the
-``SM_*`` variables as the sagemaker-training toolkit names them, and the built-in XGBoost
-algorithm's hyperparameter validation and serving formats."""
+"""The job container's contracts that need no cloud and no process: the ``SM_*`` variables as the
+sagemaker-training toolkit names them, and the built-in XGBoost algorithm's hyperparameter
+validation and serving formats. What runs a job's process (the rewrite fallback's /opt/ml guard,
+installing requirements) is tests/functional/test_job_container_processes.py."""
 
 from __future__ import annotations
 
 import json
-import sys
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -16,50 +15,7 @@ import xgboost as xgb
 from shared.local_cloud.sagemaker import algorithms
 from shared.local_cloud.sagemaker.algorithms import xgboost_hyperparameters as hpv
 from shared.local_cloud.sagemaker.algorithms import xgboost_serve
-from shared.local_cloud.sagemaker.steps.container import (
-    Instance,
-    Launch,
-    base_environment,
-    failure_message,
-    local_command,
-    run_instances,
-)
 from shared.local_cloud.sagemaker.steps.training_env import training_environment
-
-
-def test_rewrite_mode_stops_a_script_that_hard_codes_opt_ml_with_one_sentence(tmp_path: Path) -> None:
-    # GIVEN an instance without a mounted /opt/ml and a script that hard-codes the path
-    instance = Instance("algo-1", tmp_path / "algo-1", mounted=False)
-    script = tmp_path / "job.py"
-    script.write_text('open("/opt/ml/processing/input/data.csv").read()\n')
-    launch = Launch(instance, local_command(["python3", str(script)], instance, sys.executable),
-                    base_environment({}), tmp_path)  # fmt: skip
-
-    # WHEN it runs
-    result = run_instances([launch], stop=threading.Event(), max_runtime_seconds=60)[0]
-
-    # THEN it failed before touching the host's /opt/ml, saying what and what to do
-    assert result.returncode != 0
-    reason = failure_message(instance, result, [])
-    assert reason.startswith("ClientError: the job uses the container path /opt/ml/processing/input/data.csv")
-    assert "run the local cloud as root" in reason
-
-
-def test_rewrite_mode_still_maps_paths_passed_in(tmp_path: Path) -> None:
-    # GIVEN a path passed as an argument (SageMaker's way) in rewrite mode
-    instance = Instance("algo-1", tmp_path / "algo-1", mounted=False)
-    out = instance.path("/opt/ml/processing/output")
-    out.mkdir(parents=True)
-    script = tmp_path / "job.py"
-    script.write_text('import sys, pathlib; pathlib.Path(sys.argv[1], "x").write_text("ok")\n')
-    command = local_command(["python3", str(script), "/opt/ml/processing/output"], instance, sys.executable)
-
-    result = run_instances([Launch(instance, command, base_environment({}), tmp_path)],
-                           stop=threading.Event(), max_runtime_seconds=60)[0]  # fmt: skip
-
-    # THEN it wrote to the job's own root
-    assert result.returncode == 0
-    assert (out / "x").read_text() == "ok"
 
 
 def test_sm_variables_follow_the_training_toolkit() -> None:
@@ -211,27 +167,3 @@ def test_a_bad_channel_content_type_writes_the_failure_file(tmp_path: Path) -> N
 
     failure = (opt_ml / "output" / "failure").read_text()
     assert failure.startswith("ClientError: application/x-recordio is not an accepted ContentType")
-
-
-def test_requirements_already_installed_need_nothing_and_missing_ones_fail_clearly(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from shared.local_cloud.sagemaker.errors import StepFailure
-    from shared.local_cloud.sagemaker.steps.requirements import install_requirements
-
-    monkeypatch.setenv("DUALLOOP_HOME", str(tmp_path / "home"))
-    satisfied = tmp_path / "ok.txt"
-    satisfied.write_text("numpy>=1\n# a comment\npandas\n")
-    # GIVEN requirements the interpreter satisfies: nothing to install (works offline)
-    assert install_requirements(satisfied, sys.executable) == []
-
-    # GIVEN one it does not, and no package index (PIP_NO_INDEX: pip never goes to the network)
-    missing = tmp_path / "missing.txt"
-    missing.write_text("numpy\ndualloop-no-such-package==1.0\n")
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    with pytest.raises(StepFailure) as error:
-        install_requirements(missing, sys.executable)
-    assert str(error.value).startswith(
-        f"ClientError: missing.txt: dualloop-no-such-package==1.0 not installed in {sys.executable}"
-    )
-    assert not any((tmp_path / "home").rglob("*.complete"))

@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from outer_orchestrator.handlers import pipeline_relay
+from outer_orchestrator.handlers.clients import Clients
 
 PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/group/1"
 REPORT = "s3://artifacts/user/reports/evaluation.json"
@@ -56,7 +57,9 @@ class FakeSfn:
 
 def _answer(s3: FakeS3) -> FakeSfn:
     sfn = FakeSfn()
-    pipeline_relay.answer(FakeSageMaker(), s3, sfn, "token", "arn:execution", "Succeeded")  # type: ignore[arg-type]
+    pipeline_relay.answer(
+        Clients(sagemaker=FakeSageMaker(), s3=s3, sfn=sfn), "token", "arn:execution", "Succeeded"
+    )
     return sfn
 
 

@@ -11,25 +11,17 @@ What it cannot prove: the gate inside a running pipeline (tests/functional/test_
 
 from __future__ import annotations
 
-import importlib
-import json
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.datasets import load_diabetes, load_wine
+from container_code import container_module
 
 from shared.config import ConfigError, load_config
 from shared.contracts import EvaluationReport
 
-CODE = Path(__file__).resolve().parents[2] / "inner_pipeline" / "code"
 REGRESSION = {
     "problem_type": "regression",
     "id_column": "id",
@@ -37,12 +29,6 @@ REGRESSION = {
     "features": [{"name": "x"}],
 }
 MULTICLASS = {**REGRESSION, "problem_type": "multiclass"}
-
-
-def _module(name: str) -> ModuleType:
-    if str(CODE) not in sys.path:
-        sys.path.insert(0, str(CODE))
-    return importlib.import_module(name)
 
 
 # ---- config: the gate follows the problem type --------------------------------------------------
@@ -111,7 +97,7 @@ def test_bad_gates_fail_with_one_clear_sentence(
 
 
 def test_the_regression_report_has_model_monitors_layout_and_exact_values() -> None:
-    evaluate = _module("evaluate")
+    evaluate = container_module("evaluate")
     # GIVEN predictions off by 1, -1, 2, 0 from targets 1..4
     labels = np.array([1.0, 2.0, 3.0, 4.0])
     predictions = np.array([2.0, 1.0, 5.0, 4.0], dtype=np.float32)
@@ -131,7 +117,7 @@ def test_the_regression_report_has_model_monitors_layout_and_exact_values() -> N
 
 
 def test_the_multiclass_report_names_classes_in_its_confusion_matrix() -> None:
-    evaluate = _module("evaluate")
+    evaluate = container_module("evaluate")
     # GIVEN 3 classes; the model gets every row right but one "b" it calls "c"
     labels = np.array([0, 1, 1, 2])
     probabilities = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.2, 0.7], [0.0, 0.1, 0.9]])
@@ -156,204 +142,8 @@ def test_the_multiclass_report_names_classes_in_its_confusion_matrix() -> None:
     }
 
 
-# ---- the scripts from raw CSV to serving ---------------------------------------------------------
-
-
-def _run(script: str, *args: Any, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SM_")}
-    return subprocess.run(
-        [sys.executable, str(CODE / script), *map(str, args)],
-        env={**clean, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-
-
-def _dataset(tmp_path: Path, frame: pd.DataFrame, schema: dict[str, Any]) -> tuple[Path, str]:
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    frame = frame.copy()
-    frame.insert(0, "id", [f"r{i}" for i in range(len(frame))])
-    frame.to_csv(raw / "data.csv", index=False)
-    return raw, json.dumps(schema)
-
-
-def _preprocess(raw: Path, out: Path, schema: str) -> subprocess.CompletedProcess[str]:
-    return _run(
-        "preprocess.py",
-        "--schema",
-        schema,
-        "--input-dir",
-        raw,
-        "--output-dir",
-        out,
-        "--resource-config",
-        out.parent / "none.json",
-        "--failure-file",
-        out.parent / "failure",
-    )
-
-
-def _train_and_evaluate(tmp_path: Path, raw: Path, schema: str) -> tuple[Path, dict[str, Any]]:
-    prepared, model = tmp_path / "prepared", tmp_path / "model"
-    done = _preprocess(raw, prepared, schema)
-    assert done.returncode == 0, done.stderr
-    done = _run(
-        "train.py",
-        "--num_round",
-        "20",
-        env={
-            "SM_CHANNEL_TRAIN": str(prepared / "train"),
-            "SM_CHANNEL_VALIDATION": str(prepared / "validation"),
-            "SM_MODEL_DIR": str(model),
-            "SM_INPUT_CONFIG_DIR": str(tmp_path / "no-config"),
-            "SM_OUTPUT_DIR": str(tmp_path / "train-output"),
-        },
-    )
-    assert done.returncode == 0, done.stderr
-    evaluation = tmp_path / "evaluation"
-    done = _run(
-        "evaluate.py",
-        "--model-dir",
-        model,
-        "--test-dir",
-        prepared / "test",
-        "--output-dir",
-        evaluation,
-        "--failure-file",
-        tmp_path / "evaluate-failure",
-    )
-    assert done.returncode == 0, done.stderr
-    report: dict[str, Any] = json.loads((evaluation / "evaluation.json").read_text())
-    return model, report
-
-
-def _serve(model: Path, body: str, accept: str = "application/json") -> str:
-    inference = _module("inference")
-    served = inference.model_fn(str(model))
-    answer: str = inference.output_fn(
-        inference.predict_fn(inference.input_fn(body, "text/csv"), served), accept
-    )
-    return answer
-
-
-def test_a_multiclass_dataset_with_text_labels_trains_and_serves_class_probabilities(tmp_path: Path) -> None:
-    # GIVEN wine with its classes named, not numbered
-    wine = load_wine(as_frame=True).frame
-    wine["target"] = wine["target"].map({0: "barolo", 1: "grignolino", 2: "barbera"})
-    features = [c.replace("/", "_") for c in wine.columns[:-1]]
-    wine.columns = [*features, "cultivar"]
-    raw, schema = _dataset(
-        tmp_path,
-        wine,
-        {
-            "problem_type": "multiclass",
-            "id_column": "id",
-            "target_column": "cultivar",
-            "features": [{"name": f} for f in features],
-        },
-    )
-
-    # WHEN the scripts run THEN the report is multiclass and the classes are learned, sorted
-    model, report = _train_and_evaluate(tmp_path, raw, schema)
-    assert report["classes"] == ["barbera", "barolo", "grignolino"]
-    assert report["multiclass_classification_metrics"]["accuracy"]["value"] > 0.8
-
-    # AND serving answers each row with its most probable class and every class's probability
-    row = wine.iloc[0]
-    answer = json.loads(_serve(model, ",".join(str(row[f]) for f in features)))["predictions"][0]
-    assert answer["label"] == "barolo"
-    assert set(answer["probabilities"]) == {"barbera", "barolo", "grignolino"}
-    assert sum(answer["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
-    assert max(answer["probabilities"], key=answer["probabilities"].get) == "barolo"
-    assert _serve(model, ",".join(str(row[f]) for f in features), "text/csv") == "barolo\n"
-
-
-def test_a_regression_dataset_trains_and_serves_a_value(tmp_path: Path) -> None:
-    # GIVEN diabetes: a numeric target from 25 to 346
-    diabetes = load_diabetes(as_frame=True).frame
-    features = list(diabetes.columns[:-1])
-    raw, schema = _dataset(
-        tmp_path,
-        diabetes,
-        {
-            "problem_type": "regression",
-            "id_column": "id",
-            "target_column": "target",
-            "features": [{"name": f} for f in features],
-        },
-    )
-
-    # WHEN the scripts run THEN the report is a regression report, better than the mean
-    model, report = _train_and_evaluate(tmp_path, raw, schema)
-    assert report["regression_metrics"]["r2"]["value"] > 0.0
-    assert report["rmse"] < float(diabetes["target"].std())
-
-    # AND serving answers a value in the target's range (labels kept their decimals in the splits)
-    answer = json.loads(_serve(model, ",".join(str(v) for v in diabetes.iloc[0][features])))
-    value = answer["predictions"][0]["value"]
-    assert set(answer["predictions"][0]) == {"value"}
-    assert 25.0 <= value <= 346.0
-
-
-@pytest.mark.parametrize(
-    ("problem_type", "targets", "message"),
-    [
-        (
-            "regression",
-            ["1.5", "2", "high", "3"],
-            "data.csv: target column 'y' must be a number (regression), found 'high' at line 4",
-        ),
-        (
-            "regression",
-            ["1.5", "", "2", "3"],
-            "must be a number (regression), found an empty value at line 3",
-        ),
-        (
-            "multiclass",
-            ["a", "a", "a", "a"],
-            "multiclass target 'y' holds a single class 'a': a classifier needs at least 2",
-        ),
-        (
-            "binary",
-            ["yes", "no", "maybe", "no"],
-            "binary target 'y' must hold 2 classes, found 3: 'maybe', 'no', 'yes'",
-        ),
-        ("binary", ["0", "1", "2", "1"], "target column 'y' must be 0 or 1, found '2' at line 4"),
-    ],
-)
-def test_a_target_the_problem_type_cannot_take_fails_preprocess_in_one_sentence(
-    tmp_path: Path, problem_type: str, targets: list[str], message: str
-) -> None:
-    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": targets})
-    raw, schema = _dataset(tmp_path, frame, {**REGRESSION, "problem_type": problem_type})
-    out = tmp_path / "out"
-
-    done = _preprocess(raw, out, schema)
-
-    assert done.returncode == 1
-    assert message in (tmp_path / "failure").read_text()
-
-
-def test_binary_text_labels_make_the_second_sorted_class_positive(tmp_path: Path) -> None:
-    # GIVEN a binary target spelled "no"/"yes"
-    frame = pd.DataFrame({"x": np.arange(40.0), "y": ["no", "yes"] * 20})
-    raw, schema = _dataset(tmp_path, frame, {**REGRESSION, "problem_type": "binary"})
-
-    done = _preprocess(raw, tmp_path / "out", schema)
-
-    # THEN the encoding contract lists the classes negative first, and labels are their codes
-    assert done.returncode == 0, done.stderr
-    contract = json.loads((tmp_path / "out" / "train" / "preprocessing.json").read_text())
-    assert contract["classes"] == ["no", "yes"]
-    baseline = json.loads(next((tmp_path / "out" / "baseline").glob("*.json")).read_text())
-    assert baseline["target"]["counts"] == {"0": 20, "1": 20}
-
-
 def test_a_regression_baseline_summarises_and_merges_its_target_exactly() -> None:
-    common = _module("common")
+    common = container_module("common")
     schema = common.parse_schema(REGRESSION)
     # GIVEN two instances' shards of a numeric target
     first = pd.DataFrame({"id": ["a", "b"], "y": [1.5, 4.0], "x": [1.0, 2.0]})

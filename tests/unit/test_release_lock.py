@@ -14,8 +14,11 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from event_support import execution_status_event
 
 from outer_orchestrator.handlers import release_lock
+from outer_orchestrator.handlers.clients import Clients
+from outer_orchestrator.handlers.events import MalformedEvent
 from outer_orchestrator.statemachine.definition import outer_loop_document
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:dualloop-dev-retrain"
@@ -24,30 +27,7 @@ TABLE = "dualloop-dev-retrain-lock"
 
 
 def _event(status: str, machine: str = MACHINE, execution: str = EXECUTION) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": "315c1398-40ff-a850-213b-158f73e60175",
-        "detail-type": "Step Functions Execution Status Change",
-        "source": "aws.states",
-        "account": "123456789012",
-        "time": "2026-11-24T08:00:00Z",
-        "region": "us-east-1",
-        "resources": [execution],
-        "detail": {
-            "executionArn": execution,
-            "stateMachineArn": machine,
-            "name": execution.rsplit(":", 1)[-1],
-            "status": status,
-            "startDate": 1795507200000,
-            "stopDate": 1795507260000 if status != "RUNNING" else None,
-            "input": '{"trigger":"manual"}',
-            "inputDetails": {"included": True},
-            "output": None,
-            "outputDetails": None,
-            "error": None,
-            "cause": None,
-        },
-    }
+    return execution_status_event(execution, machine, status)
 
 
 class _DynamoDB:
@@ -98,7 +78,9 @@ def test_the_lock_item_is_the_asls() -> None:
 def test_an_abnormal_end_deletes_the_lock_only_if_the_execution_holds_it(status: str) -> None:
     dynamodb = _DynamoDB()
 
-    answer = release_lock.handler(_event(status), None, dynamodb=dynamodb, sfn=_StepFunctions(status))  # type: ignore[arg-type]
+    answer = release_lock.handler(
+        _event(status), None, clients=Clients(dynamodb=dynamodb, sfn=_StepFunctions(status))
+    )
 
     assert answer == {"released": True, "status": status}
     assert dynamodb.calls == [
@@ -116,7 +98,7 @@ def test_an_abnormal_end_deletes_the_lock_only_if_the_execution_holds_it(status:
 def test_other_statuses_touch_nothing(status: str) -> None:
     dynamodb = _DynamoDB()
 
-    answer = release_lock.handler(_event(status), None, dynamodb=dynamodb)  # type: ignore[arg-type]
+    answer = release_lock.handler(_event(status), None, clients=Clients(dynamodb=dynamodb))
 
     assert answer == {"released": False, "ignored": f"the execution is {status}"}
     assert dynamodb.calls == []
@@ -127,7 +109,7 @@ def test_another_state_machine_touches_nothing() -> None:
     dynamodb = _DynamoDB()
     other = MACHINE.replace("dualloop-dev", "other-dev")
 
-    answer = release_lock.handler(_event("ABORTED", machine=other), None, dynamodb=dynamodb)  # type: ignore[arg-type]
+    answer = release_lock.handler(_event("ABORTED", machine=other), None, clients=Clients(dynamodb=dynamodb))
 
     assert answer == {"released": False, "ignored": "another state machine"}
     assert dynamodb.calls == []
@@ -137,7 +119,9 @@ def test_another_state_machine_touches_nothing() -> None:
 def test_a_lock_held_by_another_execution_or_none_is_left_alone() -> None:
     dynamodb = _DynamoDB(error="ConditionalCheckFailedException")
 
-    answer = release_lock.handler(_event("ABORTED"), None, dynamodb=dynamodb, sfn=_StepFunctions("ABORTED"))  # type: ignore[arg-type]
+    answer = release_lock.handler(
+        _event("ABORTED"), None, clients=Clients(dynamodb=dynamodb, sfn=_StepFunctions("ABORTED"))
+    )
 
     assert answer == {"released": False, "status": "ABORTED"}
     assert len(dynamodb.calls) == 1
@@ -147,15 +131,17 @@ def test_other_dynamodb_errors_surface_for_a_retried_delivery() -> None:
     dynamodb = _DynamoDB(error="ProvisionedThroughputExceededException")
 
     with pytest.raises(ClientError):
-        release_lock.handler(_event("FAILED"), None, dynamodb=dynamodb, sfn=_StepFunctions("FAILED"))  # type: ignore[arg-type]
+        release_lock.handler(
+            _event("FAILED"), None, clients=Clients(dynamodb=dynamodb, sfn=_StepFunctions("FAILED"))
+        )
 
 
 def test_a_malformed_event_is_an_error() -> None:
     event = _event("ABORTED")
     del event["detail"]["executionArn"]
 
-    with pytest.raises(ValueError, match="executionArn"):
-        release_lock.handler(event, None, dynamodb=_DynamoDB())  # type: ignore[arg-type]
+    with pytest.raises(MalformedEvent, match=r"detail\.executionArn \(field required\)\.$"):
+        release_lock.handler(event, None, clients=Clients(dynamodb=_DynamoDB()))
 
 
 @pytest.mark.bad_input("events")
@@ -173,7 +159,7 @@ def test_an_end_step_functions_does_not_confirm_touches_nothing(
     # GIVEN an event claiming the holder ended, WHEN DescribeExecution says otherwise
     dynamodb, sfn = _DynamoDB(), _StepFunctions(actual, machine)
 
-    answer = release_lock.handler(_event(claimed), None, dynamodb=dynamodb, sfn=sfn)  # type: ignore[arg-type]
+    answer = release_lock.handler(_event(claimed), None, clients=Clients(dynamodb=dynamodb, sfn=sfn))
 
     # THEN the lock is not touched
     assert answer == {"released": False, "ignored": "not confirmed by Step Functions"}
@@ -189,5 +175,7 @@ def test_an_execution_step_functions_does_not_know_touches_nothing() -> None:
             )
 
     dynamodb = _DynamoDB()
-    answer = release_lock.handler(_event("FAILED"), None, dynamodb=dynamodb, sfn=_Unknown("FAILED"))  # type: ignore[arg-type]
+    answer = release_lock.handler(
+        _event("FAILED"), None, clients=Clients(dynamodb=dynamodb, sfn=_Unknown("FAILED"))
+    )
     assert answer["ignored"] == "not confirmed by Step Functions" and dynamodb.calls == []

@@ -5,22 +5,21 @@ user's mistake (built here exactly as those libraries build them) maps to one li
 what happened and what to do, with 2 for "fix the command or configuration" and 1 for "the
 operation failed"; anything else maps to nothing (a bug keeps its traceback); every error a
 failed outer-loop execution can end with has a next step. What it cannot prove: that the
-commands let these exceptions reach ``main`` (tests/functional/test_cli_errors.py runs them).
+commands let these exceptions reach ``main`` (tests/functional/test_cli_errors.py runs them);
+the preflight against a real server (tests/functional/test_cloud_preflight.py).
 """
 
 from __future__ import annotations
 
 import json
 import socket
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore import exceptions as bce
 from botocore.parsers import ResponseParserError
+from user_error_support import one_sentence
 
 from outer_orchestrator.statemachine.definition import outer_loop_document
 from shared.config import ConfigError, load_config
@@ -29,7 +28,6 @@ from shared.user_errors import (
     FAILED,
     USAGE,
     Target,
-    UserError,
     check_endpoint,
     describe_config_error,
     explain,
@@ -45,14 +43,6 @@ def client_error(code: str, message: str = "", operation: str = "ListExecutions"
         {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
         operation,
     )
-
-
-def one_sentence(error: UserError | None) -> UserError:
-    assert error is not None
-    assert "\n" not in error.message
-    assert error.message.endswith(".")
-    assert ": " in error.message  # what happened: what to do
-    return error
 
 
 # ---- credentials ---------------------------------------------------------------------------------
@@ -280,50 +270,11 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture
-def silent_server() -> Iterator[str]:
-    """Accepts connections, never answers: a suspended `dualloop local up`."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen(8)
-        yield f"http://127.0.0.1:{s.getsockname()[1]}"
-
-
-@pytest.fixture
-def other_server() -> Iterator[str]:
-    """Answers every request with 404: something that is not the local cloud."""
-
-    class NotFound(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(404)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), NotFound)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-
-
 def test_check_endpoint() -> None:
     url = f"http://127.0.0.1:{_free_port()}"
     refused = one_sentence(check_endpoint(url, timeout=1))
     assert refused.message.startswith(f"No local cloud at {url}: start one with `dualloop local up`")
     assert one_sentence(check_endpoint("nonsense", timeout=1)).exit_code == USAGE
-
-
-def test_a_suspended_cloud_is_found_in_the_timeout(silent_server: str) -> None:
-    error = one_sentence(check_endpoint(silent_server, timeout=0.3))
-    assert "did not answer within 0.3 s" in error.message
-
-
-def test_any_http_answer_is_a_cloud(other_server: str) -> None:
-    assert check_endpoint(other_server, timeout=1) is None
 
 
 def test_preflight_only_for_commands_that_talk_to_the_named_cloud() -> None:

@@ -12,13 +12,10 @@ containers' Python/library versions, a model server's HTTP mapping (the local cl
 
 from __future__ import annotations
 
-import importlib
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 from types import ModuleType
@@ -27,11 +24,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from container_code import container_module, run_script
 
 from shared.config import DataSchema
 from shared.demo_data import CATEGORIES, generate_transactions, write_dataset
 
-CODE = Path(__file__).resolve().parents[2] / "inner_pipeline" / "code"
 SCHEMA = DataSchema()
 SCHEMA_JSON = SCHEMA.model_dump_json()
 ROWS = 3000
@@ -50,25 +47,6 @@ SCHEMA_WITH_CATEGORIES = _with_categories(SCHEMA_JSON, list(CATEGORIES))
 SCHEMA_WITHOUT_CATEGORIES = _with_categories(SCHEMA_JSON, None)
 
 
-def _module(name: str) -> ModuleType:
-    # The scripts import their sibling common.py by name, as they do in the container.
-    if str(CODE) not in sys.path:
-        sys.path.insert(0, str(CODE))
-    return importlib.import_module(name)
-
-
-def run(script: str, *args: Any, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SM_")}
-    return subprocess.run(
-        [sys.executable, str(CODE / script), *map(str, args)],
-        env={**clean, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-
-
 def preprocess(
     input_dir: Path,
     output_dir: Path,
@@ -81,7 +59,7 @@ def preprocess(
     resource_config = output_dir.parent / f"{output_dir.name}-resourceconfig.json"
     if hosts:
         resource_config.write_text(json.dumps({"current_host": hosts[0], "hosts": sorted(hosts)}))
-    return run(
+    return run_script(
         "preprocess.py",
         *(("--schema", schema) if schema_args is None else schema_args),
         "--input-dir",
@@ -100,7 +78,7 @@ def train(channel: Path, model_dir: Path, *cli: Any, hyperparameters: dict[str, 
     config_dir = model_dir.parent / f"{model_dir.name}-config"
     config_dir.mkdir(parents=True)
     (config_dir / "hyperparameters.json").write_text(json.dumps(hyperparameters or {}))
-    result = run(
+    result = run_script(
         "train.py",
         *cli,
         env={
@@ -279,7 +257,7 @@ def test_instances_write_non_colliding_outputs_that_add_up(sharded: dict[str, Pa
 def test_sharded_baselines_merge_into_the_single_instance_baseline(
     sharded: dict[str, Path], data: pd.DataFrame
 ) -> None:
-    common = _module("common")
+    common = container_module("common")
     per_host = [
         json.loads(p.read_text())
         for h in ("algo-1", "algo-2")
@@ -521,7 +499,7 @@ def test_train_prints_the_gate_metrics_on_validation_for_the_tuning_regex(work: 
     config_dir = work / "model-printed-config"
     config_dir.mkdir()
     (config_dir / "hyperparameters.json").write_text("{}")
-    result = run(
+    result = run_script(
         "train.py",
         "--num_round",
         "20",
@@ -539,7 +517,7 @@ def test_train_prints_the_gate_metrics_on_validation_for_the_tuning_regex(work: 
     # value of that metric on the validation split for the trained model
     import xgboost as xgb
 
-    evaluate, common = _module("evaluate"), _module("common")
+    evaluate, common = container_module("evaluate"), container_module("common")
     booster = xgb.Booster(model_file=str(model / "xgboost-model.json"))
     labels, features = common.read_split(prepared / "validation", len(SCHEMA.features))
     scores = booster.predict(xgb.DMatrix(features, feature_names=SCHEMA.feature_names))
@@ -551,8 +529,8 @@ def test_train_prints_the_gate_metrics_on_validation_for_the_tuning_regex(work: 
 
 
 def test_train_rejects_unknown_and_bad_hyperparameters(work: Path, prepared: Path) -> None:
-    train_module = _module("train")
-    common = _module("common")
+    train_module = container_module("train")
+    common = container_module("common")
     with pytest.raises(common.DataError, match="unknown hyperparameter"):
         train_module.parse_args(["--max_dpth", "3"])
     args = train_module.parse_args(["--eta", "0"])
@@ -561,7 +539,7 @@ def test_train_rejects_unknown_and_bad_hyperparameters(work: Path, prepared: Pat
 
 
 def test_hyperparameters_json_decodes_every_sagemaker_encoding(tmp_path: Path) -> None:
-    train_module = _module("train")
+    train_module = container_module("train")
     path = tmp_path / "hyperparameters.json"
     raw_schema = '{"id_column": "a"}'
     path.write_text(
@@ -583,7 +561,7 @@ def evaluation(work: Path, model_dir: Path, prepared: Path) -> dict[str, Any]:
         for path in model_dir.iterdir():
             tar.add(path, arcname=path.name)
     out = work / "evaluation"
-    result = run(
+    result = run_script(
         "evaluate.py",
         "--model-dir",
         delivered,
@@ -624,8 +602,8 @@ def test_evaluation_report_has_the_model_quality_layout(evaluation: dict[str, An
 
 
 def test_evaluate_refuses_a_single_class_test_split(tmp_path: Path, model_dir: Path) -> None:
-    evaluate = _module("evaluate")
-    common = _module("common")
+    evaluate = container_module("evaluate")
+    common = container_module("common")
     (tmp_path / "test").mkdir()
     (tmp_path / "test" / "part-algo-1.csv").write_text("0,1,2,3,4,5,6,7,8\n0,1,2,3,4,5,6,7,8\n")
     args = evaluate.parse_args(["--model-dir", str(model_dir), "--test-dir", str(tmp_path / "test")])
@@ -638,7 +616,7 @@ def test_evaluate_refuses_a_single_class_test_split(tmp_path: Path, model_dir: P
 
 @pytest.fixture(scope="module")
 def inference() -> ModuleType:
-    return _module("inference")
+    return container_module("inference")
 
 
 @pytest.fixture(scope="module")
