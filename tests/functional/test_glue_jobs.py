@@ -14,6 +14,7 @@ import json
 import random
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,8 @@ from shared.config import DataSchema
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+    from shared.local_cloud import LocalCloud
 
 CATEGORIES = ["grocery", "electronics", "travel", "restaurant", "online_retail", "gas", "entertainment"]
 # Canonical name -> how a messy upstream extract spells it.
@@ -363,48 +366,53 @@ def test_data_quality_script_exits_non_zero_on_a_syntax_error(tmp_path: Path) ->
 
 
 @pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Any:
-    from moto import mock_aws
+def s3_run(local_cloud: LocalCloud) -> tuple[Any, str]:
+    """An S3 client on the session's local cloud, and a prefix for this test's buckets.
 
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # moto intercepts only AWS endpoints
-    with mock_aws():
-        import boto3
+    Not moto's ``mock_aws``: it resets moto's process-wide backends, which would wipe the
+    session's local cloud that other modules in this worker use.
+    """
+    import boto3
 
-        client = boto3.client("s3", region_name="us-east-1")
-        for bucket in ("raw", "curated", "artifacts"):
-            client.create_bucket(Bucket=bucket)
-        yield client
+    client, run = boto3.client("s3"), uuid.uuid4().hex[:8]
+    for bucket in ("raw", "curated", "artifacts"):
+        client.create_bucket(Bucket=f"{bucket}-{run}")
+    return client, run
 
 
-def test_both_jobs_read_and_write_s3_uris(spark: SparkSession, tmp_path: Path, s3: Any) -> None:
+def test_both_jobs_read_and_write_s3_uris(
+    spark: SparkSession, tmp_path: Path, s3_run: tuple[Any, str]
+) -> None:
+    s3, run = s3_run
     # GIVEN raw JSON lines and the ruleset in S3, and Spark with no S3 connector
     rows = messy(transactions(130))
     write_jsonl(tmp_path / "a.jsonl", rows[:70])
     write_jsonl(tmp_path / "b.jsonl", rows[70:])
-    s3.upload_file(str(tmp_path / "a.jsonl"), "raw", "drop/2026-11-24/a.jsonl")
-    s3.upload_file(str(tmp_path / "b.jsonl"), "raw", "drop/2026-11-24/b.jsonl")
+    s3.upload_file(str(tmp_path / "a.jsonl"), f"raw-{run}", "drop/2026-11-24/a.jsonl")
+    s3.upload_file(str(tmp_path / "b.jsonl"), f"raw-{run}", "drop/2026-11-24/b.jsonl")
     ruleset = Path(data_quality.__file__).parents[1] / "quality" / "transactions.dqdl"
-    s3.upload_file(str(ruleset), "artifacts", "rulesets/transactions.dqdl")
+    s3.upload_file(str(ruleset), f"artifacts-{run}", "rulesets/transactions.dqdl")
     assert not io.spark_reads_s3(spark)
 
     # WHEN ingest and data quality run on s3:// URIs
     manifest = ingest.main(
-        ["--raw_uri", "s3://raw/drop/2026-11-24/", "--curated_uri", "s3://curated/exec-42"], spark=spark
+        ["--raw_uri", f"s3://raw-{run}/drop/2026-11-24/", "--curated_uri", f"s3://curated-{run}/exec-42"],
+        spark=spark,
     )
     report = data_quality.main(
         [
             "--data_uri",
-            "s3://curated/exec-42/",
+            f"s3://curated-{run}/exec-42/",
             "--ruleset_uri",
-            "s3://artifacts/rulesets/transactions.dqdl",
+            f"s3://artifacts-{run}/rulesets/transactions.dqdl",
             "--report_uri",
-            "s3://curated/exec-42-quality/report.json",
+            f"s3://curated-{run}/exec-42-quality/report.json",
         ],
         spark=spark,
     )
 
     # THEN the curated prefix holds Parquet and the manifest, and clean data passes every rule
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="curated")["Contents"]]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=f"curated-{run}")["Contents"]]
     assert "exec-42/_manifest.json" in keys
     assert any(k.startswith("exec-42/part-") and k.endswith(".parquet") for k in keys)
     assert not any(k.endswith(".crc") for k in keys)
@@ -412,5 +420,5 @@ def test_both_jobs_read_and_write_s3_uris(spark: SparkSession, tmp_path: Path, s
     assert report.passed, [
         (r.rule, r.failure_message) for r in report.rules if r.outcome is not Outcome.PASSED
     ]
-    stored = s3.get_object(Bucket="curated", Key="exec-42-quality/report.json")["Body"].read()
+    stored = s3.get_object(Bucket=f"curated-{run}", Key="exec-42-quality/report.json")["Body"].read()
     assert QualityReport.model_validate_json(stored).passed
