@@ -355,6 +355,59 @@ def test_input_path_and_lambda_targets(local_cloud: LocalCloud) -> None:
     assert wait_until(delivered, what="the event reaching the function", timeout=10) == {"k": 1}
 
 
+def test_sqs_targets_receive_what_aws_delivers(local_cloud: LocalCloud) -> None:
+    # GIVEN one rule with three SQS targets: no input setting, Input, InputPath
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    queues = {}
+    for kind in ("whole", "input", "path"):
+        url = sqs.create_queue(QueueName=unique_name(kind))["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queues[kind] = (url, arn)
+    rule = unique_name("rule")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["dualloop.test"]}))
+    events.put_targets(
+        Rule=rule,
+        Targets=[
+            {"Id": "whole", "Arn": queues["whole"][1]},
+            {"Id": "input", "Arn": queues["input"][1], "Input": '{"trigger": "fixed"}'},
+            {"Id": "path", "Arn": queues["path"][1], "InputPath": "$.detail"},
+        ],
+    )
+    # WHEN an event matches
+    resource = "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1"
+    events.put_events(
+        Entries=[
+            {"Source": "dualloop.test", "DetailType": "t", "Detail": '{"k": 1}', "Resources": [resource]}
+        ]
+    )
+
+    def body(kind: str) -> Any:
+        messages = sqs.receive_message(QueueUrl=queues[kind][0]).get("Messages")
+        return json.loads(messages[0]["Body"]) if messages else None
+
+    # THEN the target without input settings gets the whole event, account included (moto's
+    # default template dropped it), and the others get their Input and InputPath (moto ignored both)
+    whole = wait_until(lambda: body("whole"), what="the event reaching the queue", timeout=10)
+    assert set(whole) == {
+        "version",
+        "id",
+        "detail-type",
+        "source",
+        "account",
+        "time",
+        "region",
+        "resources",
+        "detail",
+    }
+    assert whole["account"] == "123456789012"
+    assert whole["resources"] == [resource] and whole["detail"] == {"k": 1}
+    assert time.strptime(whole["time"], "%Y-%m-%dT%H:%M:%SZ")
+    assert wait_until(lambda: body("input"), what="the Input reaching the queue", timeout=10) == {
+        "trigger": "fixed"
+    }
+    assert wait_until(lambda: body("path"), what="the detail reaching the queue", timeout=10) == {"k": 1}
+
+
 def test_schedule_rule_fires_on_the_local_clock(local_cloud: LocalCloud) -> None:
     arn = _state_machine({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
     rule = unique_name("schedule")
