@@ -50,7 +50,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import boto3
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from inner_pipeline.cache_plan import (
@@ -65,7 +64,14 @@ from inner_pipeline.cache_plan import (
     plan_cache,
     store_from_history,
 )
-from shared.cli_support import config_or_exit, local_cloud_for_command, provision_local_stack, quiet_libraries
+from shared.cli_support import (
+    config_or_exit,
+    console,
+    local_cloud_for_command,
+    out,
+    provision_local_stack,
+    quiet_libraries,
+)
 from shared.column_names import HeaderClashError, column_names
 from shared.config import DualloopConfig
 from shared.local_cloud.sagemaker.errors import LocalExecutorError
@@ -79,8 +85,6 @@ if TYPE_CHECKING:
 
     from shared.local_cloud.sagemaker.cache import InMemoryStepCache
 
-console = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
 
 DEFAULT_ROWS = 5000
 DEMO_SEED = 0
