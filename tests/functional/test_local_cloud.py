@@ -408,6 +408,26 @@ def test_sqs_targets_receive_what_aws_delivers(local_cloud: LocalCloud) -> None:
     assert wait_until(lambda: body("path"), what="the detail reaching the queue", timeout=10) == {"k": 1}
 
 
+def test_a_log_group_target_receives_the_whole_event(local_cloud: LocalCloud) -> None:
+    # GIVEN a rule writing to a log group
+    logs, events = boto3.client("logs"), boto3.client("events")
+    group = f"/aws/events/{unique_name('log')}"
+    logs.create_log_group(logGroupName=group)
+    rule = unique_name("rule")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["dualloop.test"]}))
+    target = f"arn:aws:logs:us-east-1:123456789012:log-group:{group}:*"
+    events.put_targets(Rule=rule, Targets=[{"Id": "log", "Arn": target}])
+    # WHEN an event matches
+    events.put_events(Entries=[{"Source": "dualloop.test", "DetailType": "t", "Detail": '{"k": 2}'}])
+    # THEN the log event's message is the whole event, account included
+    found = wait_until(
+        lambda: logs.filter_log_events(logGroupName=group)["events"], what="the event in the log", timeout=10
+    )
+    message = json.loads(found[0]["message"])
+    assert message["account"] == "123456789012" and message["detail"] == {"k": 2}
+    assert message["source"] == "dualloop.test" and message["detail-type"] == "t"
+
+
 def test_schedule_rule_fires_on_the_local_clock(local_cloud: LocalCloud) -> None:
     arn = _state_machine({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
     rule = unique_name("schedule")
