@@ -408,6 +408,48 @@ def test_sqs_targets_receive_what_aws_delivers(local_cloud: LocalCloud) -> None:
     assert wait_until(lambda: body("path"), what="the detail reaching the queue", timeout=10) == {"k": 1}
 
 
+def test_a_fifo_queue_target_needs_content_based_deduplication(local_cloud: LocalCloud) -> None:
+    # GIVEN FIFO queues, one with content-based deduplication, one without (and a dead-letter queue)
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+
+    def queue(name: str, **attributes: str) -> tuple[str, str]:
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return url, arn
+
+    deduplicated = queue(f"{unique_name('dedup')}.fifo", FifoQueue="true", ContentBasedDeduplication="true")
+    plain = queue(f"{unique_name('plain')}.fifo", FifoQueue="true")
+    dead = queue(unique_name("dlq"))
+    rule = unique_name("rule")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["dualloop.test"]}))
+    group = {"SqsParameters": {"MessageGroupId": "retrains"}, "DeadLetterConfig": {"Arn": dead[1]}}
+    events.put_targets(
+        Rule=rule,
+        Targets=[{"Id": "dedup", "Arn": deduplicated[1], **group}, {"Id": "plain", "Arn": plain[1], **group}],
+    )
+    # WHEN an event matches
+    events.put_events(Entries=[{"Source": "dualloop.test", "DetailType": "t", "Detail": "{}"}])
+
+    def received(url: str, **kwargs: Any) -> Any:
+        return sqs.receive_message(QueueUrl=url, **kwargs).get("Messages")
+
+    # THEN the deduplicating queue has it in the target's message group
+    (message,) = wait_until(
+        lambda: received(deduplicated[0], MessageSystemAttributeNames=["MessageGroupId"]),
+        what="the event reaching the FIFO queue",
+        timeout=10,
+    )
+    assert message["Attributes"]["MessageGroupId"] == "retrains"
+    assert json.loads(message["Body"])["account"] == "123456789012"
+    # AND the other one refused it, so it went to the target's dead-letter queue, saying why
+    (dead_letter,) = wait_until(
+        lambda: received(dead[0], MessageAttributeNames=["All"]), what="the dead letter", timeout=10
+    )
+    assert dead_letter["MessageAttributes"]["TARGET_ARN"]["StringValue"] == plain[1]
+    assert "content-based deduplication" in dead_letter["MessageAttributes"]["ERROR_MESSAGE"]["StringValue"]
+    assert received(plain[0]) is None
+
+
 def test_a_log_group_target_receives_the_whole_event(local_cloud: LocalCloud) -> None:
     # GIVEN a rule writing to a log group
     logs, events = boto3.client("logs"), boto3.client("events")
