@@ -50,7 +50,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import boto3
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from inner_pipeline.cache_plan import (
@@ -65,12 +64,20 @@ from inner_pipeline.cache_plan import (
     plan_cache,
     store_from_history,
 )
-from shared.cli_support import config_or_exit, local_cloud_for_command, provision_local_stack, quiet_libraries
+from shared.cli_support import (
+    config_or_exit,
+    console,
+    local_cloud_for_command,
+    out,
+    provision_local_stack,
+    quiet_libraries,
+)
 from shared.column_names import HeaderClashError, column_names
 from shared.config import DualloopConfig
 from shared.local_cloud.sagemaker.errors import LocalExecutorError
 from shared.naming import Names
 from shared.pipeline_outcome import failure_reason, outcome_of
+from shared.polling import NeverHappened, wait_until
 from shared.target import Target
 
 if TYPE_CHECKING:
@@ -78,8 +85,6 @@ if TYPE_CHECKING:
 
     from shared.local_cloud.sagemaker.cache import InMemoryStepCache
 
-console = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
 
 DEFAULT_ROWS = 5000
 DEMO_SEED = 0
@@ -378,9 +383,11 @@ def follow(
 ) -> tuple[str, list[dict[str, Any]]]:
     """Poll until the execution ends; ``on_step`` sees every step status change. Returns the
     final status and the steps in start order."""
-    deadline = time.monotonic() + timeout_seconds
     seen: dict[str, str] = {}
-    while True:
+    status = "Executing"
+
+    def ended() -> tuple[str, list[dict[str, Any]]] | None:
+        nonlocal status
         # Status first, then steps: once the status is final, the steps read after it are too.
         status = sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution_arn)[
             "PipelineExecutionStatus"
@@ -395,11 +402,14 @@ def follow(
             if seen.get(info["name"]) != info["status"]:
                 seen[info["name"]] = info["status"]
                 on_step(info)
-        if status in TERMINAL:
-            return status, steps
-        if time.monotonic() > deadline:
-            raise fail(f"{execution_arn} still {status} after {timeout_seconds:g} s", code=1)
-        time.sleep(poll_seconds)
+        return (status, steps) if status in TERMINAL else None
+
+    try:
+        return wait_until(
+            ended, what=f"the end of {execution_arn}", timeout=timeout_seconds, interval=poll_seconds
+        )
+    except NeverHappened:
+        raise fail(f"{execution_arn} still {status} after {timeout_seconds:g} s", code=1) from None
 
 
 @inner_app.command("run")

@@ -12,14 +12,13 @@ from typing import Annotated, Any
 import boto3
 import typer
 from botocore.exceptions import ClientError
-from rich.console import Console
 from rich.markup import escape
 
 from outer_orchestrator import approvals
 from outer_orchestrator.handlers.release_lock import HOLDER_ATTRIBUTE, LOCK_KEY
 from outer_orchestrator.progress import LiveProgress
 from outer_orchestrator.runner import ApprovePolicy, Retrain, RunResult, upload_data
-from shared.cli_support import config_or_exit, console, local_cloud_for_command, quiet_libraries
+from shared.cli_support import config_or_exit, console, local_cloud_for_command, out, quiet_libraries
 from shared.config import DualloopConfig
 from shared.data_upload import check_data_path
 from shared.naming import Names
@@ -391,7 +390,6 @@ def status_cmd(
     if as_json:
         typer.echo(json.dumps(state.as_dict(), default=str, indent=2))
         return
-    out = Console(soft_wrap=True)
     runs = Table("retrain", "trigger", "status", "started", "error", title="retrains")
     for e in state.executions:
         runs.add_row(e["name"], e["trigger"], e["status"], e["started"], e["error"] or "")

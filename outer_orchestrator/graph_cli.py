@@ -23,10 +23,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import boto3
 import typer
 from botocore.exceptions import ClientError
-from rich.console import Console
 from rich.markup import escape
 
-from shared.cli_support import config_or_exit, local_cloud_for_command, quiet_libraries
+from shared.cli_support import config_or_exit, console, local_cloud_for_command, quiet_libraries
 from shared.config import DualloopConfig
 from shared.graph import (
     Graph,
@@ -46,8 +45,6 @@ from shared.target import Target
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_stepfunctions import SFNClient
-
-console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class Format(StrEnum):

@@ -18,7 +18,6 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from outer_orchestrator.quality.suggest import (
@@ -28,6 +27,7 @@ from outer_orchestrator.quality.suggest import (
     read_table,
     suggest_ruleset,
 )
+from shared.cli_support import console
 from shared.column_names import column_name
 from shared.config import DEFAULT_GATE, DataSchema, Feature, FeatureType, ProblemType, load_config
 
@@ -36,8 +36,6 @@ __all__ = ["GENERATED_ID", "MAX_CLASSES", "Project", "infer_schema", "init_cmd",
 MAX_CLASSES = 20  # more whole-number values than this is a count or a score: regression
 GENERATED_ID = "row_id"  # the id ingest adds to data without one (dataset.generate_id)
 CONFIG_NAME = "dualloop.yaml"
-
-console = Console(stderr=True, soft_wrap=True)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from outer_orchestrator.promotion import (
     aws_sessions,
     local_sessions,
 )
-from shared.cli_support import config_or_exit, console, quiet_libraries
+from shared.cli_support import config_or_exit, console, out, quiet_libraries
 from shared.config import ApprovalMode, DualloopConfig, stage_path
 
 _ON_AWS = "aws"
@@ -207,7 +207,6 @@ def stages_cmd(
 
 
 def show_stages(cfg: DualloopConfig, stage: str | None, as_json: bool) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     try:
@@ -232,7 +231,7 @@ def show_stages(cfg: DualloopConfig, stage: str | None, as_json: bool) -> None:
             serving,
             row["model_data_url"] or "",
         )
-    Console(soft_wrap=True).print(table)
+    out.print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -119,6 +119,8 @@ class Retrain:
         last_split: tuple[Any, ...] | None = None
         was_deploying = False
         decided = False
+        # Not shared.polling.wait_until: each poll reports progress, may approve and reads the
+        # traffic split (state kept across polls); the end of the execution is incidental.
         while True:
             described = self.sfn.describe_execution(executionArn=execution_arn)
             for event in self._events_after(execution_arn, last_event):

@@ -16,7 +16,11 @@ from shared.config import ConfigError, DualloopConfig, load_config
 from shared.target import Target
 from shared.user_errors import describe_config_error
 
-console = Console(stderr=True, soft_wrap=True)
+# The one terminal of every command: progress and errors on stderr (``console``), results on
+# stdout (``out``). No highlighting (rich would recolour the numbers and paths of our own text);
+# soft wrap, so a long ARN, URI or command stays on one line and can be copied whole.
+console = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
 _NOISY_LOGGERS = (
     "sagemaker",
     "sagemaker.config",  # set to INFO by the SDK unless it already has a level

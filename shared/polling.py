@@ -13,7 +13,7 @@ class NeverHappened(TimeoutError):
     """What was waited for did not happen before the deadline."""
 
 
-def wait_until(check: Callable[[], T], *, what: str, timeout: float, interval: float = 0.05) -> T:
+def wait_until(check: Callable[[], T | None], *, what: str, timeout: float, interval: float = 0.05) -> T:
     """The first truthy value of ``check()``, called every ``interval`` seconds; ``NeverHappened``
     ("<what> did not happen within <timeout> s.") once ``timeout`` seconds have passed."""
     deadline = time.monotonic() + timeout

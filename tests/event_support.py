@@ -6,7 +6,6 @@ detail-type, detail) that ``outer_orchestrator.handlers.events`` parses, with a 
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -93,15 +92,3 @@ def alarm_event(
         detail["configuration"] = {"metrics": [metric]}
     arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm_name}"
     return eventbridge_event("aws.cloudwatch", "CloudWatch Alarm State Change", detail, [arn])
-
-
-def from_sqs_target(body: str) -> dict[str, Any]:
-    """An event an SQS target of a local-cloud rule received, as AWS would have delivered it.
-
-    moto's SQS target renders its default template, which drops ``account``
-    (moto/events/utils.py ``DEFAULT_EVENT_INPUT_TEMPLATE``); AWS, and the local cloud's Lambda
-    targets, deliver it. Restored from the event's own resource ARN.
-    """
-    event: dict[str, Any] = json.loads(body)
-    event.setdefault("account", event["resources"][0].split(":")[4])
-    return event

@@ -15,16 +15,15 @@ from typing import Annotated
 import boto3
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from outer_orchestrator.drift.report import DriftReport, Status
+from shared.cli_support import console
 from shared.config import ConfigError, DualloopConfig, load_config
 from shared.naming import Names
 from shared.target import Target
 
-console = Console(stderr=True)
 _COLOUR = {Status.OK: "green", Status.DRIFT: "red", Status.INSUFFICIENT_DATA: "yellow"}
 
 
@@ -190,7 +189,7 @@ def _config(path: Path | None) -> DualloopConfig:
 
 
 def _error(message: str) -> None:
-    console.print(escape(message), style="red", soft_wrap=True, highlight=False)
+    console.print(escape(message), style="red")
 
 
 def _local_now() -> datetime | None:

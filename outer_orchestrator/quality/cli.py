@@ -6,15 +6,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
+
+from shared.cli_support import console
 
 __all__ = ["app"]
 
 app = typer.Typer(
     help="Data-quality rules (DQDL) for the outer loop's DataQuality step.", no_args_is_help=True
 )
-console = Console(stderr=True, soft_wrap=True)
 
 
 @app.command("suggest")

@@ -20,7 +20,7 @@ from typing import Any
 
 import boto3
 import pytest
-from event_support import alarm_event, from_sqs_target
+from event_support import alarm_event
 from wait_support import wait_until
 
 from outer_orchestrator.drift.job import MAX_DRIFT_METRIC
@@ -132,7 +132,7 @@ def _delivered(p: Project, timeout: float = 5.0) -> list[dict[str, Any]]:
         timeout=timeout,
         interval=0,
     )
-    return [from_sqs_target(m["Body"]) for m in messages]
+    return [json.loads(m["Body"]) for m in messages]
 
 
 def test_drift_alarm_starts_one_retrain_naming_the_drifted_features(

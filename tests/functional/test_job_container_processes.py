@@ -4,8 +4,10 @@ The contracts that need no process are tests/unit/test_job_containers.py."""
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -77,3 +79,43 @@ def test_requirements_already_installed_need_nothing_and_missing_ones_fail_clear
         f"ClientError: missing.txt: dualloop-no-such-package==1.0 not installed in {sys.executable}"
     )
     assert not any((tmp_path / "home").rglob("*.complete"))
+
+
+def _sleeper(tmp_path: Path, host: str, code: str = "import time; time.sleep(30)") -> Launch:
+    instance = Instance(host, tmp_path / host, mounted=False)
+    return Launch(instance, [sys.executable, "-c", code], base_environment({}), tmp_path)
+
+
+def test_a_job_past_its_max_runtime_fails_naming_it_and_its_processes_end(tmp_path: Path) -> None:
+    from shared.local_cloud.sagemaker.errors import StepFailure
+
+    # GIVEN an instance that would run 30 s, WHEN its MaxRuntimeInSeconds is 1
+    pid_file = tmp_path / "pid"
+    code = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(30)"
+    started = time.monotonic()
+    with pytest.raises(StepFailure) as error:
+        run_instances([_sleeper(tmp_path, "algo-1", code)], stop=threading.Event(), max_runtime_seconds=1)
+    # THEN it fails with SageMaker's reason, soon after the limit, and its process is gone
+    assert str(error.value) == "ClientError: the job exceeded its MaxRuntimeInSeconds (1 s)"
+    assert 1 <= time.monotonic() - started < 10
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)
+
+
+def test_a_stop_ends_the_wait_and_one_failed_instance_ends_the_others(tmp_path: Path) -> None:
+    from shared.local_cloud.sagemaker.errors import StepStopped
+
+    # GIVEN a job being stopped: StepStopped, without waiting for its 30 s
+    stop = threading.Event()
+    stop.set()
+    started = time.monotonic()
+    with pytest.raises(StepStopped):
+        run_instances([_sleeper(tmp_path, "algo-1")], stop=stop, max_runtime_seconds=None)
+    # GIVEN two instances, one failing at once: the job ends without waiting for the other
+    results = run_instances(
+        [_sleeper(tmp_path, "algo-1"), _sleeper(tmp_path, "algo-2", "raise SystemExit(4)")],
+        stop=threading.Event(),
+        max_runtime_seconds=None,
+    )
+    assert results[1].returncode == 4 and results[0].returncode != 0
+    assert time.monotonic() - started < 10

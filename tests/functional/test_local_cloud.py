@@ -355,6 +355,121 @@ def test_input_path_and_lambda_targets(local_cloud: LocalCloud) -> None:
     assert wait_until(delivered, what="the event reaching the function", timeout=10) == {"k": 1}
 
 
+def test_sqs_targets_receive_what_aws_delivers(local_cloud: LocalCloud) -> None:
+    # GIVEN one rule with three SQS targets: no input setting, Input, InputPath
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    queues = {}
+    for kind in ("whole", "input", "path"):
+        url = sqs.create_queue(QueueName=unique_name(kind))["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queues[kind] = (url, arn)
+    rule = unique_name("rule")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["dualloop.test"]}))
+    events.put_targets(
+        Rule=rule,
+        Targets=[
+            {"Id": "whole", "Arn": queues["whole"][1]},
+            {"Id": "input", "Arn": queues["input"][1], "Input": '{"trigger": "fixed"}'},
+            {"Id": "path", "Arn": queues["path"][1], "InputPath": "$.detail"},
+        ],
+    )
+    # WHEN an event matches
+    resource = "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1"
+    events.put_events(
+        Entries=[
+            {"Source": "dualloop.test", "DetailType": "t", "Detail": '{"k": 1}', "Resources": [resource]}
+        ]
+    )
+
+    def body(kind: str) -> Any:
+        messages = sqs.receive_message(QueueUrl=queues[kind][0]).get("Messages")
+        return json.loads(messages[0]["Body"]) if messages else None
+
+    # THEN the target without input settings gets the whole event, account included (moto's
+    # default template dropped it), and the others get their Input and InputPath (moto ignored both)
+    whole = wait_until(lambda: body("whole"), what="the event reaching the queue", timeout=10)
+    assert set(whole) == {
+        "version",
+        "id",
+        "detail-type",
+        "source",
+        "account",
+        "time",
+        "region",
+        "resources",
+        "detail",
+    }
+    assert whole["account"] == "123456789012"
+    assert whole["resources"] == [resource] and whole["detail"] == {"k": 1}
+    assert time.strptime(whole["time"], "%Y-%m-%dT%H:%M:%SZ")
+    assert wait_until(lambda: body("input"), what="the Input reaching the queue", timeout=10) == {
+        "trigger": "fixed"
+    }
+    assert wait_until(lambda: body("path"), what="the detail reaching the queue", timeout=10) == {"k": 1}
+
+
+def test_a_fifo_queue_target_needs_content_based_deduplication(local_cloud: LocalCloud) -> None:
+    # GIVEN FIFO queues, one with content-based deduplication, one without (and a dead-letter queue)
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+
+    def queue(name: str, **attributes: str) -> tuple[str, str]:
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return url, arn
+
+    deduplicated = queue(f"{unique_name('dedup')}.fifo", FifoQueue="true", ContentBasedDeduplication="true")
+    plain = queue(f"{unique_name('plain')}.fifo", FifoQueue="true")
+    dead = queue(unique_name("dlq"))
+    rule = unique_name("rule")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["dualloop.test"]}))
+    group = {"SqsParameters": {"MessageGroupId": "retrains"}, "DeadLetterConfig": {"Arn": dead[1]}}
+    events.put_targets(
+        Rule=rule,
+        Targets=[{"Id": "dedup", "Arn": deduplicated[1], **group}, {"Id": "plain", "Arn": plain[1], **group}],
+    )
+    # WHEN an event matches
+    events.put_events(Entries=[{"Source": "dualloop.test", "DetailType": "t", "Detail": "{}"}])
+
+    def received(url: str, **kwargs: Any) -> Any:
+        return sqs.receive_message(QueueUrl=url, **kwargs).get("Messages")
+
+    # THEN the deduplicating queue has it in the target's message group
+    (message,) = wait_until(
+        lambda: received(deduplicated[0], MessageSystemAttributeNames=["MessageGroupId"]),
+        what="the event reaching the FIFO queue",
+        timeout=10,
+    )
+    assert message["Attributes"]["MessageGroupId"] == "retrains"
+    assert json.loads(message["Body"])["account"] == "123456789012"
+    # AND the other one refused it, so it went to the target's dead-letter queue, saying why
+    (dead_letter,) = wait_until(
+        lambda: received(dead[0], MessageAttributeNames=["All"]), what="the dead letter", timeout=10
+    )
+    assert dead_letter["MessageAttributes"]["TARGET_ARN"]["StringValue"] == plain[1]
+    assert "content-based deduplication" in dead_letter["MessageAttributes"]["ERROR_MESSAGE"]["StringValue"]
+    assert received(plain[0]) is None
+
+
+def test_a_log_group_target_receives_the_whole_event(local_cloud: LocalCloud) -> None:
+    # GIVEN a rule writing to a log group
+    logs, events = boto3.client("logs"), boto3.client("events")
+    group = f"/aws/events/{unique_name('log')}"
+    logs.create_log_group(logGroupName=group)
+    rule = unique_name("rule")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["dualloop.test"]}))
+    target = f"arn:aws:logs:us-east-1:123456789012:log-group:{group}:*"
+    events.put_targets(Rule=rule, Targets=[{"Id": "log", "Arn": target}])
+    # WHEN an event matches
+    events.put_events(Entries=[{"Source": "dualloop.test", "DetailType": "t", "Detail": '{"k": 2}'}])
+    # THEN the log event's message is the whole event, account included
+    found = wait_until(
+        lambda: logs.filter_log_events(logGroupName=group)["events"], what="the event in the log", timeout=10
+    )
+    message = json.loads(found[0]["message"])
+    assert message["account"] == "123456789012" and message["detail"] == {"k": 2}
+    assert message["source"] == "dualloop.test" and message["detail-type"] == "t"
+
+
 def test_schedule_rule_fires_on_the_local_clock(local_cloud: LocalCloud) -> None:
     arn = _state_machine({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
     rule = unique_name("schedule")

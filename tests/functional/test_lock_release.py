@@ -29,7 +29,7 @@ from typing import Any
 
 import boto3
 import pytest
-from event_support import execution_status_event, from_sqs_target
+from event_support import execution_status_event
 from wait_support import execution_ended, wait_until
 
 from outer_orchestrator.local_stack import LocalStack
@@ -90,7 +90,7 @@ class Project:
             for message in sqs.receive_message(QueueUrl=self.events_queue, MaxNumberOfMessages=10).get(
                 "Messages", []
             ):
-                found.append(from_sqs_target(message["Body"]))
+                found.append(json.loads(message["Body"]))
                 sqs.delete_message(QueueUrl=self.events_queue, ReceiptHandle=message["ReceiptHandle"])
             return len(found) >= count
 

@@ -17,12 +17,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from shared.cli_support import console
 from shared.target import Target
-
-console = Console(stderr=True)
 
 
 def invoke(
@@ -43,7 +41,7 @@ def invoke(
         response: Any = client.invoke_endpoint(EndpointName=name, Body=payload, ContentType=content_type)
     except ClientError as exc:
         message, code = _refusal(exc, name)
-        console.print(escape(message), style="red", soft_wrap=True, highlight=False)
+        console.print(escape(message), style="red")
         raise typer.Exit(code) from None
     except BotoCoreError as exc:
         from shared.user_errors import explain
@@ -51,7 +49,7 @@ def invoke(
         known = explain(exc)
         if known is None:
             raise
-        console.print(escape(known.message), style="red", soft_wrap=True, highlight=False)
+        console.print(escape(known.message), style="red")
         raise typer.Exit(known.exit_code) from None
     typer.echo(response["Body"].read().decode().rstrip("\n"))
     headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
@@ -116,7 +114,7 @@ def _default_endpoint() -> str:
     try:
         return Names(load_config()).endpoint
     except ConfigError as exc:
-        console.print(escape(describe_config_error(exc)), style="red", soft_wrap=True, highlight=False)
+        console.print(escape(describe_config_error(exc)), style="red")
         raise typer.Exit(2) from None
 
 

@@ -49,6 +49,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
 
+from shared.polling import NeverHappened, wait_until
+
 WORKERS_ENV = "SAGEMAKER_MODEL_SERVER_WORKERS"
 DEFAULT_PROGRAM = "inference.py"
 BUILTIN_PREFIX = "builtin:"  # the "program" of a built-in algorithm's model (sagemaker/algorithms)
@@ -330,16 +332,18 @@ class ModelServerProcess:
     def wait_healthy(self, timeout: float) -> None:
         """Return once ``/ping`` answers 200; raise ``ServerFailed`` if it exits or time runs out."""
         deadline = time.monotonic() + timeout
-        while True:
+
+        def answers() -> bool:
             if self._proc is None or self._proc.poll() is not None:
                 code = self._proc.returncode if self._proc else None
                 raise ServerFailed(f"the model server exited with status {code}: {self.log_tail()}")
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ServerFailed(f"the model server did not answer /ping within {timeout:.0f} s")
-            if self.ping(timeout=min(remaining, 1.0)):
-                return
-            time.sleep(0.02)
+            return remaining > 0 and self.ping(timeout=min(remaining, 1.0))
+
+        try:
+            wait_until(answers, what="the model server answering /ping", timeout=timeout, interval=0.02)
+        except NeverHappened:
+            raise ServerFailed(f"the model server did not answer /ping within {timeout:.0f} s") from None
 
     def ping(self, timeout: float = 2.0) -> bool:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)

@@ -1,13 +1,22 @@
-"""Addition: EventBridge rules deliver to Step Functions and Lambda targets.
+"""Fix and addition: EventBridge rules deliver to Step Functions, Lambda, SQS and log-group
+targets what AWS delivers.
 
 moto 5.2.5's ``Rule.send_to_targets`` knows log groups, SQS, event buses, archives and API
 destinations, and raises ``Expr not defined for Rule`` for anything else. It also hands
 every event to schedule rules (their empty pattern matches everything) and ignores a
-rule's ``DISABLED`` state. This patch keeps moto's delivery for the targets it knows and
-adds, with AWS's target-input semantics (``Input`` | ``InputPath`` | ``InputTransformer``
-| the whole event):
+rule's ``DISABLED`` state. For the targets it knows it renders ``InputTransformer`` only,
+ignoring ``Input`` and ``InputPath``, and without one it renders a default template
+(moto/events/utils.py ``DEFAULT_EVENT_INPUT_TEMPLATE``) that drops the event's ``account``.
+This patch delivers, with AWS's target-input semantics (``Input`` | ``InputPath`` |
+``InputTransformer`` | the whole event; EventBridge user guide, "Transforming target input"):
 - ``arn:aws:states:...:stateMachine:...`` → StartExecution with the input;
-- ``arn:aws:lambda:...:function:...`` → an asynchronous (Event) invocation.
+- ``arn:aws:lambda:...:function:...`` → an asynchronous (Event) invocation;
+- ``arn:aws:sqs:...`` → SendMessage with the input as the body (``SqsParameters.MessageGroupId``
+  for a FIFO queue, which needs content-based deduplication);
+- ``arn:aws:logs:...:log-group:...`` → a log event whose message is the input.
+Event-bus, archive and API-destination targets keep moto's delivery (the project uses none:
+moto forwards to another bus only source, detail-type and detail, and calls an API
+destination without the event).
 Delivery is at least once, as on AWS; consumers must be idempotent.
 """
 
@@ -17,6 +26,7 @@ import copy
 import json
 import logging
 import re
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,28 +48,47 @@ def target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
     or, when none is set, the whole event (with an ISO-8601 ``time``)."""
     if "Input" in target:
         return json.loads(target["Input"])
-    public = {k: v for k, v in event.items() if k not in ("ingestion-time", SCHEDULED_EVENT_MARK)}
-    if isinstance(public.get("time"), int | float):
-        public["time"] = datetime.fromtimestamp(public["time"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if "InputTransformer" in target:
+        return _parsed(_transformed(target["InputTransformer"], _public(event)))
+    public = _public(event)
     if "InputPath" in target:
         matches = jsonpath(target["InputPath"]).find(public)
         return matches[0].value if matches else None
-    if "InputTransformer" in target:
-        transformer = target["InputTransformer"]
-        values = {
-            name: (found[0].value if (found := jsonpath(path).find(public)) else None)
-            for name, path in transformer.get("InputPathsMap", {}).items()
-        }
-        values["aws.events.event.json"] = public
-        values["aws.events.rule-arn"] = f"arn:aws:events:{public.get('region')}:{public.get('account')}:rule/"
-        return render_input_template(transformer["InputTemplate"], values)
     return public
+
+
+def target_text(target: dict[str, Any], event: dict[str, Any]) -> str:
+    """The input as the text a queue's message or a log event carries: ``Input`` verbatim, a
+    transformer's rendering as rendered (a plain-text template stays plain text), else JSON."""
+    if "Input" in target:
+        return str(target["Input"])
+    if "InputTransformer" in target:
+        return _transformed(target["InputTransformer"], _public(event))
+    return json.dumps(target_input(target, event))
+
+
+def _public(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as AWS shows it: no moto bookkeeping, ``time`` as ISO-8601 text."""
+    public = {k: v for k, v in event.items() if k not in ("ingestion-time", SCHEDULED_EVENT_MARK)}
+    if isinstance(public.get("time"), int | float):
+        public["time"] = datetime.fromtimestamp(public["time"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return public
+
+
+def _transformed(transformer: dict[str, Any], public: dict[str, Any]) -> str:
+    values = {
+        name: (found[0].value if (found := jsonpath(path).find(public)) else None)
+        for name, path in transformer.get("InputPathsMap", {}).items()
+    }
+    values["aws.events.event.json"] = public
+    values["aws.events.rule-arn"] = f"arn:aws:events:{public.get('region')}:{public.get('account')}:rule/"
+    return render_input_text(transformer["InputTemplate"], values)
 
 
 _PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
 
 
-def render_input_template(template: str, values: dict[str, Any]) -> Any:
+def render_input_text(template: str, values: dict[str, Any]) -> str:
     """EventBridge's InputTemplate: a placeholder inside a JSON string is replaced by the raw
     text of its value; one standing as a JSON value is replaced by the value as JSON (so
     strings get their quotes). moto inserts strings unquoted, which breaks the latter."""
@@ -86,7 +115,10 @@ def render_input_template(template: str, values: dict[str, Any]) -> Any:
             in_string = True
         out.append(char)
         i += 1
-    text = "".join(out)
+    return "".join(out)
+
+
+def _parsed(text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError:
@@ -110,6 +142,10 @@ def _send_to_targets(self: Rule, original_event: dict[str, Any], transform_input
             _start_execution(self, target, original_event)
         elif arn.service == "lambda":
             _invoke_function(self, target, original_event)
+        elif arn.service == "sqs":
+            _send_to_queue(self, target, original_event)
+        elif arn.service == "logs" and arn.resource_type == "log-group":
+            _send_to_log_group(self, target, original_event)
         else:
             moto_targets.append(target)
     if moto_targets:
@@ -177,3 +213,40 @@ def _invoke_function(rule: Rule, target: dict[str, Any], event: dict[str, Any]) 
     from shared.local_cloud.patches.lambda_inprocess import invoke_async
 
     invoke_async(target["Arn"], target_input(target, event), rule.account_id, rule.region_name)
+
+
+def _send_to_queue(rule: Rule, target: dict[str, Any], event: dict[str, Any]) -> None:
+    from moto.sqs.models import sqs_backends
+
+    arn = parse_arn(target["Arn"])
+    backend = sqs_backends[arn.account][arn.region]
+    group_id = (target.get("SqsParameters") or {}).get("MessageGroupId")
+    try:
+        if arn.resource_id.endswith(".fifo"):
+            # EventBridge user guide, "Amazon SQS queues as targets": a FIFO queue needs
+            # content-based deduplication (EventBridge sends no deduplication id).
+            queue = backend.get_queue(arn.resource_id)
+            if str(queue.attributes.get("ContentBasedDeduplication", "false")).lower() != "true":
+                raise ValueError(f"the FIFO queue {arn.resource_id} has no content-based deduplication")
+        backend.send_message(arn.resource_id, target_text(target, event), group_id=group_id)
+    except Exception as exc:
+        LOG.exception("EventBridge rule %s could not send to %s", rule.name, target["Arn"])
+        _dead_letter(rule, target, event, exc)
+
+
+def _send_to_log_group(rule: Rule, target: dict[str, Any], event: dict[str, Any]) -> None:
+    from moto.core.utils import unix_time_millis
+    from moto.logs.models import logs_backends
+
+    arn = parse_arn(target["Arn"])
+    group = arn.resource_id.split(":")[0]  # log-group:NAME or log-group:NAME:*
+    backend = logs_backends[arn.account][arn.region]
+    stream = str(uuid.uuid4())
+    try:
+        backend.create_log_stream(group, stream)
+        backend.put_log_events(
+            group, stream, [{"timestamp": unix_time_millis(), "message": target_text(target, event)}]
+        )
+    except Exception as exc:
+        LOG.exception("EventBridge rule %s could not write to %s", rule.name, target["Arn"])
+        _dead_letter(rule, target, event, exc)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import re
 import shutil
@@ -29,12 +30,12 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from shared.local_cloud.sagemaker.errors import StepFailure, StepStopped
+from shared.polling import NeverHappened, wait_until
 
 LOG = logging.getLogger(__name__)
 
@@ -187,18 +188,22 @@ def run_instances(
                     start_new_session=True,
                 )
             processes.append((launch, process, log_path))
-        deadline = None if max_runtime_seconds is None else time.monotonic() + max_runtime_seconds
-        while True:
+
+        def ended() -> bool:  # every instance exited, or one failed
             codes = [p.poll() for _, p, _ in processes]
             if all(c is not None for c in codes) or any(c not in (None, 0) for c in codes):
-                break
+                return True
             if stop.is_set():
                 raise StepStopped("stopped")
-            if deadline is not None and time.monotonic() > deadline:
-                raise StepFailure(
-                    f"ClientError: the job exceeded its MaxRuntimeInSeconds ({max_runtime_seconds:g} s)"
-                )
-            time.sleep(_POLL_SECONDS)
+            return False
+
+        runtime = math.inf if max_runtime_seconds is None else max_runtime_seconds
+        try:
+            wait_until(ended, what="the job's instances ending", timeout=runtime, interval=_POLL_SECONDS)
+        except NeverHappened:
+            raise StepFailure(
+                f"ClientError: the job exceeded its MaxRuntimeInSeconds ({max_runtime_seconds:g} s)"
+            ) from None
     finally:
         for _, process, _ in processes:
             _terminate(process)
