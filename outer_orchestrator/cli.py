@@ -1,20 +1,19 @@
-"""``dualloop run | approve | reject``: the outer loop from a terminal."""
+"""``dualloop run | status | demo``: the outer loop from a terminal (``approve``/``reject``: approval_cli)."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import boto3
 import typer
 from botocore.exceptions import ClientError
 from rich.markup import escape
 
-from outer_orchestrator import approvals
+from outer_orchestrator import approval_cli
 from outer_orchestrator.handlers.release_lock import HOLDER_ATTRIBUTE, LOCK_KEY
 from outer_orchestrator.progress import LiveProgress
 from outer_orchestrator.runner import ApprovePolicy, Retrain, RunResult, upload_data
@@ -276,95 +275,6 @@ def stage_data(cfg: DualloopConfig, data: str | None, rows: int, run_id: str) ->
         return upload_data(cfg, path, run_id)
 
 
-STILL_SERVING_EXIT = 3  # `dualloop reject` of the serving package: rejected, but it still serves
-
-
-def _registry(cfg: DualloopConfig, model_package_arn: str | None, stage: str | None) -> tuple[Any, Names]:
-    """The SageMaker client and names of the registry that decides: with ``config.stages``, the
-    stage whose registry holds the package (its ARN names account, region and group), else
-    ``--stage``, else this process's stage, acting in that stage's account (``stage_sessions``:
-    which credentials); with one stage, the caller's own account, as always."""
-    from outer_orchestrator.stage_sessions import stage_of_package, stage_session
-    from shared.config import stage_config, stage_path
-
-    named = stage or cfg.stage.value
-    path = stage_path(cfg)
-    spec = stage_of_package(cfg, model_package_arn) if cfg.stages and model_package_arn else None
-    if spec is not None and stage is not None and spec.name.value != stage:
-        console.print(f"[red]{model_package_arn} is stage {spec.name.value}'s, not {stage}'s.[/red]")
-        raise typer.Exit(2)
-    spec = spec or next((s for s in path if s.name.value == named), None)
-    if spec is None:
-        console.print(
-            f"[red]--stage {named}: not a configured stage ({', '.join(s.name.value for s in path)}).[/red]"
-        )
-        raise typer.Exit(2)
-    if not cfg.stages:
-        return boto3.client("sagemaker", region_name=cfg.region), Names(cfg)
-    session = stage_session(cfg, spec, on_aws=Target.current().is_aws)
-    return session.client("sagemaker"), Names(stage_config(cfg, spec.name.value))
-
-
-def _decide(
-    model_package_arn: str | None,
-    latest: bool,
-    decision: ApprovePolicy | str,
-    reason: str | None,
-    stage: str | None = None,
-    config: Path | None = None,
-) -> None:
-    from outer_orchestrator.stage_sessions import StageCredentialsError
-
-    cfg = config_or_exit(config)
-    try:
-        sagemaker, names = _registry(cfg, model_package_arn, stage)
-        arn = model_package_arn or (approvals.latest_pending(sagemaker, names) if latest else None)
-        if arn is None:
-            console.print(
-                "[red]Name a MODEL_PACKAGE_ARN or pass --latest (`dualloop status` lists them).[/red]"
-            )
-            raise typer.Exit(2)
-        approvals.decide(sagemaker, arn, decision, reason, names.model_package_group)  # type: ignore[arg-type]
-    except approvals.StillServing as exc:
-        # Done in the registry, but the user may expect more: a distinct exit code (README).
-        console.print(f"[yellow]{exc}[/yellow]")
-        raise typer.Exit(STILL_SERVING_EXIT) from None
-    except (approvals.ApprovalError, StageCredentialsError) as exc:
-        console.print(f"[red]{escape(str(exc))}[/red]")
-        raise typer.Exit(1) from None
-    typer.echo(f"{decision}: {arn}")
-
-
-def _decision_command(decision: str, summary: str) -> Callable[..., None]:
-    """``dualloop approve`` / ``reject``: one shape, one decision each."""
-
-    def command(
-        model_package_arn: Annotated[str | None, typer.Argument()] = None,
-        latest: Annotated[bool, typer.Option(help="The newest package awaiting approval.")] = False,
-        reason: Annotated[
-            str | None,
-            typer.Option(help="Recorded as the approval description (a rejected retrain fails with it)."),
-        ] = None,
-        stage: Annotated[
-            str | None,
-            typer.Option(help="With --latest: the stage (config.stages) whose registry to look in."),
-        ] = None,
-        config: Annotated[Path | None, typer.Option(help="YAML/TOML config file.")] = None,
-    ) -> None:
-        _decide(model_package_arn, latest, decision, reason, stage, config)
-
-    command.__doc__ = summary
-    return command
-
-
-approve_cmd = _decision_command(
-    "Approved", "Approve a registered model: the waiting retrain (or promotion) goes on to deploy it."
-)
-reject_cmd = _decision_command(
-    "Rejected", "Reject a registered model: the waiting retrain (or promotion) stops without deploying."
-)
-
-
 def status_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     config: Annotated[Path | None, typer.Option(help="YAML/TOML config file.")] = None,
@@ -444,5 +354,5 @@ def register(app: typer.Typer) -> None:
     app.add_typer(quality_app, name="quality")
     app.command("status")(status_cmd)
     app.command("run")(run)
-    app.command("approve")(approve_cmd)
-    app.command("reject")(reject_cmd)
+    app.command("approve")(approval_cli.approve_cmd)
+    app.command("reject")(approval_cli.reject_cmd)

@@ -1,4 +1,5 @@
 """Addition: SageMaker hosting's missing pieces (UpdateEndpoint, real InvokeEndpoint, endpoint state).
+(Over 400 lines: one addition per hosting API moto lacks, as the patches are laid out; each section is one API below.)
 
 - ``UpdateEndpoint`` (missing in moto 5.2.5): validated as SageMaker does (the endpoint must
   be InService, the config must exist and keep the variant names, ``DeploymentConfig``
