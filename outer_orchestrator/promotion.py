@@ -14,8 +14,9 @@ package now: a package rolled back (or never deployed) in the previous stage sto
 promotion, the target stage keeps what it serves, and its topic says so.
 
 Clients come from ``AccountSessions``: one boto3 session per stage (its account and region);
-on the local cloud each account's administrator (``shared.local_cloud.accounts``), on AWS the
-stage's promotion role, assumed from the deploying account.
+on the local cloud each account's administrator (``shared.local_cloud.accounts``), on AWS
+what ``stage_sessions.account_sessions`` finds for that account (the stage's profile, your
+own credentials there, else the stage's promotion role, ``aws_sessions``).
 """
 
 from __future__ import annotations
