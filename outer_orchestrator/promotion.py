@@ -14,8 +14,9 @@ package now: a package rolled back (or never deployed) in the previous stage sto
 promotion, the target stage keeps what it serves, and its topic says so.
 
 Clients come from ``AccountSessions``: one boto3 session per stage (its account and region);
-on the local cloud each account's administrator (``shared.local_cloud.accounts``), on AWS the
-stage's promotion role, assumed from the deploying account.
+on the local cloud each account's administrator (``shared.local_cloud.accounts``), on AWS
+what ``stage_sessions.account_sessions`` finds for that account (the stage's profile, your
+own credentials there, else the stage's promotion role, ``aws_sessions``).
 """
 
 from __future__ import annotations
@@ -562,7 +563,8 @@ class Promotion:
         if run.error == "ModelNotApproved":
             return result(
                 "Rejected",
-                f"{copy_arn} was not approved in stage {stage} ({run.cause}); {self._keeps_serving(target)}",
+                f"{copy_arn} was not approved in stage {stage} ({self._decision(target, copy_arn, run)}); "
+                f"{self._keeps_serving(target)}",
             )
         if run.error == "DeploymentRolledBack":
             return result(
@@ -570,3 +572,11 @@ class Promotion:
                 f"the deployment of {copy_arn} in stage {stage} was rolled back ({run.cause}); {self._keeps_serving(target)}",
             )
         return result("Failed", f"{run.error}: {run.cause}; {self._keeps_serving(target)}")
+
+    def _decision(self, target: StageSpec, copy_arn: str, run: RunResult) -> str:
+        """Why the stage did not approve: the approver's (or the timeout's) ``ApprovalDescription``
+        on the stage's copy, where SageMaker records it; the execution's cause says only that it
+        was rejected (the relay's SendTaskFailure cause stops at the AwaitApproval state)."""
+        package = self.session(target).client("sagemaker").describe_model_package(ModelPackageName=copy_arn)
+        status, why = package.get("ModelApprovalStatus"), package.get("ApprovalDescription")
+        return f"{status}: {why}" if why else str(run.cause)

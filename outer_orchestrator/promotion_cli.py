@@ -4,7 +4,9 @@ On the local cloud (``dualloop local up``, ``eval "$(dualloop local env)"``) eve
 account lives in that one cloud: ``promote`` provisions the target stage's stack in its
 account first (idempotent), as ``dualloop run`` provisions the first stage. On AWS
 (``DUALLOOP_TARGET=aws``) ``make deploy STAGE=...`` has deployed each stage, and ``promote``
-assumes each stage's promotion role from the deploying account.
+acts in each stage's account with the credentials ``approve`` would use there
+(``stage_sessions``: the stage's profile, else your own in that account, else the stage's
+promotion role, assumed from the deploying account).
 """
 
 from __future__ import annotations
@@ -24,9 +26,8 @@ from outer_orchestrator.promotion import (
     Promotion,
     PromotionError,
     PromotionResult,
-    aws_sessions,
-    local_sessions,
 )
+from outer_orchestrator.stage_sessions import account_sessions
 from shared.cli_support import config_or_exit, console, out, quiet_libraries
 from shared.config import ApprovalMode, DualloopConfig, stage_path
 
@@ -47,7 +48,7 @@ def _cloud_or_exit() -> bool:
 
 
 def _sessions(cfg: DualloopConfig, on_aws: bool) -> AccountSessions:
-    return aws_sessions(cfg) if on_aws else local_sessions()
+    return account_sessions(cfg, on_aws=on_aws)
 
 
 def _clock_factor(on_aws: bool) -> float:
@@ -155,12 +156,12 @@ def promote(
     on_aws = _cloud_or_exit()
     promotion = Promotion(cfg, _sessions(cfg, on_aws), clock_factor=_clock_factor(on_aws))
     first = promotion.path[0].name.value
-    if latest:
-        package = promotion.serving(promotion.path[0]).model_package_arn
-    if not package:
-        console.print(f"[red]Name a MODEL_PACKAGE_ARN, or pass --latest (what {first} serves).[/red]")
-        raise typer.Exit(2)
     try:
+        if latest:
+            package = promotion.serving(promotion.path[0]).model_package_arn
+        if not package:
+            console.print(f"[red]Name a MODEL_PACKAGE_ARN, or pass --latest (what {first} serves).[/red]")
+            raise typer.Exit(2)
         results = promote_through(
             cfg,
             package,

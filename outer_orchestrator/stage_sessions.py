@@ -2,8 +2,9 @@
 
 ``dualloop approve``/``reject`` decide a package in the registry of the stage it belongs to:
 the stage whose account, region and model package group its ARN names
-(``arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>``). On the local cloud
-that stage's account is a header away (``shared.local_cloud.accounts``). On AWS the
+(``arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>``); ``dualloop promote``
+and ``dualloop stages`` act in each stage's account the same way (``account_sessions``). On the
+local cloud that stage's account is a header away (``shared.local_cloud.accounts``). On AWS the
 credentials for a stage are, in this order:
 
 1. the AWS profile named by ``DUALLOOP_PROFILE_<STAGE>`` (e.g. ``DUALLOOP_PROFILE_PROD=prod-approver``),
@@ -19,12 +20,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from outer_orchestrator.promotion import aws_sessions
+from outer_orchestrator.promotion import AccountSessions, PromotionError, aws_sessions
 from shared.config import DualloopConfig, StageSpec, stage_config, stage_path
 from shared.naming import Names
 
@@ -34,7 +36,11 @@ _PACKAGE_ARN = re.compile(
 )
 
 
-class StageCredentialsError(RuntimeError):
+# boto3.Session's signature (profile_name=, region_name=); tests pass fakes whose STS is stubbed.
+SessionFactory = Callable[..., boto3.Session]
+
+
+class StageCredentialsError(PromotionError):
     """No credentials act in the stage's account, or the package belongs to no configured stage."""
 
 
@@ -67,7 +73,17 @@ def stage_of_package(cfg: DualloopConfig, arn: str) -> StageSpec | None:
     )
 
 
-def stage_session(cfg: DualloopConfig, spec: StageSpec, *, on_aws: bool) -> boto3.Session:
+def account_sessions(
+    cfg: DualloopConfig, *, on_aws: bool, make_session: SessionFactory = boto3.Session
+) -> AccountSessions:
+    """Each stage's session, for ``Promotion`` (``dualloop promote``, ``stages``): the same
+    credentials, in the same order, as ``approve`` uses for that stage."""
+    return lambda spec: stage_session(cfg, spec, on_aws=on_aws, make_session=make_session)
+
+
+def stage_session(
+    cfg: DualloopConfig, spec: StageSpec, *, on_aws: bool, make_session: SessionFactory = boto3.Session
+) -> boto3.Session:
     """A session acting in stage ``spec``'s account and region (module docstring: which credentials)."""
     if not on_aws:
         from shared.local_cloud import accounts
@@ -78,7 +94,7 @@ def stage_session(cfg: DualloopConfig, spec: StageSpec, *, on_aws: bool) -> boto
     profile = os.environ.get(variable)
     if profile:
         try:
-            session = boto3.Session(profile_name=profile, region_name=spec.region)
+            session = make_session(profile_name=profile, region_name=spec.region)
             account = _account(session)
         except (BotoCoreError, ClientError) as exc:
             raise StageCredentialsError(
@@ -90,7 +106,7 @@ def stage_session(cfg: DualloopConfig, spec: StageSpec, *, on_aws: bool) -> boto
                 f"in {spec.account_id}"
             )
         return session
-    base = boto3.Session(region_name=spec.region)
+    base = make_session(region_name=spec.region)
     try:
         if _account(base) == spec.account_id:
             return base

@@ -8,10 +8,11 @@
   rule, starts the promotion state machine, reads what the endpoint serves, notifies; in the
   stage that owns the artifacts it also reads the evaluation reports and adds the per-package
   grants to the artifact bucket's policy;
-- in a stage in another account than the first, the SageMaker execution role may read the
-  first stage's artifact objects (and decrypt them with its key, through S3 only): the first
-  stage's bucket policy then admits exactly the promoted packages' artifacts (cross-account
-  access needs both; IAM User Guide, "Cross-account policy evaluation logic").
+- in every stage after the first, the SageMaker execution role may read the first stage's
+  artifact objects (and decrypt them with its key, through S3 only), since the endpoint reads
+  the promoted artifact as that role; in another account the first stage's bucket policy then
+  admits exactly the promoted packages' artifacts (cross-account access needs both; IAM User
+  Guide, "Cross-account policy evaluation logic").
 
 Every cross-account statement is listed in tests/infra/test_infra_promotion.py.
 """
@@ -166,9 +167,11 @@ class PromotionTarget(Construct):
             },
         )
 
-        if origin.account_id != cfg.account_id:
-            # Reads in the first stage's bucket, cross-account: its bucket policy admits only what
-            # was promoted; its key is used through S3 only.
+        if cfg.stage is not path[0].name:
+            # Reads in the first stage's bucket: across accounts its bucket policy also admits only
+            # what was promoted; within one account this role's policy alone decides (as hosting
+            # reads the artifact as the model's role, local cloud included). Its key: through S3 only.
+            across = origin.account_id != cfg.account_id
             artifacts = Arns.s3(origin_names.artifact_bucket, "*")
             _read_from_first_stage(
                 sagemaker_role,
@@ -181,6 +184,8 @@ class PromotionTarget(Construct):
                 ],
                 {
                     artifacts: "the first stage's bucket policy admits only the promoted artifacts, one object per package"
+                    if across
+                    else "a promoted package's artifact is wherever the first stage's pipeline wrote it in its bucket"
                 },
             )
             if drift_role is not None:
@@ -202,7 +207,11 @@ class PromotionTarget(Construct):
                             conditions={"StringLike": {"s3:prefix": [baselines]}},
                         ),
                     ],
-                    {objects: "the first stage's bucket policy admits only the promoted packages' baselines"},
+                    {
+                        objects: "the first stage's bucket policy admits only the promoted packages' baselines"
+                        if across
+                        else "the baselines of the first stage's retrains, one prefix per execution"
+                    },
                 )
 
 

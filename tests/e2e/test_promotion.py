@@ -9,8 +9,9 @@ deployed blue/green by the stage's promotion state machine. Prod's endpoint serv
 artifact dev's package names (same ModelDataUrl, read cross-account through the bucket
 policy the promotion adds), and prod's SageMaker role may read that artifact and nothing
 else of dev's. Then a second model, deployed in dev, is rolled back in staging (its artifact
-was changed after dev loaded it): promoting it to prod stops, prod keeps the first model,
-and prod's notification says so. Prod's drift check reads the promoted package's baseline in
+was changed after dev loaded it): `run --promote-to prod` stops at staging and says so,
+promoting it to prod afterwards stops too, prod keeps the first model, and prod's
+notification says so. Prod's drift check reads the promoted package's baseline in
 dev's bucket, as its own role; prod's notifications name the promotion, the stage and the package.
 
 One module, one set of stacks, two small retrains: the steps depend on each other, so the
@@ -33,10 +34,10 @@ from hosting_fixture import ROW
 from test_rollback import Traffic, _skew_model_artifact
 from typer.testing import CliRunner
 
+from outer_orchestrator import promotion_cli
 from outer_orchestrator.drift.job import run_drift_check
 from outer_orchestrator.local_stack import LocalStack
 from outer_orchestrator.promotion import Promotion, local_sessions
-from outer_orchestrator.runner import Retrain, upload_data
 from shared.cli import app
 from shared.config import DualloopConfig, load_config, stage_config
 from shared.demo_data import generate_transactions, write_dataset
@@ -65,12 +66,6 @@ def _config() -> DualloopConfig:
     )
 
 
-def _data(cfg: DualloopConfig, tmp_path: Path, seed: int) -> str:
-    path = tmp_path / f"{uuid.uuid4().hex[:6]}.csv"
-    write_dataset(generate_transactions(ROWS, seed=seed), path)
-    return upload_data(cfg, path, uuid.uuid4().hex[:8])
-
-
 def _package(session: boto3.Session, arn: str) -> dict[str, Any]:
     return dict(session.client("sagemaker").describe_model_package(ModelPackageName=arn))
 
@@ -87,11 +82,11 @@ def _inbox(cfg: DualloopConfig, session: boto3.Session) -> list[str]:
 
 
 def test_a_model_approved_in_dev_is_promoted_to_prod_in_another_account(
-    local_cloud: LocalCloud, tmp_path: Path
+    local_cloud: LocalCloud, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN three stages in two accounts, in one config file
     cfg = _config()
-    dev, prod = stage_config(cfg, "dev"), stage_config(cfg, "prod")
+    prod = stage_config(cfg, "prod")
     config_file = tmp_path / "dualloop.yaml"
     config_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
     data = tmp_path / "first.csv"
@@ -168,24 +163,38 @@ def test_a_model_approved_in_dev_is_promoted_to_prod_in_another_account(
     version = to_prod.model_package_arn.rsplit("/", 1)[-1]
     assert [s for s in subjects if s and f"promotion-to-prod-package-{version}-" in s], subjects
 
-    # WHEN a second model, deployed in dev, is rolled back in staging (its artifact changed after
-    # dev loaded it: staging's canary answers 500 under steady traffic, the 5XX alarm fires) ...
-    second = Retrain(dev).follow(
-        Retrain(dev).start(_data(dev, tmp_path, seed=8)), approve="auto", timeout=600
-    )
-    assert second.status == "SUCCEEDED", (second.error, second.cause)
-    assert second.model_package_arn is not None
-    second_url = _package(dev_session, second.model_package_arn)["InferenceSpecification"]["Containers"][0][
-        "ModelDataUrl"
-    ]
-    _skew_model_artifact(second_url)
+    # WHEN `run --promote-to prod` retrains a second model in dev, which is rolled back in staging
+    # (its artifact is changed after dev loaded it, just before staging deploys it: staging's
+    # canary answers 500 under steady traffic, the 5XX alarm fires) ...
+    provision = promotion_cli._provision
+
+    def skew_before_staging(cfg_: DualloopConfig, stage: str, promotion_: Promotion) -> None:
+        if stage == "staging":
+            url = promotion_.serving(promotion_.spec("dev")).model_data_url
+            assert url is not None and url != dev_url
+            _skew_model_artifact(url)
+            traffic.start()  # from now on, not during the retrain
+        provision(cfg_, stage, promotion_)
+
+    monkeypatch.setattr(promotion_cli, "_provision", skew_before_staging)
     traffic = Traffic(Names(stage_config(cfg, "staging")).endpoint)
-    traffic.start()
+    second_data = tmp_path / "second.csv"
+    write_dataset(generate_transactions(ROWS, seed=8), second_data)
     try:
-        in_staging = promotion.promote(second.model_package_arn, "staging", timeout=300)
+        command = ["run", "--data", str(second_data), "--approve", "auto", "--promote-to", "prod", "--json"]
+        again = CliRunner().invoke(app, [*command, "--config", str(config_file)])
     finally:
         traffic.stop()
+    # ... THEN the command stops at staging, saying where and why, and never reaches prod
+    assert again.exit_code == 1, again.output
+    stopped = json.loads(again.stdout)
+    assert (stopped["status"], stopped["stopped_at"]) == ("Stopped", "staging"), stopped["message"]
+    assert stopped["retrain"]["status"] == "SUCCEEDED"
+    second = SimpleNamespace(**stopped["retrain"])
+    [in_staging] = [SimpleNamespace(**r) for r in stopped["promotions"]]
     assert in_staging.status == "RolledBack", in_staging.message
+    assert stopped["message"].startswith("the promotion stopped at stage staging (RolledBack): ")
+    assert f"stage staging keeps serving {to_staging.model_package_arn}" in stopped["message"]
     assert promotion.serving(promotion.spec("staging")).model_package_arn == to_staging.model_package_arn
 
     # ... THEN its promotion to prod stops, prod keeps serving the first model, and says so

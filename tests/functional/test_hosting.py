@@ -633,10 +633,12 @@ _OWNER = textwrap.dedent(
         from shared.local_cloud.hosting import endpoints
         sys.path.insert(0, "tests")
         from hosting_fixture import Registry, model_tarball
+        from iam_support import unconfined_role
 
         cloud = LocalCloud(port=0).start()
         attach_all(cloud)
         os.environ.update(cloud.env())
+        unconfined_role(boto3.client("iam"), "dualloop-test-sagemaker")  # hosting reads as the model's role
         registry = Registry.create(boto3.client("s3"), boto3.client("sagemaker"))
         url = registry.upload("m/model.tar.gz", model_tarball(model_dir))
         sm = boto3.client("sagemaker")

@@ -4,7 +4,8 @@ A model names either a model package (``PrimaryContainer.ModelPackageName``, wha
 loop creates) whose ``InferenceSpecification.Containers[0]`` holds ``ModelDataUrl`` and
 ``Environment``, or carries ``ModelDataUrl`` itself; the model's own ``Environment`` wins
 over the package's. The artifact is a ``model.tar.gz`` (extracted, as SageMaker does into
-``/opt/ml/model``). The code is ``SAGEMAKER_SUBMIT_DIRECTORY`` (an S3 ``sourcedir.tar.gz`` or
+``/opt/ml/model``), read as the model's ``ExecutionRoleArn``: a role that may not read it
+fails the deployment with SageMaker's own FailureReason (``download_failed``). The code is ``SAGEMAKER_SUBMIT_DIRECTORY`` (an S3 ``sourcedir.tar.gz`` or
 a local folder) running ``SAGEMAKER_PROGRAM``; a model without it is served with the repo's
 ``inner_pipeline/code`` (on AWS the code would be baked into the image).
 """
@@ -12,6 +13,7 @@ a local folder) running ``SAGEMAKER_PROGRAM``; a model without it is served with
 from __future__ import annotations
 
 import hashlib
+import logging
 import tarfile
 import threading
 from dataclasses import dataclass
@@ -31,10 +33,23 @@ if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
 
 REPO_CODE_DIR = Path(__file__).resolve().parents[3] / "inner_pipeline" / "code"
+LOG = logging.getLogger(__name__)
 
 
 class ArtifactError(RuntimeError):
     """The model cannot be served as described; the message is a FailureReason."""
+
+
+def download_failed(uri: str, container: int = 1) -> str:
+    """SageMaker's FailureReason for model data it cannot download, verbatim: an endpoint whose
+    artifact is missing or unreadable by the model's role fails with it (quoted by users, e.g.
+    aws-solutions-library-samples/fraud-detection-using-machine-learning#9,
+    aws-samples/cvat-on-aws-china#3). The local cloud serves one container, the first."""
+    return (
+        f'Failed to download model data for container "container_{container}" from URL: "{uri}". '
+        "Please ensure that there is an object located at the URL and that the role passed to "
+        "CreateModel has permissions to download the object."
+    )
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,7 @@ class ArtifactStore:
         self._root = root
         self._lock = threading.Lock()
         self._by_account: dict[str, SageMakerClient] = {}
+        self._by_role: dict[str, S3Client] = {}  # an execution role's S3 client
 
     def _sagemaker_in(self, account_id: str | None) -> SageMakerClient:
         """SageMaker of the endpoint's account (several accounts share one local cloud)."""
@@ -88,17 +104,16 @@ class ArtifactStore:
         if not data_url:
             raise ArtifactError(f"model {model_name} has no ModelDataUrl (on itself or its model package)")
         reader = self._reader(data_url, account_id, described.get("ExecutionRoleArn"))
+        model_dir = self._fetch(data_url, reader, model_data=True)
         submit = environment.get("SAGEMAKER_SUBMIT_DIRECTORY")
         program = environment.get("SAGEMAKER_PROGRAM")
         image = container.get("Image") or (spec.get("Image") if package is not None else None)
         if not program and is_builtin_xgboost(image):
             # The built-in algorithm's own serving (no inference script): see sagemaker/algorithms.
-            return LocalModel(
-                model_name, self._fetch(data_url, reader), REPO_CODE_DIR, BUILTIN_XGBOOST, environment
-            )
+            return LocalModel(model_name, model_dir, REPO_CODE_DIR, BUILTIN_XGBOOST, environment)
         return LocalModel(
             name=model_name,
-            model_dir=self._fetch(data_url, reader),
+            model_dir=model_dir,
             code_dir=self._code_dir(submit),
             program=program or DEFAULT_PROGRAM,
             environment=environment,
@@ -115,17 +130,21 @@ class ArtifactStore:
         return path
 
     def _reader(self, data_url: str, account_id: str | None, role_arn: str | None) -> S3Client:
-        """Who reads the artifact: across accounts, the model's execution role, as SageMaker does,
-        so the other account's bucket policy and the role's own policy both decide
-        (``patches/iam_enforcement``); within one account, the local cloud itself as before."""
-        bucket = data_url.removeprefix("s3://").partition("/")[0]
-        owner = backend_state.bucket_account(bucket)
-        if account_id is None or owner is None or owner == account_id or not iam_enforcement.enabled():
+        """Who reads the artifact: the model's execution role, as SageMaker does, so the role's
+        own policy decides, and across accounts the bucket's policy as well
+        (``patches/iam_enforcement``, ``iam/resource_policy``); the local cloud itself only when
+        it enforces no IAM."""
+        if not iam_enforcement.enabled():
             return self._s3
         if not role_arn:
+            owner = backend_state.bucket_account(data_url.removeprefix("s3://").partition("/")[0])
             raise ArtifactError(
-                f"the model reads {data_url} in account {owner} but names no ExecutionRoleArn"
+                f"model data {data_url} (account {owner or account_id or 'unknown'}) is read as the model's "
+                "execution role, and the model names no ExecutionRoleArn"
             )
+        with self._lock:
+            if role_arn in self._by_role:
+                return self._by_role[role_arn]
         try:
             session = sessions.assume(role_arn, "sagemaker.amazonaws.com", self._s3.meta.region_name)
         except sessions.RoleNotAssumable as exc:
@@ -138,10 +157,13 @@ class ArtifactStore:
             aws_secret_access_key=session.secret_access_key,
             aws_session_token=session.session_token,
         )
-        return client
+        with self._lock:
+            return self._by_role.setdefault(role_arn, client)
 
-    def _fetch(self, uri: str, reader: S3Client | None = None) -> Path:
-        """Download ``uri`` (as ``reader``) and extract it if it is a tar.gz; returns the folder."""
+    def _fetch(self, uri: str, reader: S3Client | None = None, *, model_data: bool = False) -> Path:
+        """Download ``uri`` (as ``reader``) and extract it if it is a tar.gz; returns the folder.
+        ``model_data``: the model's artifact, which SageMaker fails to download with its own
+        FailureReason when the object is missing or the role may not read it."""
         if not uri.startswith("s3://"):
             raise ArtifactError(f"{uri} is not an s3:// URI")
         s3 = reader or self._s3
@@ -149,6 +171,9 @@ class ArtifactStore:
         try:
             etag = s3.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
         except Exception as exc:  # botocore's ClientError and friends: all mean "cannot fetch"
+            if model_data:
+                LOG.warning("model data %s cannot be read as the model's execution role: %s", uri, exc)
+                raise ArtifactError(download_failed(uri)) from None
             raise ArtifactError(f"cannot read {uri}: {exc}") from None
         target = self._root / hashlib.sha256(f"{uri}#{etag}".encode()).hexdigest()[:24]
         with self._lock:
@@ -159,6 +184,9 @@ class ArtifactStore:
             try:
                 s3.download_file(bucket, key, str(download))
             except Exception as exc:  # as above: a download that fails is a model that cannot be served
+                if model_data:
+                    LOG.warning("model data %s cannot be downloaded: %s", uri, exc)
+                    raise ArtifactError(download_failed(uri)) from None
                 raise ArtifactError(f"cannot download {uri}: {exc}") from None
             if key.endswith((".tar.gz", ".tgz", ".tar")):
                 try:

@@ -57,7 +57,12 @@ _FAILURE_REASON_MAX = 1024
 
 
 class DeploymentFailed(RuntimeError):
-    """A fleet could not be started; the message is the FailureReason."""
+    """A fleet could not be started; the message is the FailureReason. ``before_start``: its
+    model could not even be fetched (no server started, so no health check failed)."""
+
+    def __init__(self, reason: str, *, before_start: bool = False) -> None:
+        super().__init__(reason)
+        self.before_start = before_start
 
 
 class Rollback(Exception):
@@ -124,7 +129,8 @@ class Deployer:
         try:
             green = self._start(key, new_config, variants, capture)
         except DeploymentFailed as exc:
-            self._rolled_back(key, blue, [], f"the new fleet failed its health check: {exc}", new_config)
+            why = "could not fetch its model" if exc.before_start else "failed its health check"
+            self._rolled_back(key, blue, [], f"the new fleet {why}: {exc}", new_config)
             return
         try:
             self._shift(key, plan, variants, blue, green, new_config)
@@ -255,7 +261,7 @@ class Deployer:
             self._router.retire(fleets.values(), drain_timeout=0)
             if self._stopping.is_set():
                 raise Aborted from None
-            raise DeploymentFailed(str(exc)) from None
+            raise DeploymentFailed(str(exc), before_start=isinstance(exc, ArtifactError)) from None
         except BaseException:
             self._router.retire(fleets.values(), drain_timeout=0)
             raise
