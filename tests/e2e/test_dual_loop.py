@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from inbox_support import drain_inbox
 
 from inner_pipeline.upsert import upsert_pipeline
 from outer_orchestrator.local_stack import LocalStack
@@ -48,17 +49,6 @@ def _data(cfg: DualloopConfig, tmp_path: Path, *, rows: int = ROWS, corrupt: boo
 
 def _visited(result: RunResult) -> list[str]:
     return [s["name"] for s in result.states]
-
-
-def _notifications(cfg: DualloopConfig) -> list[dict[str, Any]]:
-    sqs = boto3.client("sqs")
-    url = sqs.get_queue_url(QueueName=LocalStack(cfg).notifications_queue)["QueueUrl"]
-    messages: list[dict[str, Any]] = []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        messages.extend(batch)
-        for m in batch:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    return messages
 
 
 def _packages(cfg: DualloopConfig) -> list[dict[str, Any]]:
@@ -123,7 +113,7 @@ def test_bad_data_stops_before_any_pipeline_and_names_the_failed_rules(
     )
     failed = " ".join(result.quality["failed_rules"]) if result.quality else ""
     assert "amount" in failed and "transaction_id" in failed
-    notes = [json.loads(m["Body"]) for m in _notifications(cfg)]
+    notes = [json.loads(body) for body in drain_inbox(cfg)]
     assert any("transaction_id" in " ".join(n.get("failed_rules", [])) for n in notes)
 
 

@@ -31,12 +31,12 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 from hosting_fixture import ROW
+from inbox_support import drain_inbox
 from test_rollback import Traffic, _skew_model_artifact
 from typer.testing import CliRunner
 
 from outer_orchestrator import promotion_cli
 from outer_orchestrator.drift.job import run_drift_check
-from outer_orchestrator.local_stack import LocalStack
 from outer_orchestrator.promotion import Promotion, local_sessions
 from shared.cli import app
 from shared.config import DualloopConfig, load_config, stage_config
@@ -68,17 +68,6 @@ def _config() -> DualloopConfig:
 
 def _package(session: boto3.Session, arn: str) -> dict[str, Any]:
     return dict(session.client("sagemaker").describe_model_package(ModelPackageName=arn))
-
-
-def _inbox(cfg: DualloopConfig, session: boto3.Session) -> list[str]:
-    sqs = session.client("sqs")
-    url = sqs.get_queue_url(QueueName=LocalStack(cfg).notifications_queue)["QueueUrl"]
-    bodies: list[str] = []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        for m in batch:
-            bodies.append(m["Body"])
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    return bodies
 
 
 def test_a_model_approved_in_dev_is_promoted_to_prod_in_another_account(
@@ -136,7 +125,7 @@ def test_a_model_approved_in_dev_is_promoted_to_prod_in_another_account(
     with pytest.raises(ClientError) as denied_registry:
         prod_sagemaker.describe_model_package(ModelPackageName=dev_arn)
     assert denied_registry.value.response["Error"]["Code"] in ("AccessDeniedException", "ValidationException")
-    _inbox(prod, prod_session)
+    drain_inbox(prod, prod_session)
 
     # AND prod's drift check, as its own role, finds the promoted package's baseline (dev's
     # Preprocess output, in dev's bucket) and reads it
@@ -202,7 +191,7 @@ def test_a_model_approved_in_dev_is_promoted_to_prod_in_another_account(
     assert to_prod_again.status == "Stopped", to_prod_again.message
     assert "was rolled back in stage staging" in to_prod_again.message
     assert promotion.serving(promotion.spec("prod")).model_package_arn == to_prod.model_package_arn
-    [notice] = _inbox(prod, prod_session)
+    [notice] = drain_inbox(prod, prod_session)
     assert in_staging.model_package_arn is not None and in_staging.model_package_arn in notice
     assert f"stage prod keeps serving {to_prod.model_package_arn}" in notice
     shown = CliRunner().invoke(app, ["status", "--stage", "prod", "--json", "--config", str(config_file)])

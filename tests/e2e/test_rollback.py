@@ -32,6 +32,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from hosting_fixture import ROW, tarball
+from inbox_support import drain_inbox
 
 from inner_pipeline.upsert import upsert_pipeline
 from outer_orchestrator.local_stack import LocalStack
@@ -57,18 +58,6 @@ def _data(cfg: DualloopConfig, tmp_path: Path, *, seed: int) -> str:
 
 def _visited(result: RunResult) -> list[str]:
     return [s["name"] for s in result.states]
-
-
-def _notifications(cfg: DualloopConfig) -> list[str]:
-    """Drain the local inbox the topic delivers to (raw delivery: each body is an SNS message)."""
-    sqs = boto3.client("sqs")
-    url = sqs.get_queue_url(QueueName=LocalStack(cfg).notifications_queue)["QueueUrl"]
-    bodies: list[str] = []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        for m in batch:
-            bodies.append(m["Body"])
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    return bodies
 
 
 def _json_bodies(bodies: list[str]) -> list[Any]:
@@ -163,7 +152,7 @@ def test_a_broken_model_is_rolled_back_and_the_good_one_keeps_serving(
     assert first.output is not None and first.model_package_arn is not None
     blue = first.output["endpoint_config_name"]
     good_url = _model_data_url(first.model_package_arn)
-    _notifications(cfg)  # the first retrain's own notifications
+    drain_inbox(cfg)  # the first retrain's own notifications
 
     # 2. The second model passes the pipeline's quality gate and is registered; before anyone
     #    approves it, its artifact is overwritten in S3. Traffic starts with the approval and
@@ -268,7 +257,7 @@ def test_a_broken_model_is_rolled_back_and_the_good_one_keeps_serving(
 
     # One JSON notification: NotifyRolledBack's, the endpoint's status, (first) config and why.
     # Its subject says "rolled back"; the local inbox keeps bodies only (raw delivery).
-    assert _json_bodies(_notifications(cfg)) == [
+    assert _json_bodies(drain_inbox(cfg)) == [
         {"status": "InService", "config_name": blue, "failure_reason": reason}
     ]
 
