@@ -9,6 +9,7 @@ the container does (``run_script``) start a subprocess, so they live in tests/fu
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -43,3 +44,26 @@ def run_script(
         timeout=180,
         check=False,
     )
+
+
+def train(
+    channel: Path, model_dir: Path, *cli: Any, hyperparameters: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """train.py on ``channel``'s train and validation splits, as a training job runs it (its
+    ``SM_*`` environment and ``hyperparameters.json``), into ``model_dir``; it must succeed."""
+    config_dir = model_dir.parent / f"{model_dir.name}-config"
+    config_dir.mkdir(parents=True)
+    (config_dir / "hyperparameters.json").write_text(json.dumps(hyperparameters or {}))
+    result = run_script(
+        "train.py",
+        *cli,
+        env={
+            "SM_CHANNEL_TRAIN": str(channel / "train"),
+            "SM_CHANNEL_VALIDATION": str(channel / "validation"),
+            "SM_MODEL_DIR": str(model_dir),
+            "SM_INPUT_CONFIG_DIR": str(config_dir),
+            "SM_OUTPUT_DIR": str(model_dir.parent / f"{model_dir.name}-output"),
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    return result

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from container_code import container_module, run_script
+from container_code import container_module, run_script, train
 
 from shared.config import DataSchema
 from shared.demo_data import CATEGORIES, generate_transactions, write_dataset
@@ -72,24 +72,6 @@ def preprocess(
         output_dir.parent / f"{output_dir.name}-failure",
         *extra,
     )
-
-
-def train(channel: Path, model_dir: Path, *cli: Any, hyperparameters: dict[str, str] | None = None) -> None:
-    config_dir = model_dir.parent / f"{model_dir.name}-config"
-    config_dir.mkdir(parents=True)
-    (config_dir / "hyperparameters.json").write_text(json.dumps(hyperparameters or {}))
-    result = run_script(
-        "train.py",
-        *cli,
-        env={
-            "SM_CHANNEL_TRAIN": str(channel / "train"),
-            "SM_CHANNEL_VALIDATION": str(channel / "validation"),
-            "SM_MODEL_DIR": str(model_dir),
-            "SM_INPUT_CONFIG_DIR": str(config_dir),
-            "SM_OUTPUT_DIR": str(model_dir.parent / f"{model_dir.name}-output"),
-        },
-    )
-    assert result.returncode == 0, result.stderr
 
 
 def split_rows(output_dir: Path) -> dict[str, set[tuple[str, ...]]]:
@@ -496,22 +478,7 @@ def test_train_prints_the_gate_metrics_on_validation_for_the_tuning_regex(work: 
 
     # WHEN train.py trains
     model = work / "model-printed"
-    config_dir = work / "model-printed-config"
-    config_dir.mkdir()
-    (config_dir / "hyperparameters.json").write_text("{}")
-    result = run_script(
-        "train.py",
-        "--num_round",
-        "20",
-        env={
-            "SM_CHANNEL_TRAIN": str(prepared / "train"),
-            "SM_CHANNEL_VALIDATION": str(prepared / "validation"),
-            "SM_MODEL_DIR": str(model),
-            "SM_INPUT_CONFIG_DIR": str(config_dir),
-            "SM_OUTPUT_DIR": str(work / "model-printed-output"),
-        },
-    )
-    assert result.returncode == 0, result.stderr
+    result = train(prepared, model, "--num_round", "20")
 
     # THEN each gate metric's regex finds exactly one value in its log, and it is evaluate.py's
     # value of that metric on the validation split for the trained model

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from container_code import container_module, run_script
+from container_code import container_module, run_script, train
 from sklearn.datasets import load_diabetes, load_wine
 
 REGRESSION = {
@@ -60,19 +60,7 @@ def _train_and_evaluate(tmp_path: Path, raw: Path, schema: str) -> tuple[Path, d
     prepared, model = tmp_path / "prepared", tmp_path / "model"
     done = _preprocess(raw, prepared, schema)
     assert done.returncode == 0, done.stderr
-    done = run_script(
-        "train.py",
-        "--num_round",
-        "20",
-        env={
-            "SM_CHANNEL_TRAIN": str(prepared / "train"),
-            "SM_CHANNEL_VALIDATION": str(prepared / "validation"),
-            "SM_MODEL_DIR": str(model),
-            "SM_INPUT_CONFIG_DIR": str(tmp_path / "no-config"),
-            "SM_OUTPUT_DIR": str(tmp_path / "train-output"),
-        },
-    )
-    assert done.returncode == 0, done.stderr
+    train(prepared, model, "--num_round", "20")
     evaluation = tmp_path / "evaluation"
     done = run_script(
         "evaluate.py",
