@@ -57,15 +57,14 @@ def _clock_factor(on_aws: bool) -> float:
     if on_aws:
         return 1.0
     from shared.local_cloud import clock, running
-    from shared.local_cloud.cli import STATE_FILE, read_state
+    from shared.local_cloud.cli import local_clock
 
     cloud = running()
     if cloud is not None:
         return float(cloud.clock_factor)
-    if read_state() is not None:
-        origin = json.loads(STATE_FILE.read_text()).get("clock") or {}
-        if origin.get("factor"):
-            return float(origin["factor"])
+    origin = local_clock()
+    if origin and origin.get("factor"):
+        return float(origin["factor"])
     return clock.factor_from_env()
 
 

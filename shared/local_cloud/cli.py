@@ -39,13 +39,20 @@ def read_state() -> dict[str, str] | None:
         return None
 
 
+def local_clock() -> dict[str, float] | None:
+    """The clock of the local cloud started by ``dualloop local up`` (``aws_epoch``,
+    ``wall_epoch``, ``factor``), or None."""
+    if read_state() is None:
+        return None
+    origin: dict[str, float] | None = json.loads(STATE_FILE.read_text()).get("clock")
+    return origin or None
+
+
 def local_now() -> datetime | None:
     """The AWS time of the local cloud started by ``dualloop local up`` (it runs faster than
     the wall clock; its endpoints stamp captured requests with it), or None."""
-    if read_state() is None:
-        return None
-    origin = json.loads(STATE_FILE.read_text()).get("clock")
-    if not origin:
+    origin = local_clock()
+    if origin is None:
         return None
     seconds = origin["aws_epoch"] + (time.time() - origin["wall_epoch"]) * origin["factor"]
     return datetime.fromtimestamp(seconds, UTC)
